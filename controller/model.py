@@ -1,0 +1,601 @@
+"""Core types of netpilot: intents, observations, findings, decisions and changes.
+
+Everything here is a frozen dataclass or a string enum with no IO and no project imports
+other than :mod:`controller.errors`, so that intents/, analytics/ and policies/ can depend on
+it and stay pure. The names follow 3GPP TS 28.312 where the standard has one
+(expectation, target, condition, fulfilment status).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import Enum
+
+from controller.errors import SourceLocation
+
+__all__ = [
+    "AdminState",
+    "ChangeResult",
+    "ChangeSet",
+    "ChangeStatus",
+    "ClassConfig",
+    "ClassQueue",
+    "ConfigEdit",
+    "CredentialRef",
+    "Decision",
+    "Device",
+    "DeviceConfig",
+    "EditOp",
+    "Expectation",
+    "ExpectationObjects",
+    "ExpectationType",
+    "ExpectationVerb",
+    "Finding",
+    "FindingKind",
+    "FulfilmentStatus",
+    "Guards",
+    "Intent",
+    "IntentMode",
+    "IntentStatus",
+    "InterfaceConfig",
+    "InterfaceRate",
+    "NetconfEndpoint",
+    "NotFulfilledState",
+    "Observation",
+    "PathRef",
+    "ProbeResult",
+    "Severity",
+    "ShaperConfig",
+    "SnmpEndpoint",
+    "SourceLocation",
+    "Target",
+    "TargetCondition",
+    "TargetStatus",
+    "TrafficClass",
+]
+
+
+# --------------------------------------------------------------------------- vocabularies
+
+
+class TrafficClass(str, Enum):
+    """Traffic classes, as in the ``netpilot-lab`` YANG module's ``traffic-class``."""
+
+    VIDEO = "video"
+    VOICE = "voice"
+    GAMING = "gaming"
+    BULK = "bulk"
+    BEST_EFFORT = "best-effort"
+
+
+class ExpectationType(str, Enum):
+    """What an expectation is about (28.312 expectation, netpilot's three kinds)."""
+
+    E2E_QOS = "e2e-qos"
+    ENERGY_SAVING = "energy-saving"
+    VIDEO_EXPERIENCE = "video-experience"
+
+
+class ExpectationVerb(str, Enum):
+    """28.312 expectationVerb."""
+
+    DELIVER = "deliver"
+    ENSURE = "ensure"
+
+
+class TargetCondition(str, Enum):
+    """28.312 targetCondition (IS_LESS_THAN, ...), spelled as in intent files."""
+
+    LESS_THAN = "lessThan"
+    LESS_THAN_OR_EQUAL = "lessThanOrEqual"
+    GREATER_THAN = "greaterThan"
+    GREATER_THAN_OR_EQUAL = "greaterThanOrEqual"
+    WITHIN_RANGE = "withinRange"
+
+
+class AdminState(str, Enum):
+    """28.312 intentAdminState."""
+
+    ACTIVATED = "activated"
+    DEACTIVATED = "deactivated"
+
+
+class IntentMode(str, Enum):
+    """How far the controller may go on its own for this intent."""
+
+    AUTO = "auto"  # act
+    APPROVE = "approve"  # plan, then wait for an operator
+    DRY_RUN = "dry-run"  # plan and report only
+
+
+class FulfilmentStatus(str, Enum):
+    """28.312 fulfilStatus."""
+
+    FULFILLED = "fulfilled"
+    NOT_FULFILLED = "notFulfilled"
+
+
+class NotFulfilledState(str, Enum):
+    """28.312 notFulfilledState."""
+
+    ACKNOWLEDGED = "acknowledged"  # admitted, not yet evaluated
+    COMPLIANT = "compliant"  # being brought into fulfilment (a change is in flight)
+    DEGRADED = "degraded"  # a target is not met
+    SUSPENDED = "suspended"  # deactivated by the operator
+    FULFILMENT_FAILED = "fulfilmentFailed"  # the controller tried and could not
+
+
+class Severity(str, Enum):
+    """How urgent a finding is."""
+
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+class FindingKind(str, Enum):
+    """What an analysis found."""
+
+    VIOLATION = "violation"  # an intent target is not met
+    STALE = "stale"  # no fresh data to judge a target
+    ANOMALY = "anomaly"
+
+
+class EditOp(str, Enum):
+    """Kind of a configuration edit (kopf's diff vocabulary)."""
+
+    ADD = "add"
+    CHANGE = "change"
+    REMOVE = "remove"
+
+
+class ChangeStatus(str, Enum):
+    """Where a change ended."""
+
+    PENDING = "pending"
+    CONFIRMED = "confirmed"  # committed, verified and confirmed
+    ROLLED_BACK = "rolled-back"  # committed, failed verification, restored
+    REJECTED_PRECHECK = "rejected-precheck"  # refused before the commit; nothing changed
+    FAILED = "failed"  # could not complete and could not be restored: needs a human
+    DRY_RUN = "dry-run"  # planned only
+
+
+# --------------------------------------------------------------------------- inventory
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialRef:
+    """Where a secret comes from; never the secret itself.
+
+    Exactly one of ``env`` (an environment variable) or ``file`` (a file readable only by
+    its owner) is set.
+    """
+
+    env: str = ""
+    file: str = ""
+
+    def __str__(self) -> str:
+        return f"env:{self.env}" if self.env else f"file:{self.file}"
+
+
+@dataclass(frozen=True, slots=True)
+class NetconfEndpoint:
+    """How to reach a device's NETCONF server over SSH."""
+
+    port: int
+    username: str
+    password: CredentialRef | None = None
+    private_key: str = ""  # path to a key file
+    known_hosts: str = ""  # path; host keys are verified against it
+    trust_on_first_use: bool = False  # only when set explicitly
+    timeout_seconds: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class SnmpEndpoint:
+    """How to reach a device's SNMP agent (v2c in this version)."""
+
+    port: int
+    community: CredentialRef
+    timeout_seconds: float = 2.0
+    retries: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    """One managed device of the inventory."""
+
+    name: str
+    address: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+    netconf: NetconfEndpoint | None = None
+    snmp: SnmpEndpoint | None = None
+
+
+# --------------------------------------------------------------------------- intents
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One expectation target: ``latencyMs lessThan 30``.
+
+    ``value`` is the bound; for ``withinRange`` the range is ``(value, upper)``.
+    """
+
+    name: str
+    condition: TargetCondition
+    value: float
+    upper: float | None = None
+    unit: str = ""
+
+    def is_met(self, observed: float) -> bool:
+        """Whether an observed value satisfies the target."""
+        match self.condition:
+            case TargetCondition.LESS_THAN:
+                return observed < self.value
+            case TargetCondition.LESS_THAN_OR_EQUAL:
+                return observed <= self.value
+            case TargetCondition.GREATER_THAN:
+                return observed > self.value
+            case TargetCondition.GREATER_THAN_OR_EQUAL:
+                return observed >= self.value
+            case TargetCondition.WITHIN_RANGE:
+                upper = self.value if self.upper is None else self.upper
+                return self.value <= observed <= upper
+
+    def describe(self) -> str:
+        """Human text, e.g. ``latencyMs lessThan 30``."""
+        if self.condition is TargetCondition.WITHIN_RANGE:
+            return f"{self.name} {self.condition.value} [{self.value:g}, {self.upper:g}]"
+        return f"{self.name} {self.condition.value} {self.value:g}"
+
+
+@dataclass(frozen=True, slots=True)
+class PathRef:
+    """An end-to-end path between two devices (the probe runs from ``source``)."""
+
+    source: str
+    destination: str
+
+
+@dataclass(frozen=True, slots=True)
+class ExpectationObjects:
+    """What an expectation applies to (28.312 expectationObjects).
+
+    ``select`` is a label selector over the inventory (all labels must match); ``devices``
+    names devices explicitly. Both empty selects every device.
+    """
+
+    traffic_class: TrafficClass | None = None
+    path: PathRef | None = None
+    select: Mapping[str, str] = field(default_factory=dict)
+    devices: tuple[str, ...] = ()
+
+    def selects(self, device: Device) -> bool:
+        """Whether ``device`` is one of the objects."""
+        if self.devices and device.name not in self.devices:
+            return False
+        return all(device.labels.get(k) == v for k, v in self.select.items())
+
+
+@dataclass(frozen=True, slots=True)
+class Expectation:
+    """28.312 IntentExpectation."""
+
+    id: str
+    type: ExpectationType
+    verb: ExpectationVerb
+    objects: ExpectationObjects
+    targets: tuple[Target, ...]
+    contexts: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Guards:
+    """Limits on what the controller may do for one intent."""
+
+    max_changes_per_hour: int = 6
+    max_devices_per_change: int = 1
+    cooldown: timedelta = timedelta(seconds=120)
+
+
+@dataclass(frozen=True, slots=True)
+class Intent:
+    """An operator's declared outcome, as loaded from an intent file."""
+
+    name: str
+    expectations: tuple[Expectation, ...]
+    priority: int = 50
+    admin_state: AdminState = AdminState.ACTIVATED
+    mode: IntentMode = IntentMode.AUTO
+    guards: Guards = field(default_factory=Guards)
+    labels: Mapping[str, str] = field(default_factory=dict)
+    generation: str = ""  # content hash of the spec: changes when the spec does
+    location: SourceLocation | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TargetStatus:
+    """One target's latest evaluation."""
+
+    expectation: str
+    target: Target
+    observed: float | None
+    met: bool | None  # None: no data yet
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "expectation": self.expectation,
+            "name": self.target.name,
+            "condition": self.target.condition.value,
+            "value": self.target.value,
+            "observed": self.observed,
+            "met": self.met,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class IntentStatus:
+    """28.312 fulfilment information of one intent; the controller's, never in Git."""
+
+    name: str
+    status: FulfilmentStatus
+    state: NotFulfilledState | None
+    targets: tuple[TargetStatus, ...]
+    reasons: tuple[str, ...] = ()
+    evaluated_at: datetime | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "status": self.status.value,
+            "state": self.state.value if self.state else None,
+            "reasons": list(self.reasons),
+            "targets": [t.as_dict() for t in self.targets],
+            "evaluated_at": self.evaluated_at.isoformat() if self.evaluated_at else None,
+        }
+
+
+# --------------------------------------------------------------------------- sense
+
+
+@dataclass(frozen=True, slots=True)
+class InterfaceRate:
+    """An interface's rates, from SNMP counter deltas over the agent's own time base."""
+
+    interface: str
+    in_mbps: float
+    out_mbps: float
+    speed_mbps: float
+    oper_up: bool
+
+    @property
+    def utilization(self) -> float:
+        """Egress load over line rate."""
+        return self.out_mbps / self.speed_mbps if self.speed_mbps > 0 else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class ClassQueue:
+    """One class's egress queue on one interface (NETCONF operational state)."""
+
+    interface: str
+    traffic_class: TrafficClass
+    offered_mbps: float
+    queue_delay_ms: float
+    drop_ratio: float
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeResult:
+    """An active path measurement from a device to another (NETCONF operational state)."""
+
+    destination: str
+    traffic_class: TrafficClass
+    latency_ms: float
+    loss_ratio: float
+
+
+@dataclass(frozen=True, slots=True)
+class InterfaceConfig:
+    """Configuration of one interface (``/npl:interfaces/interface``), defaults applied."""
+
+    name: str
+    enabled: bool = True
+    metric: int = 10
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ClassConfig:
+    """Scheduling of one class (``/npl:qos/class``), defaults applied."""
+
+    name: TrafficClass
+    priority: int = 0
+    weight: int = 10
+
+
+@dataclass(frozen=True, slots=True)
+class ShaperConfig:
+    """A shaper (``/npl:qos/shaper``)."""
+
+    interface: str
+    traffic_class: TrafficClass
+    rate_mbps: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceConfig:
+    """A device's running configuration, parsed, with YANG defaults applied.
+
+    Comparing two of these compares configurations semantically: element order and
+    defaults written out or left implicit make no difference.
+    """
+
+    interfaces: tuple[InterfaceConfig, ...] = ()
+    classes: tuple[ClassConfig, ...] = ()
+    shapers: tuple[ShaperConfig, ...] = ()
+
+    def class_config(self, traffic_class: TrafficClass) -> ClassConfig:
+        """The class's scheduling, or the YANG defaults if it is not configured."""
+        for cfg in self.classes:
+            if cfg.name is traffic_class:
+                return cfg
+        return ClassConfig(name=traffic_class)
+
+    def flatten(self) -> dict[str, str]:
+        """Every leaf as ``path -> value``, for semantic diffs (order-free)."""
+        leaves: dict[str, str] = {}
+        for itf in self.interfaces:
+            base = f"interfaces/interface[name={itf.name}]"
+            leaves[f"{base}/enabled"] = str(itf.enabled).lower()
+            leaves[f"{base}/metric"] = str(itf.metric)
+            if itf.description:
+                leaves[f"{base}/description"] = itf.description
+        for cls in self.classes:
+            base = f"qos/class[name={cls.name.value}]"
+            leaves[f"{base}/priority"] = str(cls.priority)
+            leaves[f"{base}/weight"] = str(cls.weight)
+        for shp in self.shapers:
+            base = f"qos/shaper[interface={shp.interface}][class={shp.traffic_class.value}]"
+            leaves[f"{base}/rate-mbps"] = str(shp.rate_mbps)
+        return leaves
+
+    def diff(self, other: DeviceConfig) -> tuple[ConfigEdit, ...]:
+        """Edits that turn ``self`` into ``other``, semantically."""
+        mine, theirs = self.flatten(), other.flatten()
+        edits: list[ConfigEdit] = []
+        for path in sorted(mine.keys() | theirs.keys()):
+            old, new = mine.get(path), theirs.get(path)
+            if old == new:
+                continue
+            op = EditOp.ADD if old is None else EditOp.REMOVE if new is None else EditOp.CHANGE
+            edits.append(ConfigEdit(op=op, path=tuple(path.split("/")), old=old, new=new))
+        return tuple(edits)
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """Everything sensed from one device in one tick.
+
+    A failed or partial observation is a value: ``error`` is set and the rest may be empty.
+    """
+
+    device: str
+    at: datetime
+    rates: tuple[InterfaceRate, ...] = ()
+    queues: tuple[ClassQueue, ...] = ()
+    probes: tuple[ProbeResult, ...] = ()
+    config: DeviceConfig | None = None
+    errors: tuple[str, ...] = ()
+
+    def probe(self, destination: str, traffic_class: TrafficClass) -> ProbeResult | None:
+        """The probe result towards ``destination`` for ``traffic_class``, if measured."""
+        for p in self.probes:
+            if p.destination == destination and p.traffic_class is traffic_class:
+                return p
+        return None
+
+
+# --------------------------------------------------------------------------- analyze / decide
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """Something an analysis established about an intent target."""
+
+    intent: str
+    expectation: str
+    target: str
+    kind: FindingKind
+    severity: Severity
+    observed: float | None
+    message: str
+    device: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigEdit:
+    """One leaf-level configuration edit.
+
+    ``path`` is a tuple of YANG node names with list keys in brackets:
+    ``("qos", "class[name=video]", "priority")``.
+    """
+
+    op: EditOp
+    path: tuple[str, ...]
+    old: str | None
+    new: str | None
+
+    def describe(self) -> str:
+        """``qos/class[name=video]/priority: 0 -> 6``."""
+        return f"{'/'.join(self.path)}: {self.old if self.old is not None else '-'} -> " + (
+            self.new if self.new is not None else "-"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeSet:
+    """Edits to one device, planned for one intent.
+
+    ``id`` is a stable hash of device, base config and edits, so the same plan computed twice
+    has the same id (idempotency in the journal).
+    """
+
+    id: str
+    intent: str
+    device: str
+    edits: tuple[ConfigEdit, ...]
+    reason: str
+
+    @staticmethod
+    def make(
+        intent: str, device: str, edits: tuple[ConfigEdit, ...], reason: str, *, base: str = ""
+    ) -> ChangeSet:
+        """Build a change set with its content-derived id."""
+        payload = json.dumps(
+            [intent, device, base, [(e.op.value, e.path, e.old, e.new) for e in edits]]
+        )
+        digest = hashlib.sha256(payload.encode()).hexdigest()[:12]
+        return ChangeSet(id=f"chg-{digest}", intent=intent, device=device, edits=edits, reason=reason)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What the policy concluded for one intent in one tick, and why."""
+
+    intent: str
+    at: datetime
+    summary: str
+    change: ChangeSet | None = None
+    explanation: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeResult:
+    """How a change ended. Like kopf's Outcome, it keeps the error as a field."""
+
+    change_id: str
+    intent: str
+    device: str
+    status: ChangeStatus
+    detail: str
+    started: datetime
+    finished: datetime
+    error: Mapping[str, object] | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "change_id": self.change_id,
+            "intent": self.intent,
+            "device": self.device,
+            "status": self.status.value,
+            "detail": self.detail,
+            "started": self.started.isoformat(),
+            "finished": self.finished.isoformat(),
+            "error": dict(self.error) if self.error else None,
+        }

@@ -1,0 +1,1 @@
+"""The netpilot-lab YANG module, shipped as package data."""
