@@ -48,6 +48,7 @@ __all__ = [
     "Observation",
     "PathRef",
     "ProbeResult",
+    "ReconcileState",
     "Severity",
     "ShaperConfig",
     "SnmpEndpoint",
@@ -160,6 +161,7 @@ class ChangeStatus(str, Enum):
     CONFIRMED = "confirmed"  # committed, verified and confirmed
     ROLLED_BACK = "rolled-back"  # committed, failed verification, restored
     REJECTED_PRECHECK = "rejected-precheck"  # refused before the commit; nothing changed
+    ABORTED = "aborted"  # the device refused the commit; nothing changed
     FAILED = "failed"  # could not complete and could not be restored: needs a human
     DRY_RUN = "dry-run"  # planned only
 
@@ -465,6 +467,69 @@ class DeviceConfig:
             leaves[f"{base}/rate-mbps"] = str(shp.rate_mbps)
         return leaves
 
+    @staticmethod
+    def from_flat(leaves: Mapping[str, str]) -> DeviceConfig:
+        """The inverse of :meth:`flatten`.
+
+        Raises:
+            ValueError: a path or value that the ``netpilot-lab`` module does not have.
+        """
+        interfaces: dict[str, dict[str, str]] = {}
+        classes: dict[str, dict[str, str]] = {}
+        shapers: dict[tuple[str, str], str] = {}
+        for path, value in leaves.items():
+            parts = path.split("/")
+            keys = [_list_keys(p) for p in parts]
+            if len(parts) == 3 and parts[0] == "interfaces" and keys[1].get("name"):
+                interfaces.setdefault(keys[1]["name"], {})[parts[2]] = value
+            elif len(parts) == 3 and parts[0] == "qos" and parts[1].startswith("class["):
+                classes.setdefault(keys[1]["name"], {})[parts[2]] = value
+            elif len(parts) == 3 and parts[0] == "qos" and parts[1].startswith("shaper["):
+                if parts[2] != "rate-mbps":
+                    raise ValueError(f"unknown leaf {path}")
+                shapers[(keys[1]["interface"], keys[1]["class"])] = value
+            else:
+                raise ValueError(f"unknown configuration path {path}")
+        return DeviceConfig(
+            interfaces=tuple(
+                InterfaceConfig(
+                    name=name,
+                    enabled=leaf.get("enabled", "true") == "true",
+                    metric=int(leaf.get("metric", "10")),
+                    description=leaf.get("description", ""),
+                )
+                for name, leaf in sorted(interfaces.items())
+            ),
+            classes=tuple(
+                ClassConfig(
+                    name=TrafficClass(name),
+                    priority=int(leaf.get("priority", "0")),
+                    weight=int(leaf.get("weight", "10")),
+                )
+                for name, leaf in sorted(classes.items())
+            ),
+            shapers=tuple(
+                ShaperConfig(interface=itf, traffic_class=TrafficClass(cls), rate_mbps=int(rate))
+                for (itf, cls), rate in sorted(shapers.items())
+            ),
+        )
+
+    def with_edits(self, edits: tuple[ConfigEdit, ...]) -> DeviceConfig:
+        """This configuration with ``edits`` applied (what the device should hold after).
+
+        Raises:
+            ValueError: an edit addresses a path the module does not have.
+        """
+        leaves = self.flatten()
+        for edit in edits:
+            path = "/".join(edit.path)
+            if edit.op is EditOp.REMOVE:
+                leaves.pop(path, None)
+            else:
+                assert edit.new is not None
+                leaves[path] = edit.new
+        return DeviceConfig.from_flat(leaves)
+
     def diff(self, other: DeviceConfig) -> tuple[ConfigEdit, ...]:
         """Edits that turn ``self`` into ``other``, semantically."""
         mine, theirs = self.flatten(), other.flatten()
@@ -476,6 +541,18 @@ class DeviceConfig:
             op = EditOp.ADD if old is None else EditOp.REMOVE if new is None else EditOp.CHANGE
             edits.append(ConfigEdit(op=op, path=tuple(path.split("/")), old=old, new=new))
         return tuple(edits)
+
+
+def _list_keys(segment: str) -> dict[str, str]:
+    """``class[name=video]`` -> ``{"name": "video"}``; ``qos`` -> ``{}``."""
+    keys: dict[str, str] = {}
+    rest = segment.partition("[")[2]
+    while rest:
+        pair, _, rest = rest.partition("]")
+        key, _, value = pair.partition("=")
+        keys[key] = value
+        rest = rest.partition("[")[2]
+    return keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -562,6 +639,23 @@ class ChangeSet:
         )
         digest = hashlib.sha256(payload.encode()).hexdigest()[:12]
         return ChangeSet(id=f"chg-{digest}", intent=intent, device=device, edits=edits, reason=reason)
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcileState:
+    """The controller's memory of one intent between ticks, passed into the pure policies.
+
+    Like kopf's HandlerState: the loop owns and updates it; policies only read it.
+    """
+
+    consecutive_violations: int = 0
+    recent_changes: tuple[datetime, ...] = ()  # when changes for this intent were committed
+    in_flight: str = ""  # id of the change being applied, if any
+    quarantined: frozenset[str] = frozenset()  # change ids that failed verification
+
+    def changes_since(self, since: datetime) -> int:
+        """How many changes were committed at or after ``since``."""
+        return sum(1 for at in self.recent_changes if at >= since)
 
 
 @dataclass(frozen=True, slots=True)

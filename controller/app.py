@@ -1,0 +1,101 @@
+"""Assembling a controller from its settings: the one place that wires adapters to the loop.
+
+Used by ``netpilot run`` (a config file), ``netpilot demo`` (the embedded lab's generated
+config) and the tests. Everything it builds is closed by :meth:`ControllerRuntime.close`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from adapters.netconf import open_session
+from adapters.snmp import SnmpPoller
+from controller.config import ControllerSettings
+from controller.errors import IntentValidationError
+from controller.journal import Journal
+from controller.loop import Controller, ControllerObserver
+from controller.model import Intent
+from controller.sense import Sensor
+from intents.load import IntentSource, load_intent_set
+
+__all__ = ["ControllerRuntime", "IntentSetError", "build_controller", "load_intent_dir", "utc_now"]
+
+
+def utc_now() -> datetime:
+    """The wall clock, in UTC (the only place the controller reads it)."""
+    return datetime.now(UTC)
+
+
+class IntentSetError(Exception):
+    """The intent directory did not load; carries every error found."""
+
+    def __init__(self, errors: tuple[IntentValidationError, ...]) -> None:
+        self.errors = errors
+        super().__init__("\n".join(str(e) for e in errors))
+
+
+def intent_files(directory: Path) -> list[Path]:
+    """The intent files of a directory, in a stable order (``*.yaml`` and ``*.yml``)."""
+    return sorted(p for p in directory.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+
+
+def load_intent_dir(directory: Path, *, known_devices: frozenset[str] | None) -> tuple[Intent, ...]:
+    """Load every intent file of a directory, all or nothing.
+
+    Raises:
+        IntentSetError: with every error of every file.
+    """
+    sources = [IntentSource(file=str(path), text=path.read_bytes()) for path in intent_files(directory)]
+    loaded = load_intent_set(sources, known_devices=known_devices)
+    if not loaded.ok:
+        raise IntentSetError(loaded.errors)
+    return loaded.intents
+
+
+@dataclass
+class ControllerRuntime:
+    """A controller with the resources it owns."""
+
+    controller: Controller
+    sensor: Sensor
+    poller: SnmpPoller
+    journal: Journal
+
+    async def close(self) -> None:
+        """Close sessions, the SNMP engine and the journal."""
+        await self.sensor.close()
+        await self.poller.close()
+        self.journal.close()
+
+
+def build_controller(
+    settings: ControllerSettings,
+    *,
+    observers: Iterable[ControllerObserver] = (),
+    clock: Callable[[], datetime] = utc_now,
+) -> ControllerRuntime:
+    """Build a controller from loaded settings (the intents are read now).
+
+    Raises:
+        IntentSetError: the intent directory is invalid.
+    """
+    known = frozenset(d.name for d in settings.inventory)
+    intents = load_intent_dir(settings.intents_dir, known_devices=known)
+    poller = SnmpPoller()
+    sensor = Sensor(settings.inventory, open_session=open_session, poller=poller, clock=clock)
+    journal = Journal(settings.journal_path)
+    controller = Controller(
+        intents=intents,
+        devices=settings.inventory,
+        sensor=sensor,
+        open_config_session=open_session,
+        journal=journal,
+        loop_settings=settings.loop,
+        apply_settings=settings.apply,
+        clock=clock,
+        observers=observers,
+    )
+    return ControllerRuntime(controller=controller, sensor=sensor, poller=poller, journal=journal)

@@ -1,0 +1,292 @@
+"""The controller's configuration file and the device inventory it points to.
+
+Example ``netpilot.yaml``::
+
+    inventory: inventory.yaml        # path, relative to this file
+    intents: intents/                # directory of intent files
+    journal: state/journal.sqlite    # SQLite journal (created if missing)
+    loop:
+      intervalSeconds: 2             # one sense-analyze-decide-act tick
+      violationTicks: 2              # consecutive violated evaluations before acting
+    apply:
+      confirmTimeoutSeconds: 120     # the device reverts by itself if netpilot goes silent
+      verificationSeconds: 8         # post-check window after the confirmed commit
+      verificationIntervalSeconds: 1
+      requiredSamples: 3             # consecutive samples meeting the target to confirm
+
+Example ``inventory.yaml``::
+
+    defaults:
+      netconf: {port: 830, username: netpilot, password: {env: NETPILOT_PASSWORD},
+                knownHosts: ~/.ssh/known_hosts}
+      snmp: {port: 161, community: {env: NETPILOT_SNMP_COMMUNITY}}
+    devices:
+      - name: r1
+        address: 192.0.2.1
+        labels: {site: west, role: edge}
+
+Errors name the file, line and field (:class:`~controller.errors.ConfigFileError`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+from controller.errors import ConfigFileError, IntentValidationError
+from controller.model import CredentialRef, Device, NetconfEndpoint, SnmpEndpoint
+from intents.yamldoc import Mapping, Node, parse_documents
+
+
+@dataclass(frozen=True, slots=True)
+class LoopSettings:
+    """Cadence of the closed loop."""
+
+    interval: timedelta = timedelta(seconds=5)
+    violation_ticks: int = 2  # hysteresis: a target must be missed this many ticks in a row
+
+
+@dataclass(frozen=True, slots=True)
+class ApplySettings:
+    """How a change is committed and verified."""
+
+    confirm_timeout: timedelta = timedelta(seconds=120)
+    verification_window: timedelta = timedelta(seconds=10)
+    verification_interval: timedelta = timedelta(seconds=1)
+    required_samples: int = 3
+
+
+@dataclass(frozen=True, slots=True)
+class ControllerSettings:
+    """Everything ``netpilot run`` needs, resolved to absolute paths."""
+
+    inventory: tuple[Device, ...]
+    intents_dir: Path
+    journal_path: Path
+    loop: LoopSettings = field(default_factory=LoopSettings)
+    apply: ApplySettings = field(default_factory=ApplySettings)
+
+
+def _wrap(exc: IntentValidationError) -> ConfigFileError:
+    return ConfigFileError(
+        exc.location.file,
+        exc.message + (f" (expected {exc.expected})" if exc.expected else ""),
+        line=exc.location.line,
+        field=exc.field,
+    )
+
+
+def _single_document(path: Path) -> Node:
+    try:
+        text = path.read_bytes()
+    except OSError as exc:
+        raise ConfigFileError(str(path), f"cannot read: {exc.strerror}") from exc
+    try:
+        documents = list(parse_documents(text, str(path)))
+    except IntentValidationError as exc:
+        raise _wrap(exc) from exc
+    if len(documents) != 1:
+        raise ConfigFileError(str(path), f"expected one YAML document, found {len(documents)}")
+    return documents[0]
+
+
+def load_settings(path: Path) -> ControllerSettings:
+    """Load ``netpilot.yaml`` and the inventory it names.
+
+    Raises:
+        ConfigFileError: with file, line and field of the first problem.
+    """
+    try:
+        return _load_settings(path)
+    except IntentValidationError as exc:
+        raise _wrap(exc) from exc
+
+
+def _seconds(node: Node | None, default: timedelta, *, minimum: float = 0.0) -> timedelta:
+    if node is None:
+        return default
+    return timedelta(seconds=node.number(minimum=minimum, maximum=86_400))
+
+
+def _load_settings(path: Path) -> ControllerSettings:
+    root = _single_document(path).mapping(
+        required=("inventory", "intents"), allowed=("journal", "loop", "apply")
+    )
+    base = path.parent
+    inventory = load_inventory(_resolve(base, root["inventory"].string(max_length=4096)))
+    intents_dir = _resolve(base, root["intents"].string(max_length=4096))
+    journal_node = root.get("journal")
+    journal_path = _resolve(
+        base, journal_node.string(max_length=4096) if journal_node else "netpilot-journal.sqlite"
+    )
+    loop = LoopSettings()
+    loop_node = root.get("loop")
+    if loop_node:
+        fields = loop_node.mapping(allowed=("intervalSeconds", "violationTicks"))
+        ticks = fields.get("violationTicks")
+        loop = LoopSettings(
+            interval=_seconds(fields.get("intervalSeconds"), loop.interval, minimum=0.1),
+            violation_ticks=ticks.integer(minimum=1, maximum=100) if ticks else loop.violation_ticks,
+        )
+    apply = ApplySettings()
+    apply_node = root.get("apply")
+    if apply_node:
+        fields = apply_node.mapping(
+            allowed=(
+                "confirmTimeoutSeconds",
+                "verificationSeconds",
+                "verificationIntervalSeconds",
+                "requiredSamples",
+            )
+        )
+        samples = fields.get("requiredSamples")
+        apply = ApplySettings(
+            confirm_timeout=_seconds(
+                fields.get("confirmTimeoutSeconds"), apply.confirm_timeout, minimum=1
+            ),
+            verification_window=_seconds(
+                fields.get("verificationSeconds"), apply.verification_window
+            ),
+            verification_interval=_seconds(
+                fields.get("verificationIntervalSeconds"), apply.verification_interval, minimum=0.05
+            ),
+            required_samples=samples.integer(minimum=1, maximum=1000)
+            if samples
+            else apply.required_samples,
+        )
+        if apply.verification_window >= apply.confirm_timeout:
+            raise fields.node.error(
+                "verificationSeconds must be shorter than confirmTimeoutSeconds",
+                hint="the device would revert the change before netpilot could confirm it",
+            )
+    return ControllerSettings(
+        inventory=inventory,
+        intents_dir=intents_dir,
+        journal_path=journal_path,
+        loop=loop,
+        apply=apply,
+    )
+
+
+def _resolve(base: Path, value: str) -> Path:
+    candidate = Path(value).expanduser()
+    return candidate if candidate.is_absolute() else (base / candidate).resolve()
+
+
+def load_inventory(path: Path) -> tuple[Device, ...]:
+    """Load an inventory file.
+
+    Raises:
+        ConfigFileError: with file, line and field of the first problem.
+    """
+    try:
+        return _load_inventory(path)
+    except IntentValidationError as exc:
+        raise _wrap(exc) from exc
+
+
+def _load_inventory(path: Path) -> tuple[Device, ...]:
+    root = _single_document(path).mapping(required=("devices",), allowed=("defaults",))
+    defaults_node = root.get("defaults")
+    defaults = (
+        defaults_node.mapping(allowed=("netconf", "snmp")) if defaults_node else None
+    )
+    devices: list[Device] = []
+    names: set[str] = set()
+    for node in root["devices"].sequence():
+        fields = node.mapping(
+            required=("name", "address"), allowed=("labels", "netconf", "snmp")
+        )
+        name = fields["name"].string(max_length=63)
+        if name in names:
+            raise fields["name"].error(f"duplicate device name {name!r}")
+        names.add(name)
+        labels_node = fields.get("labels")
+        devices.append(
+            Device(
+                name=name,
+                address=fields["address"].string(),
+                labels=labels_node.string_map() if labels_node else {},
+                netconf=_netconf(path.parent, defaults, fields),
+                snmp=_snmp(defaults, fields),
+            )
+        )
+    return tuple(devices)
+
+
+def _layered(defaults: Mapping | None, fields: Mapping, key: str) -> dict[str, Node]:
+    """Per-device protocol settings over the inventory defaults, key by key."""
+    merged: dict[str, Node] = {}
+    for layer in (defaults, fields):
+        node = layer.get(key) if layer else None
+        if node is not None:
+            for sub_key, (_, value) in node.mapping().entries.items():
+                merged[sub_key] = value
+    return merged
+
+
+def _credential(node: Node) -> CredentialRef:
+    ref = node.mapping(allowed=("env", "file"))
+    env, file = ref.get("env"), ref.get("file")
+    if (env is None) == (file is None):
+        raise node.error(
+            "a credential is given by reference: exactly one of 'env' or 'file'",
+            hint="secrets never go in this file; e.g. password: {env: NETPILOT_PASSWORD}",
+        )
+    if env is not None:
+        return CredentialRef(env=env.string())
+    assert file is not None
+    return CredentialRef(file=str(Path(file.string(max_length=4096)).expanduser()))
+
+
+_NETCONF_KEYS = ("port", "username", "password", "privateKey", "knownHosts", "trustOnFirstUse",
+                 "timeoutSeconds")
+
+
+def _netconf(base: Path, defaults: Mapping | None, fields: Mapping) -> NetconfEndpoint | None:
+    merged = _layered(defaults, fields, "netconf")
+    if not merged:
+        return None
+    for key, node in merged.items():
+        if key not in _NETCONF_KEYS:
+            raise node.error(f"unknown field {key!r}", expected=f"one of: {', '.join(_NETCONF_KEYS)}")
+    if "username" not in merged:
+        raise fields.node.error("netconf settings need a username")
+    key_path = merged["privateKey"].string(max_length=4096) if "privateKey" in merged else ""
+    known_hosts = merged["knownHosts"].string(max_length=4096) if "knownHosts" in merged else ""
+    return NetconfEndpoint(
+        port=merged["port"].integer(minimum=1, maximum=65535) if "port" in merged else 830,
+        username=merged["username"].string(),
+        password=_credential(merged["password"]) if "password" in merged else None,
+        private_key=str(_resolve(base, key_path)) if key_path else "",
+        known_hosts=str(_resolve(base, known_hosts)) if known_hosts else "",
+        trust_on_first_use=merged["trustOnFirstUse"].boolean()
+        if "trustOnFirstUse" in merged
+        else False,
+        timeout_seconds=merged["timeoutSeconds"].number(minimum=0.1, maximum=600)
+        if "timeoutSeconds" in merged
+        else 10.0,
+    )
+
+
+_SNMP_KEYS = ("port", "community", "timeoutSeconds", "retries")
+
+
+def _snmp(defaults: Mapping | None, fields: Mapping) -> SnmpEndpoint | None:
+    merged = _layered(defaults, fields, "snmp")
+    if not merged:
+        return None
+    for key, node in merged.items():
+        if key not in _SNMP_KEYS:
+            raise node.error(f"unknown field {key!r}", expected=f"one of: {', '.join(_SNMP_KEYS)}")
+    if "community" not in merged:
+        raise fields.node.error("snmp settings need a community (by reference)")
+    return SnmpEndpoint(
+        port=merged["port"].integer(minimum=1, maximum=65535) if "port" in merged else 161,
+        community=_credential(merged["community"]),
+        timeout_seconds=merged["timeoutSeconds"].number(minimum=0.05, maximum=60)
+        if "timeoutSeconds" in merged
+        else 2.0,
+        retries=merged["retries"].integer(minimum=0, maximum=10) if "retries" in merged else 1,
+    )

@@ -1,0 +1,199 @@
+"""``netpilot demo`` and ``netpilot lab up``: the embedded lab and the controller together.
+
+The lab is a peer, not part of the controller: it starts emulated devices on loopback
+addresses and writes an ordinary inventory and controller config (with SSH known_hosts and
+credential files), and the controller is then built from that config exactly as
+``netpilot run`` builds it from an operator's. Only this module (and the CLI that calls it)
+imports lab/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+import tempfile
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from controller.app import IntentSetError, build_controller
+from controller.config import ApplySettings, LoopSettings, load_settings
+from controller.daemon import run_loop
+from controller.loop import ControllerObserver
+from controller.observers import LogObserver
+from lab.runtime import LabNetwork, write_controller_config
+from lab.scenarios import get_scenario
+from lab.topology import default_topology
+
+__all__ = ["DemoOptions", "demo_main", "lab_up_main", "run_demo"]
+
+log = logging.getLogger("netpilot.demo")
+
+EXIT_OK, EXIT_FAILURE = 0, 1
+
+
+@dataclass(frozen=True, slots=True)
+class DemoOptions:
+    """What ``netpilot demo`` was asked to do."""
+
+    headless: bool = False
+    duration: timedelta | None = None
+    scenario: str = "evening-peak"
+    speed: float | None = None
+    seed: int = 1
+    intents_dir: Path | None = None
+    state_dir: Path | None = None
+    interval: timedelta = timedelta(seconds=2)
+    output: str = "text"
+
+
+# The demo's loop: fast enough to watch; the verification window spans several probe samples
+# and ends long before the device's own confirm timeout would revert the change.
+DEMO_APPLY = ApplySettings(
+    confirm_timeout=timedelta(seconds=60),
+    verification_window=timedelta(seconds=8),
+    verification_interval=timedelta(seconds=1),
+    required_samples=3,
+)
+
+
+def shipped_intents() -> Path:
+    """The example intents next to the source tree (an editable install, as the README sets up)."""
+    return Path(__file__).resolve().parent.parent / "examples" / "intents"
+
+
+async def run_demo(
+    options: DemoOptions,
+    *,
+    observers: list[ControllerObserver],
+    stop: asyncio.Event,
+) -> dict[str, object]:
+    """Start the lab, run the controller on it until ``stop`` or the duration, tear down.
+
+    Returns:
+        The controller's summary plus the lab's.
+    """
+    scenario = get_scenario(options.scenario)
+    intents_dir = options.intents_dir or shipped_intents()
+    if not intents_dir.is_dir():
+        raise FileNotFoundError(f"intent directory {intents_dir} not found; pass --intents DIR")
+    state_dir = options.state_dir or Path(tempfile.mkdtemp(prefix="netpilot-demo-"))
+    lab = LabNetwork(default_topology(), scenario, seed=options.seed, speed=options.speed)
+    await lab.start(state_dir)
+    try:
+        config_path = write_controller_config(
+            lab,
+            state_dir,
+            intents_dir=intents_dir,
+            journal=state_dir / "journal.sqlite",
+            loop=LoopSettings(interval=options.interval, violation_ticks=2),
+            apply=DEMO_APPLY,
+        )
+        settings = load_settings(config_path)
+        runtime = build_controller(settings, observers=observers)
+        try:
+            log.info("lab up: %d devices, scenario %s at x%g; journal %s", len(lab.devices),
+                     scenario.name, lab.speed, settings.journal_path)
+            await run_loop(
+                runtime.controller, interval=options.interval, stop=stop, duration=options.duration
+            )
+            summary = runtime.controller.summary()
+        finally:
+            await runtime.close()
+        summary["lab"] = lab.status()
+        summary["journal"] = str(settings.journal_path)
+        return summary
+    finally:
+        await lab.stop()
+
+
+def demo_main(options: DemoOptions) -> int:
+    """Run the demo, with the TUI unless headless; print the summary."""
+    if options.headless:
+        async def headless() -> dict[str, object]:
+            stop = asyncio.Event()
+            from controller.cli import install_stop_signals
+
+            install_stop_signals(stop)
+            return await run_demo(options, observers=[LogObserver()], stop=stop)
+
+        try:
+            summary = asyncio.run(headless())
+        except IntentSetError as exc:
+            print(exc, file=sys.stderr)
+            return EXIT_FAILURE
+    else:
+        from tui.app import TuiObserver, make_app
+
+        async def runner(observer: TuiObserver, stop: asyncio.Event) -> dict[str, object]:
+            return await run_demo(options, observers=[observer], stop=stop)
+
+        # the TUI owns the terminal: library logs would tear its screen, so they go to a file
+        logging.getLogger().handlers.clear()
+        log_dir = options.state_dir or Path(tempfile.gettempdir())
+        logging.basicConfig(filename=str(log_dir / "netpilot-demo.log"), level=logging.INFO)
+        app = make_app(runner, subtitle=f"embedded lab - scenario {options.scenario}")
+        result = app.run()
+        summary = result if result is not None else {}
+    _print_summary(summary, options.output)
+    return EXIT_OK
+
+
+def _print_summary(summary: dict[str, object], output: str) -> None:
+    if output == "json":
+        print(json.dumps(summary, default=str))
+        return
+    for intent in summary.get("intents", []):  # type: ignore[attr-defined]
+        targets = ", ".join(
+            f"{t['name']}={t['observed']}" for t in intent.get("targets", [])
+        )
+        print(f"intent {intent['name']}: {intent['status']} ({targets})")
+    print(f"changes: {summary.get('changes')}; ticks: {summary.get('ticks')}")
+    if "journal" in summary:
+        print(f"journal: {summary['journal']}  (netpilot changes list --journal ...)")
+
+
+def lab_up_main(args: argparse.Namespace) -> int:
+    """``netpilot lab up``: run the lab in the foreground and write a controller config."""
+    from controller.cli import install_stop_signals
+    from lab.topology import generate_topology
+
+    scenario = get_scenario(args.scenario)
+    topology = default_topology() if args.devices == 4 else generate_topology(args.devices)
+
+    async def go() -> dict[str, object]:
+        lab = LabNetwork(topology, scenario, seed=args.seed, speed=args.speed)
+        stop = asyncio.Event()
+        install_stop_signals(stop)
+        state_dir: Path = args.state_dir.resolve()
+        await lab.start(state_dir)
+        try:
+            config = write_controller_config(
+                lab,
+                state_dir,
+                intents_dir=shipped_intents(),
+                journal=state_dir / "journal.sqlite",
+                loop=LoopSettings(),
+                apply=ApplySettings(),
+            )
+            info = {"devices": len(lab.devices), "config": str(config), **lab.status()}
+            if args.output == "json":
+                print(json.dumps(info, default=str), flush=True)
+            else:
+                print(f"lab up: {len(lab.devices)} devices, scenario {scenario.name}; "
+                      f"controller config: {config}", flush=True)
+                print(f"run the controller with: netpilot run --config {config}", flush=True)
+            timeout = None if args.duration is None else args.duration
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=timeout)
+            except TimeoutError:
+                pass
+            return lab.status()
+        finally:
+            await lab.stop()
+
+    asyncio.run(go())
+    return EXIT_OK

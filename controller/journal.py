@@ -1,0 +1,275 @@
+"""The journal: an append-only SQLite record of every tick's decisions and every change step.
+
+Each step of a change transaction is written and committed (WAL, ``synchronous=FULL``)
+before the next step is taken, so after a crash the journal says how far a change got.
+
+Tables:
+
+- ``changes``: one row per transaction (``txn``): the change set, its explanation, its final
+  status and result. A row with ``status = 'pending'`` is a transaction in flight.
+- ``events``: the timeline: ``seq``, time, kind (``decision``, ``change-step``,
+  ``intent-status``...), the intent/device/transaction it concerns, and a JSON detail.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from controller.model import ChangeResult, ChangeSet, ChangeStatus
+
+__all__ = ["ChangeRecord", "EventRecord", "Journal"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS changes (
+    txn TEXT PRIMARY KEY,
+    change_id TEXT NOT NULL,
+    intent TEXT NOT NULL,
+    device TEXT NOT NULL,
+    status TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    plan TEXT NOT NULL,
+    result TEXT
+);
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    intent TEXT NOT NULL DEFAULT '',
+    device TEXT NOT NULL DEFAULT '',
+    txn TEXT NOT NULL DEFAULT '',
+    step TEXT NOT NULL DEFAULT '',
+    detail TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS events_txn ON events (txn);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeRecord:
+    """A journaled change transaction."""
+
+    txn: str
+    change_id: str
+    intent: str
+    device: str
+    status: ChangeStatus
+    started_at: str
+    finished_at: str | None
+    plan: Mapping[str, object]
+    result: Mapping[str, object] | None
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "txn": self.txn,
+            "change_id": self.change_id,
+            "intent": self.intent,
+            "device": self.device,
+            "status": self.status.value,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "plan": dict(self.plan),
+            "result": dict(self.result) if self.result else None,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    """One journal event."""
+
+    seq: int
+    at: str
+    kind: str
+    intent: str
+    device: str
+    txn: str
+    step: str
+    detail: Mapping[str, object]
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "seq": self.seq,
+            "at": self.at,
+            "kind": self.kind,
+            "intent": self.intent,
+            "device": self.device,
+            "txn": self.txn,
+            "step": self.step,
+            "detail": dict(self.detail),
+        }
+
+
+class Journal:
+    """The SQLite journal. One writer (the controller process); readers may be many."""
+
+    def __init__(self, path: Path | str) -> None:
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        # FULL: a step is on disk before the next one is taken (the point of the journal)
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    # ---------------------------------------------------------------- writing
+
+    def event(
+        self,
+        kind: str,
+        *,
+        at: datetime,
+        intent: str = "",
+        device: str = "",
+        txn: str = "",
+        step: str = "",
+        detail: Mapping[str, object] | None = None,
+    ) -> int:
+        """Append one event; returns its sequence number."""
+        cursor = self._db.execute(
+            "INSERT INTO events (at, kind, intent, device, txn, step, detail) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                at.isoformat(),
+                kind,
+                intent,
+                device,
+                txn,
+                step,
+                json.dumps(detail or {}, default=str),
+            ),
+        )
+        return int(cursor.lastrowid or 0)
+
+    def begin_change(
+        self, txn: str, change: ChangeSet, *, at: datetime, explanation: Mapping[str, object]
+    ) -> None:
+        """Record a transaction as started (status pending) with its plan."""
+        plan = {
+            "change_id": change.id,
+            "reason": change.reason,
+            "edits": [
+                {"op": e.op.value, "path": "/".join(e.path), "old": e.old, "new": e.new}
+                for e in change.edits
+            ],
+            "explanation": dict(explanation),
+        }
+        self._db.execute(
+            "INSERT INTO changes (txn, change_id, intent, device, status, started_at, plan) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                txn,
+                change.id,
+                change.intent,
+                change.device,
+                ChangeStatus.PENDING.value,
+                at.isoformat(),
+                json.dumps(plan, default=str),
+            ),
+        )
+        self.event(
+            "change-step",
+            at=at,
+            intent=change.intent,
+            device=change.device,
+            txn=txn,
+            step="planned",
+            detail=plan,
+        )
+
+    def finish_change(self, txn: str, result: ChangeResult) -> None:
+        """Record a transaction's final status."""
+        self._db.execute(
+            "UPDATE changes SET status = ?, finished_at = ?, result = ? WHERE txn = ?",
+            (
+                result.status.value,
+                result.finished.isoformat(),
+                json.dumps(result.as_dict(), default=str),
+                txn,
+            ),
+        )
+        self.event(
+            "change-step",
+            at=result.finished,
+            intent=result.intent,
+            device=result.device,
+            txn=txn,
+            step=f"finished:{result.status.value}",
+            detail={"detail": result.detail, "error": result.error},
+        )
+
+    # ---------------------------------------------------------------- reading
+
+    _CHANGE_COLUMNS = (
+        "SELECT txn, change_id, intent, device, status, started_at, finished_at, plan, result "
+        "FROM changes"
+    )
+
+    @staticmethod
+    def _change_record(row: tuple[str, ...]) -> ChangeRecord:
+        return ChangeRecord(
+            txn=row[0],
+            change_id=row[1],
+            intent=row[2],
+            device=row[3],
+            status=ChangeStatus(row[4]),
+            started_at=row[5],
+            finished_at=row[6],
+            plan=json.loads(row[7]),
+            result=json.loads(row[8]) if row[8] else None,
+        )
+
+    def changes(self, *, limit: int = 100) -> list[ChangeRecord]:
+        """The most recent transactions, newest first."""
+        rows = self._db.execute(
+            f"{self._CHANGE_COLUMNS} ORDER BY rowid DESC LIMIT ?", (limit,)
+        ).fetchall()
+        return [self._change_record(row) for row in rows]
+
+    def change(self, txn: str) -> ChangeRecord | None:
+        """One transaction by id."""
+        row = self._db.execute(f"{self._CHANGE_COLUMNS} WHERE txn = ?", (txn,)).fetchone()
+        return self._change_record(row) if row else None
+
+    def in_flight(self) -> list[ChangeRecord]:
+        """Transactions that started and never finished (e.g. the controller was killed)."""
+        rows = self._db.execute(
+            f"{self._CHANGE_COLUMNS} WHERE status = ? ORDER BY rowid",
+            (ChangeStatus.PENDING.value,),
+        ).fetchall()
+        return [self._change_record(row) for row in rows]
+
+    def events(self, *, txn: str = "", kind: str = "", limit: int = 1000) -> list[EventRecord]:
+        """Events in order, optionally of one transaction or one kind."""
+        query = "SELECT seq, at, kind, intent, device, txn, step, detail FROM events"
+        clauses, params = [], []
+        if txn:
+            clauses.append("txn = ?")
+            params.append(txn)
+        if kind:
+            clauses.append("kind = ?")
+            params.append(kind)
+        if clauses:
+            query += " WHERE " + " AND ".join(clauses)
+        query += " ORDER BY seq LIMIT ?"
+        rows = self._db.execute(query, (*params, limit)).fetchall()
+        return [
+            EventRecord(
+                seq=row[0],
+                at=row[1],
+                kind=row[2],
+                intent=row[3],
+                device=row[4],
+                txn=row[5],
+                step=row[6],
+                detail=json.loads(row[7]),
+            )
+            for row in rows
+        ]

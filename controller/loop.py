@@ -1,0 +1,369 @@
+"""The closed loop: sense -> analyze -> decide -> act, one tick at a time.
+
+``Controller.tick`` only orchestrates: it asks the :class:`~controller.sense.Sensor` for
+observations, hands them to the pure functions (``analytics.kpi.evaluate_intent``,
+``policies.qos.decide_qos``), and starts a change transaction (``controller.apply``) for a
+decision that passed its guards. Transactions run as their own tasks, so sensing goes on
+while a change is being verified; the guards keep one change per intent in flight.
+
+Observers (the journal writer, logs, the TUI) are told about every tick, decision and
+change; the controller never imports the TUI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from adapters.base import ConfigSession
+from analytics.kpi import evaluate_intent, observe_target
+from controller.apply import VerificationSample, apply_change, new_txn_id
+from controller.config import ApplySettings, LoopSettings
+from controller.journal import Journal
+from controller.model import (
+    AdminState,
+    ChangeResult,
+    ChangeStatus,
+    Decision,
+    Device,
+    Expectation,
+    FulfilmentStatus,
+    Intent,
+    IntentMode,
+    IntentStatus,
+    NotFulfilledState,
+    Observation,
+    ReconcileState,
+)
+from controller.sense import Sensor
+from policies.qos import decide_qos
+
+__all__ = ["Controller", "ControllerObserver", "Observers", "TickReport"]
+
+log = logging.getLogger("netpilot.loop")
+
+
+@dataclass(frozen=True, slots=True)
+class TickReport:
+    """What one tick saw and decided."""
+
+    number: int
+    at: datetime
+    duration: timedelta
+    statuses: tuple[IntentStatus, ...]
+    decisions: tuple[Decision, ...]
+    observations: Mapping[str, Observation]
+
+
+class ControllerObserver(Protocol):
+    """Receives the controller's events. Called on the event loop; must not block or raise."""
+
+    def tick_finished(self, report: TickReport) -> None:
+        """After every tick, with everything it saw and decided."""
+
+    def change_started(self, decision: Decision, txn: str) -> None:
+        """When a change transaction starts for a decision."""
+
+    def change_finished(self, result: ChangeResult) -> None:
+        """When a change transaction has ended (confirmed, rolled back, ...)."""
+
+
+class Observers(list[ControllerObserver]):
+    """Fans each event out to every observer."""
+
+    def tick_finished(self, report: TickReport) -> None:
+        for observer in self:
+            observer.tick_finished(report)
+
+    def change_started(self, decision: Decision, txn: str) -> None:
+        for observer in self:
+            observer.change_started(decision, txn)
+
+    def change_finished(self, result: ChangeResult) -> None:
+        for observer in self:
+            observer.change_finished(result)
+
+
+@dataclass
+class ChangeCounts:
+    """How changes ended, for the summary and the TUI."""
+
+    by_status: dict[ChangeStatus, int] = field(default_factory=dict)
+
+    def add(self, status: ChangeStatus) -> None:
+        self.by_status[status] = self.by_status.get(status, 0) + 1
+
+    def get(self, status: ChangeStatus) -> int:
+        return self.by_status.get(status, 0)
+
+
+class Controller:
+    """One netpilot controller: intents, inventory, sensor, journal and the loop state.
+
+    Args:
+        intents: the active intent set.
+        devices: the inventory.
+        sensor: collects observations.
+        open_config_session: opens a configuration session for a change transaction.
+        journal: the journal.
+        loop_settings: cadence and hysteresis.
+        apply_settings: confirm timeout and verification window.
+        clock: the current time (UTC).
+        observers: who hears about ticks, decisions and changes.
+    """
+
+    def __init__(
+        self,
+        *,
+        intents: Iterable[Intent],
+        devices: Iterable[Device],
+        sensor: Sensor,
+        open_config_session: Callable[[Device], Awaitable[ConfigSession]],
+        journal: Journal,
+        loop_settings: LoopSettings,
+        apply_settings: ApplySettings,
+        clock: Callable[[], datetime],
+        observers: Iterable[ControllerObserver] = (),
+    ) -> None:
+        self.intents = tuple(intents)
+        self.devices = {d.name: d for d in devices}
+        self.sensor = sensor
+        self._open_config_session = open_config_session
+        self.journal = journal
+        self.loop_settings = loop_settings
+        self.apply_settings = apply_settings
+        self.clock = clock
+        self.observers = Observers(observers)
+        self.states: dict[str, ReconcileState] = {i.name: ReconcileState() for i in self.intents}
+        self.statuses: dict[str, IntentStatus] = {}
+        self.last_decisions: dict[str, Decision] = {}
+        self.last_observations: dict[str, Observation] = {}
+        self.changes = ChangeCounts()
+        self.ticks = 0
+        self._tasks: set[asyncio.Task[ChangeResult]] = set()
+
+    # ---------------------------------------------------------------- the loop
+
+    async def tick(self) -> TickReport:
+        """Run one sense-analyze-decide-act cycle."""
+        started = self.clock()
+        self.ticks += 1
+        observations = await self.sensor.collect()
+        self.last_observations = observations
+        now = self.clock()
+        # a measurement older than two ticks says nothing about now
+        max_age = self.loop_settings.interval * 2 + timedelta(seconds=5)
+        statuses: list[IntentStatus] = []
+        decisions: list[Decision] = []
+        for intent in self.intents:
+            status, decision = self._reconcile(intent, observations, now=now, max_age=max_age)
+            statuses.append(status)
+            if decision is not None:
+                decisions.append(decision)
+        report = TickReport(
+            number=self.ticks,
+            at=started,
+            duration=self.clock() - started,
+            statuses=tuple(statuses),
+            decisions=tuple(decisions),
+            observations=observations,
+        )
+        self.observers.tick_finished(report)
+        return report
+
+    def _reconcile(
+        self,
+        intent: Intent,
+        observations: Mapping[str, Observation],
+        *,
+        now: datetime,
+        max_age: timedelta,
+    ) -> tuple[IntentStatus, Decision | None]:
+        state = self.states[intent.name]
+        if intent.admin_state is AdminState.DEACTIVATED:
+            status = IntentStatus(
+                intent.name,
+                FulfilmentStatus.NOT_FULFILLED,
+                NotFulfilledState.SUSPENDED,
+                (),
+                ("deactivated by the operator",),
+                now,
+            )
+            self._set_status(status)
+            return status, None
+        status = evaluate_intent(intent, observations, now=now, max_age=max_age)
+        violated = status.state is NotFulfilledState.DEGRADED
+        state = replace(
+            state, consecutive_violations=state.consecutive_violations + 1 if violated else 0
+        )
+        self.states[intent.name] = state
+        decision = decide_qos(
+            intent,
+            status,
+            self.devices,
+            observations,
+            state,
+            now=now,
+            violation_ticks=self.loop_settings.violation_ticks,
+        )
+        if state.in_flight:
+            status = replace(
+                status,
+                state=NotFulfilledState.COMPLIANT if violated else status.state,
+                reasons=(*status.reasons, f"change {state.in_flight} is being verified"),
+            )
+        self._set_status(status)
+        self._record_decision(intent, decision)
+        if decision.change is not None:
+            self._act(intent, decision)
+        return status, decision
+
+    def _set_status(self, status: IntentStatus) -> None:
+        previous = self.statuses.get(status.name)
+        self.statuses[status.name] = status
+        if previous is None or (previous.status, previous.state) != (status.status, status.state):
+            self.journal.event(
+                "intent-status",
+                at=status.evaluated_at or self.clock(),
+                intent=status.name,
+                detail=status.as_dict(),
+            )
+
+    def _record_decision(self, intent: Intent, decision: Decision) -> None:
+        previous = self.last_decisions.get(intent.name)
+        self.last_decisions[intent.name] = decision
+        if previous is not None and previous.summary == decision.summary and not decision.change:
+            return  # the same conclusion as last tick: the journal already has it
+        self.journal.event(
+            "decision",
+            at=decision.at,
+            intent=intent.name,
+            device=decision.change.device if decision.change else "",
+            detail={"summary": decision.summary, "explanation": dict(decision.explanation)},
+        )
+
+    # ---------------------------------------------------------------- act
+
+    def _act(self, intent: Intent, decision: Decision) -> None:
+        change = decision.change
+        assert change is not None
+        if intent.mode is not IntentMode.AUTO:
+            log.info("intent %s is in %s mode: not applying %s", intent.name, intent.mode.value,
+                     change.id)
+            return
+        state = self.states[intent.name]
+        self.states[intent.name] = replace(state, in_flight=change.id)
+        expectation = next(
+            e for e in intent.expectations if e.id == decision.explanation.get("expectation")
+        )
+        task = asyncio.create_task(self._transaction(intent, decision, expectation))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _transaction(
+        self, intent: Intent, decision: Decision, expectation: Expectation
+    ) -> ChangeResult:
+        change = decision.change
+        assert change is not None
+
+        async def open_session(name: str) -> ConfigSession:
+            return await self._open_config_session(self.devices[name])
+
+        async def verify() -> VerificationSample:
+            return await self._sample_target(expectation)
+
+        txn = new_txn_id(change)
+        self.observers.change_started(decision, txn)
+        result = await apply_change(
+            change,
+            open_session=open_session,
+            verify=verify,
+            journal=self.journal,
+            settings=self.apply_settings,
+            clock=self.clock,
+            explanation=dict(decision.explanation),
+            txn=txn,
+        )
+        self._change_done(intent, change.id, result)
+        return result
+
+    async def _sample_target(self, expectation: Expectation) -> VerificationSample:
+        """One post-check sample: the expectation's targets, from fresh NETCONF state."""
+        path = expectation.objects.path
+        if path is None:
+            return VerificationSample(None, None, "expectation has no path to measure")
+        observation = await self.sensor.observe(path.source, snmp=False)
+        now = self.clock()
+        observed = [
+            (
+                target,
+                observe_target(
+                    expectation,
+                    target,
+                    {path.source: observation},
+                    now=now,
+                    max_age=self.loop_settings.interval * 2 + timedelta(seconds=5),
+                ),
+            )
+            for target in expectation.targets
+        ]
+        met: bool | None = None
+        if all(value is not None for _, value in observed):
+            met = all(target.is_met(value) for target, value in observed if value is not None)
+        detail = ", ".join(
+            f"{target.name}={'?' if value is None else format(value, '.3g')}"
+            for target, value in observed
+        )
+        return VerificationSample(met, observed[0][1], detail)
+
+    def _change_done(self, intent: Intent, change_id: str, result: ChangeResult) -> None:
+        state = self.states[intent.name]
+        committed = result.status in (ChangeStatus.CONFIRMED, ChangeStatus.ROLLED_BACK)
+        quarantined = state.quarantined
+        if result.status in (ChangeStatus.ROLLED_BACK, ChangeStatus.FAILED):
+            quarantined = quarantined | {change_id}
+        self.states[intent.name] = replace(
+            state,
+            in_flight="",
+            recent_changes=(*state.recent_changes, result.finished)
+            if committed
+            else state.recent_changes,
+            quarantined=quarantined,
+        )
+        self.changes.add(result.status)
+        log.info("change %s on %s: %s (%s)", result.change_id, result.device,
+                 result.status.value, result.detail)
+        self.observers.change_finished(result)
+
+    async def drain(self) -> None:
+        """Wait for every change in flight to end (confirmed or rolled back)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    # ---------------------------------------------------------------- summary
+
+    def summary(self) -> dict[str, object]:
+        """The state of the controller as plain data (``--output json``)."""
+        return {
+            "intents": [
+                self.statuses[i.name].as_dict() if i.name in self.statuses else {
+                    "name": i.name,
+                    "status": FulfilmentStatus.NOT_FULFILLED.value,
+                    "state": NotFulfilledState.ACKNOWLEDGED.value,
+                    "targets": [],
+                }
+                for i in self.intents
+            ],
+            "changes": {
+                "confirmed": self.changes.get(ChangeStatus.CONFIRMED),
+                "rolled_back": self.changes.get(ChangeStatus.ROLLED_BACK),
+                "aborted": self.changes.get(ChangeStatus.ABORTED)
+                + self.changes.get(ChangeStatus.REJECTED_PRECHECK),
+                "failed": self.changes.get(ChangeStatus.FAILED),
+            },
+            "ticks": self.ticks,
+        }

@@ -1,0 +1,42 @@
+"""Observers that turn the controller's events into log lines (headless mode)."""
+
+from __future__ import annotations
+
+import logging
+
+from controller.loop import TickReport
+from controller.model import ChangeResult, Decision
+
+__all__ = ["LogObserver"]
+
+
+class LogObserver:
+    """Logs intent status changes, decisions that act, and change outcomes."""
+
+    def __init__(self, logger: logging.Logger | None = None) -> None:
+        self.log = logger or logging.getLogger("netpilot")
+        self._last: dict[str, str] = {}
+
+    def tick_finished(self, report: TickReport) -> None:
+        for status in report.statuses:
+            targets = ", ".join(
+                f"{t.target.name}={'?' if t.observed is None else format(t.observed, '.3g')}"
+                f" ({t.target.describe()})"
+                for t in status.targets
+            )
+            line = f"{status.status.value}" + (f"/{status.state.value}" if status.state else "")
+            if self._last.get(status.name) != line:
+                self.log.info("tick %d: intent %s is %s: %s", report.number, status.name, line,
+                              targets)
+                self._last[status.name] = line
+        for observation in report.observations.values():
+            for error in observation.errors:
+                self.log.warning("tick %d: %s: %s", report.number, observation.device, error)
+
+    def change_started(self, decision: Decision, txn: str) -> None:
+        self.log.info("decision for %s: %s -> transaction %s", decision.intent, decision.summary,
+                      txn)
+
+    def change_finished(self, result: ChangeResult) -> None:
+        self.log.info("change %s on %s ended %s: %s", result.change_id, result.device,
+                      result.status.value, result.detail)

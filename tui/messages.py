@@ -1,0 +1,39 @@
+"""Messages the controller's observer posts to the operator console."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.message import Message
+
+from controller.loop import TickReport
+from controller.model import ChangeResult, Decision
+
+
+@dataclass
+class TickFinished(Message):
+    """A loop tick ended."""
+
+    report: TickReport
+
+
+@dataclass
+class ChangeStarted(Message):
+    """A change transaction started."""
+
+    decision: Decision
+    txn: str
+
+
+@dataclass
+class ChangeFinished(Message):
+    """A change transaction ended."""
+
+    result: ChangeResult
+
+
+@dataclass
+class RunFinished(Message):
+    """The controller run ended (duration reached or stopped)."""
+
+    summary: dict[str, object]
