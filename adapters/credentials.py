@@ -40,7 +40,8 @@ def resolve_secret(device: str, ref: CredentialRef) -> str:
         raise AuthError(device, f"credential {ref}: {exc.strerror}") from exc
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise AuthError(
-            device, f"credential {ref} is accessible by group/others (mode {stat.filemode(mode)});"
-            " chmod 600 it"
+            device,
+            f"credential {ref} is accessible by group/others (mode {stat.filemode(mode)});"
+            " chmod 600 it",
         )
     return path.read_text(encoding="utf-8").rstrip("\n")

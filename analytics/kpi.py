@@ -71,9 +71,7 @@ def evaluate_intent(
     reasons: list[str] = []
     for expectation in intent.expectations:
         for target in expectation.targets:
-            observed = observe_target(
-                expectation, target, observations, now=now, max_age=max_age
-            )
+            observed = observe_target(expectation, target, observations, now=now, max_age=max_age)
             met = None if observed is None else target.is_met(observed)
             statuses.append(
                 TargetStatus(expectation=expectation.id, target=target, observed=observed, met=met)

@@ -48,7 +48,9 @@ def load_intent_dir(directory: Path, *, known_devices: frozenset[str] | None) ->
     Raises:
         IntentSetError: with every error of every file.
     """
-    sources = [IntentSource(file=str(path), text=path.read_bytes()) for path in intent_files(directory)]
+    sources = [
+        IntentSource(file=str(path), text=path.read_bytes()) for path in intent_files(directory)
+    ]
     loaded = load_intent_set(sources, known_devices=known_devices)
     if not loaded.ok:
         raise IntentSetError(loaded.errors)

@@ -164,7 +164,9 @@ class _Transaction:
             sample = await verify()
             streak = streak + 1 if sample.met else 0
             last = sample.detail
-            self.step("verify-sample", met=sample.met, observed=sample.observed, detail=sample.detail)
+            self.step(
+                "verify-sample", met=sample.met, observed=sample.observed, detail=sample.detail
+            )
             if streak >= settings.required_samples:
                 return True, f"target met in {streak} consecutive samples ({last})"
             if self.clock() >= deadline:
@@ -271,7 +273,9 @@ async def _unwind(
             await _quietly(session.discard())
             tx.step("discarded", target="candidate")
         status = (
-            ChangeStatus.ABORTED if isinstance(error, CommitError) else ChangeStatus.REJECTED_PRECHECK
+            ChangeStatus.ABORTED
+            if isinstance(error, CommitError)
+            else ChangeStatus.REJECTED_PRECHECK
         )
         return tx.result(status, f"nothing changed on the device: {error}", error)
     # committed: the device runs the change until we cancel it (or its timer expires)
@@ -300,4 +304,3 @@ async def _quietly(operation: Awaitable[object]) -> None:
         await operation
     except (NetpilotError, OSError):
         return
-

@@ -58,27 +58,54 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--headless", action="store_true", help="no TUI; log to stderr")
     demo.add_argument(
-        "--duration", type=float, default=None, metavar="SECONDS",
+        "--duration",
+        type=float,
+        default=None,
+        metavar="SECONDS",
         help="stop after this many wall-clock seconds (default: until Ctrl-C / q)",
     )
-    demo.add_argument("--scenario", default="evening-peak", help="lab scenario (default: %(default)s)")
-    demo.add_argument("--speed", type=float, default=None,
-                      help="lab seconds per wall second (default: the scenario's)")
+    demo.add_argument(
+        "--scenario", default="evening-peak", help="lab scenario (default: %(default)s)"
+    )
+    demo.add_argument(
+        "--speed",
+        type=float,
+        default=None,
+        help="lab seconds per wall second (default: the scenario's)",
+    )
     demo.add_argument("--seed", type=int, default=1, help="lab random seed (default: %(default)s)")
-    demo.add_argument("--intents", type=Path, default=None,
-                      help="intent directory (default: the shipped examples/intents)")
-    demo.add_argument("--state-dir", type=Path, default=None,
-                      help="where the lab writes keys, inventory and the journal (default: a temp dir)")
-    demo.add_argument("--interval", type=float, default=2.0, metavar="SECONDS",
-                      help="controller tick interval (default: %(default)s)")
+    demo.add_argument(
+        "--intents",
+        type=Path,
+        default=None,
+        help="intent directory (default: the shipped examples/intents)",
+    )
+    demo.add_argument(
+        "--state-dir",
+        type=Path,
+        default=None,
+        help="where the lab writes keys, inventory and the journal (default: a temp dir)",
+    )
+    demo.add_argument(
+        "--interval",
+        type=float,
+        default=2.0,
+        metavar="SECONDS",
+        help="controller tick interval (default: %(default)s)",
+    )
     _output_option(demo)
 
     run = commands.add_parser(
         "run", help="run the controller headless against the inventory of a config file"
     )
     run.add_argument("--config", type=Path, required=True, help="netpilot.yaml")
-    run.add_argument("--duration", type=float, default=None, metavar="SECONDS",
-                     help="stop after this many seconds (default: until SIGINT/SIGTERM)")
+    run.add_argument(
+        "--duration",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="stop after this many seconds (default: until SIGINT/SIGTERM)",
+    )
     _output_option(run)
 
     lab = commands.add_parser("lab", help="the embedded lab network")
@@ -90,10 +117,19 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--scenario", default="steady", help="lab scenario (default: %(default)s)")
     up.add_argument("--speed", type=float, default=None, help="lab seconds per wall second")
     up.add_argument("--seed", type=int, default=1)
-    up.add_argument("--state-dir", type=Path, default=Path(".lab"),
-                    help="keys, inventory and controller config go here (default: %(default)s)")
-    up.add_argument("--duration", type=float, default=None, metavar="SECONDS",
-                    help="stop after this many seconds (default: until Ctrl-C)")
+    up.add_argument(
+        "--state-dir",
+        type=Path,
+        default=Path(".lab"),
+        help="keys, inventory and controller config go here (default: %(default)s)",
+    )
+    up.add_argument(
+        "--duration",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="stop after this many seconds (default: until Ctrl-C)",
+    )
     _output_option(up)
 
     intents = commands.add_parser("intents", help="work with intent files")
@@ -102,8 +138,12 @@ def _parser() -> argparse.ArgumentParser:
         "validate", help="check intent files (syntax, schema, units, references)"
     )
     validate.add_argument("paths", nargs="+", type=Path, help="files or directories")
-    validate.add_argument("--inventory", type=Path, default=None,
-                          help="inventory file: device references are checked against it")
+    validate.add_argument(
+        "--inventory",
+        type=Path,
+        default=None,
+        help="inventory file: device references are checked against it",
+    )
     _output_option(validate)
 
     changes = commands.add_parser("changes", help="the journal of change transactions")
@@ -120,8 +160,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _output_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--output", choices=("text", "json"), default="text",
-                        help="output format (default: %(default)s)")
+    parser.add_argument(
+        "--output",
+        choices=("text", "json"),
+        default="text",
+        help="output format (default: %(default)s)",
+    )
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -247,12 +291,16 @@ def _validate(args: argparse.Namespace) -> int:
         sources.extend(IntentSource(file=str(f), text=f.read_bytes()) for f in files)
     result = load_intent_set(sources, known_devices=known)
     if args.output == "json":
-        print(json.dumps({
-            "valid": result.ok,
-            "files": len(sources),
-            "intents": json.loads(dump_intents(result.intents)),
-            "errors": [e.as_dict() for e in result.errors],
-        }))
+        print(
+            json.dumps(
+                {
+                    "valid": result.ok,
+                    "files": len(sources),
+                    "intents": json.loads(dump_intents(result.intents)),
+                    "errors": [e.as_dict() for e in result.errors],
+                }
+            )
+        )
     else:
         for error in result.errors:
             print(error)
@@ -277,8 +325,10 @@ def _changes(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
                 print(json.dumps({"changes": [r.as_dict() for r in records]}))
             else:
                 for r in records:
-                    print(f"{r.started_at}  {r.txn}  {r.device:<8} {r.status.value:<18} "
-                          f"{r.plan.get('reason', '')}")
+                    print(
+                        f"{r.started_at}  {r.txn}  {r.device:<8} {r.status.value:<18} "
+                        f"{r.plan.get('reason', '')}"
+                    )
             return EXIT_OK
         record = journal.change(args.txn)
         if record is None:
@@ -286,7 +336,9 @@ def _changes(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             return EXIT_FAILURE
         events = journal.events(txn=args.txn)
         if args.output == "json":
-            print(json.dumps({"change": record.as_dict(), "timeline": [e.as_dict() for e in events]}))
+            print(
+                json.dumps({"change": record.as_dict(), "timeline": [e.as_dict() for e in events]})
+            )
         else:
             print(f"{record.txn}: {record.status.value} on {record.device} for {record.intent}")
             print(f"  reason: {record.plan.get('reason')}")

@@ -127,7 +127,9 @@ def _load_settings(path: Path) -> ControllerSettings:
         ticks = fields.get("violationTicks")
         loop = LoopSettings(
             interval=_seconds(fields.get("intervalSeconds"), loop.interval, minimum=0.1),
-            violation_ticks=ticks.integer(minimum=1, maximum=100) if ticks else loop.violation_ticks,
+            violation_ticks=ticks.integer(minimum=1, maximum=100)
+            if ticks
+            else loop.violation_ticks,
         )
     apply = ApplySettings()
     apply_node = root.get("apply")
@@ -189,15 +191,11 @@ def load_inventory(path: Path) -> tuple[Device, ...]:
 def _load_inventory(path: Path) -> tuple[Device, ...]:
     root = _single_document(path).mapping(required=("devices",), allowed=("defaults",))
     defaults_node = root.get("defaults")
-    defaults = (
-        defaults_node.mapping(allowed=("netconf", "snmp")) if defaults_node else None
-    )
+    defaults = defaults_node.mapping(allowed=("netconf", "snmp")) if defaults_node else None
     devices: list[Device] = []
     names: set[str] = set()
     for node in root["devices"].sequence():
-        fields = node.mapping(
-            required=("name", "address"), allowed=("labels", "netconf", "snmp")
-        )
+        fields = node.mapping(required=("name", "address"), allowed=("labels", "netconf", "snmp"))
         name = fields["name"].string(max_length=63)
         if name in names:
             raise fields["name"].error(f"duplicate device name {name!r}")
@@ -240,8 +238,15 @@ def _credential(node: Node) -> CredentialRef:
     return CredentialRef(file=str(Path(file.string(max_length=4096)).expanduser()))
 
 
-_NETCONF_KEYS = ("port", "username", "password", "privateKey", "knownHosts", "trustOnFirstUse",
-                 "timeoutSeconds")
+_NETCONF_KEYS = (
+    "port",
+    "username",
+    "password",
+    "privateKey",
+    "knownHosts",
+    "trustOnFirstUse",
+    "timeoutSeconds",
+)
 
 
 def _netconf(base: Path, defaults: Mapping | None, fields: Mapping) -> NetconfEndpoint | None:
@@ -250,7 +255,9 @@ def _netconf(base: Path, defaults: Mapping | None, fields: Mapping) -> NetconfEn
         return None
     for key, node in merged.items():
         if key not in _NETCONF_KEYS:
-            raise node.error(f"unknown field {key!r}", expected=f"one of: {', '.join(_NETCONF_KEYS)}")
+            raise node.error(
+                f"unknown field {key!r}", expected=f"one of: {', '.join(_NETCONF_KEYS)}"
+            )
     if "username" not in merged:
         raise fields.node.error("netconf settings need a username")
     key_path = merged["privateKey"].string(max_length=4096) if "privateKey" in merged else ""

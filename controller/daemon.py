@@ -9,6 +9,7 @@ verification window does not stall sensing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import UTC, datetime, timedelta
 
@@ -45,7 +46,7 @@ async def run_loop(
                 await controller.tick()
         except NetpilotError as exc:
             # one bad tick is logged; the next one starts from the full state again
-            log.error("tick failed: %s", exc)
+            log.warning("tick failed: %s", exc)
 
     scheduler = AsyncIOScheduler(timezone=UTC)
     scheduler.add_job(
@@ -63,10 +64,8 @@ async def run_loop(
         if duration is None:
             await stop.wait()
         else:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=duration.total_seconds())
-            except TimeoutError:
-                pass
     finally:
         stop.set()
         scheduler.shutdown(wait=False)

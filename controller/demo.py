@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import sys
@@ -19,14 +20,16 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+import yaml
+
 from controller.app import IntentSetError, build_controller
 from controller.config import ApplySettings, LoopSettings, load_settings
 from controller.daemon import run_loop
 from controller.loop import ControllerObserver
 from controller.observers import LogObserver
-from lab.runtime import LabNetwork, write_controller_config
+from lab.runtime import LabNetwork, write_inventory
 from lab.scenarios import get_scenario
-from lab.topology import default_topology
+from lab.topology import default_lab
 
 __all__ = ["DemoOptions", "demo_main", "lab_up_main", "run_demo"]
 
@@ -81,12 +84,12 @@ async def run_demo(
     if not intents_dir.is_dir():
         raise FileNotFoundError(f"intent directory {intents_dir} not found; pass --intents DIR")
     state_dir = options.state_dir or Path(tempfile.mkdtemp(prefix="netpilot-demo-"))
-    lab = LabNetwork(default_topology(), scenario, seed=options.seed, speed=options.speed)
+    lab = LabNetwork(default_lab(), scenario, seed=options.seed, speed=options.speed)
     await lab.start(state_dir)
     try:
         config_path = write_controller_config(
-            lab,
             state_dir,
+            inventory=write_inventory(lab, state_dir),
             intents_dir=intents_dir,
             journal=state_dir / "journal.sqlite",
             loop=LoopSettings(interval=options.interval, violation_ticks=2),
@@ -95,8 +98,13 @@ async def run_demo(
         settings = load_settings(config_path)
         runtime = build_controller(settings, observers=observers)
         try:
-            log.info("lab up: %d devices, scenario %s at x%g; journal %s", len(lab.devices),
-                     scenario.name, lab.speed, settings.journal_path)
+            log.info(
+                "lab up: %d devices, scenario %s at x%g; journal %s",
+                len(lab.devices),
+                scenario.name,
+                lab.speed,
+                settings.journal_path,
+            )
             await run_loop(
                 runtime.controller, interval=options.interval, stop=stop, duration=options.duration
             )
@@ -110,9 +118,43 @@ async def run_demo(
         await lab.stop()
 
 
+def write_controller_config(
+    state_dir: Path,
+    *,
+    inventory: Path,
+    intents_dir: Path,
+    journal: Path,
+    loop: LoopSettings,
+    apply: ApplySettings,
+) -> Path:
+    """Write a ``netpilot.yaml`` for the lab's inventory (what ``netpilot run`` reads)."""
+    config = {
+        "inventory": str(inventory),
+        "intents": str(intents_dir.resolve()),
+        "journal": str(journal.resolve()),
+        "loop": {
+            "intervalSeconds": loop.interval.total_seconds(),
+            "violationTicks": loop.violation_ticks,
+        },
+        "apply": {
+            "confirmTimeoutSeconds": apply.confirm_timeout.total_seconds(),
+            "verificationSeconds": apply.verification_window.total_seconds(),
+            "verificationIntervalSeconds": apply.verification_interval.total_seconds(),
+            "requiredSamples": apply.required_samples,
+        },
+    }
+    path = state_dir / "netpilot.yaml"
+    path.write_text(
+        "# controller config for the embedded lab\n" + yaml.safe_dump(config, sort_keys=False),
+        encoding="utf-8",
+    )
+    return path
+
+
 def demo_main(options: DemoOptions) -> int:
     """Run the demo, with the TUI unless headless; print the summary."""
     if options.headless:
+
         async def headless() -> dict[str, object]:
             stop = asyncio.Event()
             from controller.cli import install_stop_signals
@@ -147,9 +189,7 @@ def _print_summary(summary: dict[str, object], output: str) -> None:
         print(json.dumps(summary, default=str))
         return
     for intent in summary.get("intents", []):  # type: ignore[attr-defined]
-        targets = ", ".join(
-            f"{t['name']}={t['observed']}" for t in intent.get("targets", [])
-        )
+        targets = ", ".join(f"{t['name']}={t['observed']}" for t in intent.get("targets", []))
         print(f"intent {intent['name']}: {intent['status']} ({targets})")
     print(f"changes: {summary.get('changes')}; ticks: {summary.get('ticks')}")
     if "journal" in summary:
@@ -159,21 +199,25 @@ def _print_summary(summary: dict[str, object], output: str) -> None:
 def lab_up_main(args: argparse.Namespace) -> int:
     """``netpilot lab up``: run the lab in the foreground and write a controller config."""
     from controller.cli import install_stop_signals
-    from lab.topology import generate_topology
 
     scenario = get_scenario(args.scenario)
-    topology = default_topology() if args.devices == 4 else generate_topology(args.devices)
+    if args.devices != 4:
+        print(
+            "netpilot: error: this version's lab has the 4-router topology only (--devices 4)",
+            file=sys.stderr,
+        )
+        return EXIT_FAILURE
 
     async def go() -> dict[str, object]:
-        lab = LabNetwork(topology, scenario, seed=args.seed, speed=args.speed)
+        lab = LabNetwork(default_lab(), scenario, seed=args.seed, speed=args.speed)
         stop = asyncio.Event()
         install_stop_signals(stop)
         state_dir: Path = args.state_dir.resolve()
         await lab.start(state_dir)
         try:
             config = write_controller_config(
-                lab,
                 state_dir,
+                inventory=write_inventory(lab, state_dir),
                 intents_dir=shipped_intents(),
                 journal=state_dir / "journal.sqlite",
                 loop=LoopSettings(),
@@ -183,14 +227,15 @@ def lab_up_main(args: argparse.Namespace) -> int:
             if args.output == "json":
                 print(json.dumps(info, default=str), flush=True)
             else:
-                print(f"lab up: {len(lab.devices)} devices, scenario {scenario.name}; "
-                      f"controller config: {config}", flush=True)
+                print(
+                    f"lab up: {len(lab.devices)} devices, scenario {scenario.name}; "
+                    f"controller config: {config}",
+                    flush=True,
+                )
                 print(f"run the controller with: netpilot run --config {config}", flush=True)
             timeout = None if args.duration is None else args.duration
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=timeout)
-            except TimeoutError:
-                pass
             return lab.status()
         finally:
             await lab.stop()

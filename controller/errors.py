@@ -53,7 +53,9 @@ class ConfigFileError(NetpilotError):
         message: what is wrong and what was expected.
     """
 
-    def __init__(self, path: str, message: str, *, line: int | None = None, field: str = "") -> None:
+    def __init__(
+        self, path: str, message: str, *, line: int | None = None, field: str = ""
+    ) -> None:
         self.path = path
         self.line = line
         self.field = field

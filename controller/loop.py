@@ -252,8 +252,12 @@ class Controller:
         change = decision.change
         assert change is not None
         if intent.mode is not IntentMode.AUTO:
-            log.info("intent %s is in %s mode: not applying %s", intent.name, intent.mode.value,
-                     change.id)
+            log.info(
+                "intent %s is in %s mode: not applying %s",
+                intent.name,
+                intent.mode.value,
+                change.id,
+            )
             return
         state = self.states[intent.name]
         self.states[intent.name] = replace(state, in_flight=change.id)
@@ -335,8 +339,13 @@ class Controller:
             quarantined=quarantined,
         )
         self.changes.add(result.status)
-        log.info("change %s on %s: %s (%s)", result.change_id, result.device,
-                 result.status.value, result.detail)
+        log.info(
+            "change %s on %s: %s (%s)",
+            result.change_id,
+            result.device,
+            result.status.value,
+            result.detail,
+        )
         self.observers.change_finished(result)
 
     async def drain(self) -> None:
@@ -350,7 +359,9 @@ class Controller:
         """The state of the controller as plain data (``--output json``)."""
         return {
             "intents": [
-                self.statuses[i.name].as_dict() if i.name in self.statuses else {
+                self.statuses[i.name].as_dict()
+                if i.name in self.statuses
+                else {
                     "name": i.name,
                     "status": FulfilmentStatus.NOT_FULFILLED.value,
                     "state": NotFulfilledState.ACKNOWLEDGED.value,

@@ -638,7 +638,9 @@ class ChangeSet:
             [intent, device, base, [(e.op.value, e.path, e.old, e.new) for e in edits]]
         )
         digest = hashlib.sha256(payload.encode()).hexdigest()[:12]
-        return ChangeSet(id=f"chg-{digest}", intent=intent, device=device, edits=edits, reason=reason)
+        return ChangeSet(
+            id=f"chg-{digest}", intent=intent, device=device, edits=edits, reason=reason
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,17 +26,24 @@ class LogObserver:
             )
             line = f"{status.status.value}" + (f"/{status.state.value}" if status.state else "")
             if self._last.get(status.name) != line:
-                self.log.info("tick %d: intent %s is %s: %s", report.number, status.name, line,
-                              targets)
+                self.log.info(
+                    "tick %d: intent %s is %s: %s", report.number, status.name, line, targets
+                )
                 self._last[status.name] = line
         for observation in report.observations.values():
             for error in observation.errors:
                 self.log.warning("tick %d: %s: %s", report.number, observation.device, error)
 
     def change_started(self, decision: Decision, txn: str) -> None:
-        self.log.info("decision for %s: %s -> transaction %s", decision.intent, decision.summary,
-                      txn)
+        self.log.info(
+            "decision for %s: %s -> transaction %s", decision.intent, decision.summary, txn
+        )
 
     def change_finished(self, result: ChangeResult) -> None:
-        self.log.info("change %s on %s ended %s: %s", result.change_id, result.device,
-                      result.status.value, result.detail)
+        self.log.info(
+            "change %s on %s ended %s: %s",
+            result.change_id,
+            result.device,
+            result.status.value,
+            result.detail,
+        )

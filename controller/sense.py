@@ -16,7 +16,7 @@ from adapters.base import ConfigSession
 from adapters.counters import RateTracker
 from adapters.snmp import SnmpPoller
 from controller.errors import AdapterError, NetpilotError
-from controller.model import Device, InterfaceRate, Observation
+from controller.model import ClassQueue, Device, InterfaceRate, Observation, ProbeResult
 
 __all__ = ["Sensor"]
 
@@ -71,10 +71,13 @@ class Sensor:
                 if update.rates:
                     rates = update.rates
                     self._last_rates[name] = rates
-                errors.extend(f"snmp counter {f.interface}: {f.kind.value}" for f in update.flags
-                              if f.kind.value != "new-interface")
-        queues: tuple = ()
-        probes: tuple = ()
+                errors.extend(
+                    f"snmp counter {f.interface}: {f.kind.value}"
+                    for f in update.flags
+                    if f.kind.value != "new-interface"
+                )
+        queues: tuple[ClassQueue, ...] = ()
+        probes: tuple[ProbeResult, ...] = ()
         config = None
         if device.netconf is not None:
             try:

@@ -175,8 +175,10 @@ def parse_intent(document: Node, *, known_devices: frozenset[str] | None = None)
         else AdminState.ACTIVATED
     )
     mode_node = spec.get("mode")
-    mode = IntentMode(mode_node.choice(tuple(m.value for m in IntentMode))) if mode_node else (
-        IntentMode.AUTO
+    mode = (
+        IntentMode(mode_node.choice(tuple(m.value for m in IntentMode)))
+        if mode_node
+        else (IntentMode.AUTO)
     )
     guards_node = spec.get("guards")
     guards = _parse_guards(guards_node) if guards_node else Guards()
@@ -227,9 +229,7 @@ def _parse_guards(node: Node) -> Guards:
     )
 
 
-def _parse_expectation(
-    node: Node, index: int, known_devices: frozenset[str] | None
-) -> Expectation:
+def _parse_expectation(node: Node, index: int, known_devices: frozenset[str] | None) -> Expectation:
     fields = node.mapping(
         required=("type", "targets", "objects"), allowed=("id", "verb", "contexts")
     )
@@ -287,12 +287,13 @@ def _parse_objects(
     fields = node.mapping(allowed=("trafficClass", "path", "select", "devices"))
     traffic_class: TrafficClass | None = None
     path: PathRef | None = None
-    if expectation_type is ExpectationType.E2E_QOS:
-        if "trafficClass" not in fields or "path" not in fields:
-            raise node.error(
-                "an e2e-qos expectation needs objects.trafficClass and objects.path",
-                hint="e.g. objects: {trafficClass: video, path: {from: r1, to: r4}}",
-            )
+    if expectation_type is ExpectationType.E2E_QOS and (
+        "trafficClass" not in fields or "path" not in fields
+    ):
+        raise node.error(
+            "an e2e-qos expectation needs objects.trafficClass and objects.path",
+            hint="e.g. objects: {trafficClass: video, path: {from: r1, to: r4}}",
+        )
     class_node = fields.get("trafficClass")
     if class_node:
         traffic_class = TrafficClass(class_node.choice(tuple(c.value for c in TrafficClass)))
@@ -371,7 +372,6 @@ def _plain(node: yaml.Node) -> object:
     if isinstance(node, yaml.SequenceNode):
         return [_plain(v) for v in node.value]
     return node.value
-
 
 
 def dump_intents(intents: Iterable[Intent]) -> str:

@@ -60,7 +60,9 @@ class Node:
             IntentValidationError: not a mapping, a missing or an unknown key.
         """
         if not isinstance(self.raw, yaml.MappingNode):
-            raise self.error(f"must be a mapping, not {_kind(self.raw)}", expected="key: value pairs")
+            raise self.error(
+                f"must be a mapping, not {_kind(self.raw)}", expected="key: value pairs"
+            )
         entries: dict[str, tuple[Node, Node]] = {}
         for key_node, value_node in self.raw.value:
             if not isinstance(key_node, yaml.ScalarNode):
@@ -72,9 +74,9 @@ class Node:
             if allowed and key not in allowed and key not in required:
                 known = ", ".join(sorted(set(allowed) | set(required)))
                 raise key_wrapped.error(
-                    f"unknown field {key!r}", expected=f"one of: {known}", hint=did_you_mean(
-                        key, (*allowed, *required)
-                    )
+                    f"unknown field {key!r}",
+                    expected=f"one of: {known}",
+                    hint=did_you_mean(key, (*allowed, *required)),
                 )
             entries[key] = (key_wrapped, Node(value_node, self.file, self.child_field(key)))
         for key in required:
@@ -209,14 +211,16 @@ def parse_documents(text: str | bytes, file: str) -> Iterator[Node]:
             SourceLocation(file, 1, 1), "", f"file is larger than {MAX_DOCUMENT_BYTES} bytes"
         )
     if isinstance(text, bytes):
+        raw = text
         try:
-            text = text.decode("utf-8")
+            text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            line = text[: exc.start].count(b"\n") + 1
+            line = raw[: exc.start].count(b"\n") + 1
             raise IntentValidationError(
                 SourceLocation(file, line, 1), "", "file is not valid UTF-8"
             ) from exc
     try:
+        _refuse_aliases(text, file)
         documents = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -231,30 +235,20 @@ def parse_documents(text: str | bytes, file: str) -> Iterator[Node]:
             SourceLocation(file, 1, 1), "", "YAML is nested too deeply"
         ) from exc
     for document in documents:
-        if document is None:
-            continue
-        _refuse_aliases(document, file)
-        yield Node(document, file, "")
+        if document is not None:
+            yield Node(document, file, "")
 
 
-def _refuse_aliases(root: yaml.Node, file: str) -> None:
-    # compose() resolves an alias to the very node object it names, so a node reached twice
-    # is an alias (or anchor) use. Iterative walk: deep nesting must not hit the recursion limit.
-    seen: set[int] = set()
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        if id(node) in seen:
-            mark = node.start_mark
+def _refuse_aliases(text: str, file: str) -> None:
+    # Scanning the event stream finds an alias before anything is built from it, and its
+    # mark is where the alias is written (a composed alias node carries its anchor's mark).
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.AliasEvent):
+            mark = event.start_mark
+            line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
             raise IntentValidationError(
-                SourceLocation(file, mark.line + 1, mark.column + 1),
+                SourceLocation(file, line, column),
                 "",
                 "YAML anchors and aliases are not allowed",
                 hint="write the values out in full",
             )
-        seen.add(id(node))
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                stack.extend((key, value))
-        elif isinstance(node, yaml.SequenceNode):
-            stack.extend(node.value)

@@ -104,7 +104,11 @@ def parse_running(config: ET.Element) -> DeviceSettings:
         )
     shapers: dict[tuple[str, TrafficClass], int] = {}
     for shp in config.iterfind(f"{_q('qos')}/{_q('shaper')}"):
-        itf_name, cls_name, rate = (_text(shp, "interface"), _text(shp, "class"), _text(shp, "rate-mbps"))
+        itf_name, cls_name, rate = (
+            _text(shp, "interface"),
+            _text(shp, "class"),
+            _text(shp, "rate-mbps"),
+        )
         if itf_name is None or cls_name is None or rate is None:
             continue
         shapers[(itf_name, TrafficClass(cls_name))] = int(rate)

@@ -28,7 +28,7 @@ __all__ = ["NetpilotApp", "Runner", "TuiObserver", "make_app"]
 class TuiObserver:
     """A controller observer that posts each event to the app as a message."""
 
-    def __init__(self, app: App[object]) -> None:
+    def __init__(self, app: App[dict[str, object]]) -> None:
         self.app = app
 
     def tick_finished(self, report: TickReport) -> None:
@@ -132,8 +132,12 @@ class NetpilotApp(App[dict[str, object]]):
                 observed = "?" if t.observed is None else f"{t.observed:.2f}"
                 met = {True: "[green]yes[/]", False: "[red]no[/]", None: "?"}[t.met]
                 table.add_row(
-                    status.name, _STATUS_STYLE[status.status], state, t.target.describe(),
-                    observed, met,
+                    status.name,
+                    _STATUS_STYLE[status.status],
+                    state,
+                    t.target.describe(),
+                    observed,
+                    met,
                 )
 
     def _show_devices(self, report: TickReport) -> None:
@@ -146,7 +150,9 @@ class NetpilotApp(App[dict[str, object]]):
                 name,
                 "[green]yes[/]" if not observation.errors else "[red]errors[/]",
                 "?" if util is None else f"{util:.0%}",
-                "-" if queue is None else (
+                "-"
+                if queue is None
+                else (
                     f"{queue.interface} {queue.traffic_class.value} {queue.queue_delay_ms:.1f} ms"
                 ),
                 "; ".join(observation.errors)[:60],
