@@ -130,7 +130,7 @@ class _Transaction:
         self.base = base
         flat = base.flatten()
         for edit in self.change.edits:
-            current = flat.get("/".join(edit.path))
+            current = flat.get(edit.path)
             if edit.old is not None and current != edit.old:
                 raise PrecheckError(
                     self.txn,

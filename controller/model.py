@@ -25,6 +25,7 @@ __all__ = [
     "ClassConfig",
     "ClassQueue",
     "ConfigEdit",
+    "ConfigPath",
     "CredentialRef",
     "Decision",
     "Device",
@@ -59,6 +60,10 @@ __all__ = [
     "TrafficClass",
 ]
 
+
+# A configuration path: YANG node names with list keys in brackets,
+# ("qos", "class[name=video]", "priority").
+ConfigPath = tuple[str, ...]
 
 # --------------------------------------------------------------------------- vocabularies
 
@@ -449,26 +454,30 @@ class DeviceConfig:
                 return cfg
         return ClassConfig(name=traffic_class)
 
-    def flatten(self) -> dict[str, str]:
-        """Every leaf as ``path -> value``, for semantic diffs (order-free)."""
-        leaves: dict[str, str] = {}
+    def flatten(self) -> dict[ConfigPath, str]:
+        """Every leaf as ``path -> value``, for semantic diffs (order-free).
+
+        Paths are tuples (``("qos", "class[name=video]", "priority")``), never joined
+        strings, so key values may contain ``/`` (``ge-0/0/1``).
+        """
+        leaves: dict[ConfigPath, str] = {}
         for itf in self.interfaces:
-            base = f"interfaces/interface[name={itf.name}]"
-            leaves[f"{base}/enabled"] = str(itf.enabled).lower()
-            leaves[f"{base}/metric"] = str(itf.metric)
+            base = ("interfaces", f"interface[name={itf.name}]")
+            leaves[(*base, "enabled")] = str(itf.enabled).lower()
+            leaves[(*base, "metric")] = str(itf.metric)
             if itf.description:
-                leaves[f"{base}/description"] = itf.description
+                leaves[(*base, "description")] = itf.description
         for cls in self.classes:
-            base = f"qos/class[name={cls.name.value}]"
-            leaves[f"{base}/priority"] = str(cls.priority)
-            leaves[f"{base}/weight"] = str(cls.weight)
+            base = ("qos", f"class[name={cls.name.value}]")
+            leaves[(*base, "priority")] = str(cls.priority)
+            leaves[(*base, "weight")] = str(cls.weight)
         for shp in self.shapers:
-            base = f"qos/shaper[interface={shp.interface}][class={shp.traffic_class.value}]"
-            leaves[f"{base}/rate-mbps"] = str(shp.rate_mbps)
+            base = ("qos", f"shaper[interface={shp.interface}][class={shp.traffic_class.value}]")
+            leaves[(*base, "rate-mbps")] = str(shp.rate_mbps)
         return leaves
 
     @staticmethod
-    def from_flat(leaves: Mapping[str, str]) -> DeviceConfig:
+    def from_flat(leaves: Mapping[ConfigPath, str]) -> DeviceConfig:
         """The inverse of :meth:`flatten`.
 
         Raises:
@@ -478,18 +487,18 @@ class DeviceConfig:
         classes: dict[str, dict[str, str]] = {}
         shapers: dict[tuple[str, str], str] = {}
         for path, value in leaves.items():
-            parts = path.split("/")
-            keys = [_list_keys(p) for p in parts]
-            if len(parts) == 3 and parts[0] == "interfaces" and keys[1].get("name"):
-                interfaces.setdefault(keys[1]["name"], {})[parts[2]] = value
-            elif len(parts) == 3 and parts[0] == "qos" and parts[1].startswith("class["):
-                classes.setdefault(keys[1]["name"], {})[parts[2]] = value
-            elif len(parts) == 3 and parts[0] == "qos" and parts[1].startswith("shaper["):
-                if parts[2] != "rate-mbps":
-                    raise ValueError(f"unknown leaf {path}")
-                shapers[(keys[1]["interface"], keys[1]["class"])] = value
+            if len(path) != 3:
+                raise ValueError(f"unknown configuration path {'/'.join(path)}")
+            container, entry, leaf = path
+            keys = _list_keys(entry)
+            if container == "interfaces" and entry.startswith("interface[") and "name" in keys:
+                interfaces.setdefault(keys["name"], {})[leaf] = value
+            elif container == "qos" and entry.startswith("class[") and "name" in keys:
+                classes.setdefault(keys["name"], {})[leaf] = value
+            elif container == "qos" and entry.startswith("shaper[") and leaf == "rate-mbps":
+                shapers[(keys["interface"], keys["class"])] = value
             else:
-                raise ValueError(f"unknown configuration path {path}")
+                raise ValueError(f"unknown configuration path {'/'.join(path)}")
         return DeviceConfig(
             interfaces=tuple(
                 InterfaceConfig(
@@ -517,29 +526,40 @@ class DeviceConfig:
     def with_edits(self, edits: tuple[ConfigEdit, ...]) -> DeviceConfig:
         """This configuration with ``edits`` applied (what the device should hold after).
 
+        A REMOVE of a list entry's path (``("qos", "shaper[...]")``) removes the entry; a
+        REMOVE of a leaf returns it to its default.
+
         Raises:
             ValueError: an edit addresses a path the module does not have.
         """
         leaves = self.flatten()
         for edit in edits:
-            path = "/".join(edit.path)
             if edit.op is EditOp.REMOVE:
-                leaves.pop(path, None)
+                depth = len(edit.path)
+                for path in [p for p in leaves if p[:depth] == edit.path]:
+                    del leaves[path]
             else:
                 assert edit.new is not None
-                leaves[path] = edit.new
+                leaves[edit.path] = edit.new
         return DeviceConfig.from_flat(leaves)
 
     def diff(self, other: DeviceConfig) -> tuple[ConfigEdit, ...]:
-        """Edits that turn ``self`` into ``other``, semantically."""
+        """Edits that turn ``self`` into ``other``, semantically.
+
+        A list entry that ``other`` lacks is removed as a whole (one edit on the entry's
+        path); otherwise edits are per leaf.
+        """
         mine, theirs = self.flatten(), other.flatten()
-        edits: list[ConfigEdit] = []
+        gone = {p[:2] for p in mine} - {p[:2] for p in theirs}
+        edits = [
+            ConfigEdit(op=EditOp.REMOVE, path=entry, old=None, new=None) for entry in sorted(gone)
+        ]
         for path in sorted(mine.keys() | theirs.keys()):
             old, new = mine.get(path), theirs.get(path)
-            if old == new:
+            if old == new or path[:2] in gone:
                 continue
             op = EditOp.ADD if old is None else EditOp.REMOVE if new is None else EditOp.CHANGE
-            edits.append(ConfigEdit(op=op, path=tuple(path.split("/")), old=old, new=new))
+            edits.append(ConfigEdit(op=op, path=path, old=old, new=new))
         return tuple(edits)
 
 

@@ -86,7 +86,7 @@ class TopologyError(ValueError):
         super().__init__(f"{where}: {field + ': ' if field else ''}{message}")
 
 
-class Role(str, Enum):  # noqa: UP042 - STYLE.md: (str, Enum) like every vocabulary here
+class Role(str, Enum):
     """What a device does in the network."""
 
     CORE = "core"

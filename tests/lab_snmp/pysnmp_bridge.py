@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pyasn1.codec.ber import decoder as ber_decoder  # type: ignore[import-untyped]
+from pyasn1.codec.ber import decoder as ber_decoder
 from pyasn1.codec.ber import encoder as ber_encoder
 from pysnmp.proto import rfc1905
 from pysnmp.proto.api import v2c

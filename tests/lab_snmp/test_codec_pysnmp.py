@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pyasn1.codec.ber import encoder as ber_encoder  # type: ignore[import-untyped]
-from pyasn1.type import univ  # type: ignore[import-untyped]
+from pyasn1.codec.ber import encoder as ber_encoder
+from pyasn1.type import univ
 
 from lab.snmp_codec import (
     END_OF_MIB_VIEW,

@@ -51,8 +51,8 @@ def test_flatten_round_trips():
 def test_with_edits_then_diff_gives_the_edit_back(edit):
     after = BASE.with_edits((edit,))
     diff = BASE.diff(after)
-    changed = {"/".join(e.path): e.new for e in diff}
-    assert changed["/".join(edit.path)] == edit.new
+    changed = {e.path: e.new for e in diff}
+    assert changed[edit.path] == edit.new
     assert after.diff(BASE) != ()  # and the way back is not empty
 
 
@@ -67,3 +67,18 @@ def test_change_id_is_stable_and_content_derived():
     b = ChangeSet.make("i", "r2", (edit,), "another reason", base="b1")
     c = ChangeSet.make("i", "r2", (edit,), "why", base="b2")
     assert a.id == b.id != c.id
+
+
+def test_removed_entry_is_one_edit_and_applies_back():
+    without_shaper = DeviceConfig(interfaces=BASE.interfaces, classes=BASE.classes)
+    (edit,) = BASE.diff(without_shaper)
+    assert edit.op is EditOp.REMOVE
+    assert edit.path == ("qos", "shaper[interface=eth1][class=bulk]")
+    assert BASE.with_edits((edit,)) == without_shaper
+
+
+def test_key_values_may_contain_slashes():
+    config = DeviceConfig(interfaces=(InterfaceConfig("ge-0/0/1", metric=30),))
+    assert DeviceConfig.from_flat(config.flatten()) == config
+    edit = ConfigEdit(EditOp.CHANGE, ("interfaces", "interface[name=ge-0/0/1]", "metric"), "30", "40")
+    assert config.with_edits((edit,)).interfaces[0].metric == 40
