@@ -131,7 +131,7 @@ class _Transaction:
         flat = base.flatten()
         for edit in self.change.edits:
             current = flat.get(edit.path)
-            if edit.old is not None and current != edit.old:
+            if current != edit.old:
                 raise PrecheckError(
                     self.txn,
                     f"device drifted since the plan: {'/'.join(edit.path)} is {current}, "

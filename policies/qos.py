@@ -159,10 +159,12 @@ def decide_qos(
             explanation=explanation,
         )
     configured = any(c.name is traffic_class for c in config.classes)
+    # old is what the device must still hold when the change is applied (the drift check):
+    # nothing at all when the class is not configured yet
     edit = ConfigEdit(
         op=EditOp.CHANGE if configured else EditOp.ADD,
         path=("qos", f"class[name={traffic_class.value}]", "priority"),
-        old=str(current.priority),
+        old=str(current.priority) if configured else None,
         new=str(new_priority),
     )
     reason = (

@@ -133,7 +133,7 @@ def test_policy_raises_video_priority_on_the_bottleneck():
     assert decision.change.device == "r2"
     (edit,) = decision.change.edits
     assert edit.path == ("qos", "class[name=video]", "priority")
-    assert (edit.op, edit.old, edit.new) == (EditOp.ADD, "0", "1")
+    assert (edit.op, edit.old, edit.new) == (EditOp.ADD, None, "1")
     bottleneck = decision.explanation["bottleneck"]
     assert isinstance(bottleneck, dict)
     assert bottleneck["device"] == "r2"
