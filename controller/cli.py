@@ -33,6 +33,9 @@ def _version() -> str:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from lab.scenarios import scenario_names  # the lab is a peer; the CLI only starts it
+
+    scenarios = scenario_names()
     parser = argparse.ArgumentParser(
         prog="netpilot",
         description=(
@@ -65,7 +68,10 @@ def _parser() -> argparse.ArgumentParser:
         help="stop after this many wall-clock seconds (default: until Ctrl-C / q)",
     )
     demo.add_argument(
-        "--scenario", default="evening-peak", help="lab scenario (default: %(default)s)"
+        "--scenario",
+        default="evening-peak",
+        choices=scenarios,
+        help="lab scenario (default: %(default)s)",
     )
     demo.add_argument(
         "--speed",
@@ -114,7 +120,12 @@ def _parser() -> argparse.ArgumentParser:
         "up", help="start emulated devices (NETCONF/SSH + SNMP) and write a controller config"
     )
     up.add_argument("--devices", type=int, default=4, help="number of devices (default: 4)")
-    up.add_argument("--scenario", default="steady", help="lab scenario (default: %(default)s)")
+    up.add_argument(
+        "--scenario",
+        default="steady",
+        choices=scenarios,
+        help="lab scenario (default: %(default)s)",
+    )
     up.add_argument("--speed", type=float, default=None, help="lab seconds per wall second")
     up.add_argument("--seed", type=int, default=1)
     up.add_argument(

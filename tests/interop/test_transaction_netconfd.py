@@ -127,8 +127,14 @@ async def test_verified_change_is_confirmed_on_the_device(tx1, base, tmp_path):
     assert running.class_config(TrafficClass.BULK).priority == 4
     steps = [e.step for e in journal.events(txn=result.change_id)]
     assert steps[:8] == [
-        "planned", "connected", "locked", "base-read", "validated", "candidate-edited",
-        "compared", "committed",
+        "planned",
+        "connected",
+        "locked",
+        "base-read",
+        "validated",
+        "candidate-edited",
+        "compared",
+        "committed",
     ]
     assert steps[-2:] == ["confirmed", "finished:confirmed"]
     assert steps.count("verify-sample") == 4

@@ -1,0 +1,86 @@
+"""`netpilot demo --headless ... --output json`, run as a user runs it: a subprocess."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+NETPILOT = Path(sys.executable).parent / "netpilot"
+
+
+def test_headless_demo_detects_and_fixes_the_evening_peak(tmp_path):
+    # The README's acceptance command runs 60 s; 30 s already covers violation, change,
+    # verification and the fulfilled state, and keeps the suite short.
+    completed = subprocess.run(
+        [
+            str(NETPILOT),
+            "demo",
+            "--headless",
+            "--duration",
+            "30",
+            "--scenario",
+            "evening-peak",
+            "--output",
+            "json",
+            "--state-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    summary = json.loads(completed.stdout.strip().splitlines()[-1])
+    (intent,) = summary["intents"]
+    assert intent["name"] == "video-west-east"
+    assert intent["status"] == "fulfilled"
+    assert intent["targets"][0]["name"] == "latencyMs" and intent["targets"][0]["met"] is True
+    assert summary["changes"]["confirmed"] >= 1
+    assert summary["changes"]["rolled_back"] == 0
+    assert summary["ticks"] >= 10
+    # the run left a journal a user can read back with the CLI
+    listing = subprocess.run(
+        [
+            str(NETPILOT),
+            "changes",
+            "list",
+            "--journal",
+            str(tmp_path / "journal.sqlite"),
+            "--output",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    changes = json.loads(listing.stdout)["changes"]
+    assert [c["status"] for c in changes] == ["confirmed"] * summary["changes"]["confirmed"]
+    # and the violation was logged before the change
+    assert "notFulfilled/degraded" in completed.stderr
+
+
+def test_cli_basics():
+    version = subprocess.run(
+        [str(NETPILOT), "--version"], capture_output=True, text=True, check=True
+    )
+    assert version.stdout.startswith("netpilot ")
+    usage = subprocess.run([str(NETPILOT)], capture_output=True, text=True, check=False)
+    assert usage.returncode == 2 and "demo" in usage.stdout
+    bad = subprocess.run(
+        [str(NETPILOT), "demo", "--scenario", "nope", "--headless"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert bad.returncode == 2
+    assert "invalid choice: 'nope'" in bad.stderr and "evening-peak" in bad.stderr
+    assert "Traceback" not in bad.stderr
