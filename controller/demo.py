@@ -16,7 +16,7 @@ import json
 import logging
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -153,6 +153,9 @@ def write_controller_config(
 
 def demo_main(options: DemoOptions) -> int:
     """Run the demo, with the TUI unless headless; print the summary."""
+    state_dir = options.state_dir or Path(tempfile.mkdtemp(prefix="netpilot-demo-"))
+    state_dir.mkdir(parents=True, exist_ok=True)
+    options = replace(options, state_dir=state_dir)
     if options.headless:
 
         async def headless() -> dict[str, object]:
@@ -175,8 +178,11 @@ def demo_main(options: DemoOptions) -> int:
 
         # the TUI owns the terminal: library logs would tear its screen, so they go to a file
         logging.getLogger().handlers.clear()
-        log_dir = options.state_dir or Path(tempfile.gettempdir())
-        logging.basicConfig(filename=str(log_dir / "netpilot-demo.log"), level=logging.INFO)
+        logging.basicConfig(
+            filename=str(state_dir / "netpilot.log"),
+            level=logging.INFO,
+            format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        )
         app = make_app(runner, subtitle=f"embedded lab - scenario {options.scenario}")
         result = app.run()
         summary = result if result is not None else {}

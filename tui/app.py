@@ -75,6 +75,7 @@ class NetpilotApp(App[dict[str, object]]):
         self.ticks = 0
         self.confirmed = 0
         self.rolled_back = 0
+        self._last_summary: dict[str, str] = {}
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -119,8 +120,12 @@ class NetpilotApp(App[dict[str, object]]):
         )
         feed = self.query_one("#decisions", RichLog)
         for decision in report.decisions:
-            if decision.change is None and "fulfilled" in decision.summary:
+            # a decision that acts shows up as its change; an unchanged one was shown already
+            if decision.change is not None or self._last_summary.get(decision.intent) == (
+                decision.summary
+            ):
                 continue
+            self._last_summary[decision.intent] = decision.summary
             feed.write(f"[dim]{_clock(decision.at)}[/] {decision.intent}: {decision.summary}")
 
     def _show_intents(self, statuses: tuple[IntentStatus, ...]) -> None:
@@ -160,6 +165,7 @@ class NetpilotApp(App[dict[str, object]]):
 
     @on(ChangeStarted)
     def _change_started(self, message: ChangeStarted) -> None:
+        self._last_summary[message.decision.intent] = message.decision.summary
         feed = self.query_one("#decisions", RichLog)
         feed.write(
             f"[dim]{_clock(message.decision.at)}[/] [bold]{message.decision.intent}[/]: "
