@@ -14,10 +14,10 @@ from tui.app import TuiObserver, make_app
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-async def wait_for(pilot, condition, *, timeout: float = 40.0) -> None:
+async def wait_for(pilot, condition, *, within: float = 40.0) -> None:
     """Let the app run until ``condition()`` holds (bounded; no fixed sleeps)."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + within
     while not condition():
         if loop.time() > deadline:
             raise AssertionError("condition not reached in time")
