@@ -67,8 +67,7 @@ async def run_loop(
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=duration.total_seconds())
     finally:
-        stop.set()
-        scheduler.shutdown(wait=False)
-        async with ticking:  # let a tick that is under way finish
-            pass
+        stop.set()  # no new tick starts from here on
+        async with ticking:  # let a tick that is under way finish before the scheduler goes
+            scheduler.shutdown(wait=False)
         await controller.drain()
