@@ -80,5 +80,7 @@ def test_removed_entry_is_one_edit_and_applies_back():
 def test_key_values_may_contain_slashes():
     config = DeviceConfig(interfaces=(InterfaceConfig("ge-0/0/1", metric=30),))
     assert DeviceConfig.from_flat(config.flatten()) == config
-    edit = ConfigEdit(EditOp.CHANGE, ("interfaces", "interface[name=ge-0/0/1]", "metric"), "30", "40")
+    edit = ConfigEdit(
+        EditOp.CHANGE, ("interfaces", "interface[name=ge-0/0/1]", "metric"), "30", "40"
+    )
     assert config.with_edits((edit,)).interfaces[0].metric == 40

@@ -1,0 +1,118 @@
+"""Controller config and inventory files: defaults, references and located errors."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from controller.config import load_inventory, load_settings
+from controller.errors import ConfigFileError
+from controller.model import CredentialRef
+
+INVENTORY = """\
+defaults:
+  netconf: {port: 830, username: netpilot, password: {env: NP_PASSWORD}, knownHosts: kh}
+  snmp: {community: {file: /etc/netpilot/community}}
+devices:
+  - name: r1
+    address: 192.0.2.1
+    labels: {site: west}
+    netconf: {port: 2830}
+  - name: r2
+    address: 192.0.2.2
+"""
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_inventory_layers_device_settings_over_defaults(tmp_path):
+    r1, r2 = load_inventory(write(tmp_path, "inventory.yaml", INVENTORY))
+    assert r1.netconf is not None and r2.netconf is not None and r1.snmp is not None
+    assert (r1.netconf.port, r2.netconf.port) == (2830, 830)
+    assert r1.netconf.password == CredentialRef(env="NP_PASSWORD")
+    assert r1.netconf.known_hosts == str(tmp_path / "kh")  # relative to the inventory file
+    assert r1.snmp.port == 161
+    assert r1.snmp.community == CredentialRef(file="/etc/netpilot/community")
+    assert r1.labels == {"site": "west"}
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        pytest.param(
+            INVENTORY.replace("  - name: r2", "  - name: r1"),
+            9,
+            "duplicate device name",
+            id="duplicate",
+        ),
+        pytest.param(
+            INVENTORY.replace("password: {env: NP_PASSWORD}", "password: hunter2"),
+            2,
+            "mapping",
+            id="secret-inline",
+        ),
+        pytest.param(
+            INVENTORY.replace("{env: NP_PASSWORD}", "{env: A, file: b}"),
+            2,
+            "exactly one of",
+            id="two-sources",
+        ),
+        pytest.param(
+            INVENTORY.replace("port: 2830", "port: 70000"), 8, "at most 65535", id="port-range"
+        ),
+        pytest.param(
+            INVENTORY.replace("labels: {site: west}", "lables: {site: west}"),
+            7,
+            "unknown field 'lables'",
+            id="typo",
+        ),
+    ],
+)
+def test_inventory_errors_name_file_line_and_field(tmp_path, text, line, message):
+    path = write(tmp_path, "inventory.yaml", text)
+    with pytest.raises(ConfigFileError) as caught:
+        load_inventory(path)
+    assert f"{path}:{line}" in str(caught.value)
+    assert message in str(caught.value)
+    assert caught.value.line == line
+
+
+def test_settings_resolve_paths_and_durations(tmp_path):
+    write(tmp_path, "inventory.yaml", INVENTORY)
+    config = write(
+        tmp_path,
+        "netpilot.yaml",
+        "inventory: inventory.yaml\nintents: intents\njournal: state/j.sqlite\n"
+        "loop: {intervalSeconds: 2, violationTicks: 3}\n"
+        "apply: {confirmTimeoutSeconds: 60, verificationSeconds: 8, requiredSamples: 4}\n",
+    )
+    settings = load_settings(config)
+    assert [d.name for d in settings.inventory] == ["r1", "r2"]
+    assert settings.intents_dir == tmp_path / "intents"
+    assert settings.journal_path == tmp_path / "state" / "j.sqlite"
+    assert settings.loop.interval == timedelta(seconds=2) and settings.loop.violation_ticks == 3
+    assert settings.apply.confirm_timeout == timedelta(seconds=60)
+    assert settings.apply.required_samples == 4
+
+
+def test_verification_longer_than_confirm_timeout_is_refused(tmp_path):
+    write(tmp_path, "inventory.yaml", INVENTORY)
+    config = write(
+        tmp_path,
+        "netpilot.yaml",
+        "inventory: inventory.yaml\nintents: intents\n"
+        "apply: {confirmTimeoutSeconds: 10, verificationSeconds: 30}\n",
+    )
+    with pytest.raises(ConfigFileError, match="shorter than confirmTimeoutSeconds"):
+        load_settings(config)
+
+
+def test_missing_file_is_a_clear_error(tmp_path):
+    with pytest.raises(ConfigFileError, match="cannot read"):
+        load_settings(tmp_path / "nope.yaml")

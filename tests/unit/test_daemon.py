@@ -1,0 +1,55 @@
+"""The scheduler never runs two ticks at once and waits for a running tick on the way out."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from controller.daemon import run_loop
+
+
+class SlowController:
+    """Ticks take longer than the interval; records how many run at the same time."""
+
+    def __init__(self) -> None:
+        self.running = 0
+        self.most_at_once = 0
+        self.ticks = 0
+        self.finished_ticks = 0
+        self.drained = False
+        self.enough = asyncio.Event()
+
+    async def tick(self) -> None:
+        self.running += 1
+        self.most_at_once = max(self.most_at_once, self.running)
+        self.ticks += 1
+        try:
+            await asyncio.sleep(0.25)  # a tick slower than the 0.1 s interval
+        finally:
+            self.running -= 1
+        self.finished_ticks += 1
+        if self.ticks >= 3:
+            self.enough.set()
+
+    async def drain(self) -> None:
+        self.drained = True
+
+
+async def test_ticks_never_overlap_and_shutdown_waits_for_the_running_one():
+    controller = SlowController()
+    stop = asyncio.Event()
+
+    async def stop_after_three() -> None:
+        await controller.enough.wait()
+        stop.set()
+
+    stopper = asyncio.create_task(stop_after_three())
+    await asyncio.wait_for(
+        run_loop(controller, interval=timedelta(seconds=0.1), stop=stop),  # type: ignore[arg-type]
+        timeout=10,
+    )
+    await stopper
+    assert controller.ticks >= 3
+    assert controller.most_at_once == 1
+    assert controller.finished_ticks == controller.ticks  # none was cut off
+    assert controller.drained
