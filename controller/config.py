@@ -69,12 +69,12 @@ class ControllerSettings:
 
 
 def _wrap(exc: IntentValidationError) -> ConfigFileError:
-    return ConfigFileError(
-        exc.location.file,
-        exc.message + (f" (expected {exc.expected})" if exc.expected else ""),
-        line=exc.location.line,
-        field=exc.field,
-    )
+    message = exc.message
+    if exc.expected:
+        message += f" (expected {exc.expected})"
+    if exc.hint:
+        message += f"; {exc.hint}"
+    return ConfigFileError(exc.location.file, message, line=exc.location.line, field=exc.field)
 
 
 def _single_document(path: Path) -> Node:
@@ -116,6 +116,11 @@ def _load_settings(path: Path) -> ControllerSettings:
     base = path.parent
     inventory = load_inventory(_resolve(base, root["inventory"].string(max_length=4096)))
     intents_dir = _resolve(base, root["intents"].string(max_length=4096))
+    if not intents_dir.is_dir():
+        raise root["intents"].error(
+            f"intent directory {intents_dir} does not exist",
+            hint="create it, or point 'intents' at the directory of your intent files",
+        )
     journal_node = root.get("journal")
     journal_path = _resolve(
         base, journal_node.string(max_length=4096) if journal_node else "netpilot-journal.sqlite"

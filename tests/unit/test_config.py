@@ -85,6 +85,7 @@ def test_inventory_errors_name_file_line_and_field(tmp_path, text, line, message
 
 def test_settings_resolve_paths_and_durations(tmp_path):
     write(tmp_path, "inventory.yaml", INVENTORY)
+    (tmp_path / "intents").mkdir()
     config = write(
         tmp_path,
         "netpilot.yaml",
@@ -103,6 +104,7 @@ def test_settings_resolve_paths_and_durations(tmp_path):
 
 def test_verification_longer_than_confirm_timeout_is_refused(tmp_path):
     write(tmp_path, "inventory.yaml", INVENTORY)
+    (tmp_path / "intents").mkdir()
     config = write(
         tmp_path,
         "netpilot.yaml",
@@ -116,3 +118,23 @@ def test_verification_longer_than_confirm_timeout_is_refused(tmp_path):
 def test_missing_file_is_a_clear_error(tmp_path):
     with pytest.raises(ConfigFileError, match="cannot read"):
         load_settings(tmp_path / "nope.yaml")
+
+
+def test_missing_intent_directory_is_refused_with_its_line(tmp_path):
+    write(tmp_path, "inventory.yaml", INVENTORY)
+    config = write(tmp_path, "netpilot.yaml", "inventory: inventory.yaml\nintents: nowhere\n")
+    with pytest.raises(ConfigFileError) as caught:
+        load_settings(config)
+    assert f"{config}:2" in str(caught.value) and "does not exist" in str(caught.value)
+
+
+def test_unknown_field_gets_a_did_you_mean(tmp_path):
+    write(tmp_path, "inventory.yaml", INVENTORY)
+    (tmp_path / "intents").mkdir()
+    config = write(
+        tmp_path,
+        "netpilot.yaml",
+        "inventory: inventory.yaml\nintents: intents\nloop: {intervalSecond: 2}\n",
+    )
+    with pytest.raises(ConfigFileError, match="did you mean 'intervalSeconds'"):
+        load_settings(config)
