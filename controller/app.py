@@ -86,9 +86,9 @@ def build_controller(
     """
     known = frozenset(d.name for d in settings.inventory)
     intents = load_intent_dir(settings.intents_dir, known_devices=known)
+    journal = Journal(settings.journal_path)  # first: nothing to clean up if it fails
     poller = SnmpPoller()
     sensor = Sensor(settings.inventory, open_session=open_session, poller=poller, clock=clock)
-    journal = Journal(settings.journal_path)
     controller = Controller(
         intents=intents,
         devices=settings.inventory,

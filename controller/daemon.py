@@ -47,7 +47,10 @@ async def run_loop(
         except NetpilotError as exc:
             # one bad tick is logged; the next one starts from the full state again
             log.warning("tick failed: %s", exc)
+        except Exception:  # the loop boundary: a bug in one tick must not stop the daemon
+            log.exception("tick failed unexpectedly")
 
+    await controller.recover()  # changes a killed predecessor left pending, before any tick
     scheduler = AsyncIOScheduler(timezone=UTC)
     scheduler.add_job(
         guarded_tick,

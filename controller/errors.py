@@ -14,7 +14,7 @@ errors into values at the per-device boundary, so one dead router never aborts a
     │   ├── ConnectError           (retryable) device unreachable, connection dropped
     │   ├── AuthError              (terminal)  credentials or host key refused
     │   ├── AdapterTimeoutError    (retryable) no answer in time
-    │   ├── RpcError               (terminal)  the device answered <rpc-error>
+    │   ├── RpcError               (terminal, except lock-denied / in-use / resource-denied)
     │   ├── MissingCapabilityError (terminal)  the device cannot do what the change needs
     │   └── ProtocolError          (retryable) malformed reply (XML, BER)
     └── ChangeError                (terminal)
@@ -30,13 +30,14 @@ only inside the message, so the journal and the API can show them as fields.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
 
 
 class NetpilotError(Exception):
     """Root of every error netpilot raises on purpose."""
 
-    retryable: ClassVar[bool] = False
+    # A class attribute that an instance may override (RpcError does, by error-tag): whether
+    # the same operation can succeed later without anyone changing anything.
+    retryable: bool = False
 
     def as_dict(self) -> dict[str, object]:
         """The error as plain data for the journal and ``--output json``."""
@@ -173,6 +174,9 @@ class MissingCapabilityError(AdapterError):
         super().__init__(device, f"missing capability {capability}")
 
 
+TRANSIENT_RPC_TAGS = frozenset({"lock-denied", "in-use", "resource-denied"})
+
+
 class RpcError(AdapterError):
     """The device answered ``<rpc-error>``.
 
@@ -196,6 +200,8 @@ class RpcError(AdapterError):
         app_tag: str = "",
     ) -> None:
         self.tag = tag
+        # another manager holding a lock or a pending commit goes away by itself
+        self.retryable = tag in TRANSIENT_RPC_TAGS
         self.severity = severity
         self.path = path
         self.app_tag = app_tag

@@ -14,19 +14,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
 from adapters.base import ConfigSession
 from analytics.kpi import evaluate_intent, observe_target
-from controller.apply import VerificationSample, apply_change, new_txn_id
+from controller.apply import VerificationSample, apply_change, new_txn_id, recover_in_flight
 from controller.config import ApplySettings, LoopSettings
+from controller.errors import ConnectError
 from controller.journal import Journal
 from controller.model import (
     AdminState,
     ChangeResult,
+    ChangeSet,
     ChangeStatus,
     Decision,
     Device,
@@ -88,19 +91,6 @@ class Observers(list[ControllerObserver]):
             observer.change_finished(result)
 
 
-@dataclass
-class ChangeCounts:
-    """How changes ended, for the summary and the TUI."""
-
-    by_status: dict[ChangeStatus, int] = field(default_factory=dict)
-
-    def add(self, status: ChangeStatus) -> None:
-        self.by_status[status] = self.by_status.get(status, 0) + 1
-
-    def get(self, status: ChangeStatus) -> int:
-        return self.by_status.get(status, 0)
-
-
 class Controller:
     """One netpilot controller: intents, inventory, sensor, journal and the loop state.
 
@@ -142,9 +132,10 @@ class Controller:
         self.statuses: dict[str, IntentStatus] = {}
         self.last_decisions: dict[str, Decision] = {}
         self.last_observations: dict[str, Observation] = {}
-        self.changes = ChangeCounts()
+        self.changes: Counter[ChangeStatus] = Counter()
+        self._busy_devices: set[str] = set()
         self.ticks = 0
-        self._tasks: set[asyncio.Task[ChangeResult]] = set()
+        self._tasks: set[asyncio.Task[ChangeResult | None]] = set()
 
     # ---------------------------------------------------------------- the loop
 
@@ -155,8 +146,7 @@ class Controller:
         observations = await self.sensor.collect()
         self.last_observations = observations
         now = self.clock()
-        # a measurement older than two ticks says nothing about now
-        max_age = self.loop_settings.interval * 2 + timedelta(seconds=5)
+        max_age = self._max_age()
         statuses: list[IntentStatus] = []
         decisions: list[Decision] = []
         for intent in self.intents:
@@ -174,6 +164,10 @@ class Controller:
         )
         self.observers.tick_finished(report)
         return report
+
+    def _max_age(self) -> timedelta:
+        """How old a measurement may be to still count (two ticks, and some slack)."""
+        return self.loop_settings.interval * 2 + timedelta(seconds=5)
 
     def _reconcile(
         self,
@@ -216,10 +210,17 @@ class Controller:
                 state=NotFulfilledState.COMPLIANT if violated else status.state,
                 reasons=(*status.reasons, f"change {state.in_flight} is being verified"),
             )
+        elif violated and "quarantined" in decision.explanation:
+            # the one fix the policy knows already failed: say so, do not pretend to try
+            status = replace(
+                status,
+                state=NotFulfilledState.FULFILMENT_FAILED,
+                reasons=(*status.reasons, decision.summary),
+            )
+        if decision.change is not None:
+            decision = self._act(intent, decision)
         self._set_status(status)
         self._record_decision(intent, decision)
-        if decision.change is not None:
-            self._act(intent, decision)
         return status, decision
 
     def _set_status(self, status: IntentStatus) -> None:
@@ -236,63 +237,78 @@ class Controller:
     def _record_decision(self, intent: Intent, decision: Decision) -> None:
         previous = self.last_decisions.get(intent.name)
         self.last_decisions[intent.name] = decision
-        if previous is not None and previous.summary == decision.summary and not decision.change:
+        if previous is not None and previous.summary == decision.summary:
             return  # the same conclusion as last tick: the journal already has it
+        detail: dict[str, object] = {
+            "summary": decision.summary,
+            "explanation": dict(decision.explanation),
+        }
+        if decision.change is not None:
+            detail["plan"] = [e.describe() for e in decision.change.edits]
         self.journal.event(
             "decision",
             at=decision.at,
             intent=intent.name,
             device=decision.change.device if decision.change else "",
-            detail={"summary": decision.summary, "explanation": dict(decision.explanation)},
+            detail=detail,
         )
 
     # ---------------------------------------------------------------- act
 
-    def _act(self, intent: Intent, decision: Decision) -> None:
+    def _act(self, intent: Intent, decision: Decision) -> Decision:
+        """Start the decision's change, unless the mode or a busy device holds it back.
+
+        Returns:
+            The decision as it stands (its summary says when it was held back).
+        """
         change = decision.change
         assert change is not None
-        if intent.mode is not IntentMode.AUTO:
-            log.info(
-                "intent %s is in %s mode: not applying %s",
-                intent.name,
-                intent.mode.value,
-                change.id,
+        if intent.mode is IntentMode.DRY_RUN:
+            return replace(decision, summary=f"dry-run: would {decision.summary}")
+        if change.device in self._busy_devices:
+            # one transaction per device: a second would fight the first for the candidate
+            return replace(
+                decision,
+                change=None,
+                summary=f"{decision.summary}: held back, {change.device} is busy with a change",
             )
-            return
+        expectation = next((e for e in intent.expectations if e.id == decision.expectation), None)
+        if expectation is None:
+            return replace(decision, change=None, summary="internal: unknown expectation")
         state = self.states[intent.name]
         self.states[intent.name] = replace(state, in_flight=change.id)
-        expectation = next(
-            e for e in intent.expectations if e.id == decision.explanation.get("expectation")
-        )
+        self._busy_devices.add(change.device)
         task = asyncio.create_task(self._transaction(intent, decision, expectation))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return decision
 
     async def _transaction(
         self, intent: Intent, decision: Decision, expectation: Expectation
-    ) -> ChangeResult:
+    ) -> ChangeResult | None:
         change = decision.change
         assert change is not None
-
-        async def open_session(name: str) -> ConfigSession:
-            return await self._open_config_session(self.devices[name])
 
         async def verify() -> VerificationSample:
             return await self._sample_target(expectation)
 
         txn = new_txn_id(change)
-        self.observers.change_started(decision, txn)
-        result = await apply_change(
-            change,
-            open_session=open_session,
-            verify=verify,
-            journal=self.journal,
-            settings=self.apply_settings,
-            clock=self.clock,
-            explanation=dict(decision.explanation),
-            txn=txn,
-        )
-        self._change_done(intent, change.id, result)
+        result: ChangeResult | None = None
+        try:
+            self.observers.change_started(decision, txn)
+            result = await apply_change(
+                change,
+                open_session=self._open_by_name,
+                verify=verify,
+                journal=self.journal,
+                settings=self.apply_settings,
+                clock=self.clock,
+                explanation=dict(decision.explanation),
+                txn=txn,
+            )
+        finally:
+            # whatever happened (even a cancellation), the intent and the device are free again
+            self._change_done(intent, change, result)
         return result
 
     async def _sample_target(self, expectation: Expectation) -> VerificationSample:
@@ -300,7 +316,7 @@ class Controller:
         path = expectation.objects.path
         if path is None:
             return VerificationSample(None, None, "expectation has no path to measure")
-        observation = await self.sensor.observe(path.source, snmp=False)
+        observation = await self.sensor.observe_state(path.source)
         now = self.clock()
         observed = [
             (
@@ -310,7 +326,7 @@ class Controller:
                     target,
                     {path.source: observation},
                     now=now,
-                    max_age=self.loop_settings.interval * 2 + timedelta(seconds=5),
+                    max_age=self._max_age(),
                 ),
             )
             for target in expectation.targets
@@ -324,29 +340,67 @@ class Controller:
         )
         return VerificationSample(met, observed[0][1], detail)
 
-    def _change_done(self, intent: Intent, change_id: str, result: ChangeResult) -> None:
+    def _change_done(self, intent: Intent, change: ChangeSet, result: ChangeResult | None) -> None:
+        """Update the intent's reconcile state from a transaction's outcome.
+
+        Every attempt counts against the cooldown and the hourly rate limit, so a device
+        that keeps refusing is not hammered; a change that failed verification, could not be
+        restored, or was refused for a reason retrying cannot fix is quarantined.
+        """
+        self._busy_devices.discard(change.device)
         state = self.states[intent.name]
-        committed = result.status in (ChangeStatus.CONFIRMED, ChangeStatus.ROLLED_BACK)
-        quarantined = state.quarantined
-        if result.status in (ChangeStatus.ROLLED_BACK, ChangeStatus.FAILED):
-            quarantined = quarantined | {change_id}
+        now = result.finished if result is not None else self.clock()
+        terminal = (
+            result is not None
+            and result.error is not None
+            and not result.error.get("retryable", False)
+        )
+        quarantine = (
+            result is None
+            or result.status
+            in (
+                ChangeStatus.ROLLED_BACK,
+                ChangeStatus.FAILED,
+            )
+            or (result.status is not ChangeStatus.CONFIRMED and terminal)
+        )
+        horizon = now - timedelta(hours=1) - intent.guards.cooldown
         self.states[intent.name] = replace(
             state,
             in_flight="",
-            recent_changes=(*state.recent_changes, result.finished)
-            if committed
-            else state.recent_changes,
-            quarantined=quarantined,
+            recent_changes=(*(t for t in state.recent_changes if t >= horizon), now),
+            quarantined=state.quarantined | {change.id} if quarantine else state.quarantined,
         )
-        self.changes.add(result.status)
-        log.info(
-            "change %s on %s: %s (%s)",
-            result.change_id,
-            result.device,
-            result.status.value,
-            result.detail,
-        )
+        if result is None:
+            log.error("change %s for %s ended without a result (cancelled)", change.id, intent.name)
+            return
+        self.changes[result.status] += 1
         self.observers.change_finished(result)
+
+    async def _open_by_name(self, name: str) -> ConfigSession:
+        device = self.devices.get(name)
+        if device is None:
+            raise ConnectError(name, "not in the inventory any more")
+        return await self._open_config_session(device)
+
+    async def recover(self) -> list[ChangeResult]:
+        """Settle changes an earlier run left in flight (call once, before the first tick)."""
+        results = await recover_in_flight(
+            self.journal,
+            open_session=self._open_by_name,
+            clock=self.clock,
+            settings=self.apply_settings,
+        )
+        for result in results:
+            log.warning(
+                "recovered change %s on %s: %s (%s)",
+                result.change_id,
+                result.device,
+                result.status.value,
+                result.detail,
+            )
+            self.observers.change_finished(result)
+        return results
 
     async def drain(self) -> None:
         """Wait for every change in flight to end (confirmed or rolled back)."""
@@ -370,11 +424,11 @@ class Controller:
                 for i in self.intents
             ],
             "changes": {
-                "confirmed": self.changes.get(ChangeStatus.CONFIRMED),
-                "rolled_back": self.changes.get(ChangeStatus.ROLLED_BACK),
-                "aborted": self.changes.get(ChangeStatus.ABORTED)
-                + self.changes.get(ChangeStatus.REJECTED_PRECHECK),
-                "failed": self.changes.get(ChangeStatus.FAILED),
+                "confirmed": self.changes[ChangeStatus.CONFIRMED],
+                "rolled_back": self.changes[ChangeStatus.ROLLED_BACK],
+                "aborted": self.changes[ChangeStatus.ABORTED]
+                + self.changes[ChangeStatus.REJECTED_PRECHECK],
+                "failed": self.changes[ChangeStatus.FAILED],
             },
             "ticks": self.ticks,
         }

@@ -35,8 +35,6 @@ __all__ = [
     "ExpectationObjects",
     "ExpectationType",
     "ExpectationVerb",
-    "Finding",
-    "FindingKind",
     "FulfilmentStatus",
     "Guards",
     "Intent",
@@ -50,7 +48,6 @@ __all__ = [
     "PathRef",
     "ProbeResult",
     "ReconcileState",
-    "Severity",
     "ShaperConfig",
     "SnmpEndpoint",
     "SourceLocation",
@@ -135,22 +132,6 @@ class NotFulfilledState(str, Enum):
     FULFILMENT_FAILED = "fulfilmentFailed"  # the controller tried and could not
 
 
-class Severity(str, Enum):
-    """How urgent a finding is."""
-
-    INFO = "info"
-    WARNING = "warning"
-    CRITICAL = "critical"
-
-
-class FindingKind(str, Enum):
-    """What an analysis found."""
-
-    VIOLATION = "violation"  # an intent target is not met
-    STALE = "stale"  # no fresh data to judge a target
-    ANOMALY = "anomaly"
-
-
 class EditOp(str, Enum):
     """Kind of a configuration edit (kopf's diff vocabulary)."""
 
@@ -168,7 +149,6 @@ class ChangeStatus(str, Enum):
     REJECTED_PRECHECK = "rejected-precheck"  # refused before the commit; nothing changed
     ABORTED = "aborted"  # the device refused the commit; nothing changed
     FAILED = "failed"  # could not complete and could not be restored: needs a human
-    DRY_RUN = "dry-run"  # planned only
 
 
 # --------------------------------------------------------------------------- inventory
@@ -602,20 +582,6 @@ class Observation:
 
 
 @dataclass(frozen=True, slots=True)
-class Finding:
-    """Something an analysis established about an intent target."""
-
-    intent: str
-    expectation: str
-    target: str
-    kind: FindingKind
-    severity: Severity
-    observed: float | None
-    message: str
-    device: str = ""
-
-
-@dataclass(frozen=True, slots=True)
 class ConfigEdit:
     """One leaf-level configuration edit.
 
@@ -689,6 +655,7 @@ class Decision:
     summary: str
     change: ChangeSet | None = None
     explanation: Mapping[str, object] = field(default_factory=dict)
+    expectation: str = ""  # id of the expectation the decision serves
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,25 +2,40 @@
 
 Per device and tick: an SNMP poll of IF-MIB counters turned into rates on the agent's own
 time base, and over a persistent NETCONF session the operational state (per-class queues,
-path probes) and the running configuration. A device that fails yields an observation with
-``errors`` set; it never aborts the tick or disturbs the other devices.
+path probes) and the running configuration. A device that fails, for whatever reason,
+yields an observation with ``errors`` set; it never aborts the tick or disturbs the others.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 
 from adapters.base import ConfigSession
-from adapters.counters import RateTracker
+from adapters.counters import CounterFlag, CounterFlagKind, RateTracker
 from adapters.snmp import SnmpPoller
 from controller.errors import AdapterError, NetpilotError
-from controller.model import ClassQueue, Device, InterfaceRate, Observation, ProbeResult
+from controller.model import (
+    ClassQueue,
+    Device,
+    DeviceConfig,
+    InterfaceRate,
+    Observation,
+    ProbeResult,
+)
 
 __all__ = ["Sensor"]
 
+log = logging.getLogger("netpilot.sense")
+
 SessionOpener = Callable[[Device], Awaitable[ConfigSession]]
+
+
+def _describe_flag(flag: CounterFlag) -> str:
+    where = f"interface {flag.interface}" if flag.interface else "device"
+    return f"snmp counters ({where}): {flag.kind.value}: {flag.detail}"
 
 
 class Sensor:
@@ -48,7 +63,6 @@ class Sensor:
         self._sessions: dict[str, ConfigSession] = {}
         self._locks = {name: asyncio.Lock() for name in self.devices}
         self._trackers = {name: RateTracker() for name in self.devices}
-        self._last_rates: dict[str, tuple[InterfaceRate, ...]] = {}
 
     async def collect(self) -> dict[str, Observation]:
         """One observation per device, gathered concurrently."""
@@ -56,38 +70,14 @@ class Sensor:
         results = await asyncio.gather(*(self.observe(name) for name in names))
         return dict(zip(names, results, strict=True))
 
-    async def observe(self, name: str, *, snmp: bool = True) -> Observation:
-        """Observe one device now (``snmp=False``: NETCONF state only, for post-checks)."""
-        device = self.devices[name]
-        errors: list[str] = []
-        rates = self._last_rates.get(name, ())
-        if snmp and device.snmp is not None:
-            try:
-                snapshot = await self._poller.poll_interfaces(device)
-            except AdapterError as exc:
-                errors.append(f"snmp: {exc}")
-            else:
-                update = self._trackers[name].update(snapshot)
-                if update.rates:
-                    rates = update.rates
-                    self._last_rates[name] = rates
-                errors.extend(
-                    f"snmp counter {f.interface}: {f.kind.value}"
-                    for f in update.flags
-                    if f.kind.value != "new-interface"
-                )
-        queues: tuple[ClassQueue, ...] = ()
-        probes: tuple[ProbeResult, ...] = ()
-        config = None
-        if device.netconf is not None:
-            try:
-                async with self._locks[name]:
-                    session = await self._session(device)
-                    queues, probes = await session.get_state()
-                    config = await session.get_running()
-            except NetpilotError as exc:
-                errors.append(f"netconf: {exc}")
-                await self._drop_session(name)
+    async def observe(self, name: str) -> Observation:
+        """Observe one device now: SNMP rates, NETCONF state and running config."""
+        try:
+            rates, snmp_errors = await self._rates(self.devices[name])
+            queues, probes, config, netconf_errors = await self._netconf(name, with_config=True)
+        except Exception as exc:  # the per-device boundary: a bug must not stop the tick
+            log.exception("observing %s failed", name)
+            return Observation(device=name, at=self._clock(), errors=(f"internal: {exc!r}",))
         return Observation(
             device=name,
             at=self._clock(),
@@ -95,8 +85,50 @@ class Sensor:
             queues=queues,
             probes=probes,
             config=config,
-            errors=tuple(errors),
+            errors=(*snmp_errors, *netconf_errors),
         )
+
+    async def observe_state(self, name: str) -> Observation:
+        """Only the NETCONF operational state of one device (a post-check sample)."""
+        try:
+            queues, probes, _, errors = await self._netconf(name, with_config=False)
+        except Exception as exc:  # the per-device boundary, as in observe()
+            log.exception("observing %s failed", name)
+            return Observation(device=name, at=self._clock(), errors=(f"internal: {exc!r}",))
+        return Observation(
+            device=name, at=self._clock(), queues=queues, probes=probes, errors=errors
+        )
+
+    async def _rates(self, device: Device) -> tuple[tuple[InterfaceRate, ...], tuple[str, ...]]:
+        if device.snmp is None:
+            return (), ()
+        try:
+            snapshot = await self._poller.poll_interfaces(device)
+        except AdapterError as exc:
+            return (), (f"snmp: {exc}",)
+        update = self._trackers[device.name].update(snapshot)
+        flags = tuple(
+            _describe_flag(f) for f in update.flags if f.kind is not CounterFlagKind.NEW_INTERFACE
+        )
+        return update.rates, flags
+
+    async def _netconf(
+        self, name: str, *, with_config: bool
+    ) -> tuple[
+        tuple[ClassQueue, ...], tuple[ProbeResult, ...], DeviceConfig | None, tuple[str, ...]
+    ]:
+        device = self.devices[name]
+        if device.netconf is None:
+            return (), (), None, ()
+        try:
+            async with self._locks[name]:
+                session = await self._session(device)
+                queues, probes = await session.get_state()
+                config = await session.get_running() if with_config else None
+        except NetpilotError as exc:
+            await self._drop_session(name)
+            return (), (), None, (f"netconf: {exc}",)
+        return queues, probes, config, ()
 
     async def _session(self, device: Device) -> ConfigSession:
         session = self._sessions.get(device.name)
@@ -106,7 +138,7 @@ class Sensor:
         return session
 
     async def _drop_session(self, name: str) -> None:
-        # a failed session is reopened on the next tick: the simplest reconnect there is
+        # a failed session is reopened on the next read: the simplest reconnect there is
         session = self._sessions.pop(name, None)
         if session is not None:
             try:

@@ -121,29 +121,34 @@ def decide_qos(
         "expectation": expectation.id,
         "model": "latest probe sample (no model in this version)",
     }
+
+    def decision(summary: str, change: ChangeSet | None = None) -> Decision:
+        return Decision(
+            intent.name,
+            now,
+            summary,
+            change=change,
+            explanation=explanation,
+            expectation=expectation.id,
+        )
+
     traffic_class = expectation.objects.traffic_class
     if expectation.type is not ExpectationType.E2E_QOS or traffic_class is None:
-        return Decision(intent.name, now, "not an e2e-qos expectation", explanation=explanation)
+        return decision("not an e2e-qos expectation")
 
     bottleneck = find_bottleneck(expectation, traffic_class, devices, observations)
     if bottleneck is None:
         explanation["bottleneck"] = None
-        return Decision(
-            intent.name,
-            now,
+        return decision(
             f"{missed.target.name} missed but no {traffic_class.value} queue is building up: "
             "nothing a priority change would fix",
-            explanation=explanation,
         )
     explanation["bottleneck"] = bottleneck.as_dict()
 
     config = observations[bottleneck.device].config
     if config is None:
-        return Decision(
-            intent.name,
-            now,
+        return decision(
             f"bottleneck {bottleneck.device} found but its running config is unknown",
-            explanation=explanation,
         )
     current = config.class_config(traffic_class)
     others = [c.priority for c in config.classes if c.name is not traffic_class]
@@ -151,12 +156,9 @@ def decide_qos(
     new_priority = highest_other + 1
     if current.priority > highest_other or new_priority > MAX_PRIORITY:
         explanation["candidates"] = []
-        return Decision(
-            intent.name,
-            now,
+        return decision(
             f"{traffic_class.value} already has the top priority on {bottleneck.device}: "
             "no priority change can help",
-            explanation=explanation,
         )
     configured = any(c.name is traffic_class for c in config.classes)
     # old is what the device must still hold when the change is applied (the drift check):
@@ -185,19 +187,13 @@ def decide_qos(
     explanation["guards"] = [g.as_dict() for g in guards]
     if change.id in state.quarantined:
         explanation["quarantined"] = change.id
-        return Decision(
-            intent.name,
-            now,
+        return decision(
             f"{reason}: quarantined, it already failed verification",
-            explanation=explanation,
         )
     blocked = [g for g in guards if not g.passed]
     if blocked:
-        return Decision(
-            intent.name,
-            now,
+        return decision(
             f"{reason}: held back by {', '.join(g.name for g in blocked)}",
-            explanation=explanation,
         )
     explanation["chosen"] = change.id
-    return Decision(intent.name, now, reason, change=change, explanation=explanation)
+    return decision(reason, change)

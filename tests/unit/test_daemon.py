@@ -17,22 +17,27 @@ class SlowController:
         self.ticks = 0
         self.finished_ticks = 0
         self.drained = False
+        self.recovered = False
         self.enough = asyncio.Event()
 
     async def tick(self) -> None:
         self.running += 1
         self.most_at_once = max(self.most_at_once, self.running)
         self.ticks += 1
+        if self.ticks == 3:
+            self.enough.set()  # the stop arrives while this tick is under way
         try:
             await asyncio.sleep(0.25)  # a tick slower than the 0.1 s interval
         finally:
             self.running -= 1
         self.finished_ticks += 1
-        if self.ticks >= 3:
-            self.enough.set()
 
     async def drain(self) -> None:
         self.drained = True
+
+    async def recover(self) -> list[object]:
+        self.recovered = True
+        return []
 
 
 async def test_ticks_never_overlap_and_shutdown_waits_for_the_running_one():
@@ -53,3 +58,4 @@ async def test_ticks_never_overlap_and_shutdown_waits_for_the_running_one():
     assert controller.most_at_once == 1
     assert controller.finished_ticks == controller.ticks  # none was cut off
     assert controller.drained
+    assert controller.recovered  # in-flight changes of an earlier run are settled first

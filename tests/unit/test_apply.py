@@ -1,0 +1,351 @@
+"""The change transaction's fault matrix on an in-memory device (adapters/fake.py).
+
+Every case asserts where the DEVICE ended (its running config and whether a confirmed commit
+is still pending) and what the JOURNAL says, not just the returned status. The same code runs
+against the lab's NETCONF server and Debian's netconfd in tests/e2e and tests/interop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from adapters.base import Capability
+from adapters.fake import FakeDevice
+from controller.apply import VerificationSample, apply_change, recover_in_flight
+from controller.config import ApplySettings
+from controller.errors import AdapterTimeoutError, ConnectError, RpcError
+from controller.journal import Journal
+from controller.model import (
+    ChangeSet,
+    ChangeStatus,
+    ClassConfig,
+    ConfigEdit,
+    DeviceConfig,
+    EditOp,
+    TrafficClass,
+)
+
+BASE = DeviceConfig(classes=(ClassConfig(TrafficClass.BULK, priority=4),))
+EDIT = ConfigEdit(EditOp.ADD, ("qos", "class[name=video]", "priority"), None, "5")
+DESIRED = BASE.with_edits((EDIT,))
+CHANGE = ChangeSet.make("video-west-east", "r2", (EDIT,), "raise video priority 0 -> 5 on r2")
+SETTINGS = ApplySettings(
+    confirm_timeout=timedelta(seconds=60),
+    verification_window=timedelta(seconds=5),
+    verification_interval=timedelta(seconds=1),
+    required_samples=3,
+)
+GOOD = [10.0] * 10
+BAD = [45.0] * 10
+
+
+class Time:
+    """The transaction's clock only moves when it sleeps."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 28, 20, 0, tzinfo=UTC)
+
+    def clock(self) -> datetime:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+def verifier(samples: list[float], on_sample: Callable[[int], None] | None = None):
+    count = 0
+
+    async def sample() -> VerificationSample:
+        nonlocal count
+        count += 1
+        if on_sample is not None:
+            on_sample(count)
+        value = samples[min(count, len(samples)) - 1]
+        return VerificationSample(value < 30, value, f"latencyMs={value}")
+
+    return sample
+
+
+async def run(device: FakeDevice, journal: Journal, samples: list[float], on_sample=None):
+    time = Time()
+
+    async def open_session(name: str):
+        assert name == device.name
+        return await device.open()
+
+    return await apply_change(
+        CHANGE,
+        open_session=open_session,
+        verify=verifier(samples, on_sample),
+        journal=journal,
+        settings=SETTINGS,
+        clock=time.clock,
+        sleep=time.sleep,
+    )
+
+
+@pytest.fixture
+def device() -> FakeDevice:
+    return FakeDevice("r2", running=BASE)
+
+
+@pytest.fixture
+def journal(tmp_path: Path) -> Journal:
+    return Journal(tmp_path / "journal.sqlite")
+
+
+def raise_(error: Exception) -> None:
+    raise error
+
+
+# (id, set-up on the device, post-check samples, hook per sample, status, device ends at)
+CASES = [
+    ("verified", None, GOOD, None, ChangeStatus.CONFIRMED, DESIRED),
+    ("post-check-fails", None, BAD, None, ChangeStatus.ROLLED_BACK, BASE),
+    (
+        "missing-capability",
+        lambda d: setattr(d, "capabilities", frozenset({Capability.CANDIDATE})),
+        GOOD,
+        None,
+        ChangeStatus.REJECTED_PRECHECK,
+        BASE,
+    ),
+    (
+        "unreachable",
+        lambda d: setattr(d, "reachable", False),
+        GOOD,
+        None,
+        ChangeStatus.REJECTED_PRECHECK,
+        BASE,
+    ),
+    (
+        "lock-denied",
+        lambda d: setattr(d, "lock_owner", 999),
+        GOOD,
+        None,
+        ChangeStatus.REJECTED_PRECHECK,
+        BASE,
+    ),
+    (
+        "validate-refused",
+        lambda d: d.fail_next("validate", RpcError("r2", "invalid-value", "no")),
+        GOOD,
+        None,
+        ChangeStatus.REJECTED_PRECHECK,
+        BASE,
+    ),
+    (
+        "edit-times-out",
+        lambda d: d.fail_next("edit_candidate", AdapterTimeoutError("r2", "slow")),
+        GOOD,
+        None,
+        ChangeStatus.REJECTED_PRECHECK,
+        BASE,
+    ),
+    (
+        "commit-refused",
+        lambda d: d.fail_next("commit", RpcError("r2", "operation-failed", "no")),
+        GOOD,
+        None,
+        ChangeStatus.ABORTED,
+        BASE,
+    ),
+    (
+        "commit-reply-lost",
+        lambda d: d.lose_reply("commit"),
+        GOOD,
+        None,
+        ChangeStatus.ROLLED_BACK,
+        BASE,
+    ),
+    (
+        "commit-connection-drops",
+        lambda d: d.fail_next("commit", ConnectError("r2", "reset")),
+        GOOD,
+        None,
+        ChangeStatus.ABORTED,
+        BASE,
+    ),
+    ("session-dies-while-verifying", None, BAD, None, ChangeStatus.ROLLED_BACK, BASE),
+    (
+        "confirm-reply-lost",
+        lambda d: d.lose_reply("confirm"),
+        GOOD,
+        None,
+        ChangeStatus.CONFIRMED,
+        DESIRED,
+    ),
+    (
+        "confirm-refused",
+        lambda d: d.fail_next("confirm", RpcError("r2", "invalid-value", "gone")),
+        GOOD,
+        None,
+        ChangeStatus.ROLLED_BACK,
+        BASE,
+    ),
+    (
+        "verifier-crashes",
+        None,
+        GOOD,
+        lambda n: raise_(ValueError("bad sample")),
+        ChangeStatus.ROLLED_BACK,
+        BASE,
+    ),
+    (
+        "first-cancel-attempt-fails",
+        lambda d: d.fail_next("cancel_commit", AdapterTimeoutError("r2", "slow")),
+        BAD,
+        None,
+        ChangeStatus.ROLLED_BACK,
+        BASE,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("setup", "samples", "hook", "status", "ends_at"),
+    [pytest.param(*case[1:], id=case[0]) for case in CASES],
+)
+async def test_fault_matrix(device, journal, setup, samples, hook, status, ends_at, request):
+    if setup is not None:
+        setup(device)
+    if request.node.callspec.id == "session-dies-while-verifying":
+        hook = lambda n: device.drop_sessions() if n == 1 else None  # noqa: E731
+    result = await run(device, journal, samples, hook)
+    assert result.status is status, result.detail
+    # the device itself: where it ended, nothing left pending, no lock left behind
+    assert device.running == ends_at
+    assert device.pending is None
+    if device.lock_owner != 999:
+        assert device.lock_owner is None
+    # the journal tells the same story, and the row is finished
+    record = journal.change(result.change_id)
+    assert record is not None and record.status is status
+    steps = [e.step for e in journal.events(txn=result.change_id)]
+    assert steps[0] == "planned" and steps[-1] == f"finished:{status.value}"
+    if status is ChangeStatus.ROLLED_BACK:
+        assert "committed" in steps or "error" in steps
+        assert "restored" in steps
+    if status in (ChangeStatus.REJECTED_PRECHECK,):
+        assert "committed" not in steps and "commit" not in device.calls
+
+
+async def test_restore_that_cannot_reach_the_device_is_failed_and_says_so(device, journal):
+    def unplug(n: int) -> None:
+        if n == 1:
+            device.drop_sessions()
+            device.reachable = False
+
+    result = await run(device, journal, BAD, unplug)
+    assert result.status is ChangeStatus.FAILED
+    assert "reverts by itself" in result.detail
+    assert device.pending is not None  # the device's own timer is now the safety net
+    steps = [e.step for e in journal.events(txn=result.change_id)]
+    assert steps[-2:] == ["restore-failed", "finished:failed"]
+
+
+async def test_cancellation_restores_the_device_then_propagates(device, journal):
+    started = asyncio.Event()
+
+    async def slow_sample() -> VerificationSample:
+        started.set()
+        await asyncio.Event().wait()  # never returns: the task is cancelled here
+        raise AssertionError("unreachable")
+
+    async def open_session(name: str):
+        return await device.open()
+
+    task = asyncio.create_task(
+        apply_change(
+            CHANGE,
+            open_session=open_session,
+            verify=slow_sample,
+            journal=journal,
+            settings=SETTINGS,
+            clock=Time().clock,
+        )
+    )
+    await asyncio.wait_for(started.wait(), timeout=5)
+    assert device.running == DESIRED  # committed, being verified
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert device.running == BASE and device.pending is None
+    (record,) = journal.changes()
+    assert record.status is ChangeStatus.ROLLED_BACK
+    assert "cancelled" in str(record.result)
+
+
+async def test_drifted_device_is_refused(device, journal):
+    device.running = DeviceConfig(classes=(ClassConfig(TrafficClass.VIDEO, priority=2),))
+    device.candidate = device.running
+    result = await run(device, journal, GOOD)
+    assert result.status is ChangeStatus.REJECTED_PRECHECK
+    assert "drifted" in result.detail
+    assert "edit_candidate" not in device.calls
+
+
+@pytest.mark.parametrize(
+    ("stop_after", "status", "ends_at"),
+    [
+        pytest.param("compared", ChangeStatus.ABORTED, BASE, id="before-commit-landed"),
+        pytest.param("committed", ChangeStatus.ROLLED_BACK, BASE, id="while-verifying"),
+        pytest.param("confirmed", ChangeStatus.CONFIRMED, DESIRED, id="after-confirm"),
+        pytest.param("connected", ChangeStatus.REJECTED_PRECHECK, BASE, id="before-base"),
+    ],
+)
+async def test_restart_recovers_a_change_the_controller_left_pending(
+    device, tmp_path, stop_after, status, ends_at
+):
+    """The controller dies after step X; a new controller settles the change from the journal."""
+    path = tmp_path / "journal.sqlite"
+
+    class Killed(BaseException):
+        """Stands for SIGKILL: nothing after it runs (not even settle's journal writes)."""
+
+    class DyingJournal(Journal):
+        """Dies right after journaling ``stop_after``: no later write, no device access."""
+
+        dead = False
+
+        def event(self, kind, **kw):
+            if self.dead:
+                raise Killed
+            seq = super().event(kind, **kw)
+            if kw.get("step") == stop_after:
+                self.dead = True
+                device.drop_sessions()  # the process's connections die with it
+                device.reachable = False
+                raise Killed
+            return seq
+
+        def finish_change(self, txn, result):
+            if self.dead:
+                raise Killed
+            super().finish_change(txn, result)
+
+    dying = DyingJournal(path)
+    with pytest.raises(Killed):
+        await run(device, dying, GOOD)
+    dying.close()
+    device.reachable = True  # the new controller can reach it again
+
+    journal = Journal(path)
+    assert len(journal.in_flight()) == 1
+
+    async def open_session(name: str):
+        return await device.open()
+
+    (result,) = await recover_in_flight(
+        journal, open_session=open_session, clock=Time().clock, settings=SETTINGS
+    )
+    assert result.status is status, result.detail
+    assert device.running == ends_at and device.pending is None
+    assert journal.in_flight() == []
+    steps = [e.step for e in journal.events(txn=result.change_id)]
+    assert "recovering" in steps and steps[-1] == f"finished:{status.value}"

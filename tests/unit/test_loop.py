@@ -1,0 +1,175 @@
+"""The loop's bookkeeping around transactions, on in-memory devices (adapters/fake.py).
+
+Guards must count every attempt, quarantine what retrying cannot fix, free the intent and
+the device whatever the transaction's fate, and report fulfilmentFailed when the only fix
+already failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from adapters.fake import FakeDevice
+from adapters.snmp import SnmpPoller
+from controller.config import ApplySettings, LoopSettings
+from controller.errors import RpcError
+from controller.journal import Journal
+from controller.loop import Controller
+from controller.model import (
+    ChangeStatus,
+    ClassQueue,
+    Device,
+    DeviceConfig,
+    Expectation,
+    ExpectationObjects,
+    ExpectationType,
+    ExpectationVerb,
+    Guards,
+    Intent,
+    NetconfEndpoint,
+    NotFulfilledState,
+    PathRef,
+    ProbeResult,
+    Target,
+    TargetCondition,
+    TrafficClass,
+)
+from controller.sense import Sensor
+
+VIDEO = TrafficClass.VIDEO
+INTENT = Intent(
+    name="video-west-east",
+    expectations=(
+        Expectation(
+            id="video-latency",
+            type=ExpectationType.E2E_QOS,
+            verb=ExpectationVerb.ENSURE,
+            objects=ExpectationObjects(traffic_class=VIDEO, path=PathRef("r1", "r4")),
+            targets=(Target("latencyMs", TargetCondition.LESS_THAN, 30.0),),
+        ),
+    ),
+    guards=Guards(cooldown=timedelta(seconds=60), max_changes_per_hour=3),
+)
+APPLY = ApplySettings(
+    confirm_timeout=timedelta(seconds=60),
+    verification_window=timedelta(milliseconds=50),
+    verification_interval=timedelta(milliseconds=10),
+    required_samples=2,
+)
+
+
+class Clock:
+    """Real elapsed time plus a manual offset, so guards can be walked past their windows."""
+
+    def __init__(self) -> None:
+        self.base = datetime(2026, 11, 28, 20, 0, tzinfo=UTC)
+        self.start = time.monotonic()
+        self.offset = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return self.base + timedelta(seconds=time.monotonic() - self.start) + self.offset
+
+
+@pytest.fixture
+async def rig(tmp_path: Path) -> AsyncIterator[tuple[Controller, dict[str, FakeDevice], Clock]]:
+    fakes = {
+        "r1": FakeDevice("r1", probes=(ProbeResult("r4", VIDEO, 45.0, 0.0),)),
+        "r2": FakeDevice("r2", queues=(ClassQueue("eth2", VIDEO, 600.0, 40.0, 0.1),)),
+    }
+    devices = [Device(n, "127.0.0.1", netconf=NetconfEndpoint(port=1, username="x")) for n in fakes]
+
+    async def open_session(device: Device):
+        return await fakes[device.name].open()
+
+    clock = Clock()
+    poller = SnmpPoller()
+    sensor = Sensor(devices, open_session=open_session, poller=poller, clock=clock)
+    controller = Controller(
+        intents=[INTENT],
+        devices=devices,
+        sensor=sensor,
+        open_config_session=open_session,
+        journal=Journal(tmp_path / "journal.sqlite"),
+        loop_settings=LoopSettings(interval=timedelta(seconds=10), violation_ticks=2),
+        apply_settings=APPLY,
+        clock=clock,
+    )
+    try:
+        yield controller, fakes, clock
+    finally:
+        await controller.drain()
+        await sensor.close()
+        await poller.close()
+        controller.journal.close()
+
+
+async def ticks(controller: Controller, clock: Clock, count: int, step: timedelta) -> None:
+    for _ in range(count):
+        await controller.tick()
+        await controller.drain()
+        clock.offset += step
+
+
+async def test_a_device_that_keeps_refusing_is_not_hammered(rig):
+    controller, fakes, clock = rig
+    fakes["r2"].lock_owner = 999  # another manager holds r2's candidate lock
+    await ticks(controller, clock, 6, timedelta(seconds=10))
+    assert fakes["r2"].calls.count("lock") == 1  # one attempt, then the cooldown holds
+    (record,) = controller.journal.changes()
+    assert record.status is ChangeStatus.REJECTED_PRECHECK
+    assert "cooldown" in controller.last_decisions[INTENT.name].summary
+    # lock-denied goes away by itself: after the cooldown, it is tried again (not quarantined)
+    clock.offset += timedelta(seconds=61)
+    await ticks(controller, clock, 1, timedelta(seconds=10))
+    assert fakes["r2"].calls.count("lock") == 2
+
+
+async def test_a_refusal_retrying_cannot_fix_is_quarantined(rig):
+    controller, fakes, clock = rig
+    fakes["r2"].fail_next("validate", RpcError("r2", "invalid-value", "unsupported value"))
+    await ticks(controller, clock, 3, timedelta(seconds=70))  # well past every cooldown
+    assert fakes["r2"].calls.count("validate") == 1
+    status = controller.statuses[INTENT.name]
+    assert status.state is NotFulfilledState.FULFILMENT_FAILED
+    assert any("quarantined" in r for r in status.reasons)
+
+
+async def test_rolled_back_change_is_not_retried_and_frees_the_device(rig):
+    controller, fakes, clock = rig
+    await ticks(controller, clock, 4, timedelta(seconds=70))
+    assert controller.changes[ChangeStatus.ROLLED_BACK] == 1  # r1's probe never improves
+    assert fakes["r2"].calls.count("commit") == 1
+    assert fakes["r2"].pending is None and fakes["r2"].lock_owner is None
+    assert controller.states[INTENT.name].in_flight == ""
+    assert controller.statuses[INTENT.name].state is NotFulfilledState.FULFILMENT_FAILED
+
+
+async def test_a_cancelled_transaction_restores_and_frees_the_intent(rig):
+    controller, fakes, clock = rig
+    hold = asyncio.Event()
+    original = controller._sample_target
+
+    async def blocked_sample(expectation):
+        hold.set()
+        await asyncio.Event().wait()
+        return await original(expectation)
+
+    controller._sample_target = blocked_sample
+    await controller.tick()
+    clock.offset += timedelta(seconds=10)
+    await controller.tick()  # second violated tick: the change starts
+    await asyncio.wait_for(hold.wait(), timeout=5)
+    assert controller.states[INTENT.name].in_flight
+    for task in list(controller._tasks):
+        task.cancel()
+    await controller.drain()
+    assert controller.states[INTENT.name].in_flight == ""
+    assert fakes["r2"].pending is None and fakes["r2"].running == DeviceConfig()
+    (record,) = controller.journal.changes()
+    assert record.status is ChangeStatus.ROLLED_BACK
