@@ -29,8 +29,12 @@ from controller.model import ClassQueue, ConfigEdit, DeviceConfig, ProbeResult
 __all__ = ["FakeDevice", "FakeSession"]
 
 FULL_CAPABILITIES = frozenset(
-    {Capability.CANDIDATE, Capability.VALIDATE, Capability.CONFIRMED_COMMIT,
-     Capability.ROLLBACK_ON_ERROR}
+    {
+        Capability.CANDIDATE,
+        Capability.VALIDATE,
+        Capability.CONFIRMED_COMMIT,
+        Capability.ROLLBACK_ON_ERROR,
+    }
 )
 _session_ids = itertools.count(1)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from adapters.netconf import open_session
 from adapters.snmp import SnmpPoller
 from controller.config import ControllerSettings
-from controller.errors import IntentValidationError
+from controller.errors import IntentError, IntentValidationError
 from controller.journal import Journal
 from controller.loop import Controller, ControllerObserver
 from controller.model import Intent
@@ -29,12 +29,17 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class IntentSetError(Exception):
+class IntentSetError(IntentError):
     """The intent directory did not load; carries every error found."""
 
     def __init__(self, errors: tuple[IntentValidationError, ...]) -> None:
         self.errors = errors
         super().__init__("\n".join(str(e) for e in errors))
+
+    def as_dict(self) -> dict[str, object]:
+        data = super().as_dict()
+        data["errors"] = [e.as_dict() for e in self.errors]
+        return data
 
 
 def intent_files(directory: Path) -> list[Path]:

@@ -1,8 +1,14 @@
 """The ``netpilot`` command line.
 
-Exit codes: 0 success, 1 failure (invalid input, a failed run), 2 usage error. Every command
-that reports something accepts ``--output json``; in JSON mode the LAST line on stdout is one
-JSON object, and logs go to stderr.
+Exit codes: 0 success, 1 failure (invalid input, a failed run), 2 usage error (including a
+command group such as ``netpilot lab`` given without its subcommand). Every command that
+reports something accepts ``--output json``; in JSON mode the LAST line on stdout is one JSON
+object, on failure too (``{"error": {...}}``, with the human message on stderr), and logs go
+to stderr.
+
+The exit codes, the failure reporter and the summary printer live here only; ``netpilot
+demo`` (controller/demo.py) uses them. This module imports the demo lazily, inside the
+functions that need it, so importing either module never cycles.
 """
 
 from __future__ import annotations
@@ -13,14 +19,23 @@ import json
 import logging
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import NoReturn
 
 from controller.errors import NetpilotError
 
-__all__ = ["main"]
+__all__ = [
+    "EXIT_FAILURE",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "install_stop_signals",
+    "main",
+    "print_summary",
+    "report_failure",
+]
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -32,11 +47,65 @@ def _version() -> str:
         return "0+unknown"
 
 
+class UsageError(Exception):
+    """The command line is malformed (argparse's error, raised instead of exiting).
+
+    Args:
+        parser: the (sub)parser that refused the arguments, for its usage line.
+        message: argparse's explanation.
+    """
+
+    def __init__(self, parser: argparse.ArgumentParser, message: str) -> None:
+        self.parser = parser
+        self.message = message
+        super().__init__(message)
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser that raises :class:`UsageError` instead of exiting.
+
+    :func:`main` reports it, so a usage error in JSON mode still ends stdout with a JSON
+    object. Subparsers inherit the class (argparse creates them with ``type(parent)``).
+    """
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(self, message)
+
+
+def _number(kind: Callable[[str], float], *, above: float) -> Callable[[str], float]:
+    """An argparse ``type`` that accepts a number greater than ``above`` only."""
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        # NaN compares false with everything, so test for acceptance, not for refusal
+        if not value > above or value == float("inf"):
+            raise argparse.ArgumentTypeError(f"must be greater than {above:g}, got {text!r}")
+        return value
+
+    return parse
+
+
+_positive = _number(float, above=0)
+
+
+def _positive_int(text: str) -> int:
+    return int(_number(int, above=0)(text))
+
+
 def _parser() -> argparse.ArgumentParser:
     from lab.scenarios import scenario_names  # the lab is a peer; the CLI only starts it
 
     scenarios = scenario_names()
-    parser = argparse.ArgumentParser(
+    # -v on every subcommand too ('netpilot demo -v'); SUPPRESS keeps a subcommand that was
+    # not given -v from resetting a top-level 'netpilot -v demo' to False
+    common = _Parser(add_help=False)
+    common.add_argument(
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="debug logging"
+    )
+    parser = _Parser(
         prog="netpilot",
         description=(
             "Intent-driven, closed-loop network controller: keeps the network at the outcomes "
@@ -53,6 +122,7 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser(
         "demo",
+        parents=[common],
         help="run the embedded lab and the controller in one process (TUI or headless)",
         description=(
             "Starts emulated devices that speak NETCONF over SSH and SNMP over UDP on loopback, "
@@ -62,7 +132,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--headless", action="store_true", help="no TUI; log to stderr")
     demo.add_argument(
         "--duration",
-        type=float,
+        type=_positive,
         default=None,
         metavar="SECONDS",
         help="stop after this many wall-clock seconds (default: until Ctrl-C / q)",
@@ -75,7 +145,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument(
         "--speed",
-        type=float,
+        type=_positive,
         default=None,
         help="lab seconds per wall second (default: the scenario's)",
     )
@@ -94,7 +164,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument(
         "--interval",
-        type=float,
+        type=_positive,
         default=2.0,
         metavar="SECONDS",
         help="controller tick interval (default: %(default)s)",
@@ -102,31 +172,38 @@ def _parser() -> argparse.ArgumentParser:
     _output_option(demo)
 
     run = commands.add_parser(
-        "run", help="run the controller headless against the inventory of a config file"
+        "run",
+        parents=[common],
+        help="run the controller headless against the inventory of a config file",
     )
     run.add_argument("--config", type=Path, required=True, help="netpilot.yaml")
     run.add_argument(
         "--duration",
-        type=float,
+        type=_positive,
         default=None,
         metavar="SECONDS",
         help="stop after this many seconds (default: until SIGINT/SIGTERM)",
     )
     _output_option(run)
 
-    lab = commands.add_parser("lab", help="the embedded lab network")
+    lab = commands.add_parser("lab", parents=[common], help="the embedded lab network")
+    lab.set_defaults(group_parser=lab)
     lab_commands = lab.add_subparsers(dest="lab_command", metavar="LAB_COMMAND")
     up = lab_commands.add_parser(
-        "up", help="start emulated devices (NETCONF/SSH + SNMP) and write a controller config"
+        "up",
+        parents=[common],
+        help="start emulated devices (NETCONF/SSH + SNMP) and write a controller config",
     )
-    up.add_argument("--devices", type=int, default=4, help="number of devices (default: 4)")
+    up.add_argument(
+        "--devices", type=_positive_int, default=4, help="number of devices (default: 4)"
+    )
     up.add_argument(
         "--scenario",
         default="steady",
         choices=scenarios,
         help="lab scenario (default: %(default)s)",
     )
-    up.add_argument("--speed", type=float, default=None, help="lab seconds per wall second")
+    up.add_argument("--speed", type=_positive, default=None, help="lab seconds per wall second")
     up.add_argument("--seed", type=int, default=1)
     up.add_argument(
         "--state-dir",
@@ -136,17 +213,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     up.add_argument(
         "--duration",
-        type=float,
+        type=_positive,
         default=None,
         metavar="SECONDS",
         help="stop after this many seconds (default: until Ctrl-C)",
     )
     _output_option(up)
 
-    intents = commands.add_parser("intents", help="work with intent files")
+    intents = commands.add_parser("intents", parents=[common], help="work with intent files")
+    intents.set_defaults(group_parser=intents)
     intent_commands = intents.add_subparsers(dest="intents_command", metavar="INTENTS_COMMAND")
     validate = intent_commands.add_parser(
-        "validate", help="check intent files (syntax, schema, units, references)"
+        "validate",
+        parents=[common],
+        help="check intent files (syntax, schema, units, references)",
     )
     validate.add_argument("paths", nargs="+", type=Path, help="files or directories")
     validate.add_argument(
@@ -157,13 +237,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     _output_option(validate)
 
-    changes = commands.add_parser("changes", help="the journal of change transactions")
+    changes = commands.add_parser(
+        "changes", parents=[common], help="the journal of change transactions"
+    )
+    changes.set_defaults(group_parser=changes)
     change_commands = changes.add_subparsers(dest="changes_command", metavar="CHANGES_COMMAND")
-    listing = change_commands.add_parser("list", help="recent changes, newest first")
+    listing = change_commands.add_parser(
+        "list", parents=[common], help="recent changes, newest first"
+    )
     listing.add_argument("--journal", type=Path, required=True, help="journal SQLite file")
-    listing.add_argument("--limit", type=int, default=50)
+    listing.add_argument("--limit", type=_positive_int, default=50)
     _output_option(listing)
-    show = change_commands.add_parser("show", help="one change: plan, explanation, timeline")
+    show = change_commands.add_parser(
+        "show", parents=[common], help="one change: plan, explanation, timeline"
+    )
     show.add_argument("txn", help="transaction id (from 'changes list')")
     show.add_argument("--journal", type=Path, required=True, help="journal SQLite file")
     _output_option(show)
@@ -190,24 +277,52 @@ def _setup_logging(verbose: bool) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING if not verbose else logging.INFO)
 
 
+def _wants_json(argv: Sequence[str]) -> bool:
+    """Whether the raw command line asked for JSON (for errors found before parsing ends)."""
+    return any(
+        arg == "--output=json" or (arg == "--output" and following == "json")
+        for arg, following in zip(argv, [*argv[1:], ""], strict=True)
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``netpilot`` console script."""
+    """Entry point of the ``netpilot`` console script.
+
+    Args:
+        argv: the arguments after the program name (default: ``sys.argv[1:]``).
+
+    Returns:
+        The exit code: :data:`EXIT_OK`, :data:`EXIT_FAILURE` or :data:`EXIT_USAGE`.
+    """
+    arguments = list(sys.argv[1:] if argv is None else argv)
     parser = _parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(arguments)
+    except UsageError as exc:
+        exc.parser.print_usage(sys.stderr)
+        print(f"{exc.parser.prog}: error: {exc.message}", file=sys.stderr)
+        if _wants_json(arguments):
+            print(json.dumps({"error": {"type": "UsageError", "message": exc.message}}))
+        return EXIT_USAGE
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
-    _setup_logging(args.verbose)
+    _setup_logging(getattr(args, "verbose", False))
+    output = getattr(args, "output", "text")
     try:
-        return _dispatch(parser, args)
+        return _dispatch(args)
     except NetpilotError as exc:
-        print(f"netpilot: error: {exc}", file=sys.stderr)
-        return EXIT_FAILURE
+        return report_failure(exc, output)
     except KeyboardInterrupt:
-        return EXIT_FAILURE
+        return report_failure("interrupted", output)
+    except Exception as exc:
+        # a bug: keep the traceback, but a JSON reader still gets its last line
+        if output == "json":
+            print(json.dumps({"error": _error_data(exc)}))
+        raise
 
 
-def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "demo":
         from controller.demo import DemoOptions, demo_main
 
@@ -226,20 +341,22 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         )
     if args.command == "run":
         return _run(args)
+    subcommand = {
+        "lab": "lab_command",
+        "intents": "intents_command",
+        "changes": "changes_command",
+    }[args.command]
+    if getattr(args, subcommand) is None:
+        # a group without its subcommand is a usage error, not a no-op success
+        args.group_parser.print_help()
+        return EXIT_USAGE
     if args.command == "lab":
-        if args.lab_command != "up":
-            parser.parse_args(["lab", "--help"])
         from controller.demo import lab_up_main
 
         return lab_up_main(args)
     if args.command == "intents":
-        if args.intents_command != "validate":
-            parser.parse_args(["intents", "--help"])
         return _validate(args)
-    if args.command == "changes":
-        return _changes(parser, args)
-    parser.print_help()
-    return EXIT_USAGE
+    return _changes(args)
 
 
 def install_stop_signals(stop: asyncio.Event) -> None:
@@ -275,10 +392,8 @@ def _run(args: argparse.Namespace) -> int:
     try:
         summary = asyncio.run(go())
     except IntentSetError as exc:
-        for error in exc.errors:
-            print(error, file=sys.stderr)
-        return EXIT_FAILURE
-    _emit(summary, args.output)
+        return report_failure(exc, args.output)
+    print_summary(summary, args.output)
     return EXIT_OK
 
 
@@ -297,7 +412,7 @@ def _validate(args: argparse.Namespace) -> int:
         elif path.is_file():
             files = [path]
         else:
-            print(f"netpilot: error: {path}: no such file or directory", file=sys.stderr)
+            report_failure(f"{path}: no such file or directory", args.output)
             return EXIT_USAGE
         sources.extend(IntentSource(file=str(f), text=f.read_bytes()) for f in files)
     result = load_intent_set(sources, known_devices=known)
@@ -320,15 +435,14 @@ def _validate(args: argparse.Namespace) -> int:
     return EXIT_OK if result.ok else EXIT_FAILURE
 
 
-def _changes(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+def _changes(args: argparse.Namespace) -> int:
     from controller.journal import Journal
 
-    if args.changes_command not in ("list", "show"):
-        parser.parse_args(["changes", "--help"])
-    if not args.journal.exists():
-        print(f"netpilot: error: {args.journal}: no such journal", file=sys.stderr)
-        return EXIT_FAILURE
-    journal = Journal(args.journal)
+    if not args.journal.is_file():
+        return report_failure(f"{args.journal}: no such journal", args.output)
+    # read-only: 'changes' must never create tables in, or switch the mode of, the file it
+    # is pointed at (which may not be a journal at all)
+    journal = Journal(args.journal, read_only=True)
     try:
         if args.changes_command == "list":
             records = journal.changes(limit=args.limit)
@@ -343,8 +457,7 @@ def _changes(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             return EXIT_OK
         record = journal.change(args.txn)
         if record is None:
-            print(f"netpilot: error: no change {args.txn!r} in {args.journal}", file=sys.stderr)
-            return EXIT_FAILURE
+            return report_failure(f"no change {args.txn!r} in {args.journal}", args.output)
         events = journal.events(txn=args.txn)
         if args.output == "json":
             print(
@@ -360,10 +473,57 @@ def _changes(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         journal.close()
 
 
-def _emit(summary: dict[str, object], output: str) -> None:
+# ------------------------------------------------------------------ reporting (shared)
+
+
+def _error_data(error: BaseException | str) -> dict[str, object]:
+    if isinstance(error, str):
+        return {"type": "Error", "message": error}
+    if isinstance(error, NetpilotError):
+        return error.as_dict()
+    return {"type": type(error).__name__, "message": str(error)}
+
+
+def report_failure(error: BaseException | str, output: str) -> int:
+    """Report a failure: the message on stderr, and in JSON mode ``{"error": ...}`` on stdout.
+
+    Args:
+        error: the exception, or a message.
+        output: ``text`` or ``json``.
+
+    Returns:
+        :data:`EXIT_FAILURE`, for ``return report_failure(...)``.
+    """
+    lines = str(error).splitlines() or [type(error).__name__]
+    if len(lines) == 1:
+        print(f"netpilot: error: {lines[0]}", file=sys.stderr)
+    else:  # several located errors (an intent set): one per line, as 'intents validate' does
+        for line in lines:
+            print(line, file=sys.stderr)
+    if output == "json":
+        print(json.dumps({"error": _error_data(error)}, default=str))
+    return EXIT_FAILURE
+
+
+def print_summary(summary: dict[str, object], output: str) -> None:
+    """Print a run's summary: one JSON object in JSON mode, else a few readable lines."""
     if output == "json":
         print(json.dumps(summary, default=str))
         return
-    for intent in summary.get("intents", []):  # type: ignore[attr-defined]
-        print(f"{intent['name']}: {intent['status']}")
-    print(f"changes: {summary.get('changes')}  ticks: {summary.get('ticks')}")
+    intents = summary.get("intents")
+    for intent in intents if isinstance(intents, list) else []:
+        targets = ", ".join(
+            f"{t['name']}={_observed(t['observed'])}" for t in intent.get("targets", [])
+        )
+        print(f"intent {intent['name']}: {intent['status']}" + (f" ({targets})" if targets else ""))
+    changes = summary.get("changes")
+    if isinstance(changes, dict):
+        counts = ", ".join(f"{kind.replace('_', ' ')} {n}" for kind, n in changes.items())
+        print(f"changes: {counts}; ticks: {summary.get('ticks')}")
+    if "journal" in summary:
+        journal = summary["journal"]
+        print(f"journal: {journal}  (netpilot changes list --journal {journal})")
+
+
+def _observed(value: object) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else ("?" if value is None else str(value))

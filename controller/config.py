@@ -9,16 +9,18 @@ Example ``netpilot.yaml``::
       intervalSeconds: 2             # one sense-analyze-decide-act tick
       violationTicks: 2              # consecutive violated evaluations before acting
     apply:
-      confirmTimeoutSeconds: 120     # the device reverts by itself if netpilot goes silent
+      confirmTimeoutSeconds: 120     # whole seconds: the device reverts by itself if netpilot
+                                     # goes silent (NETCONF confirm-timeout is a uint32)
       verificationSeconds: 8         # post-check window after the confirmed commit
       verificationIntervalSeconds: 1
-      requiredSamples: 3             # consecutive samples meeting the target to confirm
+      requiredSamples: 3             # consecutive samples meeting the target to confirm;
+                                     # requiredSamples x interval must fit in the window
 
 Example ``inventory.yaml``::
 
     defaults:
       netconf: {port: 830, username: netpilot, password: {env: NETPILOT_PASSWORD},
-                knownHosts: ~/.ssh/known_hosts}
+                knownHosts: ~/.ssh/known_hosts}   # relative paths: from this file's directory
       snmp: {port: 161, community: {env: NETPILOT_SNMP_COMMUNITY}}
     devices:
       - name: r1
@@ -33,6 +35,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+
+import yaml
 
 from controller.errors import ConfigFileError, IntentValidationError
 from controller.model import CredentialRef, Device, NetconfEndpoint, SnmpEndpoint
@@ -148,10 +152,13 @@ def _load_settings(path: Path) -> ControllerSettings:
             )
         )
         samples = fields.get("requiredSamples")
+        confirm_node = fields.get("confirmTimeoutSeconds")
         apply = ApplySettings(
-            confirm_timeout=_seconds(
-                fields.get("confirmTimeoutSeconds"), apply.confirm_timeout, minimum=1
-            ),
+            # whole seconds: NETCONF's confirm-timeout is a uint32 of seconds (RFC 6241), and
+            # the adapter refuses a fraction rather than round the device's safety net
+            confirm_timeout=timedelta(seconds=confirm_node.integer(minimum=1, maximum=86_400))
+            if confirm_node
+            else apply.confirm_timeout,
             verification_window=_seconds(
                 fields.get("verificationSeconds"), apply.verification_window
             ),
@@ -166,6 +173,16 @@ def _load_settings(path: Path) -> ControllerSettings:
             raise fields.node.error(
                 "verificationSeconds must be shorter than confirmTimeoutSeconds",
                 hint="the device would revert the change before netpilot could confirm it",
+            )
+        needed = apply.verification_interval * apply.required_samples
+        if needed > apply.verification_window:
+            raise (samples or fields.node).error(
+                f"requiredSamples x verificationIntervalSeconds ({apply.required_samples} x "
+                f"{apply.verification_interval.total_seconds():g} s = "
+                f"{needed.total_seconds():g} s) exceeds verificationSeconds "
+                f"({apply.verification_window.total_seconds():g} s): no change could ever verify",
+                hint="lower requiredSamples or verificationIntervalSeconds, "
+                "or lengthen verificationSeconds",
             )
     return ControllerSettings(
         inventory=inventory,
@@ -212,7 +229,7 @@ def _load_inventory(path: Path) -> tuple[Device, ...]:
                 address=fields["address"].string(),
                 labels=labels_node.string_map() if labels_node else {},
                 netconf=_netconf(path.parent, defaults, fields),
-                snmp=_snmp(defaults, fields),
+                snmp=_snmp(path.parent, defaults, fields),
             )
         )
     return tuple(devices)
@@ -229,18 +246,35 @@ def _layered(defaults: Mapping | None, fields: Mapping, key: str) -> dict[str, N
     return merged
 
 
-def _credential(node: Node) -> CredentialRef:
+_CREDENTIAL_HINT = (
+    "secrets never go in this file: reference one with {env: VAR} (an environment variable) "
+    "or {file: PATH} (an owner-only file; relative to this file)"
+)
+
+
+def _credential(node: Node, base: Path) -> CredentialRef:
+    """A credential reference; ``file`` paths are resolved against ``base``.
+
+    An inline value is refused without repeating it: the error text reaches logs and
+    terminals, and the value is most likely the secret itself.
+    """
+    if not isinstance(node.raw, yaml.MappingNode):
+        raise node.error(
+            "a credential must be a reference, not an inline value (the value is not shown)",
+            expected="{env: VAR} or {file: PATH}",
+            hint=_CREDENTIAL_HINT,
+        )
     ref = node.mapping(allowed=("env", "file"))
     env, file = ref.get("env"), ref.get("file")
     if (env is None) == (file is None):
         raise node.error(
             "a credential is given by reference: exactly one of 'env' or 'file'",
-            hint="secrets never go in this file; e.g. password: {env: NETPILOT_PASSWORD}",
+            hint=_CREDENTIAL_HINT,
         )
     if env is not None:
         return CredentialRef(env=env.string())
     assert file is not None
-    return CredentialRef(file=str(Path(file.string(max_length=4096)).expanduser()))
+    return CredentialRef(file=str(_resolve(base, file.string(max_length=4096))))
 
 
 _NETCONF_KEYS = (
@@ -270,7 +304,7 @@ def _netconf(base: Path, defaults: Mapping | None, fields: Mapping) -> NetconfEn
     return NetconfEndpoint(
         port=merged["port"].integer(minimum=1, maximum=65535) if "port" in merged else 830,
         username=merged["username"].string(),
-        password=_credential(merged["password"]) if "password" in merged else None,
+        password=_credential(merged["password"], base) if "password" in merged else None,
         private_key=str(_resolve(base, key_path)) if key_path else "",
         known_hosts=str(_resolve(base, known_hosts)) if known_hosts else "",
         trust_on_first_use=merged["trustOnFirstUse"].boolean()
@@ -285,7 +319,7 @@ def _netconf(base: Path, defaults: Mapping | None, fields: Mapping) -> NetconfEn
 _SNMP_KEYS = ("port", "community", "timeoutSeconds", "retries")
 
 
-def _snmp(defaults: Mapping | None, fields: Mapping) -> SnmpEndpoint | None:
+def _snmp(base: Path, defaults: Mapping | None, fields: Mapping) -> SnmpEndpoint | None:
     merged = _layered(defaults, fields, "snmp")
     if not merged:
         return None
@@ -296,7 +330,7 @@ def _snmp(defaults: Mapping | None, fields: Mapping) -> SnmpEndpoint | None:
         raise fields.node.error("snmp settings need a community (by reference)")
     return SnmpEndpoint(
         port=merged["port"].integer(minimum=1, maximum=65535) if "port" in merged else 161,
-        community=_credential(merged["community"]),
+        community=_credential(merged["community"], base),
         timeout_seconds=merged["timeoutSeconds"].number(minimum=0.05, maximum=60)
         if "timeoutSeconds" in merged
         else 2.0,

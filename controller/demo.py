@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import sys
 import tempfile
 from dataclasses import dataclass, replace
@@ -23,8 +24,15 @@ from pathlib import Path
 import yaml
 
 from controller.app import IntentSetError, build_controller
+from controller.cli import (
+    EXIT_OK,
+    install_stop_signals,
+    print_summary,
+    report_failure,
+)
 from controller.config import ApplySettings, LoopSettings, load_settings
 from controller.daemon import run_loop
+from controller.errors import ConfigFileError, NetpilotError
 from controller.loop import ControllerObserver
 from controller.observers import LogObserver
 from lab.runtime import LabNetwork, write_inventory
@@ -34,8 +42,6 @@ from lab.topology import default_lab
 __all__ = ["DemoOptions", "demo_main", "lab_up_main", "run_demo"]
 
 log = logging.getLogger("netpilot.demo")
-
-EXIT_OK, EXIT_FAILURE = 0, 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,12 +84,16 @@ async def run_demo(
 
     Returns:
         The controller's summary plus the lab's.
+
+    Raises:
+        ConfigFileError: the intent directory does not exist.
+        IntentSetError: the intents do not load.
     """
     scenario = get_scenario(options.scenario)
-    intents_dir = options.intents_dir or shipped_intents()
-    if not intents_dir.is_dir():
-        raise FileNotFoundError(f"intent directory {intents_dir} not found; pass --intents DIR")
-    state_dir = options.state_dir or Path(tempfile.mkdtemp(prefix="netpilot-demo-"))
+    intents_dir = _intents_dir(options)
+    # absolute: the lab writes these paths into the inventory, whose reader resolves a
+    # relative one against the inventory's own directory (that is, twice)
+    state_dir = (options.state_dir or Path(tempfile.mkdtemp(prefix="netpilot-demo-"))).resolve()
     lab = LabNetwork(default_lab(), scenario, seed=options.seed, speed=options.speed)
     await lab.start(state_dir)
     try:
@@ -118,6 +128,15 @@ async def run_demo(
         await lab.stop()
 
 
+def _intents_dir(options: DemoOptions) -> Path:
+    intents_dir = options.intents_dir or shipped_intents()
+    if not intents_dir.is_dir():
+        raise ConfigFileError(
+            str(intents_dir), "intent directory not found; pass --intents DIR (a directory)"
+        )
+    return intents_dir
+
+
 def write_controller_config(
     state_dir: Path,
     *,
@@ -137,7 +156,8 @@ def write_controller_config(
             "violationTicks": loop.violation_ticks,
         },
         "apply": {
-            "confirmTimeoutSeconds": apply.confirm_timeout.total_seconds(),
+            # whole seconds, as the config requires (NETCONF's confirm-timeout is a uint32)
+            "confirmTimeoutSeconds": math.ceil(apply.confirm_timeout.total_seconds()),
             "verificationSeconds": apply.verification_window.total_seconds(),
             "verificationIntervalSeconds": apply.verification_interval.total_seconds(),
             "requiredSamples": apply.required_samples,
@@ -152,24 +172,33 @@ def write_controller_config(
 
 
 def demo_main(options: DemoOptions) -> int:
-    """Run the demo, with the TUI unless headless; print the summary."""
-    state_dir = options.state_dir or Path(tempfile.mkdtemp(prefix="netpilot-demo-"))
-    state_dir.mkdir(parents=True, exist_ok=True)
+    """Run the demo, with the TUI unless headless; print the summary.
+
+    Returns:
+        The exit code (``controller.cli.EXIT_OK`` or ``EXIT_FAILURE``).
+
+    Raises:
+        NetpilotError: a file is invalid (the CLI reports it).
+    """
+    _intents_dir(options)  # before the lab starts or the TUI takes the terminal
+    try:
+        # absolute: see run_demo (a relative --state-dir would be resolved twice)
+        state_dir = (options.state_dir or Path(tempfile.mkdtemp(prefix="netpilot-demo-"))).resolve()
+        state_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return report_failure(f"state directory: {exc}", options.output)
     options = replace(options, state_dir=state_dir)
     if options.headless:
 
         async def headless() -> dict[str, object]:
             stop = asyncio.Event()
-            from controller.cli import install_stop_signals
-
             install_stop_signals(stop)
             return await run_demo(options, observers=[LogObserver()], stop=stop)
 
         try:
             summary = asyncio.run(headless())
         except IntentSetError as exc:
-            print(exc, file=sys.stderr)
-            return EXIT_FAILURE
+            return report_failure(exc, options.output)
     else:
         from tui.app import TuiObserver, make_app
 
@@ -177,42 +206,39 @@ def demo_main(options: DemoOptions) -> int:
             return await run_demo(options, observers=[observer], stop=stop)
 
         # the TUI owns the terminal: library logs would tear its screen, so they go to a file
-        logging.getLogger().handlers.clear()
+        log_file = state_dir / "netpilot.log"
+        root = logging.getLogger()
+        level = root.level  # -v has set DEBUG
+        root.handlers.clear()
         logging.basicConfig(
-            filename=str(state_dir / "netpilot.log"),
-            level=logging.INFO,
+            filename=str(log_file),
+            level=level,
             format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
         )
         app = make_app(runner, subtitle=f"embedded lab - scenario {options.scenario}")
         result = app.run()
-        summary = result if result is not None else {}
-    _print_summary(summary, options.output)
+        if app.error is not None:
+            # reported here, after Textual has given the terminal back
+            code = report_failure(app.error, options.output)
+            if not isinstance(app.error, NetpilotError | IntentSetError):
+                print(f"netpilot: the traceback is in {log_file}", file=sys.stderr)
+            return code
+        if result is None:
+            return report_failure(
+                f"the console exited without a summary; see {log_file}", options.output
+            )
+        summary = result
+    print_summary(summary, options.output)
     return EXIT_OK
-
-
-def _print_summary(summary: dict[str, object], output: str) -> None:
-    if output == "json":
-        print(json.dumps(summary, default=str))
-        return
-    for intent in summary.get("intents", []):  # type: ignore[attr-defined]
-        targets = ", ".join(f"{t['name']}={t['observed']}" for t in intent.get("targets", []))
-        print(f"intent {intent['name']}: {intent['status']} ({targets})")
-    print(f"changes: {summary.get('changes')}; ticks: {summary.get('ticks')}")
-    if "journal" in summary:
-        print(f"journal: {summary['journal']}  (netpilot changes list --journal ...)")
 
 
 def lab_up_main(args: argparse.Namespace) -> int:
     """``netpilot lab up``: run the lab in the foreground and write a controller config."""
-    from controller.cli import install_stop_signals
-
     scenario = get_scenario(args.scenario)
     if args.devices != 4:
-        print(
-            "netpilot: error: this version's lab has the 4-router topology only (--devices 4)",
-            file=sys.stderr,
+        return report_failure(
+            "this version's lab has the 4-router topology only (--devices 4)", args.output
         )
-        return EXIT_FAILURE
 
     async def go() -> dict[str, object]:
         lab = LabNetwork(default_lab(), scenario, seed=args.seed, speed=args.speed)

@@ -9,6 +9,10 @@ Tables:
   status and result. A row with ``status = 'pending'`` is a transaction in flight.
 - ``events``: the timeline: ``seq``, time, kind (``decision``, ``change-step``,
   ``intent-status``...), the intent/device/transaction it concerns, and a JSON detail.
+
+Readers (``netpilot changes``) open it with ``read_only=True``: an SQLite ``mode=ro``
+connection that creates no schema and changes no setting, so pointing the CLI at the wrong
+file never alters that file.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from controller.errors import ConfigFileError
 from controller.model import ChangeResult, ChangeSet, ChangeStatus
 
 __all__ = ["ChangeRecord", "EventRecord", "Journal"]
@@ -104,17 +109,58 @@ class EventRecord:
         }
 
 
-class Journal:
-    """The SQLite journal. One writer (the controller process); readers may be many."""
+_CHANGE_SELECT = (
+    "SELECT txn, change_id, intent, device, status, started_at, finished_at, plan, result "
+    "FROM changes"
+)
+_EVENT_SELECT = "SELECT seq, at, kind, intent, device, txn, step, detail FROM events"
 
-    def __init__(self, path: Path | str) -> None:
-        if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        # FULL: a step is on disk before the next one is taken (the point of the journal)
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
+
+class Journal:
+    """The SQLite journal. One writer (the controller process); readers may be many.
+
+    Args:
+        path: the SQLite file (created with its schema when writable), or ``:memory:``.
+        read_only: open an existing journal for reading only (``mode=ro``): nothing is
+            created or written, and a file that is not a netpilot journal is refused.
+
+    Raises:
+        ConfigFileError: the file cannot be opened, is not SQLite, or (read-only) lacks the
+            journal's tables.
+    """
+
+    def __init__(self, path: Path | str, *, read_only: bool = False) -> None:
+        self.path = str(path)
+        self.read_only = read_only
+        try:
+            if read_only:
+                # as_uri() percent-encodes the path, so '?' or '#' in a name stay part of it
+                uri = f"{Path(path).resolve().as_uri()}?mode=ro"
+                self._db = sqlite3.connect(
+                    uri, uri=True, isolation_level=None, check_same_thread=False
+                )
+            else:
+                if self.path != ":memory:":
+                    Path(path).parent.mkdir(parents=True, exist_ok=True)
+                self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise ConfigFileError(self.path, f"cannot open the journal: {exc}") from exc
+        try:
+            if read_only:
+                self._check_schema()
+            else:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                # FULL: a step is on disk before the next one is taken (the point of the journal)
+                self._db.execute("PRAGMA synchronous=FULL")
+                self._db.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            self._db.close()
+            raise ConfigFileError(self.path, f"not a netpilot journal: {exc}") from exc
+
+    def _check_schema(self) -> None:
+        """Refuse a file without the journal's tables and columns (selects no rows)."""
+        self._db.execute(f"{_CHANGE_SELECT} LIMIT 0").fetchall()
+        self._db.execute(f"{_EVENT_SELECT} LIMIT 0").fetchall()
 
     def close(self) -> None:
         self._db.close()
@@ -207,11 +253,6 @@ class Journal:
 
     # ---------------------------------------------------------------- reading
 
-    _CHANGE_COLUMNS = (
-        "SELECT txn, change_id, intent, device, status, started_at, finished_at, plan, result "
-        "FROM changes"
-    )
-
     @staticmethod
     def _change_record(row: tuple[str, ...]) -> ChangeRecord:
         return ChangeRecord(
@@ -229,26 +270,26 @@ class Journal:
     def changes(self, *, limit: int = 100) -> list[ChangeRecord]:
         """The most recent transactions, newest first."""
         rows = self._db.execute(
-            f"{self._CHANGE_COLUMNS} ORDER BY rowid DESC LIMIT ?", (limit,)
+            f"{_CHANGE_SELECT} ORDER BY rowid DESC LIMIT ?", (limit,)
         ).fetchall()
         return [self._change_record(row) for row in rows]
 
     def change(self, txn: str) -> ChangeRecord | None:
         """One transaction by id."""
-        row = self._db.execute(f"{self._CHANGE_COLUMNS} WHERE txn = ?", (txn,)).fetchone()
+        row = self._db.execute(f"{_CHANGE_SELECT} WHERE txn = ?", (txn,)).fetchone()
         return self._change_record(row) if row else None
 
     def in_flight(self) -> list[ChangeRecord]:
         """Transactions that started and never finished (e.g. the controller was killed)."""
         rows = self._db.execute(
-            f"{self._CHANGE_COLUMNS} WHERE status = ? ORDER BY rowid",
+            f"{_CHANGE_SELECT} WHERE status = ? ORDER BY rowid",
             (ChangeStatus.PENDING.value,),
         ).fetchall()
         return [self._change_record(row) for row in rows]
 
     def events(self, *, txn: str = "", kind: str = "", limit: int = 1000) -> list[EventRecord]:
         """Events in order, optionally of one transaction or one kind."""
-        query = "SELECT seq, at, kind, intent, device, txn, step, detail FROM events"
+        query = _EVENT_SELECT
         clauses, params = [], []
         if txn:
             clauses.append("txn = ?")

@@ -9,7 +9,7 @@ An intent file holds one or more YAML documents, each a Kubernetes-style envelop
     spec:
       priority: 100
       adminState: activated          # activated | deactivated
-      mode: auto                     # auto | approve | dry-run
+      mode: auto                     # auto | dry-run
       expectations:
         - id: video-latency
           type: e2e-qos
@@ -18,6 +18,11 @@ An intent file holds one or more YAML documents, each a Kubernetes-style envelop
           targets:
             - {name: latencyMs, condition: lessThan, value: 30}
       guards: {maxChangesPerHour: 6, maxDevicesPerChange: 1, cooldownSeconds: 120}
+
+Two parts of the 28.312 shape are refused, with a located error, because this version
+cannot honour them and silently ignoring them would act against what the file says:
+``mode: approve`` (nothing can approve a planned change yet) and expectation ``contexts``
+(such as a ``timeWindow``; netpilot would act outside the window).
 
 A set of files loads as a whole or not at all: :func:`load_intent_set` returns every error
 it found and no intents when there is any error, so a broken revision is never half-applied.
@@ -51,6 +56,7 @@ from controller.model import (
 from intents.yamldoc import Node, did_you_mean, parse_documents
 
 __all__ = [
+    "SUPPORTED_MODES",
     "SUPPORTED_TARGETS",
     "IntentSet",
     "IntentSource",
@@ -175,11 +181,7 @@ def parse_intent(document: Node, *, known_devices: frozenset[str] | None = None)
         else AdminState.ACTIVATED
     )
     mode_node = spec.get("mode")
-    mode = (
-        IntentMode(mode_node.choice(tuple(m.value for m in IntentMode)))
-        if mode_node
-        else (IntentMode.AUTO)
-    )
+    mode = _parse_mode(mode_node) if mode_node else IntentMode.AUTO
     guards_node = spec.get("guards")
     guards = _parse_guards(guards_node) if guards_node else Guards()
 
@@ -208,6 +210,21 @@ def parse_intent(document: Node, *, known_devices: frozenset[str] | None = None)
         generation=generation,
         location=document.location,
     )
+
+
+# Modes this version can carry out; approve needs an approval path that does not exist yet.
+SUPPORTED_MODES = (IntentMode.AUTO, IntentMode.DRY_RUN)
+
+
+def _parse_mode(node: Node) -> IntentMode:
+    mode = IntentMode(node.choice(tuple(m.value for m in IntentMode)))
+    if mode not in SUPPORTED_MODES:
+        raise node.error(
+            f"mode {mode.value!r} is not supported by this netpilot version yet",
+            expected=f"one of: {', '.join(m.value for m in SUPPORTED_MODES)}",
+            hint="nothing can approve a planned change yet; dry-run plans and reports only",
+        )
+    return mode
 
 
 def _parse_guards(node: Node) -> Guards:
@@ -265,19 +282,18 @@ def _parse_expectation(node: Node, index: int, known_devices: frozenset[str] | N
             )
         names.add(target.name)
         targets.append(target)
-    contexts_node = fields.get("contexts")
-    contexts: dict[str, str] = {}
-    if contexts_node:
-        for item in contexts_node.sequence():
-            entry = item.mapping(required=("name", "value"))
-            contexts[entry["name"].string()] = entry["value"].string()
+    if "contexts" in fields:
+        # known to the schema (28.312) so the error says "not yet", not "unknown field"
+        raise fields.key_node("contexts").error(
+            "expectation contexts (e.g. timeWindow) are not supported by this netpilot version yet",
+            hint="remove 'contexts': netpilot would otherwise act regardless of them",
+        )
     return Expectation(
         id=expectation_id,
         type=expectation_type,
         verb=verb,
         objects=objects,
         targets=tuple(targets),
-        contexts=contexts,
     )
 
 

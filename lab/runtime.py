@@ -197,7 +197,12 @@ class LabNetwork:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._step_now.wait(), timeout=STEP_INTERVAL)
             self._step_now.clear()
-            self.step()
+            try:
+                self.step()
+            except Exception:
+                # A failed step must not end the lab's clock: the devices would keep serving
+                # a frozen network and nobody would know why. Log it and step again.
+                log.exception("lab model step failed; stepping continues")
 
     # ---------------------------------------------------------------- what devices serve
 
@@ -356,19 +361,31 @@ class LabNetwork:
             path.chmod(0o600)
 
     async def stop(self) -> None:
-        """Stop the stepping task and every server."""
-        if self._stepper is not None:
-            self._stepper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._stepper
-            self._stepper = None
+        """Stop the stepping task and every server.
+
+        Every server is stopped even when the stepping task or another server fails to stop:
+        a failure is logged, never raised, because stop() runs on the way out of an error
+        and must not hide it or leave listening sockets behind.
+        """
+        stepper, self._stepper = self._stepper, None
+        if stepper is not None:
+            stepper.cancel()
+            try:
+                await stepper
+            except asyncio.CancelledError:
+                pass
+            except Exception:
+                log.exception("lab stepping task had failed")
         for device in self.devices.values():
-            if device.netconf is not None:
-                await device.netconf.stop()
-                device.netconf = None
-            if device.snmp is not None:
-                await device.snmp.stop()
-                device.snmp = None
+            netconf, device.netconf = device.netconf, None
+            snmp, device.snmp = device.snmp, None
+            for server in (netconf, snmp):
+                if server is None:
+                    continue
+                try:
+                    await server.stop()
+                except Exception:
+                    log.exception("%s: stopping %s failed", device.name, type(server).__name__)
 
 
 def _ratio(value: float) -> str:

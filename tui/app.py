@@ -4,15 +4,26 @@ The app never calls adapters. It is given a *runner*: a coroutine function that 
 controller (and, in the demo, the lab) until a stop event is set, reporting through the
 observer the app hands it. The runner runs in a Textual worker on the app's event loop, and
 the observer turns controller events into messages (tui/messages.py).
+
+Quitting (``q``, Textual's ``ctrl+q``, the command palette) always stops gracefully: it sets
+the stop event, changes in flight finish, and the app exits with the runner's summary. If
+the runner fails, the app exits with the error in :attr:`NetpilotApp.error` for the caller
+to report once the terminal is restored.
+
+Everything shown in the feed and tables that comes from the network or the files (names,
+config paths such as ``qos/class[name=video]/priority``, device errors) is escaped, so
+brackets in it are shown, never read as Rich markup.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import ClassVar
 
+from rich.markup import escape
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
@@ -23,6 +34,8 @@ from controller.model import ChangeResult, ChangeStatus, Decision, FulfilmentSta
 from tui.messages import ChangeFinished, ChangeStarted, RunFinished, TickFinished
 
 __all__ = ["NetpilotApp", "Runner", "TuiObserver", "make_app"]
+
+log = logging.getLogger("netpilot.tui")
 
 
 class TuiObserver:
@@ -61,8 +74,10 @@ class NetpilotApp(App[dict[str, object]]):
 
     TITLE = "netpilot"
     CSS_PATH = "app.tcss"
+    # 'quit' is also what Textual binds to ctrl+q and offers in the command palette, so
+    # overriding action_quit routes every way out through the graceful stop
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("q", "quit_run", "Quit"),
+        Binding("q", "quit", "Quit"),
         Binding("c", "clear_feed", "Clear feed"),
     ]
 
@@ -72,6 +87,7 @@ class NetpilotApp(App[dict[str, object]]):
         self.sub_title = subtitle
         self.stop_signal: asyncio.Event | None = None
         self.summary: dict[str, object] | None = None
+        self.error: Exception | None = None  # the runner's failure, for the caller to report
         self.ticks = 0
         self.confirmed = 0
         self.rolled_back = 0
@@ -99,10 +115,18 @@ class NetpilotApp(App[dict[str, object]]):
         self.stop_signal = asyncio.Event()
         self.run_controller()
 
-    @work(exclusive=True, exit_on_error=True)
+    @work(exclusive=True, exit_on_error=False)
     async def run_controller(self) -> None:
         assert self.stop_signal is not None
-        summary = await self._runner(TuiObserver(self), self.stop_signal)
+        try:
+            summary = await self._runner(TuiObserver(self), self.stop_signal)
+        except Exception as exc:
+            # Not Textual's exit_on_error: its traceback lands in the alternate screen and
+            # the caller would see no error. Keep it, log it (the demo logs to a file), exit.
+            log.exception("the controller run failed")
+            self.error = exc
+            self.exit(None, return_code=1)
+            return
         self.post_message(RunFinished(summary))
 
     # ---------------------------------------------------------------- events
@@ -126,7 +150,10 @@ class NetpilotApp(App[dict[str, object]]):
             ):
                 continue
             self._last_summary[decision.intent] = decision.summary
-            feed.write(f"[dim]{_clock(decision.at)}[/] {decision.intent}: {decision.summary}")
+            feed.write(
+                f"[dim]{_clock(decision.at)}[/] {escape(decision.intent)}: "
+                f"{escape(decision.summary)}"
+            )
 
     def _show_intents(self, statuses: tuple[IntentStatus, ...]) -> None:
         table = self.query_one("#intents", DataTable)
@@ -137,10 +164,10 @@ class NetpilotApp(App[dict[str, object]]):
                 observed = "?" if t.observed is None else f"{t.observed:.2f}"
                 met = {True: "[green]yes[/]", False: "[red]no[/]", None: "?"}[t.met]
                 table.add_row(
-                    status.name,
+                    escape(status.name),
                     _STATUS_STYLE[status.status],
                     state,
-                    t.target.describe(),
+                    escape(t.target.describe()),
                     observed,
                     met,
                 )
@@ -152,25 +179,30 @@ class NetpilotApp(App[dict[str, object]]):
             util = max((r.utilization for r in observation.rates), default=None)
             queue = max(observation.queues, key=lambda q: q.queue_delay_ms, default=None)
             table.add_row(
-                name,
+                escape(name),
                 "[green]yes[/]" if not observation.errors else "[red]errors[/]",
                 "?" if util is None else f"{util:.0%}",
                 "-"
                 if queue is None
-                else (
+                else escape(
                     f"{queue.interface} {queue.traffic_class.value} {queue.queue_delay_ms:.1f} ms"
                 ),
-                "; ".join(observation.errors)[:60],
+                escape("; ".join(observation.errors)[:60]),
             )
 
     @on(ChangeStarted)
     def _change_started(self, message: ChangeStarted) -> None:
-        self._last_summary[message.decision.intent] = message.decision.summary
+        decision = message.decision
+        self._last_summary[decision.intent] = decision.summary
         feed = self.query_one("#decisions", RichLog)
         feed.write(
-            f"[dim]{_clock(message.decision.at)}[/] [bold]{message.decision.intent}[/]: "
-            f"{message.decision.summary} -> transaction {message.txn}"
+            f"[dim]{_clock(decision.at)}[/] [bold]{escape(decision.intent)}[/]: "
+            f"{escape(decision.summary)} -> transaction {escape(message.txn)}"
         )
+        if decision.change is not None:
+            # the exact edits the transaction will push, e.g. qos/class[name=video]/priority
+            for edit in decision.change.edits:
+                feed.write(f"    {escape(decision.change.device)}: {escape(edit.describe())}")
 
     @on(ChangeFinished)
     def _change_finished(self, message: ChangeFinished) -> None:
@@ -181,8 +213,9 @@ class NetpilotApp(App[dict[str, object]]):
             self.rolled_back += 1
         style = _CHANGE_STYLE.get(result.status, "white")
         self.query_one("#decisions", RichLog).write(
-            f"[dim]{_clock(result.finished)}[/] change {result.change_id} on {result.device}: "
-            f"[{style}]{result.status.value}[/] - {result.detail}"
+            f"[dim]{_clock(result.finished)}[/] change {escape(result.change_id)} on "
+            f"{escape(result.device)}: [{style}]{result.status.value}[/] - "
+            f"{escape(result.detail)}"
         )
 
     @on(RunFinished)
@@ -192,10 +225,16 @@ class NetpilotApp(App[dict[str, object]]):
 
     # ---------------------------------------------------------------- actions
 
-    def action_quit_run(self) -> None:
-        """Stop the controller (changes in flight finish first), then exit."""
-        if self.stop_signal is not None:
-            self.stop_signal.set()
+    async def action_quit(self) -> None:
+        """Stop the controller (changes in flight finish first); the app exits when it has.
+
+        Overrides Textual's immediate exit, which would abandon a change between its
+        confirmed commit and its confirm. The runner's summary ends the app (RunFinished).
+        """
+        if self.stop_signal is None:  # not mounted yet: nothing runs
+            self.exit()
+            return
+        self.stop_signal.set()
         self.query_one("#status-line", Static).update("stopping: finishing changes in flight...")
 
     def action_clear_feed(self) -> None:

@@ -16,7 +16,8 @@ NETPILOT = Path(sys.executable).parent / "netpilot"
 
 def test_headless_demo_detects_and_fixes_the_evening_peak(tmp_path):
     # The README's acceptance command runs 60 s; 30 s already covers violation, change,
-    # verification and the fulfilled state, and keeps the suite short.
+    # verification and the fulfilled state, and keeps the suite short. The state dir is
+    # given relative to the working directory, as a user types it.
     completed = subprocess.run(
         [
             str(NETPILOT),
@@ -29,12 +30,13 @@ def test_headless_demo_detects_and_fixes_the_evening_peak(tmp_path):
             "--output",
             "json",
             "--state-dir",
-            str(tmp_path),
+            "state",
         ],
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
+        cwd=tmp_path,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     summary = json.loads(completed.stdout.strip().splitlines()[-1])
@@ -45,17 +47,12 @@ def test_headless_demo_detects_and_fixes_the_evening_peak(tmp_path):
     assert summary["changes"]["confirmed"] >= 1
     assert summary["changes"]["rolled_back"] == 0
     assert summary["ticks"] >= 10
-    # the run left a journal a user can read back with the CLI
+    # the run left a journal a user can read back with the CLI, which only reads it
+    journal = tmp_path / "state" / "journal.sqlite"
+    assert summary["journal"] == str(journal)
+    before = journal.read_bytes()
     listing = subprocess.run(
-        [
-            str(NETPILOT),
-            "changes",
-            "list",
-            "--journal",
-            str(tmp_path / "journal.sqlite"),
-            "--output",
-            "json",
-        ],
+        [str(NETPILOT), "changes", "list", "--journal", str(journal), "--output", "json"],
         capture_output=True,
         text=True,
         timeout=30,
@@ -63,6 +60,7 @@ def test_headless_demo_detects_and_fixes_the_evening_peak(tmp_path):
     )
     changes = json.loads(listing.stdout)["changes"]
     assert [c["status"] for c in changes] == ["confirmed"] * summary["changes"]["confirmed"]
+    assert journal.read_bytes() == before
     # and the violation was logged before the change
     assert "notFulfilled/degraded" in completed.stderr
 
@@ -84,3 +82,36 @@ def test_cli_basics():
     assert bad.returncode == 2
     assert "invalid choice: 'nope'" in bad.stderr and "evening-peak" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_tui_demo_reports_a_failed_run_and_exits_1(tmp_path):
+    # The runner fails inside the console (the intent set is refused once the lab is up):
+    # the app must exit, and the error must reach the user after the terminal is restored.
+    intents = tmp_path / "intents"
+    intents.mkdir()
+    (intents / "video.yaml").write_text(
+        "apiVersion: netpilot/v1\nkind: Intent\nmetadata: {name: video}\n"
+        "spec:\n  mode: approve\n  expectations: []\n"
+    )
+    completed = subprocess.run(
+        [
+            str(NETPILOT),
+            "demo",
+            "--intents",
+            str(intents),
+            "--state-dir",
+            str(tmp_path / "state"),
+            "--output",
+            "json",
+        ],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode == 1, completed.stderr[-3000:]
+    assert "Traceback" not in completed.stderr
+    assert "video.yaml:5:9: spec.mode: mode 'approve' is not supported" in completed.stderr
+    error = json.loads(completed.stdout.strip().splitlines()[-1])["error"]
+    assert error["errors"][0]["field"] == "spec.mode"

@@ -54,7 +54,7 @@ def test_inventory_layers_device_settings_over_defaults(tmp_path):
         pytest.param(
             INVENTORY.replace("password: {env: NP_PASSWORD}", "password: hunter2"),
             2,
-            "mapping",
+            "{env: VAR} or {file: PATH}",
             id="secret-inline",
         ),
         pytest.param(
@@ -81,6 +81,41 @@ def test_inventory_errors_name_file_line_and_field(tmp_path, text, line, message
     assert f"{path}:{line}" in str(caught.value)
     assert message in str(caught.value)
     assert caught.value.line == line
+    assert "hunter2" not in str(caught.value)  # an inline secret is never echoed back
+
+
+@pytest.mark.parametrize(
+    ("inline", "line", "secret"),
+    [
+        pytest.param("password: {env: NP_PASSWORD}", "password: hunter2", "hunter2", id="password"),
+        pytest.param(
+            "community: {file: /etc/netpilot/community}",
+            "community: s3cret",
+            "s3cret",
+            id="community",
+        ),
+        pytest.param(
+            "password: {env: NP_PASSWORD}", "password: [hunter2]", "hunter2", id="password-list"
+        ),
+    ],
+)
+def test_inline_secret_is_refused_without_echoing_it(tmp_path, inline, line, secret):
+    path = write(tmp_path, "inventory.yaml", INVENTORY.replace(inline, line))
+    with pytest.raises(ConfigFileError) as caught:
+        load_inventory(path)
+    message = str(caught.value)
+    assert secret not in message
+    assert "{env: VAR} or {file: PATH}" in message
+    assert f"{path}:" in message and "inline value" in message
+
+
+def test_credential_files_resolve_relative_to_the_inventory(tmp_path):
+    inventory_dir = tmp_path / "site"
+    inventory_dir.mkdir()
+    text = INVENTORY.replace("{file: /etc/netpilot/community}", "{file: secrets/community}")
+    (r1, _) = load_inventory(write(inventory_dir, "inventory.yaml", text))
+    assert r1.snmp is not None
+    assert r1.snmp.community == CredentialRef(file=str(inventory_dir / "secrets" / "community"))
 
 
 def test_settings_resolve_paths_and_durations(tmp_path):
@@ -113,6 +148,42 @@ def test_verification_longer_than_confirm_timeout_is_refused(tmp_path):
     )
     with pytest.raises(ConfigFileError, match="shorter than confirmTimeoutSeconds"):
         load_settings(config)
+
+
+def settings_with_apply(tmp_path: Path, apply: str) -> Path:
+    write(tmp_path, "inventory.yaml", INVENTORY)
+    (tmp_path / "intents").mkdir()
+    return write(
+        tmp_path, "netpilot.yaml", f"inventory: inventory.yaml\nintents: intents\napply:\n{apply}"
+    )
+
+
+def test_confirm_timeout_must_be_whole_seconds(tmp_path):
+    config = settings_with_apply(tmp_path, "  confirmTimeoutSeconds: 60.5\n")
+    with pytest.raises(ConfigFileError) as caught:
+        load_settings(config)
+    assert f"{config}:4" in str(caught.value) and "must be an integer" in str(caught.value)
+
+
+def test_samples_that_cannot_fit_the_verification_window_are_refused(tmp_path):
+    config = settings_with_apply(
+        tmp_path,
+        "  confirmTimeoutSeconds: 60\n  verificationSeconds: 5\n"
+        "  verificationIntervalSeconds: 2\n  requiredSamples: 3\n",
+    )
+    with pytest.raises(ConfigFileError) as caught:
+        load_settings(config)
+    message = str(caught.value)
+    assert f"{config}:7" in message  # the requiredSamples line
+    assert "exceeds verificationSeconds" in message and "lower requiredSamples" in message
+
+
+def test_samples_that_just_fit_the_verification_window_are_accepted(tmp_path):
+    config = settings_with_apply(
+        tmp_path,
+        "  verificationSeconds: 6\n  verificationIntervalSeconds: 2\n  requiredSamples: 3\n",
+    )
+    assert load_settings(config).apply.required_samples == 3
 
 
 def test_missing_file_is_a_clear_error(tmp_path):

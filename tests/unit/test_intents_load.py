@@ -51,6 +51,11 @@ def test_good_intent_loads_with_every_field():
     assert loss.is_met(0.005) and not loss.is_met(0.02)
 
 
+def test_auto_is_the_default_mode_and_both_supported_modes_load():
+    assert load(GOOD.replace("  mode: dry-run\n", "")).intents[0].mode is IntentMode.AUTO
+    assert load(GOOD.replace("mode: dry-run", "mode: auto")).intents[0].mode is IntentMode.AUTO
+
+
 def test_shipped_examples_are_valid():
     sources = [IntentSource(str(p), p.read_bytes()) for p in sorted(EXAMPLES.glob("*.yaml"))]
     assert sources, "no shipped examples"
@@ -118,6 +123,21 @@ BROKEN = [
         13,
         "below value",
         id="contradictory-range",
+    ),
+    pytest.param(
+        GOOD.replace("mode: dry-run", "mode: approve"),
+        6,
+        "mode 'approve' is not supported by this netpilot version yet",
+        id="approve-not-yet",
+    ),
+    pytest.param(
+        GOOD.replace(
+            "      type: e2e-qos\n",
+            "      type: e2e-qos\n      contexts: [{name: timeWindow, value: '18:00-22:00'}]\n",
+        ),
+        10,
+        "contexts (e.g. timeWindow) are not supported by this netpilot version yet",
+        id="contexts-not-yet",
     ),
     pytest.param(
         "apiVersion: netpilot/v1\nkind: Intent\nmetadata: &m {name: a}\nspec: *m\n",

@@ -1,0 +1,203 @@
+"""The ``netpilot`` command line, in process: exit codes, usage errors, JSON on failure."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import controller.demo
+from controller import cli
+from controller.journal import Journal
+from controller.model import ChangeSet, ConfigEdit, EditOp
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "intents"
+T0 = datetime(2026, 11, 28, 20, 0, tzinfo=UTC)
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def last_json(out: str) -> Any:
+    return json.loads(out.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize(
+    ("group", "subcommand"),
+    [("lab", "LAB_COMMAND"), ("intents", "INTENTS_COMMAND"), ("changes", "CHANGES_COMMAND")],
+)
+def test_a_group_without_its_subcommand_prints_its_help_and_exits_2(capsys, group, subcommand):
+    code, out, _ = run(capsys, group)
+    assert code == cli.EXIT_USAGE
+    assert f"usage: netpilot {group}" in out and subcommand in out
+
+
+@pytest.mark.parametrize(
+    "option",
+    [
+        ["--interval", "-1"],
+        ["--interval", "0"],
+        ["--speed", "0"],
+        ["--duration", "-5"],
+        ["--duration", "nan"],
+        ["--speed", "inf"],
+        ["--interval", "soon"],
+    ],
+)
+def test_demo_numbers_are_checked_before_anything_starts(capsys, option):
+    code, out, err = run(capsys, "demo", "--headless", *option)
+    assert code == cli.EXIT_USAGE
+    assert f"argument {option[0]}" in err and "Traceback" not in err
+    assert out == ""
+
+
+def test_run_and_lab_numbers_are_checked_too(capsys):
+    assert run(capsys, "run", "--config", "x.yaml", "--duration", "0")[0] == cli.EXIT_USAGE
+    assert run(capsys, "lab", "up", "--speed", "-2")[0] == cli.EXIT_USAGE
+    assert run(capsys, "changes", "list", "--journal", "j", "--limit", "0")[0] == cli.EXIT_USAGE
+
+
+def test_a_usage_error_in_json_mode_ends_stdout_with_a_json_object(capsys):
+    code, out, err = run(capsys, "demo", "--interval", "-1", "--output", "json")
+    assert code == cli.EXIT_USAGE
+    assert "must be greater than 0" in err
+    error = last_json(out)["error"]
+    assert isinstance(error, dict) and error["type"] == "UsageError"
+    assert "--interval" in str(error["message"])
+
+
+@pytest.mark.parametrize(
+    ("argv", "verbose"),
+    [
+        (["intents", "validate", "x", "-v"], True),
+        (["-v", "intents", "validate", "x"], True),
+        (["demo", "--verbose"], True),
+        (["changes", "-v", "list", "--journal", "j"], True),
+        (["intents", "validate", "x"], False),
+    ],
+)
+def test_verbose_works_before_and_after_the_subcommand(argv, verbose):
+    args = cli._parser().parse_args(argv)
+    assert getattr(args, "verbose", False) is verbose
+
+
+def test_demo_with_a_missing_intent_directory_fails_cleanly(capsys, tmp_path):
+    missing = tmp_path / "nowhere"
+    code, out, err = run(
+        capsys, "demo", "--headless", "--intents", str(missing), "--output", "json"
+    )
+    assert code == cli.EXIT_FAILURE
+    assert "Traceback" not in err
+    assert f"netpilot: error: {missing}: intent directory not found" in err
+    error = last_json(out)["error"]
+    assert isinstance(error, dict) and error["type"] == "ConfigFileError"
+
+
+def test_lab_up_refusal_in_json_mode_ends_stdout_with_a_json_object(capsys):
+    code, out, err = run(capsys, "lab", "up", "--devices", "5", "--output", "json")
+    assert code == cli.EXIT_FAILURE
+    assert "4-router topology only" in err
+    assert "4-router topology only" in str(last_json(out)["error"])
+
+
+def test_validate_with_a_missing_path_in_json_mode(capsys, tmp_path):
+    code, out, err = run(capsys, "intents", "validate", str(tmp_path / "nope"), "--output", "json")
+    assert code == cli.EXIT_USAGE
+    assert "no such file or directory" in err
+    assert "no such file or directory" in str(last_json(out)["error"])
+
+
+def test_validate_shipped_examples(capsys):
+    code, out, _ = run(capsys, "intents", "validate", str(EXAMPLES), "--output", "json")
+    assert code == cli.EXIT_OK
+    assert last_json(out)["valid"] is True
+
+
+@pytest.fixture
+def journal_file(tmp_path: Path) -> Path:
+    path = tmp_path / "journal.sqlite"
+    journal = Journal(path)
+    change = ChangeSet.make(
+        "video",
+        "r2",
+        (ConfigEdit(EditOp.ADD, ("qos", "class[name=video]", "priority"), None, "1"),),
+        "raise video priority",
+    )
+    journal.begin_change("txn-1", change, at=T0, explanation={})
+    journal.close()
+    return path
+
+
+def test_changes_list_and_show_read_without_writing(capsys, journal_file):
+    before = journal_file.read_bytes()
+    code, out, _ = run(
+        capsys, "changes", "list", "--journal", str(journal_file), "--output", "json"
+    )
+    assert code == cli.EXIT_OK
+    assert [c["txn"] for c in last_json(out)["changes"]] == ["txn-1"]
+    code, out, _ = run(capsys, "changes", "show", "txn-1", "--journal", str(journal_file))
+    assert code == cli.EXIT_OK and "raise video priority" in out
+    assert journal_file.read_bytes() == before
+
+
+def test_changes_show_of_an_unknown_transaction_fails_with_json(capsys, journal_file):
+    code, out, err = run(
+        capsys, "changes", "show", "nope", "--journal", str(journal_file), "--output", "json"
+    )
+    assert code == cli.EXIT_FAILURE
+    assert "no change 'nope'" in err and "no change 'nope'" in str(last_json(out)["error"])
+
+
+def test_changes_on_a_file_that_is_not_a_journal_fail_cleanly_and_leave_it(capsys, tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_bytes(b"shopping list: milk, eggs\n" * 300)
+    before = notes.read_bytes()
+    code, out, err = run(capsys, "changes", "list", "--journal", str(notes), "--output", "json")
+    assert code == cli.EXIT_FAILURE
+    assert "Traceback" not in err and "not a netpilot journal" in err
+    error = last_json(out)["error"]
+    assert isinstance(error, dict) and error["type"] == "ConfigFileError"
+    assert notes.read_bytes() == before
+
+
+def test_changes_on_a_missing_journal_fail_with_json(capsys, tmp_path):
+    code, out, err = run(
+        capsys, "changes", "list", "--journal", str(tmp_path / "none.sqlite"), "--output", "json"
+    )
+    assert code == cli.EXIT_FAILURE
+    assert "no such journal" in err and "no such journal" in str(last_json(out)["error"])
+    assert not (tmp_path / "none.sqlite").exists()
+
+
+SUMMARY = {
+    "intents": [
+        {
+            "name": "video-west-east",
+            "status": "fulfilled",
+            "targets": [{"name": "latencyMs", "observed": 12.3456}],
+        }
+    ],
+    "changes": {"confirmed": 1, "rolled_back": 0},
+    "ticks": 14,
+    "journal": "/tmp/j.sqlite",
+}
+
+
+def test_the_summary_printer_is_shared_and_readable(capsys):
+    # one printer for the demo and the CLI, not two that drift apart
+    assert vars(controller.demo)["print_summary"] is cli.print_summary
+    cli.print_summary(SUMMARY, "text")
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == [
+        "intent video-west-east: fulfilled (latencyMs=12.3)",
+        "changes: confirmed 1, rolled back 0; ticks: 14",
+        "journal: /tmp/j.sqlite  (netpilot changes list --journal /tmp/j.sqlite)",
+    ]
+    cli.print_summary(SUMMARY, "json")
+    assert json.loads(capsys.readouterr().out) == SUMMARY
