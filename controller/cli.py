@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import json
 import logging
 import signal
@@ -23,16 +24,19 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from controller.errors import NetpilotError
 
 __all__ = [
+    "COMMAND_MODULES",
+    "CommandGroups",
     "EXIT_FAILURE",
     "EXIT_OK",
     "EXIT_USAGE",
     "install_stop_signals",
     "main",
+    "output_option",
     "print_summary",
     "report_failure",
 ]
@@ -169,7 +173,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="controller tick interval (default: %(default)s)",
     )
-    _output_option(demo)
+    output_option(demo)
 
     run = commands.add_parser(
         "run",
@@ -184,7 +188,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="stop after this many seconds (default: until SIGINT/SIGTERM)",
     )
-    _output_option(run)
+    output_option(run)
 
     lab = commands.add_parser("lab", parents=[common], help="the embedded lab network")
     lab.set_defaults(group_parser=lab)
@@ -218,7 +222,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="stop after this many seconds (default: until Ctrl-C)",
     )
-    _output_option(up)
+    output_option(up)
 
     intents = commands.add_parser("intents", parents=[common], help="work with intent files")
     intents.set_defaults(group_parser=intents)
@@ -235,7 +239,7 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="inventory file: device references are checked against it",
     )
-    _output_option(validate)
+    output_option(validate)
 
     changes = commands.add_parser(
         "changes", parents=[common], help="the journal of change transactions"
@@ -247,17 +251,70 @@ def _parser() -> argparse.ArgumentParser:
     )
     listing.add_argument("--journal", type=Path, required=True, help="journal SQLite file")
     listing.add_argument("--limit", type=_positive_int, default=50)
-    _output_option(listing)
+    output_option(listing)
     show = change_commands.add_parser(
         "show", parents=[common], help="one change: plan, explanation, timeline"
     )
     show.add_argument("txn", help="transaction id (from 'changes list')")
     show.add_argument("--journal", type=Path, required=True, help="journal SQLite file")
-    _output_option(show)
+    output_option(show)
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).register(CommandGroups(commands, common))
     return parser
 
 
-def _output_option(parser: argparse.ArgumentParser) -> None:
+# Command groups that live in their own modules. Each module has a function
+# ``register(groups: CommandGroups) -> None`` that adds its parsers and gives each runnable
+# (sub)command a handler with ``parser.set_defaults(handler=fn)``, ``fn(args) -> exit code``.
+COMMAND_MODULES: tuple[str, ...] = ("controller.cli_bench",)
+
+
+class CommandGroups:
+    """What a command module needs to add its commands to ``netpilot``."""
+
+    def __init__(
+        self,
+        commands: argparse._SubParsersAction[Any],
+        common: argparse.ArgumentParser,
+    ) -> None:
+        self._commands = commands
+        self.common = common
+
+    def group(self, name: str, help_text: str) -> argparse._SubParsersAction[Any]:
+        """Add ``netpilot NAME`` as a group of subcommands; returns its subparsers.
+
+        Without a subcommand, the group prints its help and exits 2 (a usage error).
+        """
+        parser: argparse.ArgumentParser = self._commands.add_parser(
+            name, parents=[self.common], help=help_text
+        )
+        parser.set_defaults(group_parser=parser, handler=None)
+        subcommands: argparse._SubParsersAction[Any] = parser.add_subparsers(
+            dest=f"{name}_command", metavar=f"{name.upper()}_COMMAND"
+        )
+        return subcommands
+
+    def command(
+        self,
+        subcommands: argparse._SubParsersAction[Any],
+        name: str,
+        help_text: str,
+        handler: Callable[[argparse.Namespace], int],
+        *,
+        json_output: bool = True,
+    ) -> argparse.ArgumentParser:
+        """Add a runnable subcommand with ``--output`` (unless ``json_output`` is False)."""
+        parser: argparse.ArgumentParser = subcommands.add_parser(
+            name, parents=[self.common], help=help_text
+        )
+        parser.set_defaults(handler=handler)
+        if json_output:
+            output_option(parser)
+        return parser
+
+
+def output_option(parser: argparse.ArgumentParser) -> None:
+    """Add ``--output text|json`` to a command."""
     parser.add_argument(
         "--output",
         choices=("text", "json"),
@@ -323,6 +380,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    if hasattr(args, "handler"):  # a command module's (sub)command
+        if args.handler is None:  # its group without a subcommand
+            args.group_parser.print_help()
+            return EXIT_USAGE
+        result: int = args.handler(args)
+        return result
     if args.command == "demo":
         from controller.demo import DemoOptions, demo_main
 

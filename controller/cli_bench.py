@@ -1,0 +1,45 @@
+"""``netpilot bench NAME``: the benchmarks in the ``bench`` package.
+
+Each benchmark module (``bench/NAME.py``) provides ``DESCRIPTION: str``,
+``add_arguments(parser)`` and ``run(args) -> dict[str, object]``, and optionally
+``format_text(result) -> str`` for the human output. Modules keep heavy imports inside
+``run`` so that building the command line stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+from collections.abc import Callable
+from types import ModuleType
+
+from controller.cli import EXIT_OK, CommandGroups
+
+__all__ = ["BENCHMARKS", "register"]
+
+# name -> module; add a line per benchmark
+BENCHMARKS: dict[str, str] = {}
+
+
+def register(groups: CommandGroups) -> None:
+    """Add ``netpilot bench`` and one subcommand per benchmark module."""
+    subcommands = groups.group("bench", "run a benchmark and print its figures")
+    for name, module_name in sorted(BENCHMARKS.items()):
+        module = importlib.import_module(module_name)
+        parser = groups.command(subcommands, name, str(module.DESCRIPTION), _handler(module))
+        module.add_arguments(parser)
+
+
+def _handler(module: ModuleType) -> Callable[[argparse.Namespace], int]:
+    def handle(args: argparse.Namespace) -> int:
+        result: dict[str, object] = module.run(args)
+        if args.output == "json":
+            print(json.dumps(result, default=str))
+        elif hasattr(module, "format_text"):
+            print(module.format_text(result))
+        else:
+            print(json.dumps(result, indent=2, default=str))
+        return EXIT_OK
+
+    return handle
