@@ -1,29 +1,30 @@
 """The change transaction: the only code in netpilot that pushes configuration.
 
-One :class:`~controller.model.ChangeSet` is carried out in a fixed order, each step journaled
-before the next::
+One :class:`~controller.model.Plan` (change sets for one or more devices) is one transaction,
+carried out in a fixed order, every step journaled before the next::
 
-    open session -> capabilities -> lock candidate -> discard stale edits
-    -> read running (the base) -> drift check (the plan's "old" values still hold)
-    -> validate the exact resulting configuration inline
-    -> edit candidate -> compare candidate with the plan
-    -> confirmed commit (timeout, persist-id = the transaction id)
-    -> post-check: sample the intent target over the verification window
-    -> confirm                                          (target met)
-     | settle: cancel-commit, then read running and say where the device is
+    per device, concurrently: open session -> capabilities -> lock candidate -> discard stale
+        edits -> read running (the base) -> drift check (the plan's "old" values still hold)
+        -> validate the exact resulting configuration inline -> edit candidate -> compare
+    per device, concurrently: confirmed commit, ONE persist-id (the transaction id) for all
+    post-check: sample the intent target over the verification window      -> "verified"
+    per device, concurrently: confirm
+    otherwise: settle
 
-The promise: a change either lands verified, or the device is back at its base, and the
-journal says which. Whatever goes wrong after the commit was sent (a refusal, a lost reply,
-a dead session, an exception, a cancellation) ends in :meth:`_Transaction.settle`, which
-cancels the pending commit by its persist-id (over a fresh session if the old one is
-suspect), reads the running configuration back and classifies the outcome from what the
-device holds, never from what the controller hoped.
+The promise: a plan either lands verified on every device, or every device is back at its
+base, and the journal says which. Whatever goes wrong after a commit was sent (a refusal, a
+lost reply, a dead session, an exception, a cancellation, a restart) ends in
+:meth:`_Transaction.settle`: each device's pending commit is cancelled by the persist-id (over a
+fresh session when the old one is suspect), its running configuration is read back, and its
+end state is classified from what the device holds. A device that was already confirmed when
+another failed gets a compensating change back to its base, so no plan is left half-applied.
 
 Validation is inline (``<validate><source><config>``) because Debian's netconfd silently
 loses the candidate after ``<validate><source><candidate/>`` (docs/interop.md). Rollback is
 an explicit ``cancel-commit``, never a wait for the device's timer; the confirm timeout is
 only the safety net for a controller that dies mid-change, and :func:`recover_in_flight`
-settles such changes when the controller starts again.
+settles such plans when the controller starts again: confirmed if verification had
+completed, rolled back otherwise.
 """
 
 from __future__ import annotations
@@ -32,10 +33,11 @@ import asyncio
 import logging
 import secrets
 import sqlite3
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
+from typing import Any
 
 from adapters.base import Capability, ConfigSession
 from controller.config import ApplySettings
@@ -52,9 +54,15 @@ from controller.errors import (
     VerificationError,
 )
 from controller.journal import ChangeRecord, Journal
-from controller.model import ChangeResult, ChangeSet, ChangeStatus, DeviceConfig
+from controller.model import ChangeResult, ChangeSet, ChangeStatus, DeviceConfig, Plan
 
-__all__ = ["VerificationSample", "apply_change", "new_txn_id", "recover_in_flight"]
+__all__ = [
+    "VerificationSample",
+    "apply_change",
+    "apply_plan",
+    "new_txn_id",
+    "recover_in_flight",
+]
 
 log = logging.getLogger("netpilot.apply")
 
@@ -77,17 +85,27 @@ Sleep = Callable[[float], Awaitable[None]]
 
 
 class _Phase(str, Enum):
-    """How far a transaction got; decides what a failure means for the device."""
+    """How far one device got; decides what a failure means for it."""
 
     PREPARE = "prepare"  # nothing committed
     COMMIT = "commit"  # the commit was sent: it may or may not have taken effect
     VERIFY = "verify"  # the change runs on the device, unconfirmed
-    CONFIRM = "confirm"  # verified; the confirm was sent
+    CONFIRM = "confirm"  # the confirm was sent
+    CONFIRMED = "confirmed"  # the device confirmed
 
 
-def new_txn_id(change: ChangeSet) -> str:
-    """A transaction id, also used as the confirmed commit's persist-id."""
-    return f"{change.id}-{secrets.token_hex(4)}"
+class _End(str, Enum):
+    """Where a device stands after a failed transaction was settled."""
+
+    UNTOUCHED = "untouched"  # never committed; candidate discarded
+    AT_BASE = "at-base"  # running equals the base (cancelled, reverted or never landed)
+    AT_DESIRED = "at-desired"  # running equals the plan, nothing pending (confirmed)
+    UNKNOWN = "unknown"  # unreachable, or running is neither base nor desired
+
+
+def new_txn_id(plan: Plan | ChangeSet) -> str:
+    """A transaction id, also used as the confirmed commits' persist-id."""
+    return f"{plan.id}-{secrets.token_hex(4)}"
 
 
 def _config_to_json(config: DeviceConfig) -> list[list[object]]:
@@ -103,12 +121,31 @@ def _config_from_json(data: object) -> DeviceConfig | None:
         return None
 
 
+@dataclass
+class _Device:
+    """One device's part of a transaction."""
+
+    change: ChangeSet
+    session: ConfigSession | None = None
+    base: DeviceConfig | None = None
+    desired: DeviceConfig | None = None
+    phase: _Phase = _Phase.PREPARE
+    failure: NetpilotError | None = None  # this device's own error, if it had one
+    cancelled: bool = False
+    end: _End | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.change.device
+
+
 class _Transaction:
-    """State of one running transaction; see :func:`apply_change`."""
+    """State of one running transaction; see :func:`apply_plan`."""
 
     def __init__(
         self,
-        change: ChangeSet,
+        plan: Plan,
         txn: str,
         journal: Journal,
         settings: ApplySettings,
@@ -116,7 +153,7 @@ class _Transaction:
         sleep: Sleep,
         open_session: SessionOpener,
     ) -> None:
-        self.change = change
+        self.plan = plan
         self.txn = txn
         self.journal = journal
         self.settings = settings
@@ -124,21 +161,22 @@ class _Transaction:
         self.sleep = sleep
         self.open_session = open_session
         self.started = clock()
-        self.base: DeviceConfig | None = None
-        self.desired: DeviceConfig | None = None
-        self.phase = _Phase.PREPARE
+        self.devices = {c.device: _Device(change=c) for c in plan.changes}
+        self.verified = False
         self.settling = False
 
-    def step(self, step: str, **detail: object) -> None:
+    # ---------------------------------------------------------------- journal
+
+    def step(self, step: str, device: str = "", **detail: object) -> None:
         """Journal a step. While settling, a journal failure is logged, not raised: the
-        device's restoration must not depend on the disk (the failure itself already
+        devices' restoration must not depend on the disk (the failure itself already
         stopped the happy path)."""
         try:
             self.journal.event(
                 "change-step",
                 at=self.clock(),
-                intent=self.change.intent,
-                device=self.change.device,
+                intent=self.plan.intent,
+                device=device,
                 txn=self.txn,
                 step=step,
                 detail=detail,
@@ -151,15 +189,17 @@ class _Transaction:
     def result(
         self, status: ChangeStatus, detail: str, error: NetpilotError | None = None
     ) -> ChangeResult:
+        outcomes = {d.name: _device_status(d) for d in self.devices.values()}
         result = ChangeResult(
             change_id=self.txn,
-            intent=self.change.intent,
-            device=self.change.device,
+            intent=self.plan.intent,
+            device=",".join(self.plan.devices),
             status=status,
             detail=detail,
             started=self.started,
             finished=self.clock(),
             error=error.as_dict() if error else None,
+            outcomes=outcomes if len(outcomes) > 1 else {},
         )
         try:
             self.journal.finish_change(self.txn, result)
@@ -171,43 +211,87 @@ class _Transaction:
 
     # ---------------------------------------------------------------- the happy path
 
-    async def prepare(self, session: ConfigSession) -> None:
+    async def for_each(self, operation: Callable[[_Device], Coroutine[Any, Any, None]]) -> None:
+        """Run ``operation`` on every device concurrently; raise the first failure after all
+        have finished (so every device's phase is known when settling)."""
+        outcomes = await asyncio.gather(
+            *(operation(d) for d in self.devices.values()), return_exceptions=True
+        )
+        failures = [o for o in outcomes if isinstance(o, BaseException)]
+        if failures:
+            interrupts = [f for f in failures if not isinstance(f, Exception)]
+            raise (interrupts or failures)[0]
+
+    async def _recording(self, dev: _Device, operation: Awaitable[None]) -> None:
+        """Run one device's step; remember its own failure (settling needs to know)."""
+        try:
+            await operation
+        except BaseException as exc:
+            dev.failure = _as_netpilot(exc, dev.name)
+            raise
+
+    async def prepare(self, dev: _Device) -> None:
         """Everything before the commit: lock, base, drift check, validation, edit, compare."""
+        await self._recording(dev, self._prepare(dev))
+
+    async def _prepare(self, dev: _Device) -> None:
+        session = await self.open_session(dev.name)
+        dev.session = session
         missing = [c.value for c in REQUIRED_CAPABILITIES if c not in session.capabilities]
-        self.step("connected", capabilities=sorted(c.value for c in session.capabilities))
+        self.step("connected", dev.name, capabilities=sorted(c.value for c in session.capabilities))
         if missing:
-            raise PrecheckError(self.txn, f"device lacks {', '.join(missing)}")
+            raise PrecheckError(self.txn, f"{dev.name} lacks {', '.join(missing)}")
         await session.lock("candidate")
-        self.step("locked", target="candidate")
+        self.step("locked", dev.name, target="candidate")
         # an earlier, crashed client may have left edits in the shared candidate
         await session.discard()
         base = await session.get_running()
-        self.base = base
+        dev.base = base
         flat = base.flatten()
-        for edit in self.change.edits:
+        for edit in dev.change.edits:
             current = flat.get(edit.path)
             if current != edit.old:
                 raise PrecheckError(
                     self.txn,
-                    f"device drifted since the plan: {'/'.join(edit.path)} is {current}, "
+                    f"{dev.name} drifted since the plan: {'/'.join(edit.path)} is {current}, "
                     f"the plan expected {edit.old}",
                 )
         try:
-            desired = base.with_edits(self.change.edits)
+            desired = base.with_edits(dev.change.edits)
         except ValueError as exc:
-            raise PrecheckError(self.txn, str(exc)) from exc
-        self.desired = desired
+            raise PrecheckError(self.txn, f"{dev.name}: {exc}") from exc
+        dev.desired = desired
         # the base is journaled so that a controller restarted mid-change can check it
-        self.step("base-read", base=_config_to_json(base), desired=_config_to_json(desired))
+        self.step(
+            "base-read", dev.name, base=_config_to_json(base), desired=_config_to_json(desired)
+        )
         await session.validate(desired)
-        self.step("validated", how="inline <config>")
-        await session.edit_candidate(self.change.edits)
-        self.step("candidate-edited", edits=[e.describe() for e in self.change.edits])
+        self.step("validated", dev.name, how="inline <config>")
+        await session.edit_candidate(dev.change.edits)
+        self.step("candidate-edited", dev.name, edits=[e.describe() for e in dev.change.edits])
         candidate = await session.get_candidate()
         if candidate != desired:
             unexpected = [e.describe() for e in desired.diff(candidate)]
-            raise PrecheckError(self.txn, f"candidate differs from the plan: {unexpected}")
-        self.step("compared", diff=[e.describe() for e in base.diff(candidate)])
+            raise PrecheckError(
+                self.txn, f"{dev.name}: candidate differs from the plan: {unexpected}"
+            )
+        self.step("compared", dev.name, diff=[e.describe() for e in base.diff(candidate)])
+
+    async def commit(self, dev: _Device) -> None:
+        assert dev.session is not None
+        dev.phase = _Phase.COMMIT
+        await self._recording(
+            dev,
+            dev.session.commit(confirm_timeout=self.settings.confirm_timeout, persist_id=self.txn),
+        )
+        dev.phase = _Phase.VERIFY
+        self.step(
+            "committed",
+            dev.name,
+            confirmed=True,
+            confirm_timeout_s=self.settings.confirm_timeout.total_seconds(),
+            persist_id=self.txn,
+        )
 
     async def verify(self, verify: Verifier) -> str:
         """Sample the target over the verification window.
@@ -231,7 +315,10 @@ class _Transaction:
                 "verify-sample", met=sample.met, observed=sample.observed, detail=sample.detail
             )
             if streak >= settings.required_samples:
-                return f"target met in {streak} consecutive samples ({last})"
+                how = f"target met in {streak} consecutive samples ({last})"
+                self.verified = True
+                self.step("verified", how=how)
+                return how
             if self.clock() >= deadline:
                 raise VerificationError(
                     self.txn,
@@ -240,48 +327,84 @@ class _Transaction:
                     f" s (last: {last})",
                 )
 
+    async def confirm(self, dev: _Device) -> None:
+        assert dev.session is not None
+        dev.phase = _Phase.CONFIRM
+        await self._recording(dev, dev.session.confirm(self.txn))
+        dev.phase = _Phase.CONFIRMED
+        self.step("confirmed", dev.name)
+
+    async def close_all(self) -> None:
+        for dev in self.devices.values():
+            if dev.session is not None:
+                await _quietly(dev.session.unlock("candidate"))
+                await _quietly(dev.session.close())
+
     # ---------------------------------------------------------------- failures
 
-    async def settle(self, error: BaseException, session: ConfigSession | None) -> ChangeResult:
-        """End a transaction that failed, according to how far it got."""
+    async def settle(self, error: BaseException) -> ChangeResult:
+        """End a failed transaction: every device back at its base, or say which is not."""
         self.settling = True
-        failure = _as_netpilot(error, self.change.device)
-        self.step("error", phase=self.phase.value, error=failure.as_dict())
-        if self.phase is _Phase.PREPARE:
-            if session is not None:
-                try:
-                    await session.discard()
-                except (NetpilotError, OSError):
-                    self.step(
-                        "discard-failed", note="the candidate is discarded when the lock ends"
-                    )
-                else:
-                    self.step("discarded", target="candidate")
+        failure = _as_netpilot(error, ",".join(self.plan.devices))
+        self.step("error", error=failure.as_dict())
+        await asyncio.gather(*(self._settle_device(d) for d in self.devices.values()))
+        committed = [d for d in self.devices.values() if d.end is not _End.UNTOUCHED]
+        if (
+            committed
+            and self.verified
+            and all(d.end is _End.AT_DESIRED for d in committed)
+            and (len(committed) == len(self.devices))
+        ):
+            # verified, and every confirm landed although a reply (or the journal) did not
+            self.step("confirmed-after-failure", note="every device holds the confirmed change")
             return self.result(
-                ChangeStatus.REJECTED_PRECHECK,
-                f"refused before the commit, nothing changed on the device: {failure}",
-                failure,
+                ChangeStatus.CONFIRMED,
+                f"{self.plan.reason}; verified, and every device holds the confirmed change "
+                f"although the transaction was interrupted ({failure})",
             )
-        # A commit was sent. Trust only what the device says now: cancel by persist-id and read
-        # running back, over the old session unless it is suspect, else over a fresh one.
-        # after a transport failure the old session cannot be trusted to answer
-        suspect = isinstance(failure, ConnectError | AdapterTimeoutError | ProtocolError)
-        reuse = None if suspect else session
-        try:
-            cancelled, running = await self._cancel_and_read(reuse)
-        except (NetpilotError, OSError) as exc:
-            restore_error = RollbackError(self.txn, f"could not reach the device to restore: {exc}")
-            self.step("restore-failed", error=restore_error.as_dict())
-            return self.result(
-                ChangeStatus.FAILED,
-                f"{failure}; the device could not be restored: {exc}. Its pending confirmed "
-                f"commit reverts by itself within "
-                f"{self.settings.confirm_timeout.total_seconds():g} s unless confirmed",
-                restore_error,
-            )
-        return self._classify(failure, cancelled, running)
+        # a device that holds the change while the plan failed is brought back by compensation
+        await asyncio.gather(
+            *(self._compensate(d) for d in self.devices.values() if d.end is _End.AT_DESIRED)
+        )
+        return self._conclude(failure)
 
-    async def _cancel_and_read(self, session: ConfigSession | None) -> tuple[bool, DeviceConfig]:
+    async def _settle_device(self, dev: _Device) -> None:
+        if dev.phase is _Phase.PREPARE:
+            if dev.session is not None:
+                try:
+                    await dev.session.discard()
+                except (NetpilotError, OSError):
+                    self.step("discard-failed", dev.name, note="discarded when the lock ends")
+                else:
+                    self.step("discarded", dev.name, target="candidate")
+            dev.end = _End.UNTOUCHED
+            return
+        # a commit was sent: trust only what the device says now
+        suspect = isinstance(dev.failure, ConnectError | AdapterTimeoutError | ProtocolError)
+        try:
+            dev.cancelled, running = await self._cancel_and_read(
+                dev, None if suspect else dev.session
+            )
+        except (NetpilotError, OSError) as exc:
+            dev.end = _End.UNKNOWN
+            dev.notes.append(f"could not reach the device to restore it: {exc}")
+            self.step("restore-failed", dev.name, error=str(exc))
+            return
+        if running == dev.base:
+            dev.end = _End.AT_BASE
+            self.step("restored", dev.name, check="running equals the pre-change config")
+        elif running == dev.desired and not dev.cancelled:
+            dev.end = _End.AT_DESIRED
+        else:
+            assert dev.base is not None
+            dev.end = _End.UNKNOWN
+            drift = [e.describe() for e in dev.base.diff(running)]
+            dev.notes.append(f"running differs from the pre-change config: {drift}")
+            self.step("restore-failed", dev.name, drift=drift)
+
+    async def _cancel_and_read(
+        self, dev: _Device, session: ConfigSession | None
+    ) -> tuple[bool, DeviceConfig]:
         """cancel-commit by persist-id, then read running; a second try on a fresh session."""
         # None: open a fresh session (always the last resort)
         attempts: list[ConfigSession | None] = [session, None] if session is not None else [None]
@@ -289,11 +412,7 @@ class _Transaction:
         for candidate in attempts:
             opened = candidate is None
             try:
-                active = (
-                    candidate
-                    if candidate is not None
-                    else await self.open_session(self.change.device)
-                )
+                active = candidate if candidate is not None else await self.open_session(dev.name)
             except (NetpilotError, OSError) as exc:
                 last_error = exc
                 continue
@@ -301,10 +420,12 @@ class _Transaction:
                 try:
                     await active.cancel_commit(self.txn)
                     cancelled = True
-                    self.step("cancel-commit", persist_id=self.txn, result="cancelled")
+                    self.step("cancel-commit", dev.name, persist_id=self.txn, result="cancelled")
                 except RpcError as exc:  # nothing pending under this id
                     cancelled = False
-                    self.step("cancel-commit", persist_id=self.txn, result=f"refused: {exc.tag}")
+                    self.step(
+                        "cancel-commit", dev.name, persist_id=self.txn, result=f"refused: {exc.tag}"
+                    )
                 running = await active.get_running()
             except (NetpilotError, OSError) as exc:
                 last_error = exc
@@ -316,41 +437,108 @@ class _Transaction:
         assert last_error is not None
         raise last_error
 
-    def _classify(
-        self, failure: NetpilotError, cancelled: bool, running: DeviceConfig
-    ) -> ChangeResult:
-        assert self.base is not None
-        if running == self.base:
-            self.step("restored", check="running equals the pre-change config")
-            if self.phase is _Phase.COMMIT and not cancelled:
-                return self.result(
-                    ChangeStatus.ABORTED,
-                    f"the commit did not take effect, nothing changed on the device: {failure}",
-                    failure,
-                )
+    async def _compensate(self, dev: _Device) -> None:
+        """Undo a change a device has confirmed, with a new confirmed commit back to the base.
+
+        The transaction's own session still holds the candidate lock, so it is used first;
+        if it fails, it is closed (which releases the lock) and a fresh session locks again.
+        """
+        assert dev.base is not None
+        assert dev.desired is not None
+        self.step("compensating", dev.name, note="confirmed here while the plan failed")
+        last_error: NetpilotError | OSError | None = None
+        attempts = [dev.session, None] if dev.session is not None else [None]
+        for reuse in attempts:
+            try:
+                running = await self._undo(dev, reuse)
+            except (NetpilotError, OSError) as exc:
+                last_error = exc
+                if reuse is not None:
+                    await _quietly(reuse.close())  # releases our lock for the fresh session
+                    dev.session = None
+                continue
+            if running == dev.base:
+                dev.end = _End.AT_BASE
+                dev.notes.append("compensated back to the pre-change config")
+                self.step("compensated", dev.name, check="running equals the pre-change config")
+            else:
+                dev.end = _End.UNKNOWN
+                dev.notes.append("compensation committed but running is not the base")
+                self.step("compensation-failed", dev.name, error="running differs from the base")
+            return
+        dev.end = _End.UNKNOWN
+        dev.notes.append(f"compensation failed: {last_error}")
+        self.step("compensation-failed", dev.name, error=str(last_error))
+
+    async def _undo(self, dev: _Device, session: ConfigSession | None) -> DeviceConfig:
+        """Edit the device from the plan back to its base and commit; returns running after."""
+        assert dev.base is not None
+        assert dev.desired is not None
+        undo = f"{self.txn}-undo"
+        active = session if session is not None else await self.open_session(dev.name)
+        try:
+            if session is None:
+                await active.lock("candidate")
+            await active.discard()
+            if await active.get_running() != dev.desired:
+                raise RollbackError(self.txn, f"{dev.name} changed again; not compensating")
+            await active.validate(dev.base)
+            await active.edit_candidate(dev.desired.diff(dev.base))
+            await active.commit(confirm_timeout=self.settings.confirm_timeout, persist_id=undo)
+            await active.confirm(undo)
+            return await active.get_running()
+        finally:
+            if session is None:
+                await _quietly(active.unlock("candidate"))
+                await _quietly(active.close())
+
+    def _conclude(self, failure: NetpilotError) -> ChangeResult:
+        devices = list(self.devices.values())
+        unknown = [d for d in devices if d.end is _End.UNKNOWN]
+        if unknown:
+            notes = "; ".join(f"{d.name}: {', '.join(d.notes)}" for d in unknown)
+            error = RollbackError(self.txn, notes)
+            return self.result(
+                ChangeStatus.FAILED,
+                f"{failure}; and not every device is back at its pre-change config ({notes}). "
+                f"A pending confirmed commit reverts by itself within "
+                f"{self.settings.confirm_timeout.total_seconds():g} s unless confirmed",
+                error,
+            )
+        if any(
+            d.phase in (_Phase.VERIFY, _Phase.CONFIRM, _Phase.CONFIRMED) or d.cancelled
+            for d in devices
+        ):
             return self.result(
                 ChangeStatus.ROLLED_BACK,
-                f"{failure}; rolled back: running equals the pre-change config",
+                f"{failure}; rolled back: every device's running config equals its "
+                "pre-change config",
                 failure,
             )
-        if self.phase is _Phase.CONFIRM and not cancelled and running == self.desired:
-            # verified, and the confirm landed although its reply did not
-            self.step("confirmed", note="confirm reply lost; the device holds the change")
+        if any(d.phase is _Phase.COMMIT for d in devices):
             return self.result(
-                ChangeStatus.CONFIRMED,
-                f"{self.change.reason}; verified, confirm reply lost ({failure}) but the "
-                "device holds the confirmed change",
+                ChangeStatus.ABORTED,
+                f"the commit did not take effect, nothing changed on the devices: {failure}",
+                failure,
             )
-        drift = [e.describe() for e in self.base.diff(running)]
-        error = RollbackError(
-            self.txn, f"running config differs from the pre-change config: {drift}"
-        )
-        self.step("restore-failed", error=error.as_dict())
         return self.result(
-            ChangeStatus.FAILED,
-            f"{failure}; and the device is not back at its pre-change config: {drift}",
-            error,
+            ChangeStatus.REJECTED_PRECHECK,
+            f"refused before the commit, nothing changed on the devices: {failure}",
+            failure,
         )
+
+
+def _device_status(dev: _Device) -> ChangeStatus:
+    if dev.end is None:
+        return ChangeStatus.CONFIRMED if dev.phase is _Phase.CONFIRMED else ChangeStatus.PENDING
+    return {
+        _End.UNTOUCHED: ChangeStatus.REJECTED_PRECHECK,
+        _End.AT_BASE: ChangeStatus.ROLLED_BACK
+        if dev.phase is not _Phase.COMMIT or dev.cancelled
+        else ChangeStatus.ABORTED,
+        _End.AT_DESIRED: ChangeStatus.CONFIRMED,
+        _End.UNKNOWN: ChangeStatus.FAILED,
+    }[dev.end]
 
 
 def _as_netpilot(error: BaseException, device: str) -> NetpilotError:
@@ -359,6 +547,59 @@ def _as_netpilot(error: BaseException, device: str) -> NetpilotError:
     if isinstance(error, asyncio.CancelledError):
         return ChangeError("-", "the transaction was cancelled (controller stopping)")
     return AdapterError(device, f"unexpected {type(error).__name__}: {error}")
+
+
+async def apply_plan(
+    plan: Plan,
+    *,
+    open_session: SessionOpener,
+    verify: Verifier,
+    journal: Journal,
+    settings: ApplySettings,
+    clock: Clock,
+    explanation: dict[str, object] | None = None,
+    sleep: Sleep = asyncio.sleep,
+    txn: str = "",
+) -> ChangeResult:
+    """Carry out one plan as one transaction over all its devices.
+
+    Device, verification and unexpected failures become the result, never an exception; a
+    cancellation settles the devices first (cancel-commit, read back, journal) and is then
+    re-raised.
+
+    Args:
+        plan: the change sets, one per device.
+        open_session: opens a configuration session to a device by name.
+        verify: samples the intent target once (called during the verification window).
+        journal: where every step goes, before the next is taken.
+        settings: confirm timeout and verification window.
+        clock: the current time (UTC).
+        explanation: why this plan was chosen, journaled with it.
+        sleep: waits between verification samples (injectable for tests).
+        txn: the transaction id (also the persist-id); generated when empty.
+
+    Returns:
+        ``confirmed`` (every device), ``rolled-back`` (committed, then every device restored),
+        ``rejected-precheck`` or ``aborted`` (nothing changed anywhere), or ``failed`` (some
+        device could not be shown to be back at its base: a human must look).
+    """
+    txn = txn or new_txn_id(plan)
+    tx = _Transaction(plan, txn, journal, settings, clock, sleep, open_session)
+    journal.begin_change(txn, plan, at=tx.started, explanation=explanation or {})
+    try:
+        await tx.for_each(tx.prepare)
+        await tx.for_each(tx.commit)
+        how = await tx.verify(verify)
+        await tx.for_each(tx.confirm)
+        return tx.result(ChangeStatus.CONFIRMED, f"{plan.reason}; verified: {how}")
+    except BaseException as exc:
+        # shielded: a second cancellation must not cut the devices' restoration short
+        outcome = await asyncio.shield(tx.settle(exc))
+        if not isinstance(exc, Exception):
+            raise
+        return outcome
+    finally:
+        await tx.close_all()
 
 
 async def apply_change(
@@ -373,59 +614,18 @@ async def apply_change(
     sleep: Sleep = asyncio.sleep,
     txn: str = "",
 ) -> ChangeResult:
-    """Carry out one change transaction.
-
-    Device, verification and unexpected failures become the result, never an exception; a
-    cancellation settles the device first (cancel-commit, read back, journal) and is then
-    re-raised.
-
-    Args:
-        change: the planned edits to one device.
-        open_session: opens a configuration session to a device by name.
-        verify: samples the intent target once (called during the verification window).
-        journal: where every step goes, before the next is taken.
-        settings: confirm timeout and verification window.
-        clock: the current time (UTC).
-        explanation: why this change was chosen, journaled with the plan.
-        sleep: waits between verification samples (injectable for tests).
-        txn: the transaction id (also the persist-id); generated when empty.
-
-    Returns:
-        ``confirmed``, ``rolled-back`` (committed, then restored), ``rejected-precheck`` or
-        ``aborted`` (nothing changed on the device), or ``failed`` (the device could not be
-        shown to be restored: a human must look).
-    """
-    txn = txn or new_txn_id(change)
-    tx = _Transaction(change, txn, journal, settings, clock, sleep, open_session)
-    journal.begin_change(txn, change, at=tx.started, explanation=explanation or {})
-    session: ConfigSession | None = None
-    try:
-        session = await open_session(change.device)
-        await tx.prepare(session)
-        tx.phase = _Phase.COMMIT
-        await session.commit(confirm_timeout=settings.confirm_timeout, persist_id=txn)
-        tx.phase = _Phase.VERIFY
-        tx.step(
-            "committed",
-            confirmed=True,
-            confirm_timeout_s=settings.confirm_timeout.total_seconds(),
-            persist_id=txn,
-        )
-        how = await tx.verify(verify)
-        tx.phase = _Phase.CONFIRM
-        await session.confirm(txn)
-        tx.step("confirmed", verification=how)
-        return tx.result(ChangeStatus.CONFIRMED, f"{change.reason}; verified: {how}")
-    except BaseException as exc:
-        # shielded: a second cancellation must not cut the device's restoration short
-        outcome = await asyncio.shield(tx.settle(exc, session))
-        if not isinstance(exc, Exception):
-            raise
-        return outcome
-    finally:
-        if session is not None:
-            await _quietly(session.unlock("candidate"))
-            await _quietly(session.close())
+    """:func:`apply_plan` for a single device's change set."""
+    return await apply_plan(
+        Plan.single(change),
+        open_session=open_session,
+        verify=verify,
+        journal=journal,
+        settings=settings,
+        clock=clock,
+        explanation=explanation,
+        sleep=sleep,
+        txn=txn,
+    )
 
 
 async def recover_in_flight(
@@ -433,16 +633,17 @@ async def recover_in_flight(
 ) -> list[ChangeResult]:
     """Settle transactions a previous controller left pending (it was killed mid-change).
 
-    For each: cancel its confirmed commit by persist-id (if still pending), read running
-    and compare with the base the journal recorded; the journal row is then finished.
+    A plan whose verification had completed is confirmed on every device that still has it
+    pending; any other is rolled back (cancel-commit by persist-id), and every device's
+    running configuration is compared with the base the journal recorded.
 
     Returns:
         One result per recovered transaction.
     """
-    results = []
-    for record in journal.in_flight():
-        results.append(await _recover(record, journal, open_session, clock, settings))
-    return results
+    return [
+        await _recover(record, journal, open_session, clock, settings)
+        for record in journal.in_flight()
+    ]
 
 
 async def _recover(
@@ -453,31 +654,56 @@ async def _recover(
     settings: ApplySettings,
 ) -> ChangeResult:
     events = journal.events(txn=record.txn)
-    steps = {e.step: e for e in events}
-    change = ChangeSet(
+    devices = [str(d) for d in record.plan.get("devices", [record.device])]  # type: ignore[attr-defined]
+    changes = tuple(
+        ChangeSet(id=record.change_id, intent=record.intent, device=d, edits=(), reason="")
+        for d in devices
+    )
+    plan = Plan(
         id=record.change_id,
         intent=record.intent,
-        device=record.device,
-        edits=(),
+        changes=changes,
         reason=str(record.plan.get("reason", "")),
     )
-    tx = _Transaction(change, record.txn, journal, settings, clock, asyncio.sleep, open_session)
+    tx = _Transaction(plan, record.txn, journal, settings, clock, asyncio.sleep, open_session)
     tx.step("recovering", note="the controller stopped before this change ended")
-    base_event = steps.get("base-read")
-    tx.base = _config_from_json(base_event.detail.get("base")) if base_event else None
-    tx.desired = _config_from_json(base_event.detail.get("desired")) if base_event else None
-    if "committed" not in steps and "error" not in steps and tx.base is not None:
-        tx.phase = _Phase.COMMIT  # the commit may have been sent just before the stop
-    elif "committed" in steps:
-        tx.phase = _Phase.CONFIRM if "confirmed" in steps else _Phase.VERIFY
-    interrupted = ChangeError(record.txn, "interrupted by a controller restart")
-    if tx.base is None:  # stopped before the base was read: nothing was committed
-        return tx.result(
-            ChangeStatus.REJECTED_PRECHECK,
-            "interrupted before the commit; nothing changed on the device",
-            interrupted,
-        )
-    return await tx.settle(interrupted, None)
+    tx.verified = any(e.step == "verified" for e in events)
+    for dev in tx.devices.values():
+        steps = {e.step: e for e in events if e.device == dev.name}
+        base_event = steps.get("base-read")
+        if base_event is not None:
+            dev.base = _config_from_json(base_event.detail.get("base"))
+            dev.desired = _config_from_json(base_event.detail.get("desired"))
+        if dev.base is None:
+            continue  # stopped before this device's base was read: never committed
+        if "confirmed" in steps:
+            dev.phase = _Phase.CONFIRMED
+        elif "committed" in steps:
+            dev.phase = _Phase.VERIFY
+        else:
+            dev.phase = _Phase.COMMIT  # the commit may have been sent just before the stop
+    if tx.verified:
+        # verification completed: finish the job rather than undo it
+        await _confirm_pending(tx)
+    return await tx.settle(ChangeError(record.txn, "interrupted by a controller restart"))
+
+
+async def _confirm_pending(tx: _Transaction) -> None:
+    for dev in tx.devices.values():
+        if dev.phase not in (_Phase.VERIFY, _Phase.CONFIRM):
+            continue
+        try:
+            session = await tx.open_session(dev.name)
+        except (NetpilotError, OSError):
+            continue
+        try:
+            await session.confirm(tx.txn)
+            tx.step("confirmed", dev.name, note="confirmed during recovery: it was verified")
+            dev.phase = _Phase.CONFIRMED
+        except (NetpilotError, OSError):
+            dev.phase = _Phase.CONFIRM  # settle reads back what the device holds
+        finally:
+            await _quietly(session.close())
 
 
 async def _quietly(operation: Awaitable[object]) -> None:

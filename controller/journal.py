@@ -25,7 +25,7 @@ from datetime import datetime
 from pathlib import Path
 
 from controller.errors import ConfigFileError
-from controller.model import ChangeResult, ChangeSet, ChangeStatus
+from controller.model import ChangeResult, ChangeStatus, Plan
 
 __all__ = ["ChangeRecord", "EventRecord", "Journal"]
 
@@ -195,14 +195,22 @@ class Journal:
         return int(cursor.lastrowid or 0)
 
     def begin_change(
-        self, txn: str, change: ChangeSet, *, at: datetime, explanation: Mapping[str, object]
+        self, txn: str, plan: Plan, *, at: datetime, explanation: Mapping[str, object]
     ) -> None:
         """Record a transaction as started (status pending) with its plan."""
-        plan = {
-            "change_id": change.id,
-            "reason": change.reason,
+        record = {
+            "change_id": plan.id,
+            "reason": plan.reason,
+            "devices": list(plan.devices),
             "edits": [
-                {"op": e.op.value, "path": "/".join(e.path), "old": e.old, "new": e.new}
+                {
+                    "device": change.device,
+                    "op": e.op.value,
+                    "path": "/".join(e.path),
+                    "old": e.old,
+                    "new": e.new,
+                }
+                for change in plan.changes
                 for e in change.edits
             ],
             "explanation": dict(explanation),
@@ -212,22 +220,22 @@ class Journal:
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
                 txn,
-                change.id,
-                change.intent,
-                change.device,
+                plan.id,
+                plan.intent,
+                ",".join(plan.devices),
                 ChangeStatus.PENDING.value,
                 at.isoformat(),
-                json.dumps(plan, default=str),
+                json.dumps(record, default=str),
             ),
         )
         self.event(
             "change-step",
             at=at,
-            intent=change.intent,
-            device=change.device,
+            intent=plan.intent,
+            device=",".join(plan.devices),
             txn=txn,
             step="planned",
-            detail=plan,
+            detail=record,
         )
 
     def finish_change(self, txn: str, result: ChangeResult) -> None:

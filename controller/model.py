@@ -46,6 +46,7 @@ __all__ = [
     "NotFulfilledState",
     "Observation",
     "PathRef",
+    "Plan",
     "ProbeResult",
     "ReconcileState",
     "ShaperConfig",
@@ -630,6 +631,47 @@ class ChangeSet:
 
 
 @dataclass(frozen=True, slots=True)
+class Plan:
+    """Change sets for one or more devices, applied as ONE transaction: all or none.
+
+    ``id`` is derived from the change sets' ids, so the same plan computed twice has the same
+    id; a single-device plan has its change set's id.
+    """
+
+    id: str
+    intent: str
+    changes: tuple[ChangeSet, ...]
+    reason: str
+
+    @property
+    def devices(self) -> tuple[str, ...]:
+        """The devices the plan changes, in order."""
+        return tuple(c.device for c in self.changes)
+
+    @staticmethod
+    def make(intent: str, changes: tuple[ChangeSet, ...], reason: str) -> Plan:
+        """Build a plan; refuses an empty plan and two change sets for one device.
+
+        Raises:
+            ValueError: no change sets, or a device twice.
+        """
+        if not changes:
+            raise ValueError("a plan needs at least one change set")
+        devices = [c.device for c in changes]
+        if len(set(devices)) != len(devices):
+            raise ValueError(f"a plan changes each device once: {devices}")
+        if len(changes) == 1:
+            return Plan(id=changes[0].id, intent=intent, changes=changes, reason=reason)
+        digest = hashlib.sha256(json.dumps([c.id for c in changes]).encode()).hexdigest()[:12]
+        return Plan(id=f"pln-{digest}", intent=intent, changes=changes, reason=reason)
+
+    @staticmethod
+    def single(change: ChangeSet) -> Plan:
+        """The one-device plan of a change set."""
+        return Plan.make(change.intent, (change,), change.reason)
+
+
+@dataclass(frozen=True, slots=True)
 class ReconcileState:
     """The controller's memory of one intent between ticks, passed into the pure policies.
 
@@ -660,7 +702,11 @@ class Decision:
 
 @dataclass(frozen=True, slots=True)
 class ChangeResult:
-    """How a change ended. Like kopf's Outcome, it keeps the error as a field."""
+    """How a change transaction ended. Like kopf's Outcome, it keeps the error as a field.
+
+    ``device`` names the device (devices joined by commas for a multi-device plan);
+    ``outcomes`` gives each device's own end state.
+    """
 
     change_id: str
     intent: str
@@ -670,6 +716,7 @@ class ChangeResult:
     started: datetime
     finished: datetime
     error: Mapping[str, object] | None = None
+    outcomes: Mapping[str, ChangeStatus] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -681,4 +728,5 @@ class ChangeResult:
             "started": self.started.isoformat(),
             "finished": self.finished.isoformat(),
             "error": dict(self.error) if self.error else None,
+            "outcomes": {device: status.value for device, status in self.outcomes.items()},
         }

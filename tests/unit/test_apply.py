@@ -16,7 +16,7 @@ import pytest
 
 from adapters.base import Capability
 from adapters.fake import FakeDevice
-from controller.apply import VerificationSample, apply_change, recover_in_flight
+from controller.apply import VerificationSample, apply_change, apply_plan, recover_in_flight
 from controller.config import ApplySettings
 from controller.errors import AdapterTimeoutError, ConnectError, RpcError
 from controller.journal import Journal
@@ -27,6 +27,7 @@ from controller.model import (
     ConfigEdit,
     DeviceConfig,
     EditOp,
+    Plan,
     TrafficClass,
 )
 
@@ -349,3 +350,165 @@ async def test_restart_recovers_a_change_the_controller_left_pending(
     assert journal.in_flight() == []
     steps = [e.step for e in journal.events(txn=result.change_id)]
     assert "recovering" in steps and steps[-1] == f"finished:{status.value}"
+
+
+# ------------------------------------------------------------------ multi-device plans
+
+NAMES = ("r1", "r2", "r3")
+
+
+@pytest.fixture
+def fleet() -> dict[str, FakeDevice]:
+    return {n: FakeDevice(n, running=BASE) for n in NAMES}
+
+
+def fleet_plan() -> Plan:
+    changes = tuple(ChangeSet.make("video", n, (EDIT,), f"raise video on {n}") for n in NAMES)
+    return Plan.make("video", changes, "raise video priority on three routers")
+
+
+async def run_plan(
+    fleet: dict[str, FakeDevice],
+    journal: Journal,
+    samples: list[float],
+    on_sample=None,
+    *,
+    time: Time | None = None,
+):
+    clock = time or Time()
+
+    async def open_session(name: str):
+        return await fleet[name].open()
+
+    return await apply_plan(
+        fleet_plan(),
+        open_session=open_session,
+        verify=verifier(samples, on_sample),
+        journal=journal,
+        settings=SETTINGS,
+        clock=clock.clock,
+        sleep=clock.sleep,
+    )
+
+
+def ends(fleet: dict[str, FakeDevice]) -> dict[str, DeviceConfig]:
+    for device in fleet.values():
+        assert device.pending is None, f"{device.name} still has a pending commit"
+        assert device.lock_owner is None, f"{device.name} is still locked"
+    return {n: d.running for n, d in fleet.items()}
+
+
+async def test_plan_lands_on_every_device_with_one_persist_id(fleet, journal):
+    result = await run_plan(fleet, journal, GOOD)
+    assert result.status is ChangeStatus.CONFIRMED, result.detail
+    assert ends(fleet) == dict.fromkeys(NAMES, DESIRED)
+    events = journal.events(txn=result.change_id)
+    committed = [e for e in events if e.step == "committed"]
+    assert sorted(e.device for e in committed) == sorted(NAMES)
+    assert {e.detail["persist_id"] for e in committed} == {result.change_id}
+    assert [e.step for e in events].index("verified") < [e.step for e in events].index("confirmed")
+    assert result.outcomes == dict.fromkeys(NAMES, ChangeStatus.CONFIRMED)
+
+
+async def test_one_refused_commit_rolls_back_every_device(fleet, journal):
+    fleet["r2"].fail_next("commit", RpcError("r2", "operation-failed", "no"))
+    result = await run_plan(fleet, journal, GOOD)
+    assert result.status is ChangeStatus.ROLLED_BACK, result.detail
+    assert ends(fleet) == dict.fromkeys(NAMES, BASE)
+    assert result.outcomes["r2"] is ChangeStatus.ABORTED
+    assert result.outcomes["r1"] is ChangeStatus.ROLLED_BACK
+    assert "verify-sample" not in [e.step for e in journal.events(txn=result.change_id)]
+
+
+async def test_a_confirm_failing_on_one_device_compensates_the_confirmed_others(fleet, journal):
+    fleet["r3"].fail_next("confirm", RpcError("r3", "invalid-value", "no pending commit"))
+    fleet["r3"].lose_reply("cancel_commit")  # and the first restore attempt goes unanswered
+    result = await run_plan(fleet, journal, GOOD)
+    assert result.status is ChangeStatus.ROLLED_BACK, result.detail
+    assert ends(fleet) == dict.fromkeys(NAMES, BASE)
+    steps = [(e.device, e.step) for e in journal.events(txn=result.change_id)]
+    assert ("r1", "compensated") in steps and ("r2", "compensated") in steps
+    assert ("r3", "compensated") not in steps  # r3 never confirmed: its cancel restored it
+
+
+async def test_a_device_that_cannot_be_compensated_fails_the_plan_and_says_which(fleet, journal):
+    fleet["r3"].fail_next("confirm", RpcError("r3", "invalid-value", "no pending commit"))
+
+    original = fleet["r1"].open
+    opened = 0
+
+    async def r1_gone():  # the transaction's session opens; every later attempt fails
+        nonlocal opened
+        opened += 1
+        if opened > 1:
+            fleet["r1"].reachable = False
+        return await original()
+
+    fleet["r1"].lose_reply("confirm")  # r1 confirms, the reply is lost: it must be restored
+    fleet["r1"].open = r1_gone
+    result = await run_plan(fleet, journal, GOOD)
+    assert result.status is ChangeStatus.FAILED
+    assert result.outcomes["r1"] is ChangeStatus.FAILED
+    assert "r1" in result.detail
+    assert fleet["r1"].running == DESIRED  # honestly reported: r1 still holds the change
+    assert fleet["r2"].running == BASE and fleet["r3"].running == BASE
+
+
+async def test_a_prepare_failure_on_one_device_commits_nothing_anywhere(fleet, journal):
+    fleet["r2"].fail_next("validate", RpcError("r2", "invalid-value", "unsupported"))
+    result = await run_plan(fleet, journal, GOOD)
+    assert result.status is ChangeStatus.REJECTED_PRECHECK
+    assert all("commit" not in d.calls for d in fleet.values())
+    assert ends(fleet) == dict.fromkeys(NAMES, BASE)
+    assert all(d.candidate == BASE for d in fleet.values())
+
+
+async def test_failed_post_check_restores_every_device(fleet, journal):
+    result = await run_plan(fleet, journal, BAD)
+    assert result.status is ChangeStatus.ROLLED_BACK
+    assert ends(fleet) == dict.fromkeys(NAMES, BASE)
+
+
+async def test_restart_after_verification_confirms_rather_than_undoes(fleet, tmp_path):
+    path = tmp_path / "journal.sqlite"
+
+    class Killed(BaseException):
+        pass
+
+    class DyingJournal(Journal):
+        dead = False
+
+        def event(self, kind, **kw):
+            if self.dead:
+                raise Killed
+            seq = super().event(kind, **kw)
+            if kw.get("step") == "verified":
+                self.dead = True
+                for device in fleet.values():
+                    device.drop_sessions()
+                    device.reachable = False
+                raise Killed
+            return seq
+
+        def finish_change(self, txn, result):
+            if self.dead:
+                raise Killed
+            super().finish_change(txn, result)
+
+    dying = DyingJournal(path)
+    with pytest.raises(Killed):
+        await run_plan(fleet, dying, GOOD)
+    dying.close()
+    assert all(d.pending is not None for d in fleet.values())  # committed, unconfirmed
+    for device in fleet.values():
+        device.reachable = True
+    journal = Journal(path)
+
+    async def open_session(name: str):
+        return await fleet[name].open()
+
+    (result,) = await recover_in_flight(
+        journal, open_session=open_session, clock=Time().clock, settings=SETTINGS
+    )
+    assert result.status is ChangeStatus.CONFIRMED, result.detail
+    assert ends(fleet) == dict.fromkeys(NAMES, DESIRED)

@@ -12,7 +12,7 @@ import pytest
 import controller.demo
 from controller import cli
 from controller.journal import Journal
-from controller.model import ChangeSet, ConfigEdit, EditOp
+from controller.model import ChangeSet, ConfigEdit, EditOp, Plan
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "intents"
 T0 = datetime(2026, 11, 28, 20, 0, tzinfo=UTC)
@@ -129,7 +129,7 @@ def journal_file(tmp_path: Path) -> Path:
         (ConfigEdit(EditOp.ADD, ("qos", "class[name=video]", "priority"), None, "1"),),
         "raise video priority",
     )
-    journal.begin_change("txn-1", change, at=T0, explanation={})
+    journal.begin_change("txn-1", Plan.single(change), at=T0, explanation={})
     journal.close()
     return path
 

@@ -9,7 +9,7 @@ import pytest
 
 from controller.errors import ConfigFileError
 from controller.journal import Journal
-from controller.model import ChangeResult, ChangeSet, ChangeStatus, ConfigEdit, EditOp
+from controller.model import ChangeResult, ChangeSet, ChangeStatus, ConfigEdit, EditOp, Plan
 
 T0 = datetime(2026, 11, 28, 20, 0, tzinfo=UTC)
 CHANGE = ChangeSet.make(
@@ -22,7 +22,9 @@ CHANGE = ChangeSet.make(
 
 def test_a_transaction_is_pending_until_it_finishes(tmp_path):
     journal = Journal(tmp_path / "j.sqlite")
-    journal.begin_change("txn-1", CHANGE, at=T0, explanation={"target": "latencyMs lessThan 30"})
+    journal.begin_change(
+        "txn-1", Plan.single(CHANGE), at=T0, explanation={"target": "latencyMs lessThan 30"}
+    )
     journal.event("change-step", at=T0, txn="txn-1", step="committed")
     assert [c.txn for c in journal.in_flight()] == ["txn-1"]
     journal.finish_change(
@@ -41,7 +43,13 @@ def test_a_transaction_is_pending_until_it_finishes(tmp_path):
     record = journal.change("txn-1")
     assert record is not None and record.status is ChangeStatus.ROLLED_BACK
     assert record.plan["edits"] == [
-        {"op": "add", "path": "qos/class[name=video]/priority", "old": None, "new": "1"}
+        {
+            "device": "r2",
+            "op": "add",
+            "path": "qos/class[name=video]/priority",
+            "old": None,
+            "new": "1",
+        }
     ]
     assert record.plan["explanation"] == {"target": "latencyMs lessThan 30"}
     steps = [e.step for e in journal.events(txn="txn-1")]
@@ -52,7 +60,7 @@ def test_a_transaction_is_pending_until_it_finishes(tmp_path):
 def test_the_journal_survives_a_reopen(tmp_path):
     path = tmp_path / "j.sqlite"
     first = Journal(path)
-    first.begin_change("txn-2", CHANGE, at=T0, explanation={})
+    first.begin_change("txn-2", Plan.single(CHANGE), at=T0, explanation={})
     first.close()
     again = Journal(path)
     assert [c.txn for c in again.in_flight()] == ["txn-2"]
@@ -63,7 +71,7 @@ def test_the_journal_survives_a_reopen(tmp_path):
 def test_a_read_only_journal_reads_and_never_writes(tmp_path):
     path = tmp_path / "j.sqlite"
     writer = Journal(path)
-    writer.begin_change("txn-3", CHANGE, at=T0, explanation={})
+    writer.begin_change("txn-3", Plan.single(CHANGE), at=T0, explanation={})
     writer.close()
     before = path.read_bytes()
     reader = Journal(path, read_only=True)
