@@ -60,6 +60,7 @@ __all__ = [
     "VerificationSample",
     "apply_change",
     "apply_plan",
+    "config_from_json",
     "new_txn_id",
     "recover_in_flight",
 ]
@@ -112,7 +113,7 @@ def _config_to_json(config: DeviceConfig) -> list[list[object]]:
     return [[list(path), value] for path, value in sorted(config.flatten().items())]
 
 
-def _config_from_json(data: object) -> DeviceConfig | None:
+def config_from_json(data: object) -> DeviceConfig | None:
     if not isinstance(data, list):
         return None
     try:
@@ -247,6 +248,11 @@ class _Transaction:
         await session.discard()
         base = await session.get_running()
         dev.base = base
+        if dev.change.base is not None and base != dev.change.base:
+            drift = [e.describe() for e in dev.change.base.diff(base)]
+            raise PrecheckError(
+                self.txn, f"{dev.name} drifted since the plan was computed from it: {drift}"
+            )
         flat = base.flatten()
         for edit in dev.change.edits:
             current = flat.get(edit.path)
@@ -293,8 +299,8 @@ class _Transaction:
             persist_id=self.txn,
         )
 
-    async def verify(self, verify: Verifier) -> str:
-        """Sample the target over the verification window.
+    async def verify(self, verify: Verifier | None) -> str:
+        """Sample the target over the verification window (``None``: no post-check).
 
         Returns:
             How the target held.
@@ -302,6 +308,11 @@ class _Transaction:
         Raises:
             VerificationError: the target was not met often enough within the window.
         """
+        if verify is None:
+            how = "no post-check (an operator's change)"
+            self.verified = True
+            self.step("verified", how=how)
+            return how
         settings = self.settings
         deadline = self.clock() + settings.verification_window
         streak = 0
@@ -553,7 +564,7 @@ async def apply_plan(
     plan: Plan,
     *,
     open_session: SessionOpener,
-    verify: Verifier,
+    verify: Verifier | None,
     journal: Journal,
     settings: ApplySettings,
     clock: Clock,
@@ -570,7 +581,8 @@ async def apply_plan(
     Args:
         plan: the change sets, one per device.
         open_session: opens a configuration session to a device by name.
-        verify: samples the intent target once (called during the verification window).
+        verify: samples the intent target once (called during the verification window);
+            ``None`` confirms right after the commits (an operator's rollback has no target).
         journal: where every step goes, before the next is taken.
         settings: confirm timeout and verification window.
         clock: the current time (UTC).
@@ -672,8 +684,8 @@ async def _recover(
         steps = {e.step: e for e in events if e.device == dev.name}
         base_event = steps.get("base-read")
         if base_event is not None:
-            dev.base = _config_from_json(base_event.detail.get("base"))
-            dev.desired = _config_from_json(base_event.detail.get("desired"))
+            dev.base = config_from_json(base_event.detail.get("base"))
+            dev.desired = config_from_json(base_event.detail.get("desired"))
         if dev.base is None:
             continue  # stopped before this device's base was read: never committed
         if "confirmed" in steps:

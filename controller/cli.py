@@ -24,9 +24,13 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from controller.errors import NetpilotError
+from controller.errors import ConnectError, NetpilotError
+from controller.model import ChangeStatus
+
+if TYPE_CHECKING:
+    from adapters.base import ConfigSession
 
 __all__ = [
     "COMMAND_MODULES",
@@ -258,6 +262,24 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("txn", help="transaction id (from 'changes list')")
     show.add_argument("--journal", type=Path, required=True, help="journal SQLite file")
     output_option(show)
+    rollback = change_commands.add_parser(
+        "rollback",
+        parents=[common],
+        help="undo a confirmed change with a new transaction (refuses if a device drifted)",
+        description=(
+            "Takes every device the change touched back to the configuration it had before, "
+            "as a new confirmed-commit transaction. Refuses when a device no longer holds what "
+            "the change left; --force plans from the device's current configuration instead."
+        ),
+    )
+    rollback.add_argument("txn", help="transaction id (from 'changes list')")
+    rollback.add_argument(
+        "--config", type=Path, required=True, help="netpilot.yaml (inventory and journal)"
+    )
+    rollback.add_argument(
+        "--force", action="store_true", help="roll back even where the device has drifted"
+    )
+    output_option(rollback)
     for module in COMMAND_MODULES:
         importlib.import_module(module).register(CommandGroups(commands, common))
     return parser
@@ -498,9 +520,48 @@ def _validate(args: argparse.Namespace) -> int:
     return EXIT_OK if result.ok else EXIT_FAILURE
 
 
+def _rollback(args: argparse.Namespace) -> int:
+    from adapters.netconf import open_session
+    from controller.app import utc_now
+    from controller.config import load_settings
+    from controller.journal import Journal
+    from controller.rollback import rollback_change
+
+    settings = load_settings(args.config)
+    devices = {d.name: d for d in settings.inventory}
+    journal = Journal(settings.journal_path)
+
+    async def open_by_name(name: str) -> ConfigSession:
+        device = devices.get(name)
+        if device is None:
+            raise ConnectError(name, "not in the inventory")
+        return await open_session(device)
+
+    try:
+        result = asyncio.run(
+            rollback_change(
+                args.txn,
+                journal=journal,
+                open_session=open_by_name,
+                settings=settings.apply,
+                clock=utc_now,
+                force=args.force,
+            )
+        )
+    finally:
+        journal.close()
+    if args.output == "json":
+        print(json.dumps({"rollback": result.as_dict()}))
+    else:
+        print(f"{result.change_id}: {result.status.value} - {result.detail}")
+    return EXIT_OK if result.status is ChangeStatus.CONFIRMED else EXIT_FAILURE
+
+
 def _changes(args: argparse.Namespace) -> int:
     from controller.journal import Journal
 
+    if args.changes_command == "rollback":
+        return _rollback(args)
     if not args.journal.is_file():
         return report_failure(f"{args.journal}: no such journal", args.output)
     # read-only: 'changes' must never create tables in, or switch the mode of, the file it

@@ -606,8 +606,10 @@ class ConfigEdit:
 class ChangeSet:
     """Edits to one device, planned for one intent.
 
-    ``id`` is a stable hash of device, base config and edits, so the same plan computed twice
-    has the same id (idempotency in the journal).
+    ``id`` is a stable hash of intent, device, base config and edits, so the same plan
+    computed twice has the same id (idempotency in the journal). ``base`` is the running
+    configuration the plan was computed from: when set, the transaction refuses to touch a
+    device that no longer holds exactly that (it drifted since the plan).
     """
 
     id: str
@@ -615,18 +617,30 @@ class ChangeSet:
     device: str
     edits: tuple[ConfigEdit, ...]
     reason: str
+    base: DeviceConfig | None = None
 
     @staticmethod
     def make(
-        intent: str, device: str, edits: tuple[ConfigEdit, ...], reason: str, *, base: str = ""
+        intent: str,
+        device: str,
+        edits: tuple[ConfigEdit, ...],
+        reason: str,
+        *,
+        base: DeviceConfig | None = None,
     ) -> ChangeSet:
         """Build a change set with its content-derived id."""
+        flat = sorted(base.flatten().items()) if base is not None else None
         payload = json.dumps(
-            [intent, device, base, [(e.op.value, e.path, e.old, e.new) for e in edits]]
+            [intent, device, flat, [(e.op.value, e.path, e.old, e.new) for e in edits]]
         )
         digest = hashlib.sha256(payload.encode()).hexdigest()[:12]
         return ChangeSet(
-            id=f"chg-{digest}", intent=intent, device=device, edits=edits, reason=reason
+            id=f"chg-{digest}",
+            intent=intent,
+            device=device,
+            edits=edits,
+            reason=reason,
+            base=base,
         )
 
 

@@ -179,7 +179,7 @@ def decide_qos(
         bottleneck.device,
         (edit,),
         reason,
-        base=repr(sorted(config.flatten().items())),
+        base=config,
     )
     explanation["candidates"] = [{"device": bottleneck.device, "edit": edit.describe()}]
 

@@ -80,3 +80,38 @@ def _canonical(element) -> bytes:
     import xml.etree.ElementTree as ET
 
     return ET.canonicalize(ET.tostring(element), strip_text=True).encode()
+
+
+async def test_operator_rolls_back_a_confirmed_change_from_the_cli(lab, controller, tmp_path):
+    import json
+    import sys
+    from pathlib import Path
+
+    runtime, recorder = controller
+    result = await tick_until_change(runtime, recorder)
+    assert result.status is ChangeStatus.CONFIRMED
+    netpilot = Path(sys.executable).parent / "netpilot"
+    # the CLI is another process: run it without blocking this loop, which serves the lab
+    process = await asyncio.create_subprocess_exec(
+        str(netpilot),
+        "changes",
+        "rollback",
+        result.change_id,
+        "--config",
+        str(tmp_path / "netpilot.yaml"),
+        "--output",
+        "json",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode == 0, stderr.decode()[-2000:]
+    rollback = json.loads(stdout.decode().strip().splitlines()[-1])["rollback"]
+    assert rollback["status"] == "confirmed"
+    session = await open_session(runtime.controller.devices["r2"])
+    try:
+        running = await session.get_running()
+    finally:
+        await session.close()
+    assert running.class_config(TrafficClass.VIDEO).priority == 0
+    assert all(c.name is not TrafficClass.VIDEO for c in running.classes)  # entry removed

@@ -63,9 +63,9 @@ def test_unknown_path_is_refused():
 
 def test_change_id_is_stable_and_content_derived():
     edit = ConfigEdit(EditOp.CHANGE, ("qos", "class[name=video]", "priority"), "0", "1")
-    a = ChangeSet.make("i", "r2", (edit,), "why", base="b1")
-    b = ChangeSet.make("i", "r2", (edit,), "another reason", base="b1")
-    c = ChangeSet.make("i", "r2", (edit,), "why", base="b2")
+    a = ChangeSet.make("i", "r2", (edit,), "why", base=BASE)
+    b = ChangeSet.make("i", "r2", (edit,), "another reason", base=BASE)
+    c = ChangeSet.make("i", "r2", (edit,), "why", base=DeviceConfig())
     assert a.id == b.id != c.id
 
 
