@@ -14,6 +14,7 @@ import os
 import signal
 import sqlite3
 import sys
+import xml.etree.ElementTree as ET
 from datetime import timedelta
 from pathlib import Path
 
@@ -38,6 +39,13 @@ def journal_steps(path: Path) -> list[tuple[str, str]]:
         return []
     finally:
         db.close()
+
+
+def pending(lab: LabNetwork) -> bool:
+    """Whether r2 has a confirmed commit waiting for its confirm."""
+    server = lab.devices["r2"].netconf
+    assert server is not None
+    return bool(server.confirmed_commit_pending)
 
 
 async def wait_until(condition, *, within: float) -> None:
@@ -81,7 +89,7 @@ async def test_sigkill_mid_change_then_restart_rolls_back(lab: LabNetwork, tmp_p
         await wait_until(
             lambda: any(s == "committed" for _, s in journal_steps(journal)), within=60
         )
-        assert r2.netconf.confirmed_commit_pending
+        assert pending(lab)
         os.kill(first.pid, signal.SIGKILL)
         await first.wait()
     finally:
@@ -90,7 +98,7 @@ async def test_sigkill_mid_change_then_restart_rolls_back(lab: LabNetwork, tmp_p
             await first.wait()
     (txn,) = {t for t, s in journal_steps(journal) if s == "committed"}
     assert not [s for t, s in journal_steps(journal) if t == txn and s.startswith("finished")]
-    assert r2.netconf.confirmed_commit_pending  # the kill left the device mid-change
+    assert pending(lab)  # the kill left the device mid-change
 
     # the restarted controller: the same journal and inventory, a short verification window so
     # that the change it tries again (r2 still ignores it) rolls back within the run
@@ -125,10 +133,9 @@ async def test_sigkill_mid_change_then_restart_rolls_back(lab: LabNetwork, tmp_p
     assert second.returncode == 0, stderr.decode()[-2000:]
     steps = [s for t, s in journal_steps(journal) if t == txn]
     assert "recovering" in steps and steps[-1] == "finished:rolled-back", steps
-    assert not r2.netconf.confirmed_commit_pending
-    import xml.etree.ElementTree as ET
-
-    def canonical(element: ET.Element) -> str:
-        return ET.canonicalize(ET.tostring(element), strip_text=True)
-
+    assert not pending(lab)
     assert canonical(r2.netconf.running) == canonical(before)
+
+
+def canonical(element: ET.Element) -> str:
+    return ET.canonicalize(ET.tostring(element), strip_text=True)
