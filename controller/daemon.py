@@ -50,6 +50,7 @@ async def run_loop(
         except Exception:  # the loop boundary: a bug in one tick must not stop the daemon
             log.exception("tick failed unexpectedly")
 
+    controller.observers.controller_ready(controller)
     await controller.recover()  # changes a killed predecessor left pending, before any tick
     scheduler = AsyncIOScheduler(timezone=UTC)
     scheduler.add_job(

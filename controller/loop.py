@@ -65,6 +65,13 @@ class TickReport:
 class ControllerObserver(Protocol):
     """Receives the controller's events. Called on the event loop; must not block or raise."""
 
+    def controller_ready(self, controller: Controller) -> None:
+        """Once, when the controller is built and about to run (before the first tick).
+
+        An observer that needs to query or act (the operator console) keeps the reference;
+        others ignore it.
+        """
+
     def tick_finished(self, report: TickReport) -> None:
         """After every tick, with everything it saw and decided."""
 
@@ -77,6 +84,10 @@ class ControllerObserver(Protocol):
 
 class Observers(list[ControllerObserver]):
     """Fans each event out to every observer."""
+
+    def controller_ready(self, controller: Controller) -> None:
+        for observer in self:
+            observer.controller_ready(controller)
 
     def tick_finished(self, report: TickReport) -> None:
         for observer in self:

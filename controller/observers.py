@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from controller.loop import TickReport
+from controller.loop import Controller, TickReport
 from controller.model import ChangeResult, Decision
 
 __all__ = ["LogObserver"]
@@ -16,6 +16,13 @@ class LogObserver:
     def __init__(self, logger: logging.Logger | None = None) -> None:
         self.log = logger or logging.getLogger("netpilot")
         self._last: dict[str, str] = {}
+
+    def controller_ready(self, controller: Controller) -> None:
+        self.log.info(
+            "controller ready: %d intent(s), %d device(s)",
+            len(controller.intents),
+            len(controller.devices),
+        )
 
     def tick_finished(self, report: TickReport) -> None:
         for status in report.statuses:

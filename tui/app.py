@@ -29,9 +29,15 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Footer, Header, RichLog, Static
 
-from controller.loop import TickReport
+from controller.loop import Controller, TickReport
 from controller.model import ChangeResult, ChangeStatus, Decision, FulfilmentStatus, IntentStatus
-from tui.messages import ChangeFinished, ChangeStarted, RunFinished, TickFinished
+from tui.messages import (
+    ChangeFinished,
+    ChangeStarted,
+    ControllerReady,
+    RunFinished,
+    TickFinished,
+)
 
 __all__ = ["NetpilotApp", "Runner", "TuiObserver", "make_app"]
 
@@ -43,6 +49,9 @@ class TuiObserver:
 
     def __init__(self, app: App[dict[str, object]]) -> None:
         self.app = app
+
+    def controller_ready(self, controller: Controller) -> None:
+        self.app.post_message(ControllerReady(controller))
 
     def tick_finished(self, report: TickReport) -> None:
         self.app.post_message(TickFinished(report))

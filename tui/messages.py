@@ -6,8 +6,15 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from controller.loop import TickReport
+from controller.loop import Controller, TickReport
 from controller.model import ChangeResult, Decision
+
+
+@dataclass
+class ControllerReady(Message):
+    """The controller is built; the console may query it and act through it."""
+
+    controller: Controller
 
 
 @dataclass

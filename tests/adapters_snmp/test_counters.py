@@ -119,6 +119,32 @@ CASES = {
         # modular arithmetic makes a reset look like 1.8e19 octets: dropped, not a spike
         snapshots=(snap(1000, itf(rx=HUGE, tx=HUGE)), snap(2000, itf(rx=5, tx=5))),
         rates={},
+        flags=(("ge1", K.BACKWARDS),),
+        interval=10.0,
+    ),
+    "counter32-slightly-backwards-on-a-slow-link": Case(
+        # 2**32 - 100 octets in 10 s would be 3.4 Gbit/s on a 100 Mbit/s port: no wrap
+        snapshots=(
+            snap(1000, itf(rx=5000, tx=0, speed=100), bits=32),
+            snap(2000, itf(rx=4900, tx=0, speed=100), bits=32),
+        ),
+        rates={},
+        flags=(("ge1", K.BACKWARDS),),
+        interval=10.0,
+    ),
+    "counter32-wrap-on-a-fast-link-is-a-wrap": Case(
+        # the same reading on a 10 Gbit/s port is a genuine wrap (2**32 octets in 10 s fit)
+        snapshots=(
+            snap(1000, itf(rx=5000, tx=0, speed=10_000), bits=32),
+            snap(2000, itf(rx=4900, tx=0, speed=10_000), bits=32),
+        ),
+        rates={"ge1": ((2**32 - 100) * 8 / 10 / 1e6, 0.0)},
+        flags=(("ge1", K.WRAP),),
+        interval=10.0,
+    ),
+    "counter-up-beyond-line-rate-is-impossible-not-backwards": Case(
+        snapshots=(snap(1000, itf(speed=100)), snap(2000, itf(speed=100, rx=HUGE))),
+        rates={},
         flags=(("ge1", K.IMPOSSIBLE_DELTA),),
         interval=10.0,
     ),
@@ -130,7 +156,27 @@ CASES = {
         rates={},
         flags=((None, K.RESTART),),
     ),
-    "rates-resume-after-restart": Case(
+    "first-interval-after-restart-is-dropped": Case(
+        # a fresh net-snmp may under-count 64-bit counters: nothing checks that, so drop it
+        snapshots=(
+            snap(900_000, itf(rx=HUGE, tx=HUGE)),
+            snap(500, itf(rx=0, tx=0), wall=9010.0),
+            snap(3500, itf(rx=mbps_octets(8, 30), tx=0), wall=9040.0),
+        ),
+        rates={},
+        flags=((None, K.RESTART_WARMUP),),
+    ),
+    "rates-resume-after-the-warmup": Case(
+        snapshots=(
+            snap(900_000, itf(rx=HUGE, tx=HUGE)),
+            snap(500, itf(rx=0, tx=0), wall=9010.0),
+            snap(3500, itf(rx=mbps_octets(8, 30), tx=0), wall=9040.0),
+            snap(6500, itf(rx=mbps_octets(8, 30) + mbps_octets(2, 30), tx=0), wall=9070.0),
+        ),
+        rates={"ge1": (2.0, 0.0)},
+        interval=30.0,
+    ),
+    "no-warmup-when-set-to-zero": Case(
         snapshots=(
             snap(900_000, itf(rx=HUGE, tx=HUGE)),
             snap(500, itf(rx=0, tx=0), wall=9010.0),
@@ -138,6 +184,33 @@ CASES = {
         ),
         rates={"ge1": (8.0, 0.0)},
         interval=30.0,
+        tracker={"warmup_intervals": 0},
+    ),
+    "a-zero-interval-does-not-use-up-the-warmup": Case(
+        snapshots=(
+            snap(900_000, itf(rx=HUGE, tx=HUGE)),
+            snap(500, itf(rx=0, tx=0), wall=9010.0),
+            snap(500, itf(rx=0, tx=0), wall=9011.0),
+            snap(3500, itf(rx=mbps_octets(8, 30), tx=0), wall=9040.0),
+        ),
+        rates={},
+        flags=((None, K.RESTART_WARMUP),),
+    ),
+    "interval-below-the-agent-cache-time-gives-nothing": Case(
+        snapshots=(snap(1000, itf(rx=0)), snap(1200, itf(rx=0))),
+        rates={},
+        tracker={"min_interval_seconds": 3.0},
+    ),
+    "short-interval-keeps-the-older-baseline": Case(
+        # polled every 2 s with a 3 s cache: the rate spans 4 s, not a 0 then a double step
+        snapshots=(
+            snap(1000, itf(rx=0)),
+            snap(1200, itf(rx=0)),
+            snap(1400, itf(rx=mbps_octets(6, 4))),
+        ),
+        rates={"ge1": (6.0, 0.0)},
+        interval=4.0,
+        tracker={"min_interval_seconds": 3.0},
     ),
     "sysuptime-wrap-agrees-with-wall-time": Case(
         snapshots=(
@@ -320,11 +393,20 @@ def test_rates_carry_status_and_speed() -> None:
     ("case", "baseline_uptime"),
     [
         ("agent-restart", 500),  # the restarted agent's counters are the new baseline
+        ("first-interval-after-restart-is-dropped", 3500),  # the dropped interval's end
+        ("short-interval-keeps-the-older-baseline", 1400),
         ("delta-above-line-rate-is-dropped", 2000),  # the rejected counters too
         ("zero-interval-keeps-the-older-baseline", 2000),
         ("zero-interval-gives-nothing", 1000),
     ],
-    ids=["restart", "impossible-delta", "zero-interval-then-rate", "zero-interval"],
+    ids=[
+        "restart",
+        "warmup",
+        "short-interval",
+        "impossible-delta",
+        "zero-interval-then-rate",
+        "zero-interval",
+    ],
 )
 def test_baseline_after_update(case: str, baseline_uptime: int) -> None:
     tracker, _ = run(CASES[case])
@@ -348,8 +430,13 @@ def test_snapshot_of_another_device_is_refused() -> None:
 
 @pytest.mark.parametrize(
     "settings",
-    [{"speed_tolerance": 0.9}, {"unknown_speed_ceiling_mbps": 0.0}],
-    ids=["tolerance-below-one", "ceiling-not-positive"],
+    [
+        {"speed_tolerance": 0.9},
+        {"unknown_speed_ceiling_mbps": 0.0},
+        {"min_interval_seconds": -1.0},
+        {"warmup_intervals": -1},
+    ],
+    ids=["tolerance-below-one", "ceiling-not-positive", "negative-interval", "negative-warmup"],
 )
 def test_invalid_settings(settings: dict[str, float]) -> None:
     with pytest.raises(ValueError, match="must be"):

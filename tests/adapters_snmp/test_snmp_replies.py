@@ -246,7 +246,7 @@ CASES = {
     ),
     "no-ifxtable": (
         [(UPTIME + table_end(), 0, 0)],
-        r"no IF-MIB ifXTable",
+        r"neither IF-MIB ifXTable",
     ),
 }
 

@@ -13,7 +13,7 @@ import pytest
 from controller.app import ControllerRuntime, build_controller
 from controller.config import ApplySettings, LoopSettings, load_settings
 from controller.demo import shipped_intents, write_controller_config
-from controller.loop import TickReport
+from controller.loop import Controller, TickReport
 from controller.model import ChangeResult, Decision
 from lab.runtime import LabNetwork, write_inventory
 from lab.scenarios import get_scenario
@@ -36,6 +36,9 @@ class Recorder:
     started: list[tuple[Decision, str]] = field(default_factory=list)
     finished: list[ChangeResult] = field(default_factory=list)
     change_done: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def controller_ready(self, controller: Controller) -> None:
+        self.controller = controller
 
     def tick_finished(self, report: TickReport) -> None:
         self.ticks.append(report)

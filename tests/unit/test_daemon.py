@@ -35,6 +35,13 @@ class SlowController:
     async def drain(self) -> None:
         self.drained = True
 
+    @property
+    def observers(self):
+        return self
+
+    def controller_ready(self, controller: object) -> None:
+        self.ready = True
+
     async def recover(self) -> list[object]:
         self.recovered = True
         return []
