@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import importlib
 import json
-import logging
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -183,6 +182,11 @@ def _parser() -> argparse.ArgumentParser:
         "run",
         parents=[common],
         help="run the controller headless against the inventory of a config file",
+        description=(
+            "Runs the closed loop as a service: the local API (token-protected, on a UNIX "
+            "socket next to the journal unless the config says otherwise), Prometheus metrics "
+            "when configured, SIGHUP re-reads the intents, SIGINT/SIGTERM stop gracefully."
+        ),
     )
     run.add_argument("--config", type=Path, required=True, help="netpilot.yaml")
     run.add_argument(
@@ -191,6 +195,12 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         metavar="SECONDS",
         help="stop after this many seconds (default: until SIGINT/SIGTERM)",
+    )
+    run.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default=None,
+        help="log lines on stderr (default: the config's logging.format, else text)",
     )
     output_option(run)
 
@@ -346,14 +356,9 @@ def output_option(parser: argparse.ArgumentParser) -> None:
 
 
 def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    # the libraries' INFO logs are per-RPC/per-packet chatter
-    for noisy in ("ncclient", "asyncssh", "apscheduler", "pysnmp"):
-        logging.getLogger(noisy).setLevel(logging.WARNING if not verbose else logging.INFO)
+    from controller.logs import configure_logging
+
+    configure_logging(verbose=verbose)
 
 
 def _wants_json(argv: Sequence[str]) -> bool:
@@ -452,27 +457,23 @@ def install_stop_signals(stop: asyncio.Event) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from controller.app import IntentSetError, build_controller
+    from controller.app import IntentSetError
     from controller.config import load_settings
-    from controller.daemon import run_loop
-    from controller.observers import LogObserver
+    from controller.logs import configure_logging
+    from controller.service import serve
 
     settings = load_settings(args.config)
+    log_format = args.log_format or settings.service.log_format
+    configure_logging(verbose=getattr(args, "verbose", False), json_format=log_format == "json")
 
     async def go() -> dict[str, object]:
-        runtime = build_controller(settings, observers=[LogObserver()])
         stop = asyncio.Event()
         install_stop_signals(stop)
-        try:
-            await run_loop(
-                runtime.controller,
-                interval=settings.loop.interval,
-                stop=stop,
-                duration=None if args.duration is None else timedelta(seconds=args.duration),
-            )
-            return runtime.controller.summary()
-        finally:
-            await runtime.close()
+        return await serve(
+            settings,
+            stop=stop,
+            duration=None if args.duration is None else timedelta(seconds=args.duration),
+        )
 
     try:
         summary = asyncio.run(go())

@@ -32,7 +32,8 @@ Errors name the file, line and field (:class:`~controller.errors.ConfigFileError
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import ipaddress
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -62,6 +63,22 @@ class ApplySettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ServiceSettings:
+    """How the daemon shows itself: its local API, metrics and logs.
+
+    The API listens on ``api_socket`` (a UNIX socket, the default, next to the journal) or on
+    ``api_listen`` (a loopback TCP address); either way every request needs the token in
+    ``token_file``. Metrics are served only when ``metrics_listen`` is set.
+    """
+
+    api_socket: Path | None = None
+    api_listen: tuple[str, int] | None = None
+    token_file: Path = Path("api-token")
+    metrics_listen: tuple[str, int] | None = None
+    log_format: str = "text"
+
+
+@dataclass(frozen=True, slots=True)
 class ControllerSettings:
     """Everything ``netpilot run`` needs, resolved to absolute paths."""
 
@@ -70,6 +87,7 @@ class ControllerSettings:
     journal_path: Path
     loop: LoopSettings = field(default_factory=LoopSettings)
     apply: ApplySettings = field(default_factory=ApplySettings)
+    service: ServiceSettings = field(default_factory=ServiceSettings)
 
 
 def _wrap(exc: IntentValidationError) -> ConfigFileError:
@@ -115,7 +133,8 @@ def _seconds(node: Node | None, default: timedelta, *, minimum: float = 0.0) -> 
 
 def _load_settings(path: Path) -> ControllerSettings:
     root = _single_document(path).mapping(
-        required=("inventory", "intents"), allowed=("journal", "loop", "apply")
+        required=("inventory", "intents"),
+        allowed=("journal", "loop", "apply", "api", "metrics", "logging"),
     )
     base = path.parent
     inventory = load_inventory(_resolve(base, root["inventory"].string(max_length=4096)))
@@ -129,68 +148,132 @@ def _load_settings(path: Path) -> ControllerSettings:
     journal_path = _resolve(
         base, journal_node.string(max_length=4096) if journal_node else "netpilot-journal.sqlite"
     )
-    loop = LoopSettings()
-    loop_node = root.get("loop")
-    if loop_node:
-        fields = loop_node.mapping(allowed=("intervalSeconds", "violationTicks"))
-        ticks = fields.get("violationTicks")
-        loop = LoopSettings(
-            interval=_seconds(fields.get("intervalSeconds"), loop.interval, minimum=0.1),
-            violation_ticks=ticks.integer(minimum=1, maximum=100)
-            if ticks
-            else loop.violation_ticks,
-        )
-    apply = ApplySettings()
-    apply_node = root.get("apply")
-    if apply_node:
-        fields = apply_node.mapping(
-            allowed=(
-                "confirmTimeoutSeconds",
-                "verificationSeconds",
-                "verificationIntervalSeconds",
-                "requiredSamples",
-            )
-        )
-        samples = fields.get("requiredSamples")
-        confirm_node = fields.get("confirmTimeoutSeconds")
-        apply = ApplySettings(
-            # whole seconds: NETCONF's confirm-timeout is a uint32 of seconds (RFC 6241), and
-            # the adapter refuses a fraction rather than round the device's safety net
-            confirm_timeout=timedelta(seconds=confirm_node.integer(minimum=1, maximum=86_400))
-            if confirm_node
-            else apply.confirm_timeout,
-            verification_window=_seconds(
-                fields.get("verificationSeconds"), apply.verification_window
-            ),
-            verification_interval=_seconds(
-                fields.get("verificationIntervalSeconds"), apply.verification_interval, minimum=0.05
-            ),
-            required_samples=samples.integer(minimum=1, maximum=1000)
-            if samples
-            else apply.required_samples,
-        )
-        if apply.verification_window >= apply.confirm_timeout:
-            raise fields.node.error(
-                "verificationSeconds must be shorter than confirmTimeoutSeconds",
-                hint="the device would revert the change before netpilot could confirm it",
-            )
-        needed = apply.verification_interval * apply.required_samples
-        if needed > apply.verification_window:
-            raise (samples or fields.node).error(
-                f"requiredSamples x verificationIntervalSeconds ({apply.required_samples} x "
-                f"{apply.verification_interval.total_seconds():g} s = "
-                f"{needed.total_seconds():g} s) exceeds verificationSeconds "
-                f"({apply.verification_window.total_seconds():g} s): no change could ever verify",
-                hint="lower requiredSamples or verificationIntervalSeconds, "
-                "or lengthen verificationSeconds",
-            )
     return ControllerSettings(
         inventory=inventory,
         intents_dir=intents_dir,
         journal_path=journal_path,
-        loop=loop,
-        apply=apply,
+        loop=_loop_settings(root.get("loop")),
+        apply=_apply_settings(root.get("apply")),
+        service=_service_settings(root, base, journal_path),
     )
+
+
+def _loop_settings(node: Node | None) -> LoopSettings:
+    loop = LoopSettings()
+    if node is None:
+        return loop
+    fields = node.mapping(allowed=("intervalSeconds", "violationTicks"))
+    ticks = fields.get("violationTicks")
+    return LoopSettings(
+        interval=_seconds(fields.get("intervalSeconds"), loop.interval, minimum=0.1),
+        violation_ticks=ticks.integer(minimum=1, maximum=100) if ticks else loop.violation_ticks,
+    )
+
+
+def _apply_settings(node: Node | None) -> ApplySettings:
+    apply = ApplySettings()
+    if node is None:
+        return apply
+    fields = node.mapping(
+        allowed=(
+            "confirmTimeoutSeconds",
+            "verificationSeconds",
+            "verificationIntervalSeconds",
+            "requiredSamples",
+        )
+    )
+    samples = fields.get("requiredSamples")
+    confirm_node = fields.get("confirmTimeoutSeconds")
+    apply = ApplySettings(
+        # whole seconds: NETCONF's confirm-timeout is a uint32 of seconds (RFC 6241), and
+        # the adapter refuses a fraction rather than round the device's safety net
+        confirm_timeout=timedelta(seconds=confirm_node.integer(minimum=1, maximum=86_400))
+        if confirm_node
+        else apply.confirm_timeout,
+        verification_window=_seconds(fields.get("verificationSeconds"), apply.verification_window),
+        verification_interval=_seconds(
+            fields.get("verificationIntervalSeconds"), apply.verification_interval, minimum=0.05
+        ),
+        required_samples=samples.integer(minimum=1, maximum=1000)
+        if samples
+        else apply.required_samples,
+    )
+    if apply.verification_window >= apply.confirm_timeout:
+        raise fields.node.error(
+            "verificationSeconds must be shorter than confirmTimeoutSeconds",
+            hint="the device would revert the change before netpilot could confirm it",
+        )
+    needed = apply.verification_interval * apply.required_samples
+    if needed > apply.verification_window:
+        raise (samples or fields.node).error(
+            f"requiredSamples x verificationIntervalSeconds ({apply.required_samples} x "
+            f"{apply.verification_interval.total_seconds():g} s = "
+            f"{needed.total_seconds():g} s) exceeds verificationSeconds "
+            f"({apply.verification_window.total_seconds():g} s): no change could ever verify",
+            hint="lower requiredSamples or verificationIntervalSeconds, "
+            "or lengthen verificationSeconds",
+        )
+    return apply
+
+
+def _loopback_address(node: Node) -> tuple[str, int]:
+    """``HOST:PORT`` with a loopback host: the API and the metrics never face a network."""
+    text = node.string()
+    host, sep, port_text = text.rpartition(":")
+    host = host.strip("[]")
+    try:
+        port = int(port_text)
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        raise node.error(
+            f"{text!r} is not HOST:PORT with a numeric address", expected="e.g. 127.0.0.1:9464"
+        ) from None
+    if not sep or not 0 <= port <= 65535:
+        raise node.error(f"{text!r} is not HOST:PORT", expected="e.g. 127.0.0.1:9464")
+    if not loopback:
+        raise node.error(
+            f"{host} is not a loopback address",
+            hint="netpilot serves its API and metrics on loopback or a UNIX socket only; "
+            "put a reverse proxy in front if they must be reached from elsewhere",
+        )
+    return host, port
+
+
+def _service_settings(root: Mapping, base: Path, journal_path: Path) -> ServiceSettings:
+    service = ServiceSettings(
+        api_socket=journal_path.parent / "netpilot.sock",
+        token_file=journal_path.parent / "api-token",
+    )
+    api_node = root.get("api")
+    if api_node is not None:
+        fields = api_node.mapping(allowed=("socket", "listen", "tokenFile"))
+        socket_node, listen_node = fields.get("socket"), fields.get("listen")
+        if socket_node is not None and listen_node is not None:
+            raise api_node.error("give either 'socket' or 'listen', not both")
+        token_node = fields.get("tokenFile")
+        service = replace(
+            service,
+            api_socket=_resolve(base, socket_node.string(max_length=4096))
+            if socket_node
+            else None
+            if listen_node
+            else service.api_socket,
+            api_listen=_loopback_address(listen_node) if listen_node else None,
+            token_file=_resolve(base, token_node.string(max_length=4096))
+            if token_node
+            else service.token_file,
+        )
+    metrics_node = root.get("metrics")
+    if metrics_node is not None:
+        fields = metrics_node.mapping(required=("listen",))
+        service = replace(service, metrics_listen=_loopback_address(fields["listen"]))
+    logging_node = root.get("logging")
+    if logging_node is not None:
+        fields = logging_node.mapping(allowed=("format",))
+        format_node = fields.get("format")
+        if format_node is not None:
+            service = replace(service, log_format=format_node.choice(("text", "json")))
+    return service
 
 
 def _resolve(base: Path, value: str) -> Path:

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -24,7 +25,7 @@ from adapters.base import ConfigSession
 from analytics.kpi import evaluate_intent, observe_target
 from controller.apply import VerificationSample, apply_change, new_txn_id, recover_in_flight
 from controller.config import ApplySettings, LoopSettings
-from controller.errors import ConnectError
+from controller.errors import ChangeError, ConnectError
 from controller.journal import Journal
 from controller.model import (
     AdminState,
@@ -42,6 +43,7 @@ from controller.model import (
     Observation,
     ReconcileState,
 )
+from controller.rollback import rollback_change
 from controller.sense import Sensor
 from policies.qos import decide_qos
 
@@ -60,6 +62,8 @@ class TickReport:
     statuses: tuple[IntentStatus, ...]
     decisions: tuple[Decision, ...]
     observations: Mapping[str, Observation]
+    # wall seconds per stage: "sense" (collect observations), "decide" (evaluate + policies)
+    stages: Mapping[str, float] = field(default_factory=dict)
 
 
 class ControllerObserver(Protocol):
@@ -154,7 +158,9 @@ class Controller:
         """Run one sense-analyze-decide-act cycle."""
         started = self.clock()
         self.ticks += 1
+        sense_started = time.perf_counter()
         observations = await self.sensor.collect()
+        decide_started = time.perf_counter()
         self.last_observations = observations
         now = self.clock()
         max_age = self._max_age()
@@ -172,6 +178,10 @@ class Controller:
             statuses=tuple(statuses),
             decisions=tuple(decisions),
             observations=observations,
+            stages={
+                "sense": decide_started - sense_started,
+                "decide": time.perf_counter() - decide_started,
+            },
         )
         self.observers.tick_finished(report)
         return report
@@ -412,6 +422,61 @@ class Controller:
             )
             self.observers.change_finished(result)
         return results
+
+    def replace_intents(self, intents: Iterable[Intent]) -> dict[str, list[str]]:
+        """Make a new intent set the active one (all or nothing; it was validated already).
+
+        An intent that stays keeps its reconcile state (its quarantine, cooldown and change
+        in flight); a new one starts fresh; a removed one stops being enforced at once.
+
+        Returns:
+            The names added, removed, changed (new generation) and unchanged.
+        """
+        new = {i.name: i for i in intents}
+        old = {i.name: i for i in self.intents}
+        report = {
+            "added": sorted(new.keys() - old.keys()),
+            "removed": sorted(old.keys() - new.keys()),
+            "changed": sorted(
+                n for n in new.keys() & old.keys() if new[n].generation != old[n].generation
+            ),
+        }
+        report["unchanged"] = sorted((new.keys() & old.keys()) - set(report["changed"]))
+        self.intents = tuple(sorted(new.values(), key=lambda i: i.name))
+        self.states = {n: self.states.get(n, ReconcileState()) for n in new}
+        for name in report["removed"]:
+            self.statuses.pop(name, None)
+            self.last_decisions.pop(name, None)
+        self.journal.event("intents-replaced", at=self.clock(), detail=dict(report))
+        return report
+
+    async def rollback(self, txn: str, *, force: bool = False) -> ChangeResult:
+        """Roll a confirmed change back (an operator's command), as a new transaction.
+
+        Raises:
+            ChangeError: no such confirmed change, or one of its devices is busy with another
+                change right now.
+        """
+        record = self.journal.change(txn)
+        devices = set(record.device.split(",")) if record is not None else set()
+        busy = devices & self._busy_devices
+        if busy:
+            raise ChangeError(txn, f"{', '.join(sorted(busy))} busy with another change; retry")
+        self._busy_devices |= devices
+        try:
+            result = await rollback_change(
+                txn,
+                journal=self.journal,
+                open_session=self._open_by_name,
+                settings=self.apply_settings,
+                clock=self.clock,
+                force=force,
+            )
+        finally:
+            self._busy_devices -= devices
+        self.changes[result.status] += 1
+        self.observers.change_finished(result)
+        return result
 
     async def drain(self) -> None:
         """Wait for every change in flight to end (confirmed or rolled back)."""

@@ -1,0 +1,135 @@
+"""Prometheus metrics of a running controller, kept by an observer.
+
+The metrics live in their own :class:`prometheus_client.CollectorRegistry` (not the library's
+global one), so two controllers in one process (tests) never share counters. The daemon
+serves them on its metrics listener (controller/api.py) at ``/metrics``.
+
+Metric names follow Prometheus conventions (``_total`` counters, ``_seconds`` units):
+
+- ``netpilot_ticks_total``, ``netpilot_tick_duration_seconds`` (histogram),
+  ``netpilot_stage_duration_seconds{stage}`` (sense, decide), ``netpilot_loop_lag_seconds``
+  (how late a tick started against its interval);
+- ``netpilot_device_polls_total{device}``, ``netpilot_device_errors_total{device}``,
+  ``netpilot_device_reachable{device}``;
+- ``netpilot_changes_total{status}``, ``netpilot_changes_in_flight``;
+- ``netpilot_intent_fulfilled{intent}`` (1 / 0), ``netpilot_intent_target_value{intent,target}``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from controller.loop import Controller, TickReport
+from controller.model import ChangeResult, Decision, FulfilmentStatus
+
+__all__ = ["MetricsObserver"]
+
+_TICK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class MetricsObserver:
+    """A controller observer that keeps the Prometheus metrics up to date.
+
+    Args:
+        interval: the loop's tick interval (to measure lag against).
+    """
+
+    def __init__(self, interval: timedelta) -> None:
+        self.interval = interval
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.ticks = Counter("netpilot_ticks", "Loop ticks run", registry=r)
+        self.tick_seconds = Histogram(
+            "netpilot_tick_duration_seconds",
+            "Wall time of one tick",
+            buckets=_TICK_BUCKETS,
+            registry=r,
+        )
+        self.stage_seconds = Histogram(
+            "netpilot_stage_duration_seconds",
+            "Wall time of one loop stage",
+            ["stage"],
+            buckets=_TICK_BUCKETS,
+            registry=r,
+        )
+        self.lag = Gauge(
+            "netpilot_loop_lag_seconds",
+            "How late the last tick started against its interval",
+            registry=r,
+        )
+        self.polls = Counter("netpilot_device_polls", "Device observations", ["device"], registry=r)
+        self.errors = Counter(
+            "netpilot_device_errors", "Device observations with errors", ["device"], registry=r
+        )
+        self.reachable = Gauge(
+            "netpilot_device_reachable",
+            "1 if the last observation had no error",
+            ["device"],
+            registry=r,
+        )
+        self.changes = Counter(
+            "netpilot_changes", "Change transactions by outcome", ["status"], registry=r
+        )
+        self.in_flight = Gauge("netpilot_changes_in_flight", "Transactions running", registry=r)
+        self.fulfilled = Gauge(
+            "netpilot_intent_fulfilled", "1 if the intent is fulfilled", ["intent"], registry=r
+        )
+        self.target_value = Gauge(
+            "netpilot_intent_target_value",
+            "Last observed value of an intent target",
+            ["intent", "target"],
+            registry=r,
+        )
+        self._last_tick: datetime | None = None
+        self._running: set[str] = set()
+
+    @property
+    def last_tick(self) -> datetime | None:
+        """When the last tick started (None before the first)."""
+        return self._last_tick
+
+    def exposition(self) -> bytes:
+        """The metrics in Prometheus' text format."""
+        return generate_latest(self.registry)
+
+    # ---------------------------------------------------------------- observer
+
+    def controller_ready(self, controller: Controller) -> None:
+        for intent in controller.intents:
+            self.fulfilled.labels(intent=intent.name).set(0)
+
+    def tick_finished(self, report: TickReport) -> None:
+        self.ticks.inc()
+        self.tick_seconds.observe(report.duration.total_seconds())
+        for stage, seconds in report.stages.items():
+            self.stage_seconds.labels(stage=stage).observe(seconds)
+        if self._last_tick is not None:
+            late = (report.at - self._last_tick - self.interval).total_seconds()
+            self.lag.set(max(0.0, late))
+        self._last_tick = report.at
+        for name, observation in report.observations.items():
+            self.polls.labels(device=name).inc()
+            if observation.errors:
+                self.errors.labels(device=name).inc()
+            self.reachable.labels(device=name).set(0 if observation.errors else 1)
+        for status in report.statuses:
+            self.fulfilled.labels(intent=status.name).set(
+                1 if status.status is FulfilmentStatus.FULFILLED else 0
+            )
+            for target in status.targets:
+                if target.observed is not None:
+                    self.target_value.labels(intent=status.name, target=target.target.name).set(
+                        target.observed
+                    )
+
+    def change_started(self, decision: Decision, txn: str) -> None:
+        self._running.add(txn)
+        self.in_flight.set(len(self._running))
+
+    def change_finished(self, result: ChangeResult) -> None:
+        # a change recovered at start-up finishes without having started in this process
+        self._running.discard(result.change_id)
+        self.in_flight.set(len(self._running))
+        self.changes.labels(status=result.status.value).inc()

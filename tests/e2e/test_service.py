@@ -1,0 +1,153 @@
+"""`netpilot run` as a service on the lab: its API, metrics, health and intent reload."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import stat
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+
+from controller.api import read_token
+from controller.api_client import ApiClient
+from controller.config import ApplySettings, LoopSettings, load_settings
+from controller.demo import shipped_intents, write_controller_config
+from controller.errors import ConfigFileError
+from controller.service import serve
+from lab.runtime import LabNetwork, write_inventory
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def eventually(check, *, within: float = 30.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not await check():
+        if loop.time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.2)
+
+
+@pytest.fixture
+async def service(lab: LabNetwork, tmp_path: Path) -> AsyncIterator[tuple[ApiClient, str, Path]]:
+    intents = tmp_path / "intents"
+    intents.mkdir()
+    (intents / "video.yaml").write_text((shipped_intents() / "video-west-east.yaml").read_text())
+    config = write_controller_config(
+        tmp_path,
+        inventory=write_inventory(lab, tmp_path),
+        intents_dir=intents,
+        journal=tmp_path / "journal.sqlite",
+        loop=LoopSettings(interval=timedelta(seconds=1), violation_ticks=2),
+        apply=ApplySettings(
+            confirm_timeout=timedelta(seconds=60),
+            verification_window=timedelta(seconds=3),
+            verification_interval=timedelta(milliseconds=500),
+            required_samples=3,
+        ),
+    )
+    metrics_port = free_port()
+    data = yaml.safe_load(config.read_text())
+    data["metrics"] = {"listen": f"127.0.0.1:{metrics_port}"}
+    config.write_text(yaml.safe_dump(data))
+    settings = load_settings(config)
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve(settings, stop=stop))
+    socket_path = tmp_path / "netpilot.sock"
+    token_file = tmp_path / "api-token"
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 20
+    while not (socket_path.exists() and token_file.exists()):
+        assert loop.time() < deadline, "the API did not come up"
+        assert not task.done(), task.exception() if task.done() else ""
+        await asyncio.sleep(0.05)
+    client = ApiClient(f"unix:{socket_path}", read_token(token_file))
+    try:
+        yield client, f"127.0.0.1:{metrics_port}", intents
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=60)
+
+
+async def test_api_refuses_requests_without_the_token(service, tmp_path):
+    client, _, _ = service
+    token_file = tmp_path / "api-token"
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "netpilot.sock").stat().st_mode) == 0o600
+    for token in ("", "wrong"):
+        status, body = await ApiClient(client.address, token).request("GET", "/v1/status")
+        assert status == 401
+        assert "token" in str(body["error"])
+    status, body = await client.request("GET", "/v1/status")
+    assert status == 200
+    assert [i["name"] for i in body["intents"]] == ["video-west-east"]
+
+
+async def test_metrics_health_and_a_change_seen_through_the_api(service):
+    client, metrics, _ = service
+    metrics_client = ApiClient(metrics, token="")
+
+    async def confirmed() -> bool:
+        status, body = await client.request("GET", "/v1/changes")
+        return status == 200 and any(c["status"] == "confirmed" for c in body["changes"])
+
+    await eventually(confirmed)
+    _, body = await client.request("GET", "/v1/changes")
+    txn = next(c["txn"] for c in body["changes"] if c["status"] == "confirmed")
+    status, detail = await client.request("GET", f"/v1/changes/{txn}")
+    assert status == 200
+    assert [e["step"] for e in detail["timeline"]][-1] == "finished:confirmed"
+
+    reader, writer = await asyncio.open_connection(*metrics.split(":"))
+    writer.write(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+    raw = (await reader.read()).decode()
+    writer.close()
+    assert "netpilot_ticks_total" in raw
+    assert 'netpilot_changes_total{status="confirmed"} 1.0' in raw
+    assert 'netpilot_intent_fulfilled{intent="video-west-east"}' in raw
+    status, health = await metrics_client.request("GET", "/healthz")
+    assert status == 200 and health["healthy"] is True
+
+    status, result = await client.request("POST", f"/v1/changes/{txn}/rollback", {"force": False})
+    assert status == 200, result
+    assert result["rollback"]["status"] == "confirmed"
+
+
+async def test_reload_refuses_a_broken_set_and_keeps_the_last_good(service):
+    client, _, intents = service
+    (intents / "broken.yaml").write_text("apiVersion: netpilot/v1\nkind: Intent\nmetadata: [\n")
+    status, body = await client.request("POST", "/v1/reload")
+    assert status == 200 and body["applied"] is False
+    assert body["errors"] and "broken.yaml" in str(body["errors"][0])
+    _, status_body = await client.request("GET", "/v1/intents")
+    assert [i["name"] for i in status_body["intents"]] == ["video-west-east"]
+    # a real SIGHUP takes the same path; a removed intent stops being enforced
+    (intents / "broken.yaml").unlink()
+    (intents / "video.yaml").unlink()
+
+    async def emptied() -> bool:
+        _, data = await client.request("GET", "/v1/intents")
+        return data["intents"] == []
+
+    os.kill(os.getpid(), signal.SIGHUP)
+    await eventually(emptied, within=10)
+
+
+def test_a_token_file_others_can_read_is_refused(tmp_path):
+    token = tmp_path / "api-token"
+    token.write_text("secret\n")
+    token.chmod(0o644)
+    with pytest.raises(ConfigFileError, match="group/others"):
+        read_token(token)
