@@ -139,7 +139,7 @@ async def test_reload_refuses_a_broken_set_and_keeps_the_last_good(service):
 
     async def emptied() -> bool:
         _, data = await client.request("GET", "/v1/intents")
-        return data["intents"] == []
+        return bool(data["intents"] == [])
 
     os.kill(os.getpid(), signal.SIGHUP)
     await eventually(emptied, within=10)
