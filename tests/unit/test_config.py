@@ -209,3 +209,39 @@ def test_unknown_field_gets_a_did_you_mean(tmp_path):
     )
     with pytest.raises(ConfigFileError, match="did you mean 'intervalSeconds'"):
         load_settings(config)
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        pytest.param("api: {listen: 0.0.0.0:7801}", "not a loopback address", id="api-wildcard"),
+        pytest.param("metrics: {listen: 192.0.2.1:9464}", "not a loopback address", id="metrics"),
+        pytest.param("api: {listen: localhost:7801}", "numeric address", id="name"),
+        pytest.param("api: {socket: a.sock, listen: 127.0.0.1:1}", "not both", id="both"),
+    ],
+)
+def test_api_and_metrics_listen_on_loopback_only(tmp_path, section, message):
+    write(tmp_path, "inventory.yaml", INVENTORY)
+    (tmp_path / "intents").mkdir()
+    config = write(
+        tmp_path, "netpilot.yaml", f"inventory: inventory.yaml\nintents: intents\n{section}\n"
+    )
+    with pytest.raises(ConfigFileError, match=message) as caught:
+        load_settings(config)
+    assert f"{config}:3" in str(caught.value)
+
+
+def test_service_defaults_put_the_api_socket_next_to_the_journal(tmp_path):
+    write(tmp_path, "inventory.yaml", INVENTORY)
+    (tmp_path / "intents").mkdir()
+    config = write(
+        tmp_path,
+        "netpilot.yaml",
+        "inventory: inventory.yaml\nintents: intents\njournal: state/j.sqlite\n"
+        "metrics: {listen: '[::1]:9464'}\nlogging: {format: json}\n",
+    )
+    service = load_settings(config).service
+    assert service.api_socket == tmp_path / "state" / "netpilot.sock"
+    assert service.token_file == tmp_path / "state" / "api-token"
+    assert service.metrics_listen == ("::1", 9464)
+    assert service.log_format == "json"
