@@ -151,3 +151,45 @@ def test_a_token_file_others_can_read_is_refused(tmp_path):
     token.chmod(0o644)
     with pytest.raises(ConfigFileError, match="group/others"):
         read_token(token)
+
+
+async def test_no_secret_reaches_the_logs_or_the_api(service, lab, caplog):
+    client, _, _ = service
+    caplog.set_level("DEBUG")
+
+    async def changed() -> bool:
+        _, body = await client.request("GET", "/v1/changes")
+        return bool(body["changes"])
+
+    await eventually(changed)
+    seen = [caplog.text]
+    for path in ("/v1/status", "/v1/intents", "/v1/devices", "/v1/decisions", "/v1/changes"):
+        status, body = await client.request("GET", path)
+        assert status == 200
+        seen.append(str(body))
+    everything = "\n".join(seen)
+    assert lab.password and lab.password not in everything
+    assert lab.community and lab.community not in everything
+    assert client.token not in everything
+
+
+def test_json_log_lines_are_one_object_each(capsys):
+    import json
+    import logging
+
+    from controller.logs import configure_logging
+
+    configure_logging(json_format=True)
+    try:
+        logging.getLogger("netpilot.test").warning("hello %s", "world", extra={"device": "r2"})
+        try:
+            raise ValueError("boom")
+        except ValueError:
+            logging.getLogger("netpilot.test").exception("failed")
+    finally:
+        configure_logging()
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line]
+    first, second = lines[-2:]
+    assert first["message"] == "hello world" and first["device"] == "r2"
+    assert first["level"] == "warning" and first["logger"] == "netpilot.test"
+    assert "ValueError: boom" in second["exc"]
