@@ -14,21 +14,37 @@ import json
 from collections.abc import Callable
 from types import ModuleType
 
-from controller.cli import EXIT_OK, CommandGroups
+from controller.cli import EXIT_OK, CommandGroups, report_failure
 
 __all__ = ["BENCHMARKS", "register"]
 
 # name -> module; add a line per benchmark
-BENCHMARKS: dict[str, str] = {}
+BENCHMARKS: dict[str, str] = {
+    "decide": "bench.decide",
+    "lab": "bench.lab",
+    "poll": "bench.poll",
+}
 
 
 def register(groups: CommandGroups) -> None:
     """Add ``netpilot bench`` and one subcommand per benchmark module."""
     subcommands = groups.group("bench", "run a benchmark and print its figures")
     for name, module_name in sorted(BENCHMARKS.items()):
-        module = importlib.import_module(module_name)
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            # one broken benchmark must not take the whole command line down with it
+            groups.command(subcommands, name, f"(unavailable: {exc})", _unavailable(exc))
+            continue
         parser = groups.command(subcommands, name, str(module.DESCRIPTION), _handler(module))
         module.add_arguments(parser)
+
+
+def _unavailable(error: ImportError) -> Callable[[argparse.Namespace], int]:
+    def handle(args: argparse.Namespace) -> int:
+        return report_failure(f"this benchmark cannot be loaded: {error}", args.output)
+
+    return handle
 
 
 def _handler(module: ModuleType) -> Callable[[argparse.Namespace], int]:

@@ -44,10 +44,9 @@ from controller.model import (
     ReconcileState,
 )
 from controller.rollback import rollback_change
-from controller.sense import Sensor
 from policies.qos import decide_qos
 
-__all__ = ["Controller", "ControllerObserver", "Observers", "TickReport"]
+__all__ = ["Controller", "ControllerObserver", "ObservationSource", "Observers", "TickReport"]
 
 log = logging.getLogger("netpilot.loop")
 
@@ -64,6 +63,18 @@ class TickReport:
     observations: Mapping[str, Observation]
     # wall seconds per stage: "sense" (collect observations), "decide" (evaluate + policies)
     stages: Mapping[str, float] = field(default_factory=dict)
+
+
+class ObservationSource(Protocol):
+    """Where the loop's observations come from (controller.sense.Sensor over the network)."""
+
+    async def collect(self) -> dict[str, Observation]:
+        """One observation per device, now. Errors are values in the observations."""
+        ...
+
+    async def observe_state(self, name: str) -> Observation:
+        """A fresh operational-state observation of one device (a post-check sample)."""
+        ...
 
 
 class ControllerObserver(Protocol):
@@ -126,7 +137,7 @@ class Controller:
         *,
         intents: Iterable[Intent],
         devices: Iterable[Device],
-        sensor: Sensor,
+        sensor: ObservationSource,
         open_config_session: Callable[[Device], Awaitable[ConfigSession]],
         journal: Journal,
         loop_settings: LoopSettings,
