@@ -65,6 +65,17 @@ class InterfaceCounters:
 
 
 @dataclass(frozen=True, slots=True)
+class PowerComponent:
+    """One row of the enterprise power table (see ``lab.snmp_agent.power_objects``)."""
+
+    index: int  # 1-based, stable for the device's life
+    name: str
+    kind: int  # 1 chassis, 2 line card, 3 port, 4 radio carrier
+    state: int  # 1 active, 2 sleep, 3 waking, 4 off
+    milliwatts: int
+
+
+@dataclass(frozen=True, slots=True)
 class AgentSnapshot:
     """What the SNMP agent serves for one request."""
 
@@ -72,6 +83,9 @@ class AgentSnapshot:
     sys_descr: str
     uptime_ticks: int  # sysUpTime in hundredths of a second (of lab time)
     interfaces: tuple[InterfaceCounters, ...]
+    power_mw: int = 0  # the device's power now (enterprise MIB)
+    energy_j: int = 0  # energy since boot, joules of lab time (enterprise MIB)
+    components: tuple[PowerComponent, ...] = ()
 
 
 @runtime_checkable

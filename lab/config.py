@@ -14,7 +14,7 @@ from enum import Enum
 
 NAMESPACE = "urn:netpilot:lab"
 MODULE = "netpilot-lab"
-REVISION = "2026-11-28"
+REVISION = "2026-12-01"
 
 
 class TrafficClass(str, Enum):
@@ -27,12 +27,35 @@ class TrafficClass(str, Enum):
     BEST_EFFORT = "best-effort"
 
 
+class PowerMode(str, Enum):
+    """The ``power-mode`` enumeration of the YANG module."""
+
+    ACTIVE = "active"
+    SLEEP = "sleep"
+
+
 @dataclass(frozen=True, slots=True)
 class InterfaceSettings:
     """``/interfaces/interface`` with defaults applied."""
 
     enabled: bool = True
     metric: int = 10
+    power_mode: PowerMode = PowerMode.ACTIVE
+
+
+@dataclass(frozen=True, slots=True)
+class CarrierSettings:
+    """``/radio/carrier`` with defaults applied."""
+
+    power_mode: PowerMode = PowerMode.ACTIVE
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriberSettings:
+    """``/subscribers/subscriber``: rate limits in Mbit/s (None: not configured)."""
+
+    max_rate_mbps: int | None = None
+    min_rate_mbps: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,10 +78,20 @@ class DeviceSettings:
     classes: Mapping[TrafficClass, ClassSettings] = field(default_factory=dict)
     # (interface, class) -> rate in Mbit/s
     shapers: Mapping[tuple[str, TrafficClass], int] = field(default_factory=dict)
+    carriers: Mapping[str, CarrierSettings] = field(default_factory=dict)
+    subscribers: Mapping[str, SubscriberSettings] = field(default_factory=dict)
 
     def interface(self, name: str) -> InterfaceSettings:
         """Settings of interface ``name`` (defaults if unconfigured)."""
         return self.interfaces.get(name, InterfaceSettings())
+
+    def carrier(self, name: str) -> CarrierSettings:
+        """Settings of radio carrier ``name`` (defaults if unconfigured)."""
+        return self.carriers.get(name, CarrierSettings())
+
+    def subscriber(self, subscriber_id: str) -> SubscriberSettings:
+        """Rate settings of a subscriber (none if unconfigured)."""
+        return self.subscribers.get(subscriber_id, SubscriberSettings())
 
     def traffic_class(self, cls: TrafficClass) -> ClassSettings:
         """Scheduling of ``cls`` (defaults if unconfigured)."""
@@ -87,9 +120,11 @@ def parse_running(config: ET.Element) -> DeviceSettings:
             continue
         enabled = _text(itf, "enabled")
         metric = _text(itf, "metric")
+        mode = _text(itf, "power-mode")
         interfaces[name] = InterfaceSettings(
             enabled=enabled != "false",
             metric=int(metric) if metric is not None else 10,
+            power_mode=PowerMode(mode) if mode is not None else PowerMode.ACTIVE,
         )
     classes: dict[TrafficClass, ClassSettings] = {}
     for cls in config.iterfind(f"{_q('qos')}/{_q('class')}"):
@@ -112,4 +147,29 @@ def parse_running(config: ET.Element) -> DeviceSettings:
         if itf_name is None or cls_name is None or rate is None:
             continue
         shapers[(itf_name, TrafficClass(cls_name))] = int(rate)
-    return DeviceSettings(interfaces=interfaces, classes=classes, shapers=shapers)
+    carriers: dict[str, CarrierSettings] = {}
+    for carrier in config.iterfind(f"{_q('radio')}/{_q('carrier')}"):
+        name = _text(carrier, "name")
+        if name is None:
+            continue
+        mode = _text(carrier, "power-mode")
+        carriers[name] = CarrierSettings(
+            power_mode=PowerMode(mode) if mode is not None else PowerMode.ACTIVE
+        )
+    subscribers: dict[str, SubscriberSettings] = {}
+    for entry in config.iterfind(f"{_q('subscribers')}/{_q('subscriber')}"):
+        subscriber_id = _text(entry, "id")
+        if subscriber_id is None:
+            continue
+        maximum, minimum = _text(entry, "max-rate-mbps"), _text(entry, "min-rate-mbps")
+        subscribers[subscriber_id] = SubscriberSettings(
+            max_rate_mbps=int(maximum) if maximum is not None else None,
+            min_rate_mbps=int(minimum) if minimum is not None else None,
+        )
+    return DeviceSettings(
+        interfaces=interfaces,
+        classes=classes,
+        shapers=shapers,
+        carriers=carriers,
+        subscribers=subscribers,
+    )

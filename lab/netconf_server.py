@@ -15,6 +15,10 @@ What a client sees (modelled on Debian's netconfd, the project's reference serve
 - ``get``, ``get-config``, ``edit-config`` (candidate only: :writable-running is not
   announced), ``lock``/``unlock``, ``validate``, ``commit`` (plain, confirmed, persist),
   ``cancel-commit``, ``discard-changes``, ``close-session``, ``kill-session``;
+- RFC 5277 notifications (:notification, :interleave): ``create-subscription`` on the
+  ``NETCONF`` stream with an optional subtree filter and stopTime (no replay), then
+  ``<notification>`` messages with the device clock's ``eventTime``: the module's
+  ``link-state-change``, ``power-state-change`` and ``config-change`` (:meth:`notify`);
 - ``<rpc-error>`` replies with error-type, error-tag, error-severity, error-app-tag,
   error-path (``npl:`` XPath), error-message (``xml:lang="en"``) and error-info.
 
@@ -30,8 +34,9 @@ import hmac
 import logging
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import TypeAlias, TypeVar
@@ -70,7 +75,11 @@ PROTOCOL_CAPABILITIES: tuple[str, ...] = (
     "urn:ietf:params:netconf:capability:validate:1.1",
     "urn:ietf:params:netconf:capability:confirmed-commit:1.1",
     "urn:ietf:params:netconf:capability:rollback-on-error:1.0",
+    "urn:ietf:params:netconf:capability:notification:1.0",
+    "urn:ietf:params:netconf:capability:interleave:1.0",
 )
+NOTIFICATION_NS = "urn:ietf:params:xml:ns:netconf:notification:1.0"
+_CREATE_SUBSCRIPTION = f"{{{NOTIFICATION_NS}}}create-subscription"
 DEFAULT_CONFIRM_TIMEOUT_S = 600
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 _READ_SIZE = 65536
@@ -400,6 +409,9 @@ class _Session:
         self.task: asyncio.Task[object] | None = asyncio.current_task()
         self.reader = _MessageReader()
         self.ended = False
+        self.subscribed = False
+        self.notification_filter: ET.Element | None = None
+        self.stop_time: datetime | None = None
 
 
 @dataclass(slots=True, eq=False)
@@ -459,6 +471,9 @@ class LabNetconfServer:
             the NETCONF base namespace); empty if None.
         confirm_time_scale: real seconds per second of ``confirm-timeout``; below 1 for a
             lab clock that runs faster than real time (and for fast tests).
+        gate: awaited before the ``<hello>`` and before every reply; a lab device uses it
+            to be unreachable (it never returns until reachable) or slow (it sleeps).
+        clock: the device clock, for notifications' ``eventTime`` (default: UTC now).
 
     ``backend.running_changed`` is called after every later change of running, not for
     ``initial_config``.
@@ -475,7 +490,12 @@ class LabNetconfServer:
         *,
         initial_config: ET.Element | None = None,
         confirm_time_scale: float = 1.0,
+        gate: Callable[[], Awaitable[None]] | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
+        self._gate = gate
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self.notifications_sent = 0
         if confirm_time_scale <= 0:
             raise ValueError("confirm_time_scale must be positive")
         self.name = name
@@ -510,6 +530,61 @@ class LabNetconfServer:
             "close-session": self._rpc_close_session,
             "kill-session": self._rpc_kill_session,
         }
+
+    def notify(self, name: str, values: Mapping[str, str]) -> int:
+        """Send notification ``name`` of the module to every subscribed session.
+
+        Args:
+            name: a ``notification`` of the module (e.g. ``link-state-change``).
+            values: its leaves, by name, as text.
+
+        Returns:
+            How many sessions it was sent to (after their filters).
+
+        Raises:
+            KeyError: the module has no such notification.
+        """
+        if name not in self._schema.notifications:
+            raise KeyError(f"the module has no notification {name!r}")
+        now = self._clock()
+        namespace = self._schema.namespace
+        content = ET.Element(f"{{{namespace}}}{name}")
+        for key, value in values.items():
+            ET.SubElement(content, f"{{{namespace}}}{key}").text = value
+        body = _render_children(_wrap_one(content))
+        event_time = now.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        payload = (
+            f'{_XML_DECLARATION}<notification xmlns="{NOTIFICATION_NS}">'
+            f"<eventTime>{event_time}</eventTime>{body}</notification>"
+        ).encode()
+        sent = 0
+        for session in list(self._sessions.values()):
+            if not session.subscribed or session.ended:
+                continue
+            if session.stop_time is not None and now > session.stop_time:
+                session.subscribed = False
+                continue
+            if session.notification_filter is not None:
+                holder = ET.Element("notification")
+                holder.append(content)
+                selected = filter_subtree(
+                    self._notification_schema(), holder, session.notification_filter
+                )
+                if not len(selected):
+                    continue
+            self._write(session, payload)
+            sent += 1
+        self.notifications_sent += sent
+        return sent
+
+    def _notification_schema(self) -> Schema:
+        return Schema(
+            module=self._schema.module,
+            namespace=self._schema.namespace,
+            prefix=self._schema.prefix,
+            revision=self._schema.revision,
+            children={node.tag: node for node in self._schema.notifications.values()},
+        )
 
     # -- public API ------------------------------------------------------------------
 
@@ -643,6 +718,8 @@ class LabNetconfServer:
                 process.exit(0)
 
     async def _run_session(self, session: _Session) -> None:
+        if self._gate is not None:
+            await self._gate()
         await self._send(session, self._hello(session.session_id))
         hello_seen = False
         while True:
@@ -727,6 +804,8 @@ class LabNetconfServer:
             await self._send(session, _reply(attributes, _render_errors([error], self._schema)))
             return True
         body, keep_open = self._dispatch(session, rpc)
+        if self._gate is not None:
+            await self._gate()
         await self._send(session, _reply(attributes, body))
         return keep_open
 
@@ -754,6 +833,8 @@ class LabNetconfServer:
                 error_type=ErrorType.RPC,
             )
         operation = operations[0]
+        if operation.tag == _CREATE_SUBSCRIPTION:
+            return self._rpc_create_subscription, operation
         name = _protocol_name(operation.tag)
         handler = self._handlers.get(name) if name is not None else None
         if handler is None:
@@ -765,12 +846,16 @@ class LabNetconfServer:
         return handler, operation
 
     async def _send(self, session: _Session, payload: bytes) -> None:
+        self._write(session, payload)
+        await session.process.stdout.drain()
+
+    @staticmethod
+    def _write(session: _Session, payload: bytes) -> None:
         if session.reader.chunked:
             frame = b"\n#%d\n%b\n##\n" % (len(payload), payload)
         else:
             frame = payload + _EOM
         session.process.stdout.write(frame)
-        await session.process.stdout.drain()
 
     def _end_session(self, session: _Session) -> None:
         """Release what a session holds (idempotent): locks, its unconfirmed commit."""
@@ -803,8 +888,10 @@ class LabNetconfServer:
 
     # -- state changes -----------------------------------------------------------------
 
-    def _set_running(self, running: ET.Element) -> None:
+    def _set_running(self, running: ET.Element, session_id: int = 0, reason: str = "") -> None:
         self._running = running
+        if reason and self._sessions:
+            self.notify("config-change", {"session-id": str(session_id), "reason": reason})
         try:
             self._backend.running_changed(copy_datastore(running))
         except Exception:  # noqa: BLE001 - the backend must not raise; keep serving if it does
@@ -817,7 +904,11 @@ class LabNetconfServer:
         pending.cancel_timer()
         self._pending = None
         _LOG.info("%s: confirmed commit rolled back (%s)", self.name, reason)
-        self._set_running(pending.rollback)
+        self._set_running(
+            pending.rollback,
+            0,
+            "confirm-timeout" if "timeout" in reason else "cancel-commit",
+        )
         self._reset_candidate()
 
     def _confirm_timeout(self, pending: _PendingCommit) -> None:
@@ -981,7 +1072,7 @@ class LabNetconfServer:
             self._confirming_commit()
         else:
             self._fail_if_backend_refuses()
-            self._set_running(copy_datastore(self._candidate))
+            self._set_running(copy_datastore(self._candidate), session.session_id, "commit")
             self._candidate_editors.clear()
         return "<ok/>"
 
@@ -1052,7 +1143,7 @@ class LabNetconfServer:
             timeout * self._confirm_time_scale, self._confirm_timeout, pending
         )
         self._pending = pending
-        self._set_running(copy_datastore(self._candidate))
+        self._set_running(copy_datastore(self._candidate), session.session_id, "confirmed-commit")
         self._candidate_editors.clear()
 
     def _confirming_commit(self) -> None:
@@ -1064,7 +1155,7 @@ class LabNetconfServer:
             # the usual confirmation: running stays as it is, nothing to tell the backend
             self._candidate_editors.clear()
             return
-        self._set_running(copy_datastore(self._candidate))
+        self._set_running(copy_datastore(self._candidate), 0, "commit")
         self._candidate_editors.clear()
 
     def _rpc_cancel_commit(self, session: _Session, operation: ET.Element) -> str:
@@ -1099,6 +1190,70 @@ class LabNetconfServer:
         self._reset_candidate()
         return "<ok/>"
 
+    def _rpc_create_subscription(self, session: _Session, operation: ET.Element) -> str:
+        params: dict[str, ET.Element] = {}
+        for child in operation:
+            local = _local(child.tag)
+            # RFC 5277 puts <filter> in the base namespace (filterInlineType), the rest in
+            # the notification namespace; clients differ, so either is accepted
+            known_namespace = child.tag.startswith(f"{{{NOTIFICATION_NS}}}") or (
+                _protocol_name(child.tag) is not None
+            )
+            if not known_namespace or local not in (
+                "stream",
+                "filter",
+                "startTime",
+                "stopTime",
+            ):
+                raise _protocol_error(
+                    ErrorTag.UNKNOWN_ELEMENT,
+                    f"unexpected parameter '{local}' in <create-subscription>",
+                    info=(("bad-element", local),),
+                )
+            params[local] = child
+        if session.subscribed:
+            raise _protocol_error(
+                ErrorTag.IN_USE, "this session already has a subscription (RFC 5277 §2.1.1)"
+            )
+        stream = _text(params["stream"]) if "stream" in params else "NETCONF"
+        if stream != "NETCONF":
+            raise _protocol_error(
+                ErrorTag.INVALID_VALUE,
+                f"no event stream '{stream}' (this device has NETCONF only)",
+                info=(("bad-element", "stream"),),
+            )
+        if "startTime" in params:
+            raise _protocol_error(
+                ErrorTag.OPERATION_NOT_SUPPORTED,
+                "replay is not supported (:replay is not announced)",
+                info=(("bad-element", "startTime"),),
+            )
+        stop_time = None
+        if "stopTime" in params:
+            try:
+                stop_time = datetime.fromisoformat(_text(params["stopTime"]).replace("Z", "+00:00"))
+            except ValueError:
+                raise _protocol_error(
+                    ErrorTag.INVALID_VALUE,
+                    f"stopTime '{_text(params['stopTime'])}' is not a date-and-time",
+                    info=(("bad-element", "stopTime"),),
+                ) from None
+            if stop_time.tzinfo is None:
+                stop_time = stop_time.replace(tzinfo=UTC)
+        subtree = params.get("filter")
+        if subtree is not None:
+            filter_type = subtree.get("type") or "subtree"
+            if filter_type != "subtree":
+                raise _protocol_error(
+                    ErrorTag.BAD_ATTRIBUTE,
+                    f"filter type '{filter_type}' is not supported",
+                    info=(("bad-attribute", "type"), ("bad-element", "filter")),
+                )
+        session.subscribed = True
+        session.notification_filter = subtree
+        session.stop_time = stop_time
+        return "<ok/>"
+
     def _rpc_close_session(self, session: _Session, operation: ET.Element) -> str:
         _params(operation, frozenset())
         return "<ok/>"
@@ -1123,6 +1278,12 @@ class LabNetconfServer:
         if isinstance(connection, asyncssh.SSHServerConnection):
             connection.close()
         return "<ok/>"
+
+
+def _wrap_one(element: ET.Element) -> ET.Element:
+    holder = ET.Element(f"{_BASE}data")
+    holder.append(element)
+    return holder
 
 
 def _recover_message_id(message: bytes) -> str | None:

@@ -7,10 +7,12 @@ so the same class serves as the controller's what-if twin (:meth:`NetworkModel.e
 takes measured rates instead of the lab's demand model).
 
 Routing
-    A link is up when the interfaces at both ends are enabled. Traffic to a destination
-    follows the shortest paths by the sum of the *egress* interface metrics; a router splits
-    it equally over all equal-cost next-hop ports (per-hop ECMP, so a path's share is the
-    product of ``1/next hops`` along it). Demand without a route is lost at its origin.
+    A link is up when the interfaces at both ends are enabled and awake (``power-mode
+    active`` and not still waking), neither end's device is down and the link is not cut
+    (:class:`NetworkConditions`): a sleeping or failed link carries nothing. Traffic to a
+    destination follows the shortest paths by the sum of the *egress* interface metrics; a
+    router splits it equally over all equal-cost next-hop ports (per-hop ECMP, so a path's
+    share is the product of ``1/next hops`` along it). Demand without a route is lost at its origin.
     At most ``MAX_ECMP_PATHS`` paths per pair are kept (shares renormalised); the lab's
     hierarchical topologies stay far below that.
 
@@ -58,6 +60,15 @@ Path KPIs, per (source, destination, class)
     route: latency ``inf``, loss 1, no hops. KPIs exist for every pair that has a demand in
     either direction and for the model's extra ``probe_pairs``.
 
+Degraded links (:class:`NetworkConditions`)
+    A degraded link keeps a fraction of its capacity, adds propagation delay and loses a
+    fraction of what it serves (bit errors): ``served = scheduled · (1 - loss)``, reported in
+    the class's ``drop_ratio`` like a queue drop.
+
+Demand multipliers
+    Per class (``multipliers``) and per (destination site, class) (``site_multipliers``,
+    e.g. a flash crowd at one site); they multiply.
+
 Packet rates for SNMP counters assume ``mean_packet_bytes`` (800 B: an IMIX-like mix).
 """
 
@@ -65,14 +76,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
-from lab.config import DeviceSettings, TrafficClass
+from lab.config import DeviceSettings, PowerMode, TrafficClass
 from lab.topology import Topology
 from lab.traffic import (
     CLASSES,
@@ -90,6 +101,7 @@ __all__ = [
     "ClassState",
     "DeviceState",
     "FlowState",
+    "NetworkConditions",
     "NetworkModel",
     "NetworkState",
     "PathKpi",
@@ -141,6 +153,41 @@ class QueueParameters:
 
 
 DEFAULT_QUEUE = QueueParameters()
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkConditions:
+    """What happens to the network that no configuration says: faults and transitions.
+
+    Args:
+        links_down: cut links (by link name).
+        link_capacity: link name -> fraction of its capacity left (0 < f <= 1).
+        link_loss: link name -> fraction of what it serves that is lost (0 <= l < 1).
+        link_delay_ms: link name -> extra one-way delay.
+        devices_down: devices that forward nothing (powered off, rebooting).
+        ports_down: (device, port) pairs that carry nothing (e.g. still waking).
+
+    Raises:
+        ValueError: a factor or a loss out of range, or a negative delay.
+    """
+
+    links_down: frozenset[str] = frozenset()
+    link_capacity: Mapping[str, float] = field(default_factory=dict)
+    link_loss: Mapping[str, float] = field(default_factory=dict)
+    link_delay_ms: Mapping[str, float] = field(default_factory=dict)
+    devices_down: frozenset[str] = frozenset()
+    ports_down: frozenset[tuple[str, str]] = frozenset()
+
+    def __post_init__(self) -> None:
+        if any(not 0 < f <= 1 for f in self.link_capacity.values()):
+            raise ValueError("a link keeps a fraction in (0, 1] of its capacity")
+        if any(not 0 <= f < 1 for f in self.link_loss.values()):
+            raise ValueError("link loss must be in [0, 1)")
+        if any(not (d >= 0 and math.isfinite(d)) for d in self.link_delay_ms.values()):
+            raise ValueError("extra link delay must be finite and >= 0")
+
+
+NO_CONDITIONS = NetworkConditions()
 
 
 # --------------------------------------------------------------------------- state types
@@ -541,6 +588,9 @@ class _Config:
     levels: IntArray  # (ports, classes)
     weights: FloatArray  # (ports, classes)
     caps: FloatArray  # (ports, classes), inf without a shaper
+    capacity: FloatArray  # (ports,) line rate left (degraded links have less)
+    loss: FloatArray  # (ports,) fraction lost on the link after scheduling
+    delay: FloatArray  # (ports,) one-way propagation delay, extra delay included
 
 
 @dataclass(frozen=True, slots=True)
@@ -629,6 +679,7 @@ class NetworkModel:
         self._demand_class = np.array(
             [_CLASS_INDEX[d.traffic_class] for d in self.demands], dtype=np.int64
         )
+        self._demand_site = tuple(topology.device(d.destination).site for d in self.demands)
         self._routings: dict[bytes, _Routing] = {}
         self._plans: dict[tuple[bytes, tuple[tuple[int, int], ...]], _Plan] = {}
 
@@ -647,6 +698,8 @@ class NetworkModel:
         settings: Mapping[str, DeviceSettings],
         *,
         multipliers: Mapping[TrafficClass, float] | None = None,
+        site_multipliers: Mapping[tuple[str, TrafficClass], float] | None = None,
+        conditions: NetworkConditions = NO_CONDITIONS,
     ) -> NetworkState:
         """The network at ``now`` under the given configuration.
 
@@ -656,6 +709,8 @@ class NetworkModel:
                 defaults (every interface enabled at metric 10, every class at priority 0,
                 weight 10).
             multipliers: per class demand factors from a scenario.
+            site_multipliers: (destination site, class) -> demand factor.
+            conditions: faults and transitions (cut or degraded links, devices down).
 
         Returns:
             The frozen state.
@@ -671,15 +726,28 @@ class NetworkModel:
             noise=self.noise,
             multipliers=multipliers,
         )
+        if site_multipliers:
+            factors = np.array(
+                [
+                    site_multipliers.get((self._demand_site[i], d.traffic_class), 1.0)
+                    for i, d in enumerate(self.demands)
+                ],
+                dtype=float,
+            )
+            if np.any(factors < 0) or not np.all(np.isfinite(factors)):
+                raise ValueError("site multipliers must be finite and >= 0")
+            rates = rates * factors
         pair_rates = np.zeros((len(self._pairs), _N_CLASSES))
         np.add.at(pair_rates, (self._demand_pair, self._demand_class), rates)
-        return self._solve(now, settings, self._pairs, pair_rates)
+        return self._solve(now, settings, self._pairs, pair_rates, conditions)
 
     def evaluate(
         self,
         at: datetime,
         settings: Mapping[str, DeviceSettings],
         offered_mbps: Mapping[tuple[str, str, TrafficClass], float],
+        *,
+        conditions: NetworkConditions = NO_CONDITIONS,
     ) -> NetworkState:
         """The network carrying given rates instead of the demand model (the what-if twin).
 
@@ -687,6 +755,7 @@ class NetworkModel:
             at: the instant to stamp on the state.
             settings: running configuration per device (absent devices: YANG defaults).
             offered_mbps: (origin, destination, class) -> offered Mbit/s.
+            conditions: faults and transitions, as in :meth:`step`.
 
         Returns:
             The frozen state; KPIs cover the model's pairs and those of ``offered_mbps``.
@@ -706,11 +775,13 @@ class NetworkModel:
             if not (rate >= 0 and math.isfinite(rate)):
                 raise ValueError(f"rate of {source}->{destination} {cls.value} must be >= 0")
             pair_rates[index[self._pair(source, destination)], _CLASS_INDEX[cls]] += rate
-        return self._solve(at, settings, pair_list, pair_rates)
+        return self._solve(at, settings, pair_list, pair_rates, conditions)
 
     # ----------------------------------------------------------------- internals
 
-    def _config(self, settings: Mapping[str, DeviceSettings]) -> _Config:
+    def _config(
+        self, settings: Mapping[str, DeviceSettings], conditions: NetworkConditions
+    ) -> _Config:
         n_ports = len(self._port_specs)
         enabled = np.ones(n_ports, dtype=bool)
         cost = np.full(n_ports, 10, dtype=np.int64)
@@ -724,7 +795,7 @@ class NetworkModel:
                 continue
             for port in ports:
                 itf = device.interface(self._port_specs[port].name)
-                enabled[port] = itf.enabled
+                enabled[port] = itf.enabled and itf.power_mode is PowerMode.ACTIVE
                 cost[port] = itf.metric
             row_levels = [device.traffic_class(cls).priority for cls in CLASSES]
             row_weights = [float(device.traffic_class(cls).weight) for cls in CLASSES]
@@ -734,8 +805,32 @@ class NetworkModel:
                 port_id = self._port_index.get((name, itf_name))
                 if port_id is not None:
                     caps[port_id, _CLASS_INDEX[cls]] = float(rate)
+        capacity = self._capacity.copy()
+        loss = np.zeros(n_ports)
+        delay = self._delay.copy()
+        if conditions is not NO_CONDITIONS:
+            for port, spec in enumerate(self._port_specs):
+                link = spec.link.name
+                if (
+                    link in conditions.links_down
+                    or spec.device in conditions.devices_down
+                    or (spec.device, spec.name) in conditions.ports_down
+                ):
+                    enabled[port] = False
+                capacity[port] *= conditions.link_capacity.get(link, 1.0)
+                loss[port] = conditions.link_loss.get(link, 0.0)
+                delay[port] += conditions.link_delay_ms.get(link, 0.0)
         up = enabled & enabled[self._port_peer]
-        return _Config(up=up, cost=cost, levels=levels, weights=weights, caps=caps)
+        return _Config(
+            up=up,
+            cost=cost,
+            levels=levels,
+            weights=weights,
+            caps=caps,
+            capacity=capacity,
+            loss=loss,
+            delay=delay,
+        )
 
     def _plan(self, config: _Config, pairs: tuple[tuple[int, int], ...]) -> _Plan:
         key = np.where(config.up, config.cost, -1).tobytes()
@@ -755,15 +850,17 @@ class NetworkModel:
         eligible = np.minimum(load, config.caps)
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.where(load > 0, eligible / load, 1.0)
-        congested = np.flatnonzero(eligible.sum(axis=1) > self._capacity)
+        congested = np.flatnonzero(eligible.sum(axis=1) > config.capacity)
         for port in congested:
             ratio[port] = _schedule_ratios(
-                float(self._capacity[port]),
+                float(config.capacity[port]),
                 load[port].tolist(),
                 config.levels[port].tolist(),
                 config.weights[port].tolist(),
                 config.caps[port].tolist(),
             )
+        if config.loss.any():
+            ratio = ratio * (1.0 - config.loss)[:, None]
         return np.vstack([ratio, np.ones((1, _N_CLASSES))])
 
     def _propagate(self, plan: _Plan, path_rates: FloatArray, ratio: FloatArray) -> FloatArray:
@@ -807,8 +904,9 @@ class NetworkModel:
         settings: Mapping[str, DeviceSettings],
         pairs: tuple[tuple[int, int], ...],
         pair_rates: FloatArray,
+        conditions: NetworkConditions,
     ) -> NetworkState:
-        config = self._config(settings)
+        config = self._config(settings, conditions)
         plan = self._plan(config, pairs)
         solution = self._fixed_point(plan, pair_rates, config)
         n_ports = self._dummy
@@ -817,15 +915,15 @@ class NetworkModel:
         served = offered * ratio[:n_ports]
         eligible = np.minimum(offered, config.caps)
         delays = _queue_delay_array(
-            self.queue.burst_bytes * 8 / (self._capacity * 1e3),
-            eligible / self._capacity[:, None],
+            self.queue.burst_bytes * 8 / (config.capacity * 1e3),
+            eligible / config.capacity[:, None],
             config.levels,
             self.queue,
         )
         # per path: end-to-end delivered share, propagation + queueing latency
         hops = plan.hops
         delivered_share = np.prod(ratio[hops], axis=1)  # (paths, classes)
-        delay_ext = np.concatenate([self._delay, [0.0]])
+        delay_ext = np.concatenate([config.delay, [0.0]])
         queue_ext = np.vstack([delays, np.zeros((1, _N_CLASSES))])
         path_latency = delay_ext[hops].sum(axis=1)[:, None] + queue_ext[hops].sum(axis=1)
         path_delivered = solution.path_rates * delivered_share
@@ -907,8 +1005,8 @@ class NetworkModel:
         to_pps = 1e6 / (8 * self.queue.mean_packet_bytes)
         # plain Python lists: building ~10^4 small objects from numpy scalars is the hot spot
         tx, rx = tx_array.tolist(), rx_array.tolist()
-        utilization = (tx_array / self._capacity).tolist()
-        capacity = self._capacity.tolist()
+        utilization = (tx_array / config.capacity).tolist()
+        capacity = config.capacity.tolist()
         up = config.up.tolist()
         offered_rows, served_rows = offered.tolist(), served.tolist()
         delay_rows = delays.tolist()

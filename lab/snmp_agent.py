@@ -13,7 +13,13 @@ life). Adding a table later (an enterprise power table under 1.3.6.1.4.1.32473) 
 passing one more :class:`MibTable` with its columns in ``extra_objects``.
 
 Served: GET, GETNEXT, GETBULK; SET is refused (``notWritable`` for the MIB's objects,
-``noAccess`` for names outside it). Only v2c: v1 and v3 messages are dropped and counted.
+``noAccess`` for names outside it). SNMPv2c with the community, and SNMPv3 (USM, authPriv
+with HMAC-SHA-96 and AES-128) when the agent is given a :class:`lab.snmp_usm.UsmAgent`;
+v1 messages are dropped and counted.
+
+The agent also sends SNMPv2-Trap notifications (:meth:`LabSnmpAgent.send_trap`) from its
+own socket, and serves the lab's enterprise power MIB (:func:`power_objects`) under
+1.3.6.1.4.1.32473.2 when the backend's snapshots carry power data.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Generic, TypeVar, cast
 
-from lab.backend import AgentSnapshot, InterfaceCounters, SnmpBackend
+from lab.backend import AgentSnapshot, InterfaceCounters, PowerComponent, SnmpBackend
 from lab.snmp_codec import (
     END_OF_MIB_VIEW_TLV,
     MESSAGE_OVERHEAD_BOUND,
@@ -39,6 +45,7 @@ from lab.snmp_codec import (
     PduType,
     SnmpCodecError,
     SnmpVersionError,
+    Value,
     VarBind,
     decode_message,
     encode_counter32,
@@ -51,7 +58,9 @@ from lab.snmp_codec import (
     encode_pdu,
     encode_timeticks,
     encode_varbind,
+    trap_pdu,
 )
+from lab.snmp_usm import UsmAgent
 
 _log = logging.getLogger(__name__)
 
@@ -70,6 +79,15 @@ SYSTEM: Final[Oid] = (1, 3, 6, 1, 2, 1, 1)
 IF_NUMBER: Final[Oid] = (1, 3, 6, 1, 2, 1, 2, 1)
 IF_ENTRY: Final[Oid] = (1, 3, 6, 1, 2, 1, 2, 2, 1)
 IFX_ENTRY: Final[Oid] = (1, 3, 6, 1, 2, 1, 31, 1, 1, 1)
+# The lab's enterprise MIB under the documentation enterprise number (RFC 5612)
+NETPILOT_LAB_MIB: Final[Oid] = (1, 3, 6, 1, 4, 1, 32473, 2)
+POWER_MILLIWATTS: Final[Oid] = (*NETPILOT_LAB_MIB, 1, 1)  # Gauge32 scalar
+ENERGY_JOULES: Final[Oid] = (*NETPILOT_LAB_MIB, 1, 2)  # Counter64 scalar
+COMPONENT_ENTRY: Final[Oid] = (*NETPILOT_LAB_MIB, 2, 1)  # .2 name .3 kind .4 state .5 mW
+# SNMPv2-MIB notifications (RFC 3418) and IF-MIB's (RFC 2863)
+COLD_START: Final[Oid] = (1, 3, 6, 1, 6, 3, 1, 1, 5, 1)
+LINK_DOWN: Final[Oid] = (1, 3, 6, 1, 6, 3, 1, 1, 5, 3)
+LINK_UP: Final[Oid] = (1, 3, 6, 1, 6, 3, 1, 1, 5, 4)
 
 _IF_TYPE_ETHERNET_CSMACD: Final = 6
 _IF_MTU: Final = 1500
@@ -234,6 +252,39 @@ def interface_objects() -> list[MibObject]:
     ]
 
 
+def _component_index(row: PowerComponent) -> Oid:
+    return (row.index,)
+
+
+def _components(snapshot: AgentSnapshot) -> Sequence[PowerComponent]:
+    return snapshot.components
+
+
+def power_objects() -> list[MibObject]:
+    """The lab's enterprise power MIB (NETPILOT-LAB-MIB, 1.3.6.1.4.1.32473.2).
+
+    - ``.1.1.0`` npLabPowerMilliwatts, Gauge32: the device's power now;
+    - ``.1.2.0`` npLabEnergyJoules, Counter64: energy since the device booted (lab time);
+    - ``.2.1.C.I`` npLabComponentTable, one row per chassis, line card, port and radio
+      carrier: ``.2`` name, ``.3`` kind (1 chassis, 2 line card, 3 port, 4 carrier),
+      ``.4`` state (1 active, 2 sleep, 3 waking, 4 off), ``.5`` milliwatts (Gauge32).
+
+    Returns:
+        The objects, ready to pass as ``extra_objects``.
+    """
+    columns: tuple[MibColumn[PowerComponent], ...] = (
+        MibColumn(2, lambda row: _text(row.name)),
+        MibColumn(3, lambda row: encode_integer(row.kind)),
+        MibColumn(4, lambda row: encode_integer(row.state)),
+        MibColumn(5, lambda row: encode_gauge32(min(row.milliwatts, UINT32_MAX))),
+    )
+    return [
+        MibScalar(POWER_MILLIWATTS, lambda snap: encode_gauge32(min(snap.power_mw, UINT32_MAX))),
+        MibScalar(ENERGY_JOULES, lambda snap: encode_counter64(snap.energy_j & UINT64_MAX)),
+        MibTable(COMPONENT_ENTRY, _components, _component_index, columns),
+    ]
+
+
 # ---------------------------------------------------------------------------------------
 # The compiled view
 # ---------------------------------------------------------------------------------------
@@ -345,8 +396,19 @@ class _AgentProtocol(asyncio.DatagramProtocol):
         self._transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+        delay = self._agent.admission_delay()
+        if delay is None:
+            return
         reply = self._agent.handle_datagram(data)
-        if reply is not None and self._transport is not None:
+        if reply is None or self._transport is None:
+            return
+        if delay > 0:
+            asyncio.get_running_loop().call_later(delay, self._send_later, reply, addr)
+        else:
+            self._transport.sendto(reply, addr)
+
+    def _send_later(self, reply: bytes, addr: tuple[str | Any, int]) -> None:
+        if self._transport is not None and not self._transport.is_closing():
             self._transport.sendto(reply, addr)
 
     def error_received(self, exc: Exception) -> None:
@@ -371,6 +433,9 @@ class LabSnmpAgent:
         max_response_bytes: no response is larger; GETBULK truncates repetitions to fit,
             other requests get ``tooBig``.
         max_bulk_varbinds: no GETBULK response has more varbinds.
+        usm: the device's SNMPv3 engine and users; None answers v2c only.
+        admission: called per received datagram: None drops it (an unreachable device),
+            else the wall seconds to wait before answering (a slow device; 0 at once).
 
     Raises:
         ValueError: a limit is not positive or ``sys_object_id`` is not a valid OID.
@@ -387,6 +452,8 @@ class LabSnmpAgent:
         extra_objects: Iterable[MibObject] = (),
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         max_bulk_varbinds: int = DEFAULT_MAX_BULK_VARBINDS,
+        usm: UsmAgent | None = None,
+        admission: Callable[[], float | None] | None = None,
     ) -> None:
         if max_response_bytes <= MESSAGE_OVERHEAD_BOUND or max_bulk_varbinds <= 0:
             raise ValueError("max_response_bytes and max_bulk_varbinds must leave room")
@@ -412,6 +479,53 @@ class LabSnmpAgent:
         self._dropped_malformed = 0
         self._dropped_wrong_version = 0
         self._dropped_unexpected_pdu = 0
+        self._dropped_unreachable = 0
+        self._usm = usm
+        self._admission = admission
+        self._trap_ids = 0
+        self.traps_sent = 0
+
+    @property
+    def usm(self) -> UsmAgent | None:
+        """The SNMPv3 engine, if v3 is served."""
+        return self._usm
+
+    def admission_delay(self) -> float | None:
+        """None to drop the datagram about to be handled, else the delay to answer it."""
+        if self._admission is None:
+            return 0.0
+        delay = self._admission()
+        if delay is None:
+            self._dropped_unreachable += 1
+        return delay
+
+    def send_trap(
+        self,
+        target: tuple[str, int],
+        community: str,
+        trap_oid: Oid,
+        varbinds: Sequence[tuple[Oid, Value]] = (),
+    ) -> None:
+        """Send an SNMPv2-Trap from the agent's socket (sysUpTime from the backend).
+
+        Args:
+            target: the receiver's (host, port).
+            community: the community the receiver expects.
+            trap_oid: the notification (e.g. :data:`LINK_DOWN`).
+            varbinds: the notification's objects.
+
+        Raises:
+            RuntimeError: the agent is not started.
+        """
+        if self._transport is None:
+            raise RuntimeError("SNMP agent not started")
+        self._trap_ids = (self._trap_ids + 1) & 0x7FFFFFFF
+        uptime = self._backend.snmp_snapshot().uptime_ticks
+        pdu = trap_pdu(self._trap_ids, uptime, trap_oid, varbinds)
+        self._transport.sendto(
+            encode_message_bytes(community.encode("utf-8"), pdu.encode()), target
+        )
+        self.traps_sent += 1
 
     @property
     def stats(self) -> SnmpAgentStats:
@@ -470,7 +584,9 @@ class LabSnmpAgent:
         """
         try:
             message = decode_message(data)
-        except SnmpVersionError:
+        except SnmpVersionError as exc:
+            if exc.version == 3 and self._usm is not None:
+                return self._handle_v3(data)
             self._dropped_wrong_version += 1
             return None
         except SnmpCodecError:
@@ -480,10 +596,27 @@ class LabSnmpAgent:
             self._dropped_bad_community += 1
             return None
         pdu = message.pdu
-        pdu_type = pdu.pdu_type
-        if pdu_type not in _REQUEST_TYPES:
+        if pdu.pdu_type not in _REQUEST_TYPES:
             self._dropped_unexpected_pdu += 1
             return None
+        response = self._respond(pdu)
+        self._requests_served += 1
+        return encode_message_bytes(self._community, response)
+
+    def _handle_v3(self, data: bytes) -> bytes | None:
+        assert self._usm is not None
+        try:
+            reply = self._usm.handle(data, self._respond)
+        except SnmpCodecError:
+            self._dropped_malformed += 1
+            return None
+        if reply is not None:
+            self._requests_served += 1
+        return reply
+
+    def _respond(self, pdu: Pdu) -> bytes:
+        """The Response PDU TLV for a request PDU."""
+        pdu_type = pdu.pdu_type
         answer = self._answer(self._backend.snmp_snapshot())
         try:
             if pdu_type is PduType.GET_BULK_REQUEST:
@@ -502,11 +635,7 @@ class LabSnmpAgent:
             status, index, tlvs = ErrorStatus.GEN_ERR, failed.index, self._echo(pdu)
         if sum(map(len, tlvs)) > self._varbind_budget:
             status, index, tlvs = ErrorStatus.TOO_BIG, 0, []
-        self._requests_served += 1
-        return encode_message_bytes(
-            self._community,
-            encode_pdu(PduType.RESPONSE, pdu.request_id, status, index, tlvs),
-        )
+        return encode_pdu(PduType.RESPONSE, pdu.request_id, status, index, tlvs)
 
     def _answer(self, snapshot: AgentSnapshot) -> _Answer:
         sources = self._row_sources

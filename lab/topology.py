@@ -42,10 +42,23 @@ from pathlib import Path
 import yaml
 
 from lab.config import DeviceSettings, InterfaceSettings, TrafficClass
+from lab.equipment import (
+    BUILTIN_RADIO_PROFILES,
+    BUILTIN_ROUTER_PROFILES,
+    CarrierSpec,
+    CellSpec,
+    LineCardSpec,
+    RadioPowerProfile,
+    RadioSpec,
+    RouterPowerProfile,
+    default_router_profile,
+)
 from lab.traffic import Demand
 
 __all__ = [
     "DEFAULT_TOPOLOGY_PATH",
+    "METRO_TOPOLOGY_PATH",
+    "TOPOLOGIES_DIR",
     "DeviceSpec",
     "LabSpec",
     "Link",
@@ -56,13 +69,18 @@ __all__ = [
     "TopologyError",
     "default_lab",
     "default_topology",
+    "load_named_lab",
+    "metro_lab",
+    "topology_names",
     "load_lab",
     "load_topology",
     "parse_lab",
     "startup_settings",
 ]
 
-DEFAULT_TOPOLOGY_PATH = Path(__file__).parent / "topologies" / "four-router.yaml"
+TOPOLOGIES_DIR = Path(__file__).parent / "topologies"
+DEFAULT_TOPOLOGY_PATH = TOPOLOGIES_DIR / "four-router.yaml"
+METRO_TOPOLOGY_PATH = TOPOLOGIES_DIR / "metro.yaml"
 
 _METRIC_MIN, _METRIC_MAX = 1, 65535  # the YANG module's range for interface metric
 
@@ -100,13 +118,32 @@ class DeviceSpec:
     """One device of the topology.
 
     ``index`` is the device's 1-based position in the topology; the lab runtime derives
-    per-device resources (such as the loopback address) from it.
+    per-device resources (such as the loopback address) from it. ``power`` names its router
+    power profile (empty: the role's built-in one), ``line_cards`` group its ports (empty:
+    one card ``lc0`` holds them all), ``radio`` makes it a radio access site, and
+    ``subscribers`` is how many video players it serves at the daily peak.
     """
 
     name: str
     role: Role
     site: str
     index: int
+    power: str = ""
+    line_cards: tuple[LineCardSpec, ...] = ()
+    radio: RadioSpec | None = None
+    subscribers: int = 0
+
+    @property
+    def power_profile(self) -> str:
+        """The router power profile's name (the role's built-in one if none is given)."""
+        return self.power or default_router_profile(self.role.value)
+
+    def line_card(self, port: str) -> str:
+        """The line card holding ``port`` (``lc0`` when the device declares none)."""
+        for card in self.line_cards:
+            if port in card.ports:
+                return card.name
+        return "lc0"
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,12 +350,22 @@ def _check_link(
 
 @dataclass(frozen=True, slots=True)
 class LabSpec:
-    """What a topology file describes: the network and the traffic it carries."""
+    """What a topology file describes: the network, the traffic it carries, power profiles.
+
+    ``router_profiles`` and ``radio_profiles`` hold the built-in profiles plus the file's
+    own (a file's profile replaces a built-in of the same name).
+    """
 
     topology: Topology
     demands: tuple[Demand, ...]
     name: str = ""
     description: str = ""
+    router_profiles: Mapping[str, RouterPowerProfile] = field(
+        default_factory=lambda: dict(BUILTIN_ROUTER_PROFILES)
+    )
+    radio_profiles: Mapping[str, RadioPowerProfile] = field(
+        default_factory=lambda: dict(BUILTIN_RADIO_PROFILES)
+    )
 
 
 def startup_settings(topology: Topology) -> dict[str, DeviceSettings]:
@@ -425,12 +472,22 @@ class _Reader:
         return str(value)
 
 
-def _read_devices(reader: _Reader, node: yaml.Node) -> tuple[DeviceSpec, ...]:
+_DEVICE_OPTIONAL = ("power", "line_cards", "radio", "subscribers")
+
+
+def _read_devices(
+    reader: _Reader,
+    node: yaml.Node,
+    router_profiles: Mapping[str, RouterPowerProfile],
+    radio_profiles: Mapping[str, RadioPowerProfile],
+) -> tuple[DeviceSpec, ...]:
     devices: list[DeviceSpec] = []
     seen: set[str] = set()
     for i, item in enumerate(reader.sequence(node, "devices")):
         where = f"devices[{i}]"
-        fields = reader.mapping(item, where, required=("name", "role", "site"))
+        fields = reader.mapping(
+            item, where, required=("name", "role", "site"), optional=_DEVICE_OPTIONAL
+        )
         name_node = fields["name"][1]
         name = reader.string(name_node, f"{where}.name")
         if name in seen:
@@ -438,10 +495,189 @@ def _read_devices(reader: _Reader, node: yaml.Node) -> tuple[DeviceSpec, ...]:
         seen.add(name)
         role = Role(reader.choice(fields["role"][1], f"{where}.role", (r.value for r in Role)))
         site = reader.string(fields["site"][1], f"{where}.site")
-        devices.append(DeviceSpec(name=name, role=role, site=site, index=i + 1))
+        power = ""
+        if "power" in fields:
+            power = reader.choice(fields["power"][1], f"{where}.power", sorted(router_profiles))
+        cards = (
+            _read_line_cards(reader, fields["line_cards"][1], f"{where}.line_cards")
+            if "line_cards" in fields
+            else ()
+        )
+        radio = (
+            _read_radio(reader, fields["radio"][1], f"{where}.radio", radio_profiles)
+            if "radio" in fields
+            else None
+        )
+        subscribers = 0
+        if "subscribers" in fields:
+            subscribers = reader.integer(fields["subscribers"][1], f"{where}.subscribers")
+            if not 0 <= subscribers <= 1000:
+                raise reader.error(
+                    fields["subscribers"][1], f"{where}.subscribers", "must be in 0..1000"
+                )
+        devices.append(
+            DeviceSpec(
+                name=name,
+                role=role,
+                site=site,
+                index=i + 1,
+                power=power,
+                line_cards=cards,
+                radio=radio,
+                subscribers=subscribers,
+            )
+        )
     if not devices:
         raise reader.error(node, "devices", "at least one device is needed")
     return tuple(devices)
+
+
+def _read_line_cards(reader: _Reader, node: yaml.Node, field: str) -> tuple[LineCardSpec, ...]:
+    cards: list[LineCardSpec] = []
+    used: set[str] = set()
+    for i, item in enumerate(reader.sequence(node, field)):
+        where = f"{field}[{i}]"
+        fields = reader.mapping(item, where, required=("name", "ports"))
+        name = reader.string(fields["name"][1], f"{where}.name")
+        if any(card.name == name for card in cards):
+            raise reader.error(fields["name"][1], f"{where}.name", f"duplicate card {name!r}")
+        ports: list[str] = []
+        for j, port_node in enumerate(reader.sequence(fields["ports"][1], f"{where}.ports")):
+            port = reader.string(port_node, f"{where}.ports[{j}]")
+            if port in used:
+                raise reader.error(port_node, f"{where}.ports[{j}]", f"port {port} is on two cards")
+            used.add(port)
+            ports.append(port)
+        cards.append(LineCardSpec(name, tuple(ports)))
+    return tuple(cards)
+
+
+def _read_radio(  # noqa: C901 - one flat validation of a nested YAML block
+    reader: _Reader, node: yaml.Node, field: str, profiles: Mapping[str, RadioPowerProfile]
+) -> RadioSpec:
+    fields = reader.mapping(node, field, required=("profile", "cells"))
+    profile = reader.choice(fields["profile"][1], f"{field}.profile", sorted(profiles))
+    cells: list[CellSpec] = []
+    carrier_names: set[str] = set()
+    for i, item in enumerate(reader.sequence(fields["cells"][1], f"{field}.cells")):
+        where = f"{field}.cells[{i}]"
+        cell_fields = reader.mapping(
+            item, where, required=("name", "carriers"), optional=("share", "overlaps")
+        )
+        name = reader.string(cell_fields["name"][1], f"{where}.name")
+        if any(cell.name == name for cell in cells):
+            raise reader.error(cell_fields["name"][1], f"{where}.name", f"duplicate cell {name!r}")
+        share = 1.0
+        if "share" in cell_fields:
+            share = reader.number(cell_fields["share"][1], f"{where}.share")
+            if share <= 0:
+                raise reader.error(cell_fields["share"][1], f"{where}.share", "must be positive")
+        overlaps: tuple[str, ...] = ()
+        if "overlaps" in cell_fields:
+            overlaps = tuple(
+                reader.string(n, f"{where}.overlaps[{j}]")
+                for j, n in enumerate(reader.sequence(cell_fields["overlaps"][1], where))
+            )
+        carriers: list[CarrierSpec] = []
+        for j, carrier_node in enumerate(
+            reader.sequence(cell_fields["carriers"][1], f"{where}.carriers")
+        ):
+            spot = f"{where}.carriers[{j}]"
+            carrier_fields = reader.mapping(
+                carrier_node, spot, required=("name", "capacity_mbps"), optional=("profile",)
+            )
+            carrier_name = reader.string(carrier_fields["name"][1], f"{spot}.name")
+            if carrier_name in carrier_names:
+                raise reader.error(
+                    carrier_fields["name"][1], f"{spot}.name", f"duplicate carrier {carrier_name!r}"
+                )
+            carrier_names.add(carrier_name)
+            capacity = reader.number(carrier_fields["capacity_mbps"][1], f"{spot}.capacity_mbps")
+            if capacity <= 0:
+                raise reader.error(
+                    carrier_fields["capacity_mbps"][1], f"{spot}.capacity_mbps", "must be positive"
+                )
+            carrier_profile = ""
+            if "profile" in carrier_fields:
+                carrier_profile = reader.choice(
+                    carrier_fields["profile"][1], f"{spot}.profile", sorted(profiles)
+                )
+            carriers.append(CarrierSpec(carrier_name, capacity, carrier_profile))
+        if not carriers:
+            raise reader.error(cell_fields["carriers"][1], f"{where}.carriers", "at least one")
+        cells.append(CellSpec(name, share, overlaps, tuple(carriers)))
+    names = {cell.name for cell in cells}
+    for i, cell in enumerate(cells):
+        for other in cell.overlaps:
+            if other not in names or other == cell.name:
+                raise reader.error(
+                    fields["cells"][1],
+                    f"{field}.cells[{i}].overlaps",
+                    f"{other!r} is not another cell of this site",
+                )
+    if not cells:
+        raise reader.error(fields["cells"][1], f"{field}.cells", "at least one cell is needed")
+    return RadioSpec(profile, tuple(cells))
+
+
+_ROUTER_FIELDS = (
+    "chassis_w",
+    "card_w",
+    "card_sleep_w",
+    "port_w",
+    "port_load_w",
+    "port_sleep_w",
+    "wake_s",
+)
+_RADIO_FIELDS = ("ntrx", "pmax_w", "p0_w", "delta_p", "sleep_w", "wake_s")
+
+
+def _read_router_profiles(reader: _Reader, node: yaml.Node) -> dict[str, RouterPowerProfile]:
+    if not isinstance(node, yaml.MappingNode):
+        raise reader.error(node, "power_profiles", "expected a mapping of profile names")
+    profiles: dict[str, RouterPowerProfile] = {}
+    for key_node, value_node in node.value:
+        name = reader.string(key_node, "power_profiles")
+        where = f"power_profiles.{name}"
+        fields = reader.mapping(value_node, where, required=(*_ROUTER_FIELDS, "source"))
+        numbers = {k: reader.number(fields[k][1], f"{where}.{k}") for k in _ROUTER_FIELDS}
+        source = reader.string(fields["source"][1], f"{where}.source")
+        try:
+            profiles[name] = RouterPowerProfile(name=name, source=source, **numbers)
+        except ValueError as exc:
+            raise reader.error(value_node, where, str(exc)) from exc
+    return profiles
+
+
+def _read_radio_profiles(reader: _Reader, node: yaml.Node) -> dict[str, RadioPowerProfile]:
+    if not isinstance(node, yaml.MappingNode):
+        raise reader.error(node, "radio_profiles", "expected a mapping of profile names")
+    profiles: dict[str, RadioPowerProfile] = {}
+    for key_node, value_node in node.value:
+        name = reader.string(key_node, "radio_profiles")
+        where = f"radio_profiles.{name}"
+        fields = reader.mapping(value_node, where, required=(*_RADIO_FIELDS, "source"))
+        ntrx = reader.integer(fields["ntrx"][1], f"{where}.ntrx")
+        numbers = {k: reader.number(fields[k][1], f"{where}.{k}") for k in _RADIO_FIELDS[1:]}
+        source = reader.string(fields["source"][1], f"{where}.source")
+        try:
+            profiles[name] = RadioPowerProfile(name=name, ntrx=ntrx, source=source, **numbers)
+        except ValueError as exc:
+            raise reader.error(value_node, where, str(exc)) from exc
+    return profiles
+
+
+def _check_line_cards(reader: _Reader, node: yaml.Node, topology: Topology) -> None:
+    for i, device in enumerate(topology.devices):
+        ports = {p.name for p in topology.ports(device.name)}
+        for card in device.line_cards:
+            for port in card.ports:
+                if port not in ports:
+                    raise reader.error(
+                        node,
+                        f"devices[{i}].line_cards",
+                        f"card {card.name}: {device.name} has no link on port {port!r}",
+                    )
 
 
 def _read_end(
@@ -574,16 +810,34 @@ def parse_lab(text: str, path: str = "<string>") -> LabSpec:
     if root is None:
         raise TopologyError(path, None, "", "the file is empty")
     fields = reader.mapping(
-        root, "", required=("devices", "links"), optional=("name", "description", "demands")
+        root,
+        "",
+        required=("devices", "links"),
+        optional=("name", "description", "demands", "power_profiles", "radio_profiles"),
     )
-    devices = _read_devices(reader, fields["devices"][1])
+    router_profiles = dict(BUILTIN_ROUTER_PROFILES)
+    if "power_profiles" in fields:
+        router_profiles.update(_read_router_profiles(reader, fields["power_profiles"][1]))
+    radio_profiles = dict(BUILTIN_RADIO_PROFILES)
+    if "radio_profiles" in fields:
+        radio_profiles.update(_read_radio_profiles(reader, fields["radio_profiles"][1]))
+    devices = _read_devices(reader, fields["devices"][1], router_profiles, radio_profiles)
     links = _read_links(reader, fields["links"][1], devices)
     demands = _read_demands(reader, fields["demands"][1], devices) if "demands" in fields else ()
     name = reader.string(fields["name"][1], "name") if "name" in fields else ""
     description = ""
     if "description" in fields:
         description = reader.string(fields["description"][1], "description")
-    return LabSpec(Topology(devices, links), demands, name, description)
+    topology = Topology(devices, links)
+    _check_line_cards(reader, fields["devices"][1], topology)
+    return LabSpec(
+        topology,
+        demands,
+        name,
+        description,
+        router_profiles=router_profiles,
+        radio_profiles=radio_profiles,
+    )
 
 
 def load_lab(path: str | Path) -> LabSpec:
@@ -639,3 +893,42 @@ def default_topology() -> Topology:
         The four-router topology.
     """
     return default_lab().topology
+
+
+def metro_lab() -> LabSpec:
+    """The default lab of ``lab up``: ``lab/topologies/metro.yaml``.
+
+    Two metro sites (west, east) on a four-router core ring, aggregation, fixed access and
+    four radio access sites with cells and carriers, a content edge; redundant paths
+    everywhere but the last mile.
+
+    Returns:
+        The topology, its demands and its power profiles.
+    """
+    return load_lab(METRO_TOPOLOGY_PATH)
+
+
+def topology_names() -> tuple[str, ...]:
+    """Names of the shipped topology files (without ``.yaml``), sorted."""
+    return tuple(sorted(p.stem for p in TOPOLOGIES_DIR.glob("*.yaml")))
+
+
+def load_named_lab(name: str) -> LabSpec:
+    """A shipped topology by name (``metro``, ``four-router``) or a path to a YAML file.
+
+    Args:
+        name: a name from :func:`topology_names`, or a file path.
+
+    Returns:
+        The lab.
+
+    Raises:
+        TopologyError: no such topology, or the file is invalid.
+    """
+    if name in topology_names():
+        return load_lab(TOPOLOGIES_DIR / f"{name}.yaml")
+    path = Path(name)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        return load_lab(path)
+    known = ", ".join(topology_names())
+    raise TopologyError(name, None, "", f"no such topology (shipped: {known}; or give a file)")

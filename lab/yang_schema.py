@@ -677,6 +677,8 @@ class Schema:
         revision: the most recent ``revision`` date, or None.
         children: top-level data nodes by Clark tag, in schema order.
         typedefs: the module's typedefs by name.
+        notifications: the module's ``notification`` statements by name, each as a
+            state-only (config false) container of its data nodes.
     """
 
     module: str
@@ -685,6 +687,7 @@ class Schema:
     revision: str | None
     children: Mapping[str, DataNode]
     typedefs: Mapping[str, LeafType] = field(default_factory=dict)
+    notifications: Mapping[str, Container] = field(default_factory=dict)
 
     @property
     def capability(self) -> str:
@@ -728,9 +731,19 @@ def _as_number(value: str | None) -> Decimal | None:
         return None
 
 
+def _min_rate_not_above_max(ctx: MustContext) -> bool:
+    """``not(../max-rate-mbps) or . <= ../max-rate-mbps`` on a subscriber's min-rate leaf."""
+    maximum = ctx.parent.find(_clark(ctx.schema.namespace, "max-rate-mbps"))
+    if maximum is None:
+        return True
+    low, high = _as_number(ctx.node.text), _as_number(maximum.text)
+    return low is None or high is None or low <= high
+
+
 MUST_PREDICATES: Mapping[str, MustPredicate] = MappingProxyType(
     {
         "priority < 7 or count(../class[priority = 7]) = 1": _priority_seven_is_exclusive,
+        "not(../max-rate-mbps) or . <= ../max-rate-mbps": _min_rate_not_above_max,
     }
 )
 """Exact ``must`` expression text -> its Python implementation."""
@@ -772,11 +785,18 @@ class _Builder:
         self._prefix = prefix
         revisions: list[str] = []
         data: list[Statement] = []
+        notifications: list[Statement] = []
         for sub in module.substatements:
-            self._module_substatement(sub, revisions, data)
+            self._module_substatement(sub, revisions, data, notifications)
         for typedef_name in self._typedef_statements:
             self._typedef(typedef_name, module)
         children = self._children(data, parent_config=True, ancestry=())
+        built: dict[str, Container] = {}
+        for statement in notifications:
+            node = self._notification(statement)
+            if node.name in built:
+                raise self.error(statement, f"duplicate notification '{node.name}'")
+            built[node.name] = node
         return Schema(
             module=name,
             namespace=namespace,
@@ -784,10 +804,25 @@ class _Builder:
             revision=max(revisions) if revisions else None,
             children=children,
             typedefs=MappingProxyType(dict(self._typedefs)),
+            notifications=MappingProxyType(built),
         )
 
+    def _notification(self, statement: Statement) -> Container:
+        """A ``notification`` (RFC 7950 §7.16): its data nodes, as a state-only container."""
+        self._only(statement, {"container", "list", "leaf"})
+        name = self._required_argument(statement)
+        child_statements = [
+            sub for sub in statement.substatements if sub.keyword in ("container", "list", "leaf")
+        ]
+        children = self._children(child_statements, False, (statement,))
+        return Container(name, self._namespace, children, False, ())
+
     def _module_substatement(
-        self, sub: Statement, revisions: list[str], data: list[Statement]
+        self,
+        sub: Statement,
+        revisions: list[str],
+        data: list[Statement],
+        notifications: list[Statement],
     ) -> None:
         keyword = sub.keyword
         if keyword in _DESCRIPTIVE or keyword in ("namespace", "prefix"):
@@ -805,6 +840,8 @@ class _Builder:
             self._typedef_statements[typedef_name] = sub
         elif keyword in ("container", "list", "leaf"):
             data.append(sub)
+        elif keyword == "notification":
+            notifications.append(sub)
         else:
             raise self.error(sub, f"unsupported statement '{keyword}' in module")
 

@@ -10,15 +10,27 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from lab.scenarios.builtin import BUILTIN, EVENING_PEAK, STEADY
-from lab.scenarios.scenario import ClassDemandRamp, Scenario, ScenarioEvent
+from lab.scenarios.scenario import (
+    ClassDemandRamp,
+    DeviceFault,
+    DeviceFaultKind,
+    LinkFault,
+    Scenario,
+    ScenarioEvent,
+    SiteDemandRamp,
+)
 
 __all__ = [
     "EVENING_PEAK",
     "SCENARIOS",
     "STEADY",
     "ClassDemandRamp",
+    "DeviceFault",
+    "DeviceFaultKind",
+    "LinkFault",
     "Scenario",
     "ScenarioEvent",
+    "SiteDemandRamp",
     "UnknownScenarioError",
     "get_scenario",
     "scenario_names",

@@ -21,7 +21,7 @@ def test_shipped_scenarios():
     peak = get_scenario("evening-peak")
     assert peak.start == time(19, 45)
     assert peak.speed == 60
-    ramped = {e.traffic_class for e in peak.events}
+    ramped = {e.traffic_class for e in peak.events if isinstance(e, ClassDemandRamp)}
     assert ramped == {TrafficClass.VIDEO, TrafficClass.BEST_EFFORT}
     assert get_scenario("steady").multipliers(timedelta(hours=1)) == {}
 

@@ -32,8 +32,10 @@ PROTOCOL_CAPABILITIES = {
     "urn:ietf:params:netconf:capability:validate:1.1",
     "urn:ietf:params:netconf:capability:confirmed-commit:1.1",
     "urn:ietf:params:netconf:capability:rollback-on-error:1.0",
+    "urn:ietf:params:netconf:capability:notification:1.0",
+    "urn:ietf:params:netconf:capability:interleave:1.0",
 }
-MODULE_CAPABILITY = "urn:netpilot:lab?module=netpilot-lab&revision=2026-11-28"
+MODULE_CAPABILITY = "urn:netpilot:lab?module=netpilot-lab&revision=2026-12-01"
 
 
 def data_of(reply) -> ET.Element:

@@ -46,9 +46,21 @@ def leaf_type(schema: Schema, *path: str):
 
 def test_lab_module_identity(schema: Schema) -> None:
     assert (schema.module, schema.namespace, schema.prefix) == ("netpilot-lab", NS, "npl")
-    assert schema.revision == "2026-11-28"
-    assert schema.capability == "urn:netpilot:lab?module=netpilot-lab&revision=2026-11-28"
-    assert list(schema.children) == [tag("interfaces"), tag("qos"), tag("state")]
+    assert schema.revision == "2026-12-01"
+    assert schema.capability == "urn:netpilot:lab?module=netpilot-lab&revision=2026-12-01"
+    # the 2026-12-01 revision only added nodes: the first revision's stay, in order
+    assert list(schema.children) == [
+        tag("interfaces"),
+        tag("radio"),
+        tag("subscribers"),
+        tag("qos"),
+        tag("state"),
+    ]
+    assert list(schema.notifications) == [
+        "link-state-change",
+        "power-state-change",
+        "config-change",
+    ]
 
 
 def test_lab_module_lists_and_keys(schema: Schema) -> None:
@@ -114,7 +126,7 @@ def test_lab_module_typedefs_and_config_false(schema: Schema) -> None:
 def test_walk_visits_every_node_depth_first(schema: Schema) -> None:
     names = [node.name for node in schema.walk()]
     assert names[:6] == ["interfaces", "interface", "name", "description", "enabled", "metric"]
-    assert len(names) == 32
+    assert len(names) == 70
 
 
 # -- tokenizer --------------------------------------------------------------------------
