@@ -207,36 +207,9 @@ def _parser() -> argparse.ArgumentParser:
     lab = commands.add_parser("lab", parents=[common], help="the embedded lab network")
     lab.set_defaults(group_parser=lab)
     lab_commands = lab.add_subparsers(dest="lab_command", metavar="LAB_COMMAND")
-    up = lab_commands.add_parser(
-        "up",
-        parents=[common],
-        help="start emulated devices (NETCONF/SSH + SNMP) and write a controller config",
-    )
-    up.add_argument(
-        "--devices", type=_positive_int, default=4, help="number of devices (default: 4)"
-    )
-    up.add_argument(
-        "--scenario",
-        default="steady",
-        choices=scenarios,
-        help="lab scenario (default: %(default)s)",
-    )
-    up.add_argument("--speed", type=_positive, default=None, help="lab seconds per wall second")
-    up.add_argument("--seed", type=int, default=1)
-    up.add_argument(
-        "--state-dir",
-        type=Path,
-        default=Path(".lab"),
-        help="keys, inventory and controller config go here (default: %(default)s)",
-    )
-    up.add_argument(
-        "--duration",
-        type=_positive,
-        default=None,
-        metavar="SECONDS",
-        help="stop after this many seconds (default: until Ctrl-C)",
-    )
-    output_option(up)
+    from lab.cli import add_lab_commands  # the lab's own commands: up, status, fault
+
+    add_lab_commands(lab_commands, common, output_option)
 
     intents = commands.add_parser("intents", parents=[common], help="work with intent files")
     intents.set_defaults(group_parser=intents)
@@ -298,7 +271,7 @@ def _parser() -> argparse.ArgumentParser:
 # Command groups that live in their own modules. Each module has a function
 # ``register(groups: CommandGroups) -> None`` that adds its parsers and gives each runnable
 # (sub)command a handler with ``parser.set_defaults(handler=fn)``, ``fn(args) -> exit code``.
-COMMAND_MODULES: tuple[str, ...] = ("controller.cli_bench",)
+COMMAND_MODULES: tuple[str, ...] = ("controller.cli_bench", "controller.cli_intents")
 
 
 class CommandGroups:

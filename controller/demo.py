@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import json
 import logging
 import math
 import sys
@@ -233,44 +231,26 @@ def demo_main(options: DemoOptions) -> int:
 
 
 def lab_up_main(args: argparse.Namespace) -> int:
-    """``netpilot lab up``: run the lab in the foreground and write a controller config."""
-    scenario = get_scenario(args.scenario)
-    if args.devices != 4:
-        return report_failure(
-            "this version's lab has the 4-router topology only (--devices 4)", args.output
+    """``netpilot lab up|status|fault``: the lab's own commands; ``up`` also writes a
+    controller config (``netpilot.yaml``) next to the inventory it writes."""
+    from lab.cli import run_lab_command
+
+    def ready(lab: LabNetwork, state_dir: Path) -> None:
+        intents = shipped_intents()
+        if set(lab.devices) != {"r1", "r2", "r3", "r4"}:
+            # the shipped intents name the four-router lab's devices; other labs start with
+            # an empty intent directory for the operator to fill
+            intents = state_dir / "intents"
+            intents.mkdir(exist_ok=True)
+        config = write_controller_config(
+            state_dir,
+            inventory=state_dir / "inventory.yaml",
+            intents_dir=intents,
+            journal=state_dir / "journal.sqlite",
+            loop=LoopSettings(),
+            apply=ApplySettings(),
         )
+        if args.output != "json":  # JSON mode: only the lab's own JSON lines on stdout
+            print(f"controller config: {config} (netpilot run --config {config})", flush=True)
 
-    async def go() -> dict[str, object]:
-        lab = LabNetwork(default_lab(), scenario, seed=args.seed, speed=args.speed)
-        stop = asyncio.Event()
-        install_stop_signals(stop)
-        state_dir: Path = args.state_dir.resolve()
-        await lab.start(state_dir)
-        try:
-            config = write_controller_config(
-                state_dir,
-                inventory=write_inventory(lab, state_dir),
-                intents_dir=shipped_intents(),
-                journal=state_dir / "journal.sqlite",
-                loop=LoopSettings(),
-                apply=ApplySettings(),
-            )
-            info = {"devices": len(lab.devices), "config": str(config), **lab.status()}
-            if args.output == "json":
-                print(json.dumps(info, default=str), flush=True)
-            else:
-                print(
-                    f"lab up: {len(lab.devices)} devices, scenario {scenario.name}; "
-                    f"controller config: {config}",
-                    flush=True,
-                )
-                print(f"run the controller with: netpilot run --config {config}", flush=True)
-            timeout = None if args.duration is None else args.duration
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=timeout)
-            return lab.status()
-        finally:
-            await lab.stop()
-
-    asyncio.run(go())
-    return EXIT_OK
+    return run_lab_command(args, on_ready=ready if args.lab_command == "up" else None)
