@@ -101,9 +101,9 @@ def test_demo_with_a_missing_intent_directory_fails_cleanly(capsys, tmp_path):
 
 def test_lab_up_refusal_in_json_mode_ends_stdout_with_a_json_object(capsys):
     code, out, err = run(capsys, "lab", "up", "--devices", "5", "--output", "json")
-    assert code == cli.EXIT_FAILURE
-    assert "4-router topology only" in err
-    assert "4-router topology only" in str(last_json(out)["error"])
+    assert code == cli.EXIT_USAGE
+    assert "at least 8 devices" in err
+    assert "at least 8 devices" in str(last_json(out)["error"])
 
 
 def test_validate_with_a_missing_path_in_json_mode(capsys, tmp_path):
