@@ -12,17 +12,26 @@ new baseline so the next interval is measured cleanly:
 
 * ``sysUpTime`` went backwards -> the agent restarted (``RESTART``): its counters restarted too.
   A ``sysUpTime`` that merely wrapped at 2**32 ticks (497 days) is recognised when the
-  controller's own elapsed time agrees with the wrapped interval.
+  controller's own elapsed time agrees with the wrapped interval. The first interval after a
+  restart is dropped as well (``RESTART_WARMUP``): a fresh net-snmp treats 64-bit counters as
+  32-bit until it has seen one above 2**32, and on a link faster than ~11 Gbit/s it silently
+  loses whole 2**32 steps between two refreshes of its 3 s cache (measured: 38-41 % of the
+  real octets). A rebooted device's counters start at 0 and cross 2**32 within seconds on
+  such a link, i.e. within that first interval; no sanity check can see an under-count.
 * ``ifCounterDiscontinuityTime`` changed -> ``DISCONTINUITY`` (RFC 2863 section 3.1.6).
 * a delta larger than ``ifHighSpeed x dt x tolerance`` -> ``IMPOSSIBLE_DELTA``. This is what
-  stops a counter reset, a bogus 64-bit "wrap" or net-snmp's 3 s interface cache from becoming
-  a spike. Interfaces that report no speed are held to ``unknown_speed_ceiling_mbps``.
+  stops a bogus 64-bit "wrap" or net-snmp's 3 s interface cache from becoming a spike.
+  Interfaces that report no speed are held to ``unknown_speed_ceiling_mbps``.
+* a counter that went down by more than a wrap can explain (the wrapped delta fails the check
+  above) -> ``BACKWARDS``: a reset the agent did not announce, never a spike.
 * an interface that appears (``NEW_INTERFACE``) or disappears (``INTERFACE_GONE``); an ifIndex
   that now carries another ifName counts as both.
 
 A counter that wrapped at its width (2**64 for the ifHC* columns, 2**32 for Counter32) and
 passes the sanity check gives a rate and a ``WRAP`` flag. A zero interval (the same
-``sysUpTime`` twice) gives nothing and keeps the older baseline.
+``sysUpTime`` twice), or one shorter than ``min_interval_seconds`` (an agent that caches its
+counters, like net-snmp for ~3 s, reports 0 and then a double step when polled faster),
+gives nothing and keeps the older baseline, so the next interval spans the whole time.
 """
 
 from __future__ import annotations
@@ -96,8 +105,10 @@ class CounterFlagKind(str, Enum):
 
     WRAP = "wrap"  # a counter wrapped at its width; the rate is still given
     RESTART = "restart"  # sysUpTime went backwards: re-baselined, no rates this time
+    RESTART_WARMUP = "restart-warmup"  # the first interval after a restart: dropped
     DISCONTINUITY = "discontinuity"  # ifCounterDiscontinuityTime changed: re-baselined
     IMPOSSIBLE_DELTA = "impossible-delta"  # faster than the line rate: dropped, re-baselined
+    BACKWARDS = "backwards"  # went down, and no wrap explains it: dropped, re-baselined
     NEW_INTERFACE = "new-interface"  # first seen (or ifIndex reused): baseline only
     INTERFACE_GONE = "interface-gone"  # no longer reported by the agent
 
@@ -149,21 +160,36 @@ class RateTracker:
             about 3 s, which skews short intervals most).
         unknown_speed_ceiling_mbps: the line rate assumed for interfaces whose ifHighSpeed
             is 0 (virtual interfaces), so that a counter reset never becomes a spike.
+        min_interval_seconds: the shortest agent-time interval rates are computed over; a
+            shorter one keeps the older baseline. Set it to the agent's counter cache time
+            (net-snmp: 3 s); 0 for agents that read their counters live.
+        warmup_intervals: intervals dropped after an agent restart (see the module doc).
 
     Raises:
-        ValueError: a tolerance below 1 or a non-positive ceiling.
+        ValueError: a tolerance below 1, a non-positive ceiling, or a negative interval or
+            warm-up count.
     """
 
     def __init__(
-        self, *, speed_tolerance: float = 1.25, unknown_speed_ceiling_mbps: float = 1_000_000.0
+        self,
+        *,
+        speed_tolerance: float = 1.25,
+        unknown_speed_ceiling_mbps: float = 1_000_000.0,
+        min_interval_seconds: float = 0.0,
+        warmup_intervals: int = 1,
     ) -> None:
         if speed_tolerance < 1.0:
             raise ValueError(f"speed_tolerance must be >= 1, got {speed_tolerance}")
         if unknown_speed_ceiling_mbps <= 0:
             raise ValueError("unknown_speed_ceiling_mbps must be positive")
+        if min_interval_seconds < 0 or warmup_intervals < 0:
+            raise ValueError("min_interval_seconds and warmup_intervals must be >= 0")
         self.speed_tolerance = speed_tolerance
         self.unknown_speed_ceiling_mbps = unknown_speed_ceiling_mbps
+        self.min_interval_seconds = min_interval_seconds
+        self.warmup_intervals = warmup_intervals
         self._baseline: CounterSnapshot | None = None
+        self._warmup_left = 0
 
     @property
     def baseline(self) -> CounterSnapshot | None:
@@ -193,6 +219,7 @@ class RateTracker:
         elapsed_ticks = self._elapsed_ticks(previous, snapshot)
         if elapsed_ticks is None:
             self._baseline = snapshot
+            self._warmup_left = self.warmup_intervals
             return RateUpdate(
                 flags=(
                     CounterFlag(
@@ -203,12 +230,26 @@ class RateTracker:
                     ),
                 )
             )
-        if elapsed_ticks == 0:
-            # Same agent instant (a duplicate reply): keep the older baseline so the next
-            # interval is measured over the whole time.
+        seconds = elapsed_ticks / TICKS_PER_SECOND
+        if elapsed_ticks == 0 or seconds < self.min_interval_seconds:
+            # The same agent instant (a duplicate reply), or too soon for the agent to have
+            # refreshed its counters: keep the older baseline so that the next interval is
+            # measured over the whole time.
             return RateUpdate()
         self._baseline = snapshot
-        return self._rates(previous, snapshot, elapsed_ticks / TICKS_PER_SECOND)
+        if self._warmup_left > 0:
+            self._warmup_left -= 1
+            return RateUpdate(
+                flags=(
+                    CounterFlag(
+                        None,
+                        CounterFlagKind.RESTART_WARMUP,
+                        f"interval of {seconds:g} s right after an agent restart dropped: a "
+                        "fresh agent may under-count 64-bit counters",
+                    ),
+                )
+            )
+        return self._rates(previous, snapshot, seconds)
 
     def _elapsed_ticks(self, previous: CounterSnapshot, current: CounterSnapshot) -> int | None:
         """Agent ticks between two snapshots, or None if the agent restarted."""
@@ -277,12 +318,7 @@ class RateTracker:
         limit_octets = speed_mbps * 1e6 / 8 * seconds * self.speed_tolerance
         largest = max(in_delta.octets, out_delta.octets)
         if largest > limit_octets:
-            wrapped = " (counter went down)" if in_delta.wrapped or out_delta.wrapped else ""
-            detail = (
-                f"delta of {largest} octets in {seconds:g} s exceeds {speed_mbps:g} Mbit/s x "
-                f"{self.speed_tolerance:g}{wrapped}: dropped, re-baselined"
-            )
-            return None, [CounterFlag(new.name, CounterFlagKind.IMPOSSIBLE_DELTA, detail)]
+            return None, [self._implausible(old, new, in_delta, out_delta, limit_octets, seconds)]
         flags = [
             CounterFlag(
                 new.name,
@@ -303,3 +339,33 @@ class RateTracker:
             oper_up=new.oper_up,
         )
         return rate, flags
+
+    def _implausible(
+        self,
+        old: IfCounters,
+        new: IfCounters,
+        in_delta: _Delta,
+        out_delta: _Delta,
+        limit_octets: float,
+        seconds: float,
+    ) -> CounterFlag:
+        """The flag for a delta the line rate cannot explain."""
+        for column, delta, before, after in (
+            ("in-octets", in_delta, old.hc_in_octets, new.hc_in_octets),
+            ("out-octets", out_delta, old.hc_out_octets, new.hc_out_octets),
+        ):
+            if delta.wrapped and delta.octets > limit_octets:
+                return CounterFlag(
+                    new.name,
+                    CounterFlagKind.BACKWARDS,
+                    f"{column} went back from {before} to {after} and no wrap explains it: "
+                    "dropped, re-baselined",
+                )
+        largest = max(in_delta.octets, out_delta.octets)
+        speed_mbps = float(new.high_speed_mbps) or self.unknown_speed_ceiling_mbps
+        return CounterFlag(
+            new.name,
+            CounterFlagKind.IMPOSSIBLE_DELTA,
+            f"delta of {largest} octets in {seconds:g} s exceeds {speed_mbps:g} Mbit/s x "
+            f"{self.speed_tolerance:g}: dropped, re-baselined",
+        )
