@@ -164,6 +164,7 @@ class Responder(asyncio.DatagramProtocol):
     requests: int = 0
     received: list[bytes] = field(default_factory=list)
     arrivals: list[float] = field(default_factory=list)  # loop time of each request
+    replies: list[float] = field(default_factory=list)  # loop time each answer left
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # Python 3.11's selector datagram transport does not subclass DatagramTransport
@@ -186,6 +187,7 @@ class Responder(asyncio.DatagramProtocol):
 
     def _send(self, datagram: bytes, addr: tuple[str, int]) -> None:
         if self.transport is not None and not self.transport.is_closing():
+            self.replies.append(asyncio.get_running_loop().time())
             self.transport.sendto(datagram, addr)
 
 

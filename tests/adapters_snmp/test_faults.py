@@ -12,7 +12,7 @@ import pytest
 
 from adapters.counters import CounterFlagKind, CounterSnapshot, RateTracker
 from adapters.snmp import SnmpPoller
-from controller.errors import AdapterTimeoutError, ConnectError, ProtocolError
+from controller.errors import AdapterError, AdapterTimeoutError, ConnectError, ProtocolError
 from controller.model import Device, SnmpEndpoint
 from tests.adapters_snmp.scripted import (
     FALLBACK_COLUMNS,
@@ -70,7 +70,7 @@ async def test_truncated_reply_fails_at_once(scripted: Scripted, poller: SnmpPol
     assert isinstance(result, ProtocolError), result
     assert "malformed SNMP reply" in str(result)
     assert result.device == "scripted"
-    assert elapsed < 1.0  # no waiting for the 3 x 2 s of timeouts
+    assert elapsed < 3.0  # no waiting for the 3 x 2 s of timeouts (generous: a loaded CI)
     assert scripted.responder.requests == 1
 
 
@@ -98,7 +98,7 @@ async def test_slow_agent_times_out(scripted: Scripted, poller: SnmpPoller):
     result, elapsed = await timed(poller, device)
     assert isinstance(result, AdapterTimeoutError), result
     assert result.retryable
-    assert 0.35 <= elapsed < 0.6 + 0.3
+    assert 0.35 <= elapsed < 0.6 + 3.0  # upper bound only catches a hang
 
 
 async def test_late_answer_to_the_first_attempt_counts(scripted: Scripted, poller: SnmpPoller):
@@ -247,8 +247,12 @@ async def test_one_agent_s_faults_never_touch_the_others(tmp_path, poller: SnmpP
                 await poller.poll_interfaces(device)
             finished[device.name] = time.monotonic()
 
-        begin = time.monotonic()
-        results, _ = await asyncio.gather(poller.poll_many([*devices, dead]), poll(devices[0]))
+        async def poll_all() -> dict[str, CounterSnapshot | AdapterError]:
+            outcome = await poller.poll_many([*devices, dead])
+            finished["all"] = time.monotonic()
+            return outcome
+
+        results, _ = await asyncio.gather(poll_all(), poll(devices[0]))
     finally:
         for _, transport in started:
             transport.close()
@@ -269,8 +273,9 @@ async def test_one_agent_s_faults_never_touch_the_others(tmp_path, poller: SnmpP
         "a4": "a4",
         "dead": "dead",
     }
-    # the good agent's poll ended long before the faulty ones gave up (2 x 0.3 s)
-    assert finished["a0"] - begin < 0.3
+    # the good agent's poll ended before the faulty ones had given up (their 2 x 0.3 s of
+    # timeouts): an ordering, which load on the machine cannot turn around
+    assert finished["a0"] < finished["all"]
 
 
 @pytest.mark.parametrize(("max_concurrency", "overlap"), [(1, False), (2, True)])
@@ -288,6 +293,9 @@ async def test_max_concurrency_bounds_the_devices_in_flight(
         for _, transport in started:
             transport.close()
     assert all(isinstance(r, CounterSnapshot) for r in results.values())
-    first, second = sorted(agent.responder.arrivals[0] for agent, _ in started)
-    # with one slot, the second device's request leaves only after the first reply came
-    assert (second - first < 0.2) is overlap
+    # order, not durations: with one slot, the second device's request arrives only after the
+    # first device's answer has left; with two, both are in flight before either answer
+    responders = sorted((agent.responder for agent, _ in started), key=lambda r: r.arrivals[0])
+    first_answer = responders[0].replies[0]
+    second_request = responders[1].arrivals[0]
+    assert (second_request < first_answer) is overlap

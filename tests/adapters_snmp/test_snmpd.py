@@ -195,7 +195,7 @@ async def test_wrong_community_times_out_within_the_timeout(
     assert raised.value.device == agent.name
     assert raised.value.retryable
     # two attempts of 0.3 s, plus pysnmp's 0.1 s timer granularity
-    assert 0.3 * 2 - 0.1 <= elapsed <= 0.3 * 2 + 0.5
+    assert 0.3 * 2 - 0.1 <= elapsed <= 0.3 * 2 + 3.0  # the upper bound only catches a hang
     assert "not-the-community" not in str(raised.value)
 
 
@@ -204,7 +204,7 @@ async def test_closed_port_times_out(snmpd_lab: SnmpdLab, poller: SnmpPoller):
     started = time.monotonic()
     with pytest.raises(AdapterTimeoutError, match="no SNMP answer"):
         await poller.poll_interfaces(device)
-    assert time.monotonic() - started <= 0.3 + 0.5
+    assert time.monotonic() - started <= 0.3 + 3.0  # bounded by the timeout, not hung
 
 
 async def test_restricted_view_is_a_protocol_error(snmpd_lab: SnmpdLab, poller: SnmpPoller):
