@@ -22,6 +22,7 @@ __all__ = ["BENCHMARKS", "register"]
 BENCHMARKS: dict[str, str] = {
     "decide": "bench.decide",
     "lab": "bench.lab",
+    "models": "bench.models",
     "poll": "bench.poll",
 }
 

@@ -1,0 +1,334 @@
+"""``netpilot models``: the model registry from the command line.
+
+- ``list``: every model with its champion, challenger and status (model or rule baseline);
+- ``show NAME``: one model's record (status, monitoring, lifecycle events) and a version's
+  metadata (features, training window, metrics, hyperparameters);
+- ``train NAME --kind KIND --data FILE``: train a new version from collected telemetry (a
+  ``timestamp,value`` CSV) or labelled sessions; the first version becomes the champion,
+  later ones a challenger that runs in shadow;
+- ``promote NAME``: make the challenger (or ``--version``) the champion when the measured
+  gain clears the rule, or unconditionally with ``--force``;
+- ``monitor NAME --data FILE``: replay telemetry through the champion, the challenger and
+  the rule baseline, update the live monitors, and fall back to the rule (or recover) as
+  the health rule says.
+
+The store is a directory of JSON files (controller/models_store.py), ``--store`` (default
+``.netpilot/models``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from analytics.registry import (
+    HealthRule,
+    ModelArtifact,
+    ModelKind,
+    ModelRecord,
+    PromotionRule,
+    apply_health,
+    assess,
+    decide_promotion,
+    promote,
+)
+from analytics.registry import register as register_version
+from analytics.training import replay, train_kpi_anomaly, train_load_forecast, train_stall
+from controller.cli import EXIT_FAILURE, EXIT_OK, CommandGroups, report_failure
+from controller.models_store import (
+    DEFAULT_STORE,
+    ModelStore,
+    ModelStoreError,
+    read_sessions,
+    read_telemetry,
+)
+
+__all__ = ["register"]
+
+
+def register(groups: CommandGroups) -> None:
+    """Add ``netpilot models list|show|train|promote|monitor``."""
+    commands = groups.group("models", "the model registry: versions, training, promotion")
+    listing = groups.command(commands, "list", "models with champion, challenger, status", _list)
+    _store_option(listing)
+    show = groups.command(commands, "show", "one model: status, monitoring, a version", _show)
+    show.add_argument("name", help="model name")
+    show.add_argument("--version", type=int, default=None, help="version (default: champion)")
+    _store_option(show)
+    train = groups.command(commands, "train", "train a new version from collected data", _train)
+    train.add_argument("name", help="model name (lowercase, digits, '.', '_', '-')")
+    train.add_argument(
+        "--kind", required=True, choices=[k.value for k in ModelKind], help="what the model does"
+    )
+    train.add_argument(
+        "--data",
+        type=Path,
+        required=True,
+        help="telemetry CSV (timestamp,value) or, for stall, labelled sessions (csv[.gz])",
+    )
+    train.add_argument("--column", default="value", help="value column of the CSV")
+    train.add_argument("--horizon", type=int, default=12, help="forecast steps validated")
+    train.add_argument("--quantile", type=float, default=0.95, help="upper forecast quantile")
+    train.add_argument(
+        "--features", default="burst", choices=("rate", "aggregate", "burst"), help="stall only"
+    )
+    _store_option(train)
+    promote_parser = groups.command(
+        commands, "promote", "make the challenger the champion on measured gain", _promote
+    )
+    promote_parser.add_argument("name", help="model name")
+    promote_parser.add_argument(
+        "--version", type=int, default=None, help="version to promote (default: challenger)"
+    )
+    promote_parser.add_argument(
+        "--min-gain", type=float, default=0.05, help="relative error reduction required"
+    )
+    promote_parser.add_argument(
+        "--force", action="store_true", help="promote without evidence (e.g. a rollback)"
+    )
+    _store_option(promote_parser)
+    monitor = groups.command(
+        commands, "monitor", "replay telemetry: monitor, fall back or recover", _monitor
+    )
+    monitor.add_argument("name", help="model name")
+    monitor.add_argument("--data", type=Path, required=True, help="telemetry CSV since training")
+    monitor.add_argument("--column", default="value", help="value column of the CSV")
+    _store_option(monitor)
+
+
+def _store_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--store",
+        type=Path,
+        default=DEFAULT_STORE,
+        help="model store directory (default: %(default)s)",
+    )
+
+
+def _failing(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return handler(args)
+        except (ModelStoreError, ValueError) as exc:
+            return report_failure(exc, args.output)
+
+    return run
+
+
+def _print(data: dict[str, object], text: str, output: str) -> None:
+    if output == "json":
+        print(json.dumps(data, default=str))
+    else:
+        print(text)
+
+
+def _require(store: ModelStore, name: str) -> ModelRecord:
+    record = store.record(name)
+    if record is None:
+        known = ", ".join(store.names()) or "none"
+        raise ModelStoreError(f"no model named {name!r} in {store.root} (models: {known})")
+    return record
+
+
+def _summary(artifact: ModelArtifact) -> dict[str, object]:
+    """An artifact without its (large) learned state."""
+    data = artifact.as_dict()
+    model = artifact.model
+    data["model"] = {"model": model.get("model"), "params": model.get("params")}
+    return data
+
+
+@_failing
+def _list(args: argparse.Namespace) -> int:
+    store = ModelStore(args.store)
+    models = []
+    lines = []
+    for name in store.names():
+        record = _require(store, name)
+        metric = record.kind.metric
+        value = None
+        if record.champion is not None:
+            value = store.artifact(name, record.champion).metrics.get(metric)
+        models.append(
+            {
+                "name": name,
+                "kind": record.kind.value,
+                "champion": record.champion,
+                "challenger": record.challenger,
+                "status": record.status.value,
+                "answering": record.kind.baseline
+                if record.status.value == "fallback"
+                else f"v{record.champion}",
+                "versions": store.versions(name),
+                metric: value,
+            }
+        )
+        shown = "-" if value is None else f"{value:.4g}"
+        lines.append(
+            f"{name:<20} {record.kind.value:<14} champion v{record.champion} "
+            f"challenger {'-' if record.challenger is None else f'v{record.challenger}'} "
+            f"{record.status.value:<8} {metric}={shown}"
+        )
+    _print(
+        {"store": str(store.root), "models": models},
+        "\n".join(lines) or f"no models in {store.root}",
+        args.output,
+    )
+    return EXIT_OK
+
+
+@_failing
+def _show(args: argparse.Namespace) -> int:
+    store = ModelStore(args.store)
+    record = _require(store, args.name)
+    version = args.version if args.version is not None else record.champion
+    artifact = None if version is None else store.artifact(args.name, version)
+    data: dict[str, object] = {"record": record.as_dict()}
+    if artifact is not None:
+        data["artifact"] = _summary(artifact)
+    answering = (
+        f"rule baseline '{record.kind.baseline}'"
+        if record.status.value == "fallback"
+        else f"champion v{record.champion}"
+    )
+    lines = [
+        f"model {record.name} ({record.kind.value}): {record.status.value}, "
+        f"answered by {answering}",
+        f"  reason: {record.reason or '-'}",
+        f"  champion v{record.champion}, challenger "
+        f"{'-' if record.challenger is None else f'v{record.challenger}'}",
+        f"  monitor: {record.monitor.samples} samples, error {record.monitor.error:.4g}"
+        + (
+            ""
+            if record.monitor.baseline_error is None
+            else f", {record.kind.baseline} {record.monitor.baseline_error:.4g}"
+        ),
+    ]
+    if artifact is not None:
+        metrics = ", ".join(f"{k}={v:.4g}" for k, v in sorted(artifact.metrics.items()))
+        lines.append(f"  v{artifact.version} {artifact.model_type}: {metrics}")
+        lines.append(f"  features: {', '.join(artifact.features)}")
+    lines += [
+        f"  {e.at.isoformat()} {e.kind.value} v{e.version}: {e.reason}" for e in record.events
+    ]
+    _print(data, "\n".join(lines), args.output)
+    return EXIT_OK
+
+
+@_failing
+def _train(args: argparse.Namespace) -> int:
+    store = ModelStore(args.store)
+    kind = ModelKind(args.kind)
+    record = store.record(args.name)
+    if record is not None and record.kind is not kind:
+        raise ModelStoreError(f"{args.name} is a {record.kind.value} model, not {kind.value}")
+    version = store.next_version(args.name)
+    now = datetime.now(UTC)
+    if kind is ModelKind.STALL:
+        sessions = read_sessions(args.data)
+        artifact = train_stall(
+            args.name,
+            version,
+            sessions.flows,
+            sessions.stalled,
+            sessions.videos,
+            now=now,
+            features=args.features,
+        )
+    else:
+        telemetry = read_telemetry(args.data, column=args.column)
+        if kind is ModelKind.LOAD_FORECAST:
+            artifact = train_load_forecast(
+                args.name,
+                version,
+                telemetry.timestamps,
+                telemetry.values,
+                now=now,
+                horizon=args.horizon,
+                quantile=args.quantile,
+            )
+        else:
+            artifact = train_kpi_anomaly(
+                args.name, version, telemetry.timestamps, telemetry.values, now=now
+            )
+    store.save_artifact(artifact)
+    record = register_version(record, artifact, now=now)
+    store.save_record(record)
+    role = "champion" if record.champion == version else "challenger (shadow)"
+    metrics = ", ".join(f"{k}={v:.4g}" for k, v in sorted(artifact.metrics.items()))
+    _print(
+        {"artifact": _summary(artifact), "role": role, "record": record.as_dict()},
+        f"{args.name} v{version} trained ({artifact.model_type}): {role}\n  {metrics}",
+        args.output,
+    )
+    return EXIT_OK
+
+
+@_failing
+def _promote(args: argparse.Namespace) -> int:
+    store = ModelStore(args.store)
+    record = _require(store, args.name)
+    now = datetime.now(UTC)
+    if args.version is not None and args.version != record.challenger:
+        if args.version == record.champion:
+            raise ModelStoreError(f"v{args.version} is already the champion")
+        store.artifact(args.name, args.version)  # it must exist
+        record = register_version(record, store.artifact(args.name, args.version), now=now)
+    if record.challenger is None or record.champion is None:
+        raise ModelStoreError(f"{args.name} has no challenger to promote")
+    decision = decide_promotion(
+        record,
+        PromotionRule(min_gain=args.min_gain),
+        champion_metrics=store.artifact(args.name, record.champion).metrics,
+        challenger_metrics=store.artifact(args.name, record.challenger).metrics,
+    )
+    if decision.promote or args.force:
+        reason = decision.reason if decision.promote else f"forced ({decision.reason})"
+        record = promote(record, now=now, reason=reason)
+        store.save_record(record)
+        _print(
+            {"promoted": True, "decision": decision.as_dict(), "record": record.as_dict()},
+            f"{args.name}: v{record.champion} is the champion ({reason})",
+            args.output,
+        )
+        return EXIT_OK
+    store.save_record(record)
+    if args.output == "json":
+        print(json.dumps({"promoted": False, "decision": decision.as_dict()}))
+    print(f"netpilot: {args.name}: not promoted: {decision.reason}", file=sys.stderr)
+    return EXIT_FAILURE
+
+
+@_failing
+def _monitor(args: argparse.Namespace) -> int:
+    store = ModelStore(args.store)
+    record = _require(store, args.name)
+    if record.champion is None:
+        raise ModelStoreError(f"{args.name} has no champion to monitor")
+    telemetry = read_telemetry(args.data, column=args.column)
+    champion = store.artifact(args.name, record.champion)
+    challenger = None if record.challenger is None else store.artifact(args.name, record.challenger)
+    result = replay(record, champion, challenger, telemetry.values)
+    health = assess(result.record, champion.metrics.get("reference_error"), HealthRule())
+    now = datetime.now(UTC)
+    updated = apply_health(result.record, health, now=now)
+    store.save_record(updated)
+    answering = (
+        f"rule baseline '{updated.kind.baseline}'"
+        if updated.status.value == "fallback"
+        else f"champion v{updated.champion}"
+    )
+    _print(
+        {
+            "samples": result.samples,
+            "health": {"degraded": health.degraded, "reason": health.reason},
+            "record": updated.as_dict(),
+        },
+        f"{args.name}: {result.samples} samples, {health.reason}; answered by {answering}",
+        args.output,
+    )
+    return EXIT_OK

@@ -1,0 +1,261 @@
+"""The model registry on disk, and the readers for the telemetry models are trained on.
+
+The registry is a directory of JSON files, one directory per model name::
+
+    STORE/
+      edge-load/
+        record.json        champion, challenger, status, monitors, events
+        v0001.json         one artifact per version (the model as plain JSON, metadata)
+        v0002.json
+
+Artifacts are written once and never changed; ``record.json`` is replaced atomically
+(write to a temporary file, then rename), so a reader never sees half a file. Nothing is
+pickled: every file can be read and diffed.
+
+The registry's logic is pure and lives in :mod:`analytics.registry`; this module only moves
+its values to and from files.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from analytics.registry import ModelArtifact, ModelRecord
+from analytics.stall import ChunkStream, FlowSummary
+from controller.errors import NetpilotError
+
+__all__ = [
+    "DEFAULT_STORE",
+    "ModelStore",
+    "ModelStoreError",
+    "Sessions",
+    "Telemetry",
+    "read_sessions",
+    "read_telemetry",
+]
+
+DEFAULT_STORE = Path(".netpilot") / "models"
+
+_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+_VERSION_FILE = re.compile(r"^v(\d{4,})\.json$")
+
+
+class ModelStoreError(NetpilotError):
+    """The model store or a telemetry file cannot be used (terminal)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Telemetry:
+    """A regularly sampled series read from a file."""
+
+    timestamps: npt.NDArray[np.datetime64]
+    values: npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True)
+class Sessions:
+    """Labelled video sessions: what the network saw, whether each stalled, which video."""
+
+    flows: tuple[FlowSummary, ...]
+    stalled: npt.NDArray[np.bool_]
+    videos: tuple[str, ...]
+
+
+def _check_name(name: str) -> str:
+    if not _NAME.match(name):
+        raise ModelStoreError(
+            f"model name {name!r}: use lowercase letters, digits, '.', '_' or '-' "
+            "(at most 64, starting with a letter or digit)"
+        )
+    return name
+
+
+class ModelStore:
+    """A directory of model artifacts and records.
+
+    Args:
+        root: the store's directory (created on first write).
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def names(self) -> list[str]:
+        """The models in the store, sorted."""
+        if not self.root.is_dir():
+            return []
+        return sorted(
+            p.name for p in self.root.iterdir() if p.is_dir() and (p / "record.json").is_file()
+        )
+
+    def versions(self, name: str) -> list[int]:
+        """The versions saved for a model, ascending."""
+        directory = self.root / _check_name(name)
+        if not directory.is_dir():
+            return []
+        found = (_VERSION_FILE.match(p.name) for p in directory.iterdir())
+        return sorted(int(m.group(1)) for m in found if m)
+
+    def next_version(self, name: str) -> int:
+        """The version number a new artifact of ``name`` gets."""
+        return max(self.versions(name), default=0) + 1
+
+    def record(self, name: str) -> ModelRecord | None:
+        """A model's record, or None if the model is unknown.
+
+        Raises:
+            ModelStoreError: the record file is unreadable or malformed.
+        """
+        path = self.root / _check_name(name) / "record.json"
+        if not path.is_file():
+            return None
+        try:
+            return ModelRecord.from_dict(_read_json(path))
+        except ValueError as exc:
+            raise ModelStoreError(f"{path}: {exc}") from exc
+
+    def save_record(self, record: ModelRecord) -> Path:
+        """Write a model's record (atomically)."""
+        path = self.root / _check_name(record.name) / "record.json"
+        _write_json(path, record.as_dict())
+        return path
+
+    def artifact(self, name: str, version: int) -> ModelArtifact:
+        """One version of a model.
+
+        Raises:
+            ModelStoreError: no such version, or a malformed file.
+        """
+        path = self.root / _check_name(name) / f"v{version:04d}.json"
+        if not path.is_file():
+            known = ", ".join(str(v) for v in self.versions(name)) or "none"
+            raise ModelStoreError(f"{name} has no version {version} (versions: {known})")
+        try:
+            return ModelArtifact.from_dict(_read_json(path))
+        except ValueError as exc:
+            raise ModelStoreError(f"{path}: {exc}") from exc
+
+    def save_artifact(self, artifact: ModelArtifact) -> Path:
+        """Write a new version (never overwrites one).
+
+        Raises:
+            ModelStoreError: the version already exists.
+        """
+        path = self.root / _check_name(artifact.name) / f"v{artifact.version:04d}.json"
+        if path.exists():
+            raise ModelStoreError(f"{artifact.name} version {artifact.version} already exists")
+        _write_json(path, artifact.as_dict())
+        return path
+
+
+def _read_json(path: Path) -> dict[str, object]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ModelStoreError(f"{path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ModelStoreError(f"{path}: expected a JSON object")
+    return data
+
+
+def _write_json(path: Path, data: dict[str, object]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def _open_text(path: Path) -> io.TextIOBase:
+    try:
+        if path.suffix == ".gz":
+            return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
+        return io.TextIOWrapper(path.open("rb"), encoding="utf-8", newline="")
+    except OSError as exc:
+        raise ModelStoreError(f"{path}: {exc}") from exc
+
+
+def _rows(path: Path) -> Iterator[dict[str, str]]:
+    with _open_text(path) as stream:
+        yield from csv.DictReader(stream)
+
+
+def read_telemetry(path: Path, *, column: str = "value") -> Telemetry:
+    """A series from a CSV with a ``timestamp`` column (ISO 8601) and a value column.
+
+    This is the format ``netpilot`` exports telemetry in, and NAB's.
+
+    Raises:
+        ModelStoreError: a missing file or column, a bad number or timestamp.
+    """
+    stamps: list[np.datetime64] = []
+    values: list[float] = []
+    for line, row in enumerate(_rows(path), start=2):
+        try:
+            stamps.append(np.datetime64(row["timestamp"].strip().replace("Z", ""), "s"))
+            values.append(float(row[column]) if row[column].strip() else float("nan"))
+        except KeyError as exc:
+            raise ModelStoreError(
+                f"{path}: no column {exc} (need 'timestamp' and {column!r})"
+            ) from exc
+        except ValueError as exc:
+            raise ModelStoreError(f"{path}:{line}: {exc}") from exc
+    if len(values) < 2:
+        raise ModelStoreError(f"{path}: need at least two samples")
+    return Telemetry(np.array(stamps, dtype="datetime64[s]"), np.array(values, dtype=float))
+
+
+_STREAMS = ("133", "134", "135", "136", "160")
+
+
+def read_sessions(path: Path) -> Sessions:
+    """Labelled video sessions from the youtube-sieber CSV (``ifip_networking.csv[.gz]``).
+
+    Only network-observable columns are read: the shaping (bottleneck) rate, bytes
+    downloaded, the mean chunk size and the chunk duration (the steady-state request
+    interval), and the same per chunk stream. The label is ``pl_buffering_boolean``; the
+    group is the video id. Player-side columns are never read.
+
+    Raises:
+        ModelStoreError: a missing file or column, or a bad number.
+    """
+    flows: list[FlowSummary] = []
+    stalled: list[bool] = []
+    videos: list[str] = []
+    for line, row in enumerate(_rows(path), start=2):
+        try:
+            streams = tuple(
+                ChunkStream(
+                    float(row[f"pl_avg_req_itag{s}_size"]), float(row[f"pl_avg_req_itag{s}_sec"])
+                )
+                for s in _STREAMS
+                if float(row[f"pl_avg_req_itag{s}_size"]) > 0
+            )
+            flows.append(
+                FlowSummary(
+                    throughput_bps=float(row["net_avg_shaping_rate"]),
+                    bytes_down=float(row["net_dl_total"]),
+                    mean_chunk_bytes=float(row["pl_avg_req_size"]),
+                    mean_chunk_interval_s=float(row["pl_avg_req_size_sec"]),
+                    streams=streams,
+                )
+            )
+            stalled.append(row["pl_buffering_boolean"].strip() == "True")
+            videos.append(row["yt_id"])
+        except KeyError as exc:
+            raise ModelStoreError(f"{path}: no column {exc}") from exc
+        except ValueError as exc:
+            raise ModelStoreError(f"{path}:{line}: {exc}") from exc
+    if not flows:
+        raise ModelStoreError(f"{path}: no sessions")
+    return Sessions(tuple(flows), np.array(stalled, dtype=bool), tuple(videos))

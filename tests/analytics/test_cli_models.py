@@ -1,0 +1,172 @@
+"""``netpilot models``: train, list, show, promote, and a degraded model falling back.
+
+In process through ``cli.main``, on a store in a temporary directory, with telemetry files
+written by the test (a daily load at 30-minute samples).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from analytics.registry import ModelSource, active_model, explanation
+from controller import cli
+from controller.models_store import ModelStore, ModelStoreError, read_telemetry
+from tests.analytics.conftest import dataset
+
+DAY = 48
+START = datetime(2026, 11, 2, tzinfo=UTC)
+
+
+def write_series(path: Path, values, start: datetime = START) -> Path:
+    lines = ["timestamp,value"]
+    for i, value in enumerate(values):
+        at = start + timedelta(minutes=30 * i)
+        lines.append(f"{at.strftime('%Y-%m-%d %H:%M:%S')},{value:.4f}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def load(seed: int, days: int, phase: float = 0.0, level: float = 100.0):
+    t = np.arange(days * DAY)
+    noise = np.random.default_rng(seed).normal(0, 1.5, len(t))
+    return level + 40 * np.sin(2 * np.pi * t / DAY + phase) + noise
+
+
+def run(capsys, *argv: str) -> tuple[int, dict[str, Any]]:
+    code = cli.main(list(argv))
+    out, _ = capsys.readouterr()
+    return code, json.loads(out.strip().splitlines()[-1])
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Path:
+    return tmp_path / "models"
+
+
+def test_train_list_show_and_promote(capsys, tmp_path, store):
+    data = write_series(tmp_path / "load.csv", load(1, 8))
+    code, trained = run(
+        capsys, "models", "train", "edge-load", "--kind", "load-forecast", "--data", str(data),
+        "--store", str(store), "--output", "json",
+    )  # fmt: skip
+    assert code == cli.EXIT_OK and trained["role"] == "champion"
+    metrics = trained["artifact"]["metrics"]
+    assert metrics["mape"] < metrics["seasonal_naive_mape"]
+    assert trained["artifact"]["features"] == ["load"]
+    code, second = run(
+        capsys, "models", "train", "edge-load", "--kind", "load-forecast", "--data", str(data),
+        "--store", str(store), "--output", "json",
+    )  # fmt: skip
+    assert second["role"] == "challenger (shadow)"
+    code, listing = run(capsys, "models", "list", "--store", str(store), "--output", "json")
+    assert [(m["name"], m["champion"], m["challenger"]) for m in listing["models"]] == [
+        ("edge-load", 1, 2)
+    ]
+    # the same data gives the same model: no measured gain, no promotion
+    code, refused = run(
+        capsys, "models", "promote", "edge-load", "--store", str(store), "--output", "json"
+    )
+    assert code == cli.EXIT_FAILURE and refused["promoted"] is False
+    assert refused["decision"]["evidence"] == "validation"
+    code, forced = run(
+        capsys, "models", "promote", "edge-load", "--force", "--store", str(store),
+        "--output", "json",
+    )  # fmt: skip
+    assert code == cli.EXIT_OK and forced["record"]["champion"] == 2
+    code, shown = run(
+        capsys, "models", "show", "edge-load", "--version", "1", "--store", str(store),
+        "--output", "json",
+    )  # fmt: skip
+    assert shown["artifact"]["version"] == 1 and shown["record"]["champion"] == 2
+    assert "state" not in shown["artifact"]["model"]  # metadata, not the learned arrays
+    assert [e["kind"] for e in shown["record"]["events"]] == [
+        "registered",
+        "challenger",
+        "promoted",
+    ]
+
+
+def test_a_degraded_model_is_replaced_by_the_rule_baseline(capsys, tmp_path, store):
+    run(
+        capsys, "models", "train", "edge-load", "--kind", "load-forecast", "--data",
+        str(write_series(tmp_path / "train.csv", load(2, 8))), "--store", str(store),
+        "--output", "json",
+    )  # fmt: skip
+    # after training the traffic changes shape: the daily peak moves by half a day
+    later = START + timedelta(days=8)
+    changed = write_series(tmp_path / "changed.csv", load(3, 4, phase=np.pi), later)
+    code, monitored = run(
+        capsys, "models", "monitor", "edge-load", "--data", str(changed), "--store", str(store),
+        "--output", "json",
+    )  # fmt: skip
+    assert code == cli.EXIT_OK and monitored["health"]["degraded"] is True
+    assert monitored["record"]["status"] == "fallback"
+
+    code, shown = run(
+        capsys, "models", "show", "edge-load", "--store", str(store), "--output", "json"
+    )
+    record = shown["record"]
+    assert record["status"] == "fallback" and record["baseline"] == "seasonal-naive"
+    assert record["events"][-1]["kind"] == "fallback"
+    assert "seasonal-naive rule answers instead" in record["events"][-1]["reason"]
+    cli.main(["models", "show", "edge-load", "--store", str(store)])
+    assert "answered by rule baseline 'seasonal-naive'" in capsys.readouterr().out
+
+    # what a policy puts in its decision's explanation
+    saved = ModelStore(store).record("edge-load")
+    assert saved is not None
+    answer = active_model(saved, model_confidence=0.95)
+    assert answer.source is ModelSource.RULE_BASELINE
+    assert explanation(answer)["source"] == "rule-baseline"
+    assert explanation(answer)["version"] is None
+
+    # the traffic comes back to its trained shape: the model recovers
+    back = write_series(tmp_path / "back.csv", load(4, 10), later + timedelta(days=4))
+    code, recovered = run(
+        capsys, "models", "monitor", "edge-load", "--data", str(back), "--store", str(store),
+        "--output", "json",
+    )  # fmt: skip
+    assert recovered["record"]["status"] == "active"
+    assert recovered["record"]["events"][-1]["kind"] == "recovered"
+
+
+def test_unknown_models_and_bad_files_are_reported(capsys, tmp_path, store):
+    code, error = run(capsys, "models", "show", "nope", "--store", str(store), "--output", "json")
+    assert code == cli.EXIT_FAILURE and "no model named 'nope'" in error["error"]["message"]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("timestamp,value\n2026-01-01 00:00:00,x\n2026-01-01 00:30:00,1\n")
+    with pytest.raises(ModelStoreError, match="bad.csv:2"):
+        read_telemetry(bad)
+    code, error = run(
+        capsys, "models", "train", "../escape", "--kind", "kpi-anomaly", "--data", str(bad),
+        "--store", str(store), "--output", "json",
+    )  # fmt: skip
+    assert code == cli.EXIT_FAILURE and "model name" in error["error"]["message"]
+
+
+def test_a_kpi_detector_is_trained_from_telemetry(capsys, tmp_path, store):
+    data = write_series(tmp_path / "kpi.csv", load(5, 6))
+    code, trained = run(
+        capsys, "models", "train", "edge-kpi", "--kind", "kpi-anomaly", "--data", str(data),
+        "--store", str(store), "--output", "json",
+    )  # fmt: skip
+    assert code == cli.EXIT_OK and trained["artifact"]["model_type"] == "KpiAnomalyDetector"
+    assert trained["artifact"]["metrics"]["alarm_rate"] < 0.01
+
+
+def test_the_stall_classifier_is_trained_from_labelled_sessions(capsys, store):
+    sessions = dataset("youtube-sieber/ifip_networking.csv.gz")
+    code, trained = run(
+        capsys, "models", "train", "video-stall", "--kind", "stall", "--data", str(sessions),
+        "--store", str(store), "--output", "json",
+    )  # fmt: skip
+    assert code == cli.EXIT_OK
+    metrics = trained["artifact"]["metrics"]
+    assert metrics["f1"] >= 0.92 and metrics["baseline_f1"] < metrics["f1"]
+    assert "log_max_chunk_bitrate" in trained["artifact"]["features"]

@@ -1,0 +1,167 @@
+"""The model lifecycle as pure transitions: versions, shadow promotion, fallback, confidence."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from analytics.forecast import SeasonalNaive
+from analytics.registry import (
+    EventKind,
+    Health,
+    HealthRule,
+    ModelArtifact,
+    ModelKind,
+    ModelRecord,
+    ModelSource,
+    ModelStatus,
+    MonitorState,
+    PromotionRule,
+    TrainingWindow,
+    active_model,
+    apply_health,
+    assess,
+    classifier_confidence,
+    decide_promotion,
+    detection_confidence,
+    drift_score,
+    explanation,
+    load_model,
+    observe,
+    promote,
+    register,
+    training_due,
+)
+
+T0 = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+
+def artifact(version: int, mape: float = 2.0) -> ModelArtifact:
+    model = SeasonalNaive(season_length=4).fit([1.0, 2.0, 3.0, 4.0])
+    return ModelArtifact(
+        name="edge-load",
+        version=version,
+        kind=ModelKind.LOAD_FORECAST,
+        model=model.to_dict(),
+        features=("load",),
+        training_window=TrainingWindow(T0 - timedelta(days=7), T0, 2016),
+        metrics={"mape": mape, "reference_error": mape / 100},
+        created_at=T0 + timedelta(hours=version),
+    )
+
+
+def fed(monitor: MonitorState, error: float, samples: int, baseline: float | None = None):
+    for _ in range(samples):
+        monitor = observe(monitor, error=error, baseline_error=baseline)
+    return monitor
+
+
+def test_first_version_is_champion_and_the_next_runs_in_shadow():
+    record = register(None, artifact(1), now=T0)
+    assert record.champion == 1 and record.challenger is None
+    record = register(record, artifact(2), now=T0)
+    assert record.champion == 1 and record.challenger == 2
+    assert [e.kind for e in record.events] == [EventKind.REGISTERED, EventKind.CHALLENGER]
+    with pytest.raises(ValueError, match="does not belong"):
+        register(record, replace(artifact(3), name="other"), now=T0)
+
+
+def test_promotion_needs_measured_gain_from_the_shadow_run():
+    record = register(register(None, artifact(1), now=T0), artifact(2), now=T0)
+    rule = PromotionRule(min_samples=100, min_gain=0.05)
+    too_early = decide_promotion(record, rule)
+    assert not too_early.promote and too_early.evidence == "none"
+    equal = replace(
+        record,
+        monitor=fed(MonitorState(), 0.020, 150),
+        challenger_monitor=fed(MonitorState(), 0.0195, 150),
+    )
+    assert not decide_promotion(equal, rule).promote  # 2.5 % better: not enough
+    better = replace(equal, challenger_monitor=fed(MonitorState(), 0.015, 150))
+    decision = decide_promotion(better, rule)
+    assert decision.promote and decision.evidence == "shadow"
+    assert decision.gain == pytest.approx(0.25)
+    promoted = promote(better, now=T0, reason=decision.reason)
+    assert promoted.champion == 2 and promoted.challenger is None
+    assert promoted.monitor.error == pytest.approx(0.015)  # the shadow record carries over
+
+
+def test_without_shadow_evidence_validation_metrics_decide():
+    record = register(register(None, artifact(1, mape=2.0), now=T0), artifact(2, 1.5), now=T0)
+    decision = decide_promotion(
+        record, PromotionRule(), champion_metrics={"mape": 2.0}, challenger_metrics={"mape": 1.5}
+    )
+    assert decision.promote and decision.evidence == "validation"
+
+
+def test_a_degraded_champion_falls_back_to_the_rule_and_recovers_with_hysteresis():
+    rule = HealthRule(min_samples=50, max_error_ratio=2.0)
+    record = register(None, artifact(1, mape=2.0), now=T0)  # reference error 0.02
+    healthy = replace(record, monitor=fed(MonitorState(), 0.025, 60))
+    assert not assess(healthy, 0.02, rule).degraded
+    broken = replace(record, monitor=fed(MonitorState(), 0.09, 60))
+    health = assess(broken, 0.02, rule)
+    assert health.degraded and "4.5x" in health.reason
+    fallen = apply_health(broken, health, now=T0)
+    assert fallen.status is ModelStatus.FALLBACK and fallen.events[-1].kind is EventKind.FALLBACK
+    assert "seasonal-naive" in fallen.events[-1].reason
+    # back under the limit, but not by the recovery margin: stays on the rule
+    almost = replace(fallen, monitor=fed(MonitorState(), 0.038, 60))  # 1.9x: under 2x, over 1.8x
+    assert apply_health(almost, assess(almost, 0.02, rule), now=T0).status is ModelStatus.FALLBACK
+    well = replace(fallen, monitor=fed(MonitorState(), 0.02, 60))
+    recovered = apply_health(well, assess(well, 0.02, rule), now=T0)
+    assert recovered.status is ModelStatus.ACTIVE
+    assert recovered.events[-1].kind is EventKind.RECOVERED
+
+
+def test_worse_than_the_rule_or_drifting_inputs_also_count_as_degraded():
+    record = register(None, artifact(1), now=T0)
+    worse = replace(record, monitor=fed(MonitorState(), 0.03, 60, baseline=0.02))
+    assert "worse than the seasonal-naive" in assess(worse, None, HealthRule()).reason
+    drifting = replace(record, monitor=MonitorState(samples=60, error=0.01, drift=6.0))
+    assert assess(drifting, 0.02, HealthRule()).degraded
+    assert drift_score([10.0, 0.0], [0.0, 0.0], [2.0, 1.0]) == 5.0
+
+
+def test_the_decision_explanation_names_model_version_and_confidence():
+    record = register(None, artifact(3), now=T0)
+    record = replace(record, champion=3)
+    served = explanation(active_model(record, model_confidence=classifier_confidence(0.9)))
+    assert served == {
+        "name": "edge-load",
+        "kind": "load-forecast",
+        "source": "model",
+        "version": 3,
+        "confidence": 0.9,
+        "baseline": "seasonal-naive",
+        "reason": "first version",
+    }
+    fallen = replace(record, status=ModelStatus.FALLBACK, reason="x")
+    rule = active_model(fallen, model_confidence=0.99, rule_confidence=0.5)
+    assert rule.source is ModelSource.RULE_BASELINE and rule.version is None
+    assert explanation(rule)["source"] == "rule-baseline" and rule.confidence == 0.5
+    assert detection_confidence(3.0) == pytest.approx(0.999)
+
+
+def test_records_and_artifacts_round_trip_through_plain_data():
+    record = apply_health(
+        register(None, artifact(1), now=T0), assess_degraded(), now=T0 + timedelta(minutes=5)
+    )
+    assert ModelRecord.from_dict(record.as_dict()) == record
+    saved = artifact(1)
+    assert ModelArtifact.from_dict(saved.as_dict()) == saved
+    model = load_model(saved)
+    assert isinstance(model, SeasonalNaive) and model.predict(2).shape == (2, 1)
+
+
+def assess_degraded() -> Health:
+    return Health(True, "live error 4.5x the validation error")
+
+
+def test_training_is_due_after_the_interval():
+    assert training_due(None, now=T0, every=timedelta(days=1))
+    record = register(None, artifact(1), now=T0)  # trained at T0 + 1 h
+    assert not training_due(record, now=T0 + timedelta(hours=2), every=timedelta(days=1))
+    assert training_due(record, now=T0 + timedelta(days=2), every=timedelta(days=1))
