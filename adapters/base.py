@@ -1,24 +1,49 @@
 """The typed contract between the controller and a device's configuration datastores.
 
-:class:`ConfigSession` is what a change transaction talks to: the NETCONF adapter
-(:class:`adapters.netconf.NetconfSession`) implements it over ncclient, and an in-memory
-fake can implement it for unit tests of the controller. Only core types from
-:mod:`controller.model` cross it, and only errors from :mod:`controller.errors` leave it.
+:class:`ConfigSession` is what a change transaction talks to. Implementations:
+:class:`adapters.netconf.NetconfSession` (NETCONF, natively),
+:class:`adapters.netconf.EmulatedConfirmedSession` (a :writable-running device, with the
+candidate and the confirmed commit emulated by netpilot) and :class:`adapters.fake.FakeSession`
+(in memory). tests/contract/ holds every one of them to the same contract. Only core types
+from :mod:`controller.model` cross it, and only errors from :mod:`controller.errors` leave it.
 
 A session is bound to one device; its methods are called one at a time by one transaction.
+The capability model (:func:`commit_mode`, :func:`missing_for_transaction`) decides what a
+transaction may do on a device, before anything is sent. The generic NETCONF vocabulary
+(:class:`Datastore`, :class:`EditOperation`, :class:`NodeEdit`, :class:`SubtreeFilter`,
+:class:`XPathFilter`, :class:`Notification`) types the adapter's operations beyond it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import Enum
 from types import MappingProxyType
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeAlias, runtime_checkable
 
-from controller.model import ClassQueue, ConfigEdit, DeviceConfig, ProbeResult
+from controller.model import ClassQueue, ConfigEdit, ConfigPath, DeviceConfig, ProbeResult
 
-__all__ = ["CAPABILITY_URNS", "Capability", "ConfigSession", "capabilities_from_uris"]
+__all__ = [
+    "CAPABILITY_URNS",
+    "TRANSACTION_CAPABILITIES",
+    "Capability",
+    "CommitMode",
+    "ConfigSession",
+    "Datastore",
+    "EditOperation",
+    "ErrorOption",
+    "Filter",
+    "NodeEdit",
+    "Notification",
+    "PendingEmulatedCommit",
+    "SubtreeFilter",
+    "XPathFilter",
+    "capabilities_from_uris",
+    "commit_mode",
+    "missing_for_transaction",
+]
 
 
 class Capability(str, Enum):
@@ -37,6 +62,9 @@ class Capability(str, Enum):
     ROLLBACK_ON_ERROR = ":rollback-on-error"
     WRITABLE_RUNNING = ":writable-running"
     NOTIFICATION = ":notification"
+    # notifications and RPCs may share one session (RFC 6241 interleave, RFC 5277 §6)
+    INTERLEAVE = ":interleave"
+    XPATH = ":xpath"
 
 
 _CAPABILITY_PREFIX = "urn:ietf:params:netconf:capability:"
@@ -52,6 +80,8 @@ CAPABILITY_URNS: Mapping[Capability, tuple[str, ...]] = MappingProxyType(
         Capability.ROLLBACK_ON_ERROR: (f"{_CAPABILITY_PREFIX}rollback-on-error:1.0",),
         Capability.WRITABLE_RUNNING: (f"{_CAPABILITY_PREFIX}writable-running:1.0",),
         Capability.NOTIFICATION: (f"{_CAPABILITY_PREFIX}notification:1.0",),
+        Capability.INTERLEAVE: (f"{_CAPABILITY_PREFIX}interleave:1.0",),
+        Capability.XPATH: (f"{_CAPABILITY_PREFIX}xpath:1.0",),
     }
 )
 """The ``<hello>`` capability URNs (any one suffices) that grant each :class:`Capability`."""
@@ -70,6 +100,159 @@ def capabilities_from_uris(uris: Iterable[str]) -> frozenset[Capability]:
     """
     offered = {uri.split("?", 1)[0].strip() for uri in uris}
     return frozenset(cap for cap, urns in CAPABILITY_URNS.items() if offered.intersection(urns))
+
+
+# --------------------------------------------------------------------------- the capability model
+
+TRANSACTION_CAPABILITIES = (Capability.CANDIDATE, Capability.CONFIRMED_COMMIT, Capability.VALIDATE)
+"""What a change transaction needs from a :class:`ConfigSession` (natively or emulated)."""
+
+
+class CommitMode(str, Enum):
+    """How a change transaction can commit on a device, decided from its capabilities."""
+
+    # :candidate + :confirmed-commit:1.1: the device reverts by itself unless confirmed
+    NATIVE = "native"
+    # only :writable-running: netpilot saves running, edits it and restores it on
+    # cancel or when its own timer expires (the device knows nothing of the pending commit)
+    EMULATED = "emulated"
+    # neither: the device can be read, never changed by a transaction
+    UNSUPPORTED = "unsupported"
+
+
+def commit_mode(capabilities: frozenset[Capability]) -> CommitMode:
+    """Decide how a transaction may commit on a device with these capabilities.
+
+    Args:
+        capabilities: what the device announced in its ``<hello>``.
+
+    Returns:
+        NATIVE with :candidate and :confirmed-commit, else EMULATED with
+        :writable-running, else UNSUPPORTED.
+    """
+    if {Capability.CANDIDATE, Capability.CONFIRMED_COMMIT} <= capabilities:
+        return CommitMode.NATIVE
+    if Capability.WRITABLE_RUNNING in capabilities:
+        return CommitMode.EMULATED
+    return CommitMode.UNSUPPORTED
+
+
+def missing_for_transaction(capabilities: frozenset[Capability]) -> tuple[Capability, ...]:
+    """The capabilities a change transaction needs that a session lacks, in a fixed order.
+
+    Args:
+        capabilities: a session's capabilities (for an emulated session, the emulated
+            ones included, as its ``capabilities`` property reports them).
+
+    Returns:
+        The missing ones; empty when a transaction may run.
+    """
+    return tuple(c for c in TRANSACTION_CAPABILITIES if c not in capabilities)
+
+
+# --------------------------------------------------------------------------- generic NETCONF
+
+
+class Datastore(str, Enum):
+    """A NETCONF configuration datastore (RFC 6241 §5.1)."""
+
+    RUNNING = "running"
+    CANDIDATE = "candidate"
+    STARTUP = "startup"
+
+
+class EditOperation(str, Enum):
+    """The ``operation`` of an ``<edit-config>`` node (RFC 6241 §7.2)."""
+
+    MERGE = "merge"
+    REPLACE = "replace"
+    CREATE = "create"  # fails with data-exists if the node exists
+    DELETE = "delete"  # fails with data-missing if the node does not exist
+    REMOVE = "remove"  # deletes if present, silently nothing otherwise
+
+
+class ErrorOption(str, Enum):
+    """``<error-option>`` of an ``<edit-config>``."""
+
+    STOP_ON_ERROR = "stop-on-error"
+    CONTINUE_ON_ERROR = "continue-on-error"
+    ROLLBACK_ON_ERROR = "rollback-on-error"
+
+
+@dataclass(frozen=True, slots=True)
+class NodeEdit:
+    """One node of an ``<edit-config>`` with an explicit operation.
+
+    ``path`` uses the :data:`~controller.model.ConfigPath` syntax
+    (``("qos", "class[name=video]", "priority")``). ``value`` is the leaf's new text for
+    MERGE/REPLACE/CREATE on a leaf, and None for a container or list entry (created with
+    its keys) and for DELETE/REMOVE. Several edits may share ancestors; a node below a
+    REPLACE or CREATE inherits that operation, as RFC 6241 says.
+    """
+
+    operation: EditOperation
+    path: ConfigPath
+    value: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SubtreeFilter:
+    """A subtree filter (RFC 6241 §6): one or more top-level filter elements as XML text,
+    each with its namespace (``<qos xmlns="urn:netpilot:lab"><class/></qos>``)."""
+
+    xml: str
+
+
+@dataclass(frozen=True, slots=True)
+class XPathFilter:
+    """An XPath filter (RFC 6241 §8.9, needs :xpath): ``select`` with the namespace
+    prefixes it uses as ``(prefix, uri)`` pairs."""
+
+    select: str
+    namespaces: tuple[tuple[str, str], ...] = ()
+
+
+Filter: TypeAlias = SubtreeFilter | XPathFilter
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """One NETCONF event notification (RFC 5277), as received.
+
+    ``name`` and ``namespace`` identify the event (``netconf-config-change`` in
+    ``urn:ietf:params:xml:ns:yang:ietf-netconf-notifications``); ``xml`` is the event
+    element as text, for a parser of that event's module.
+    """
+
+    device: str
+    event_time: datetime
+    name: str
+    namespace: str
+    xml: str
+
+
+@dataclass(frozen=True, slots=True)
+class PendingEmulatedCommit:
+    """A confirmed commit netpilot emulates on a :writable-running device, not yet confirmed.
+
+    The device knows nothing of it: netpilot holds the configuration to restore and the
+    timer. To survive a controller restart it must be journaled and handed back to the
+    adapter (``NetconfClient.adopt_emulated_commit``).
+
+    Attributes:
+        device: the inventory name.
+        persist_id: the transaction's persist-id (any session may confirm or cancel with it).
+        saved_xml: the device's running configuration before the commit, as the
+            ``<config>`` of its ``netpilot-lab`` top-level containers (restored verbatim).
+        saved: the same, parsed (for comparisons and the journal).
+        expires_at: when netpilot restores ``saved`` unless confirmed (UTC).
+    """
+
+    device: str
+    persist_id: str
+    saved_xml: str
+    saved: DeviceConfig
+    expires_at: datetime
 
 
 @runtime_checkable
@@ -92,7 +275,8 @@ class ConfigSession(Protocol):
 
     @property
     def capabilities(self) -> frozenset[Capability]:
-        """What the device announced, fixed for the session's lifetime."""
+        """What the session can do, fixed for its lifetime: what the device announced,
+        plus what netpilot emulates for it (an emulated confirmed commit)."""
         ...
 
     async def get_running(self) -> DeviceConfig:

@@ -271,7 +271,10 @@ def _parser() -> argparse.ArgumentParser:
 # Command groups that live in their own modules. Each module has a function
 # ``register(groups: CommandGroups) -> None`` that adds its parsers and gives each runnable
 # (sub)command a handler with ``parser.set_defaults(handler=fn)``, ``fn(args) -> exit code``.
-COMMAND_MODULES: tuple[str, ...] = ("controller.cli_bench", "controller.cli_models")
+COMMAND_MODULES: tuple[str, ...] = (
+    "controller.cli_bench",
+    "controller.cli_models",
+)
 
 
 class CommandGroups:

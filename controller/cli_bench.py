@@ -23,6 +23,7 @@ BENCHMARKS: dict[str, str] = {
     "decide": "bench.decide",
     "lab": "bench.lab",
     "models": "bench.models",
+    "netconf": "bench.netconf",
     "poll": "bench.poll",
 }
 

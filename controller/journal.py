@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -27,7 +27,7 @@ from pathlib import Path
 from controller.errors import ConfigFileError
 from controller.model import ChangeResult, ChangeStatus, Plan
 
-__all__ = ["ChangeRecord", "EventRecord", "Journal"]
+__all__ = ["ChangeRecord", "EventRecord", "Journal", "undone_changes"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS changes (
@@ -114,6 +114,21 @@ _CHANGE_SELECT = (
     "FROM changes"
 )
 _EVENT_SELECT = "SELECT seq, at, kind, intent, device, txn, step, detail FROM events"
+
+
+def undone_changes(records: Iterable[ChangeRecord]) -> dict[str, str]:
+    """Which changes a confirmed operator rollback undid: change txn -> rollback txn.
+
+    ``records`` oldest first, so the latest rollback of a change is the one named.
+    """
+    undone: dict[str, str] = {}
+    for record in records:
+        explanation = record.plan.get("explanation")
+        if record.status is ChangeStatus.CONFIRMED and isinstance(explanation, dict):
+            target = explanation.get("rollback_of")
+            if isinstance(target, str) and target:
+                undone[target] = record.txn
+    return undone
 
 
 class Journal:
@@ -286,6 +301,10 @@ class Journal:
         """One transaction by id."""
         row = self._db.execute(f"{_CHANGE_SELECT} WHERE txn = ?", (txn,)).fetchone()
         return self._change_record(row) if row else None
+
+    def rolled_back_by(self) -> dict[str, str]:
+        """Confirmed changes an operator undid: change txn -> the rollback's txn."""
+        return undone_changes(reversed(self.changes(limit=1_000_000)))
 
     def in_flight(self) -> list[ChangeRecord]:
         """Transactions that started and never finished (e.g. the controller was killed)."""

@@ -159,6 +159,7 @@ class Controller:
         self.last_decisions: dict[str, Decision] = {}
         self.last_observations: dict[str, Observation] = {}
         self.changes: Counter[ChangeStatus] = Counter()
+        self.operator_rollbacks: Counter[ChangeStatus] = Counter()
         self._busy_devices: set[str] = set()
         self.ticks = 0
         self._tasks: set[asyncio.Task[ChangeResult | None]] = set()
@@ -330,7 +331,7 @@ class Controller:
             self.observers.change_started(decision, txn)
             result = await apply_change(
                 change,
-                open_session=self._open_by_name,
+                open_session=self.open_session_by_name,
                 verify=verify,
                 journal=self.journal,
                 settings=self.apply_settings,
@@ -382,26 +383,16 @@ class Controller:
         self._busy_devices.discard(change.device)
         state = self.states[intent.name]
         now = result.finished if result is not None else self.clock()
-        terminal = (
-            result is not None
-            and result.error is not None
-            and not result.error.get("retryable", False)
-        )
-        quarantine = (
-            result is None
-            or result.status
-            in (
-                ChangeStatus.ROLLED_BACK,
-                ChangeStatus.FAILED,
-            )
-            or (result.status is not ChangeStatus.CONFIRMED and terminal)
-        )
+        reason = _quarantine_reason(result)
         horizon = now - timedelta(hours=1) - intent.guards.cooldown
+        quarantined = dict(state.quarantined)
+        if reason:
+            quarantined[change.id] = reason
         self.states[intent.name] = replace(
             state,
             in_flight="",
             recent_changes=(*(t for t in state.recent_changes if t >= horizon), now),
-            quarantined=state.quarantined | {change.id} if quarantine else state.quarantined,
+            quarantined=quarantined,
         )
         if result is None:
             log.error("change %s for %s ended without a result (cancelled)", change.id, intent.name)
@@ -409,7 +400,7 @@ class Controller:
         self.changes[result.status] += 1
         self.observers.change_finished(result)
 
-    async def _open_by_name(self, name: str) -> ConfigSession:
+    async def open_session_by_name(self, name: str) -> ConfigSession:
         device = self.devices.get(name)
         if device is None:
             raise ConnectError(name, "not in the inventory any more")
@@ -419,7 +410,7 @@ class Controller:
         """Settle changes an earlier run left in flight (call once, before the first tick)."""
         results = await recover_in_flight(
             self.journal,
-            open_session=self._open_by_name,
+            open_session=self.open_session_by_name,
             clock=self.clock,
             settings=self.apply_settings,
         )
@@ -470,22 +461,40 @@ class Controller:
         """
         record = self.journal.change(txn)
         devices = set(record.device.split(",")) if record is not None else set()
+        undone_by = self.journal.rolled_back_by().get(txn)
+        if undone_by:
+            raise ChangeError(txn, f"already rolled back by {undone_by}")
         busy = devices & self._busy_devices
         if busy:
-            raise ChangeError(txn, f"{', '.join(sorted(busy))} busy with another change; retry")
+            raise ChangeError(
+                txn,
+                f"{', '.join(sorted(busy))} is busy with another change; retry when it has ended",
+            )
         self._busy_devices |= devices
         try:
             result = await rollback_change(
                 txn,
                 journal=self.journal,
-                open_session=self._open_by_name,
+                open_session=self.open_session_by_name,
                 settings=self.apply_settings,
                 clock=self.clock,
                 force=force,
             )
         finally:
             self._busy_devices -= devices
-        self.changes[result.status] += 1
+        if result.status is ChangeStatus.CONFIRMED and record is not None:
+            # the loop must not simply push the undone change again at the next violation
+            state = self.states.get(record.intent)
+            if state is not None:
+                self.states[record.intent] = replace(
+                    state,
+                    quarantined={
+                        **state.quarantined,
+                        record.change_id: f"rolled back by an operator ({result.change_id})",
+                    },
+                )
+        # counted apart: 'changes' are what the loop did, by outcome
+        self.operator_rollbacks[result.status] += 1
         self.observers.change_finished(result)
         return result
 
@@ -516,6 +525,21 @@ class Controller:
                 "aborted": self.changes[ChangeStatus.ABORTED]
                 + self.changes[ChangeStatus.REJECTED_PRECHECK],
                 "failed": self.changes[ChangeStatus.FAILED],
+                "operator_rollbacks": self.operator_rollbacks[ChangeStatus.CONFIRMED],
             },
             "ticks": self.ticks,
         }
+
+
+def _quarantine_reason(result: ChangeResult | None) -> str:
+    """Why a transaction's change must not be applied again ("" when it may be)."""
+    if result is None:
+        return "its transaction was cancelled"
+    if result.status is ChangeStatus.ROLLED_BACK:
+        return "it failed verification and was rolled back"
+    if result.status is ChangeStatus.FAILED:
+        return "its devices could not be shown to be restored"
+    error = result.error
+    if result.status is not ChangeStatus.CONFIRMED and error and not error.get("retryable"):
+        return f"the device refused it ({error.get('type', 'error')})"
+    return ""

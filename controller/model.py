@@ -695,7 +695,9 @@ class ReconcileState:
     consecutive_violations: int = 0
     recent_changes: tuple[datetime, ...] = ()  # when changes for this intent were committed
     in_flight: str = ""  # id of the change being applied, if any
-    quarantined: frozenset[str] = frozenset()  # change ids that failed verification
+    # change id -> why the loop will not apply it again (failed verification, refused for a
+    # reason retrying cannot fix, undone by an operator)
+    quarantined: Mapping[str, str] = field(default_factory=dict)
 
     def changes_since(self, since: datetime) -> int:
         """How many changes were committed at or after ``since``."""

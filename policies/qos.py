@@ -187,9 +187,7 @@ def decide_qos(
     explanation["guards"] = [g.as_dict() for g in guards]
     if change.id in state.quarantined:
         explanation["quarantined"] = change.id
-        return decision(
-            f"{reason}: quarantined, it already failed verification",
-        )
+        return decision(f"{reason}: quarantined, {state.quarantined[change.id]}")
     blocked = [g for g in guards if not g.passed]
     if blocked:
         return decision(

@@ -1,36 +1,47 @@
-"""The operator console (Textual): intents with their status, devices, and the decision feed.
+"""The operator console (Textual): intents, devices, decisions, changes and the intent files.
+
+Structure (as in posting): this module holds the App with its ``BINDINGS``, ``CSS_PATH`` and
+``MODES`` (one screen per mode: ``tui/screens/``), widgets live in ``tui/widgets/``, the
+messages the controller's observer posts in ``tui/messages.py``, and what the screens render
+in a :class:`~tui.state.ConsoleState` (plain data, ``tui/state.py``).
 
 The app never calls adapters. It is given a *runner*: a coroutine function that runs the
 controller (and, in the demo, the lab) until a stop event is set, reporting through the
 observer the app hands it. The runner runs in a Textual worker on the app's event loop, and
-the observer turns controller events into messages (tui/messages.py).
+the observer turns controller events into messages. Queries and actions (the journal's
+changes, an intent's file, a rollback) go through a :class:`~controller.facade.ConsoleFacade`:
+the in-process one over the controller that ``controller_ready`` hands over, or one given to
+:func:`make_app` (tests; later a remote one for ``netpilot tui --connect``). Every facade call
+runs in a worker, so the UI never waits on the disk or the network.
 
-Quitting (``q``, Textual's ``ctrl+q``, the command palette) always stops gracefully: it sets
-the stop event, changes in flight finish, and the app exits with the runner's summary. If
-the runner fails, the app exits with the error in :attr:`NetpilotApp.error` for the caller
-to report once the terminal is restored.
+Quitting (``q``, Textual's ``ctrl+q``, the command palette) always stops gracefully: an
+operator rollback in flight ends first, then the stop event is set, changes in flight finish,
+and the app exits with the runner's summary. If the runner fails, the app exits with the
+error in :attr:`NetpilotApp.error` for the caller to report once the terminal is restored.
 
-Everything shown in the feed and tables that comes from the network or the files (names,
-config paths such as ``qos/class[name=video]/priority``, device errors) is escaped, so
-brackets in it are shown, never read as Rich markup.
+Everything shown that comes from the network or the files (names, config paths such as
+``qos/class[name=video]/priority``, device errors) is rendered as Rich ``Text``, never as
+markup, so brackets in it are shown, never interpreted.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from datetime import datetime
-from typing import ClassVar
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any, ClassVar
 
-from rich.markup import escape
 from textual import on, work
-from textual.app import App, ComposeResult
+from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
-from textual.widgets import DataTable, Footer, Header, RichLog, Static
+from textual.screen import Screen
 
+from controller.errors import NetpilotError
+from controller.facade import ConsoleFacade, InProcessFacade
 from controller.loop import Controller, TickReport
-from controller.model import ChangeResult, ChangeStatus, Decision, FulfilmentStatus, IntentStatus
+from controller.model import ChangeResult, ChangeStatus, Decision
 from tui.messages import (
     ChangeFinished,
     ChangeStarted,
@@ -38,6 +49,15 @@ from tui.messages import (
     RunFinished,
     TickFinished,
 )
+from tui.screens.base import LiveView
+from tui.screens.changes import ChangesScreen
+from tui.screens.decisions import DecisionsScreen
+from tui.screens.devices import DevicesScreen
+from tui.screens.help import HelpScreen, help_text
+from tui.screens.intents import IntentsScreen
+from tui.screens.overview import OverviewScreen
+from tui.state import ConsoleSettings, ConsoleState
+from tui.widgets.frame import SCREENS
 
 __all__ = ["NetpilotApp", "Runner", "TuiObserver", "make_app"]
 
@@ -66,65 +86,77 @@ class TuiObserver:
 # runner(observer, stop) -> summary; it returns when stop is set (or its own duration ends)
 Runner = Callable[[TuiObserver, asyncio.Event], Awaitable[dict[str, object]]]
 
+_SCREEN_CLASSES: dict[str, type[Screen[Any]]] = {
+    "overview": OverviewScreen,
+    "devices": DevicesScreen,
+    "decisions": DecisionsScreen,
+    "changes": ChangesScreen,
+    "intents": IntentsScreen,
+}
 
-_STATUS_STYLE = {
-    FulfilmentStatus.FULFILLED: "[green]fulfilled[/]",
-    FulfilmentStatus.NOT_FULFILLED: "[red]notFulfilled[/]",
-}
-_CHANGE_STYLE = {
-    ChangeStatus.CONFIRMED: "green",
-    ChangeStatus.ROLLED_BACK: "yellow",
-    ChangeStatus.FAILED: "red",
-}
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 class NetpilotApp(App[dict[str, object]]):
-    """netpilot's operator console."""
+    """netpilot's operator console.
+
+    Args:
+        runner: runs the controller until the stop event (see :data:`Runner`).
+        subtitle: shown in the header (e.g. the lab scenario).
+        facade: what the console queries and acts through; ``None`` builds the in-process
+            facade when the controller is ready.
+        settings: how much history the console keeps.
+        clock: the time of the console's own records (operator actions).
+    """
 
     TITLE = "netpilot"
     CSS_PATH = "app.tcss"
+    MODES: ClassVar[dict[str, str | Callable[[], Screen[Any]]]] = dict(_SCREEN_CLASSES)
     # 'quit' is also what Textual binds to ctrl+q and offers in the command palette, so
-    # overriding action_quit routes every way out through the graceful stop
+    # overriding action_quit routes every way out through the graceful stop. The screen keys
+    # are shown by each screen's bar (NavBar), so the footer keeps room for the screen's own.
     BINDINGS: ClassVar[list[BindingType]] = [
+        *(
+            Binding(key, f"switch_mode('{mode}')", title, show=False)
+            for mode, key, title in SCREENS
+        ),
+        Binding("question_mark,f1", "help", "Help"),
         Binding("q", "quit", "Quit"),
-        Binding("c", "clear_feed", "Clear feed"),
     ]
 
-    def __init__(self, runner: Runner, *, subtitle: str = "") -> None:
+    def __init__(
+        self,
+        runner: Runner,
+        *,
+        subtitle: str = "",
+        facade: ConsoleFacade | None = None,
+        settings: ConsoleSettings | None = None,
+        clock: Callable[[], datetime] = _utc_now,
+    ) -> None:
         super().__init__()
         self._runner = runner
         self.sub_title = subtitle
+        self.settings = settings or ConsoleSettings()
+        self.state = ConsoleState(self.settings)
+        self.facade: ConsoleFacade | None = facade
+        self._given_facade = facade is not None
+        self.clock = clock
         self.stop_signal: asyncio.Event | None = None
         self.summary: dict[str, object] | None = None
         self.error: Exception | None = None  # the runner's failure, for the caller to report
-        self.ticks = 0
-        self.confirmed = 0
-        self.rolled_back = 0
-        self._last_summary: dict[str, str] = {}
+        self.notice = ""  # shown instead of the status line (e.g. while stopping)
+        self.rolling_back: set[str] = set()  # transactions an operator is rolling back
 
-    def compose(self) -> ComposeResult:
-        yield Header()
-        yield Static("starting...", id="status-line")
-        intents: DataTable[str] = DataTable(id="intents", cursor_type="row")
-        intents.border_title = "Intents"
-        yield intents
-        devices: DataTable[str] = DataTable(id="devices", cursor_type="row")
-        devices.border_title = "Devices"
-        yield devices
-        feed = RichLog(id="decisions", markup=True, wrap=True, max_lines=2000)
-        feed.border_title = "Decisions and changes"
-        yield feed
-        yield Footer()
-
-    def on_mount(self) -> None:
-        intents = self.query_one("#intents", DataTable)
-        intents.add_columns("intent", "status", "state", "target", "observed", "met")
-        devices = self.query_one("#devices", DataTable)
-        devices.add_columns("device", "reachable", "max util", "worst queue", "errors")
+    async def on_mount(self) -> None:
         self.stop_signal = asyncio.Event()
+        await self.switch_mode("overview")
         self.run_controller()
+        if self.facade is not None:
+            self.load_snapshot()
 
-    @work(exclusive=True, exit_on_error=False)
+    @work(exclusive=True, exit_on_error=False, group="runner")
     async def run_controller(self) -> None:
         assert self.stop_signal is not None
         try:
@@ -138,101 +170,130 @@ class NetpilotApp(App[dict[str, object]]):
             return
         self.post_message(RunFinished(summary))
 
-    # ---------------------------------------------------------------- events
+    # ---------------------------------------------------------------- rendering
+
+    def refresh_screen(self) -> None:
+        """Re-render the visible screens from the state (a modal's background too)."""
+        for screen in self.screen_stack:
+            if isinstance(screen, LiveView):
+                screen.refresh_view()
+
+    # ---------------------------------------------------------------- controller events
+
+    @on(ControllerReady)
+    def _controller_ready(self, message: ControllerReady) -> None:
+        if not self._given_facade:
+            self.facade = InProcessFacade(message.controller)
+        self.load_snapshot()
 
     @on(TickFinished)
     def _tick(self, message: TickFinished) -> None:
-        report = message.report
-        self.ticks = report.number
-        self._show_intents(report.statuses)
-        self._show_devices(report)
-        self.query_one("#status-line", Static).update(
-            f"tick {report.number} at {report.at:%H:%M:%S} UTC  "
-            f"({report.duration.total_seconds() * 1000:.0f} ms)   "
-            f"changes confirmed {self.confirmed}, rolled back {self.rolled_back}"
-        )
-        feed = self.query_one("#decisions", RichLog)
-        for decision in report.decisions:
-            # a decision that acts shows up as its change; an unchanged one was shown already
-            if decision.change is not None or self._last_summary.get(decision.intent) == (
-                decision.summary
-            ):
-                continue
-            self._last_summary[decision.intent] = decision.summary
-            feed.write(
-                f"[dim]{_clock(decision.at)}[/] {escape(decision.intent)}: "
-                f"{escape(decision.summary)}"
-            )
-
-    def _show_intents(self, statuses: tuple[IntentStatus, ...]) -> None:
-        table = self.query_one("#intents", DataTable)
-        table.clear()
-        for status in statuses:
-            state = status.state.value if status.state else ""
-            for t in status.targets or ():
-                observed = "?" if t.observed is None else f"{t.observed:.2f}"
-                met = {True: "[green]yes[/]", False: "[red]no[/]", None: "?"}[t.met]
-                table.add_row(
-                    escape(status.name),
-                    _STATUS_STYLE[status.status],
-                    state,
-                    escape(t.target.describe()),
-                    observed,
-                    met,
-                )
-
-    def _show_devices(self, report: TickReport) -> None:
-        table = self.query_one("#devices", DataTable)
-        table.clear()
-        for name, observation in sorted(report.observations.items()):
-            util = max((r.utilization for r in observation.rates), default=None)
-            queue = max(observation.queues, key=lambda q: q.queue_delay_ms, default=None)
-            table.add_row(
-                escape(name),
-                "[green]yes[/]" if not observation.errors else "[red]errors[/]",
-                "?" if util is None else f"{util:.0%}",
-                "-"
-                if queue is None
-                else escape(
-                    f"{queue.interface} {queue.traffic_class.value} {queue.queue_delay_ms:.1f} ms"
-                ),
-                escape("; ".join(observation.errors)[:60]),
-            )
+        self.state.add_tick(message.report)
+        self.refresh_screen()
 
     @on(ChangeStarted)
     def _change_started(self, message: ChangeStarted) -> None:
-        decision = message.decision
-        self._last_summary[decision.intent] = decision.summary
-        feed = self.query_one("#decisions", RichLog)
-        feed.write(
-            f"[dim]{_clock(decision.at)}[/] [bold]{escape(decision.intent)}[/]: "
-            f"{escape(decision.summary)} -> transaction {escape(message.txn)}"
-        )
-        if decision.change is not None:
-            # the exact edits the transaction will push, e.g. qos/class[name=video]/priority
-            for edit in decision.change.edits:
-                feed.write(f"    {escape(decision.change.device)}: {escape(edit.describe())}")
+        self.state.change_started(message.decision, message.txn)
+        self.load_changes()
+        self.refresh_screen()
 
     @on(ChangeFinished)
     def _change_finished(self, message: ChangeFinished) -> None:
-        result = message.result
-        if result.status is ChangeStatus.CONFIRMED:
-            self.confirmed += 1
-        elif result.status is ChangeStatus.ROLLED_BACK:
-            self.rolled_back += 1
-        style = _CHANGE_STYLE.get(result.status, "white")
-        self.query_one("#decisions", RichLog).write(
-            f"[dim]{_clock(result.finished)}[/] change {escape(result.change_id)} on "
-            f"{escape(result.device)}: [{style}]{result.status.value}[/] - "
-            f"{escape(result.detail)}"
-        )
+        self.state.change_finished(message.result)
+        self.load_changes()
+        self.refresh_screen()
 
     @on(RunFinished)
     def _run_finished(self, message: RunFinished) -> None:
         self.summary = message.summary
         self.exit(message.summary)
 
+    # ---------------------------------------------------------------- facade workers
+
+    @work(exclusive=True, exit_on_error=False, group="snapshot")
+    async def load_snapshot(self) -> None:
+        """Take the controller's state (intents, inventory), then the journal's changes."""
+        if self.facade is None:
+            return
+        try:
+            snapshot = await self.facade.snapshot()
+        except Exception as exc:  # noqa: BLE001 - the console's boundary: report, keep running
+            self._failed("cannot read the controller", exc)
+            return
+        self.state.load(snapshot)
+        self.refresh_screen()
+        self.load_changes()
+
+    @work(exclusive=True, exit_on_error=False, group="changes")
+    async def load_changes(self) -> None:
+        """Reload the journal's change list (the journal is read off the UI loop)."""
+        if self.facade is None:
+            return
+        try:
+            changes = await self.facade.changes(limit=self.settings.changes_page)
+        except Exception as exc:  # noqa: BLE001 - the console's boundary: report, keep running
+            self._failed("cannot read the journal", exc)
+            return
+        self.state.set_changes(changes)
+        self.refresh_screen()
+
+    def _failed(self, what: str, error: Exception) -> None:
+        """A facade call failed: log it (with the traceback when unexpected) and say so."""
+        if isinstance(error, NetpilotError):
+            log.warning("%s: %s", what, error)
+        else:
+            log.error("%s", what, exc_info=error)
+        self.notify(f"{what}: {error}", severity="error", markup=False)
+
+    @work(exit_on_error=False, group="rollback")
+    async def roll_back(self, txn: str) -> ChangeResult | None:
+        """Roll a change back through the facade; the result goes to the feed and a toast."""
+        if self.facade is None:
+            self.notify("the controller is not ready yet", severity="warning")
+            return None
+        change = next((c for c in self.state.changes if c.txn == txn), None)
+        intent = change.intent if change else ""
+        self.rolling_back.add(txn)
+        self.notify(f"rolling back {txn}...", markup=False, timeout=2)
+        try:
+            result = await self.facade.rollback(txn)
+        except NetpilotError as exc:
+            self.state.operator_action(intent, self.clock(), f"rollback of {txn} refused: {exc}")
+            self.notify(f"rollback refused: {exc}", severity="error", markup=False)
+            return None
+        except Exception as exc:  # noqa: BLE001 - the console's boundary: report, keep running
+            self.state.operator_action(intent, self.clock(), f"rollback of {txn} failed: {exc!r}")
+            self._failed(f"rollback of {txn} failed", exc)
+            return None
+        finally:
+            self.rolling_back.discard(txn)
+            self.refresh_screen()
+        self.state.operator_action(
+            result.intent, result.finished, f"roll back {txn}: {result.detail}", result
+        )
+        confirmed = result.status is ChangeStatus.CONFIRMED
+        self.notify(
+            f"rollback of {txn}: {result.status.value}",
+            severity="information" if confirmed else "error",
+            markup=False,
+        )
+        self.load_changes()
+        return result
+
     # ---------------------------------------------------------------- actions
+
+    def action_help(self) -> None:
+        """Show every key and what each screen is for."""
+        # each screen's own keys (not the focus keys every Screen inherits)
+        screens = [
+            (
+                title,
+                _SCREEN_CLASSES[mode].__name__,
+                list(_SCREEN_CLASSES[mode].__dict__.get("BINDINGS", [])),
+            )
+            for mode, _, title in SCREENS
+        ]
+        self.push_screen(HelpScreen(help_text(list(self.BINDINGS), screens)))
 
     async def action_quit(self) -> None:
         """Stop the controller (changes in flight finish first); the app exits when it has.
@@ -243,17 +304,62 @@ class NetpilotApp(App[dict[str, object]]):
         if self.stop_signal is None:  # not mounted yet: nothing runs
             self.exit()
             return
+        if self.notice:
+            return  # already stopping
+        self.notice = "stopping: finishing changes in flight..."
+        self.refresh_screen()
+        self._stop()
+
+    @work(exit_on_error=False, group="stop")
+    async def _stop(self) -> None:
+        assert self.stop_signal is not None
+        if self.facade is not None:
+            await self.facade.drain()  # an operator rollback ends before the controller
         self.stop_signal.set()
-        self.query_one("#status-line", Static).update("stopping: finishing changes in flight...")
 
-    def action_clear_feed(self) -> None:
-        self.query_one("#decisions", RichLog).clear()
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """Textual's command palette: the console's screens and the current screen's actions."""
+        yield from super().get_system_commands(screen)
+        for mode, key, title in SCREENS:
+            yield SystemCommand(
+                f"Show {title}",
+                f"Switch to the {title} screen (key {key})",
+                partial(self.switch_mode, mode),
+            )
+        yield SystemCommand("Help: keys and screens", "Every key of the console", self.action_help)
+        if isinstance(screen, ChangesScreen):
+            yield SystemCommand(
+                "Roll back the selected change",
+                "A new transaction returns its devices to their configuration before it (r)",
+                screen.action_roll_back,
+            )
+            yield SystemCommand(
+                "Reload the change list", "Read the journal again (ctrl+r)", screen.action_reload
+            )
+        if isinstance(screen, DecisionsScreen):
+            yield SystemCommand(
+                "Explain the selected decision",
+                "Target, KPI, model, bottleneck, candidates, guards, plan, outcome (enter)",
+                screen.action_explain,
+            )
 
 
-def _clock(at: datetime) -> str:
-    return at.strftime("%H:%M:%S")
+def make_app(
+    runner: Runner,
+    *,
+    subtitle: str = "",
+    facade: ConsoleFacade | None = None,
+    settings: ConsoleSettings | None = None,
+    clock: Callable[[], datetime] = _utc_now,
+) -> NetpilotApp:
+    """Build the console around a runner.
 
-
-def make_app(runner: Runner, *, subtitle: str = "") -> NetpilotApp:
-    """Build the console around a runner (tests pass one that drives a fake clock)."""
-    return NetpilotApp(runner, subtitle=subtitle)
+    Args:
+        runner: runs the controller until the stop event is set; returns its summary.
+        subtitle: shown in the header.
+        facade: the facade to use instead of the in-process one (tests pass a fake; a
+            remote one will come with the daemon's API).
+        settings: history bounds.
+        clock: the console's clock (tests pass a fixed one).
+    """
+    return NetpilotApp(runner, subtitle=subtitle, facade=facade, settings=settings, clock=clock)

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from adapters.base import EditOperation, NodeEdit
 from controller.errors import ProtocolError
 from controller.model import (
     ClassConfig,
@@ -39,10 +40,13 @@ from controller.model import (
 __all__ = [
     "NAMESPACE",
     "NETCONF_NAMESPACE",
+    "module_config",
     "parse_config",
     "parse_state",
     "render_config",
     "render_edits",
+    "render_node_edits",
+    "render_restore",
 ]
 
 NAMESPACE = "urn:netpilot:lab"
@@ -307,7 +311,7 @@ class _Node:
     name: str
     keys: tuple[tuple[str, str], ...] = ()
     text: str | None = None
-    remove: bool = False
+    operation: str | None = None  # the nc:operation attribute, if any
     children: list[_Node] = field(default_factory=list)
 
     def child(self, name: str, keys: tuple[tuple[str, str], ...]) -> _Node:
@@ -349,12 +353,12 @@ def _apply(root: _Node, edit: ConfigEdit) -> None:
         if any(name == key for key, _ in node.keys):
             raise ValueError(f"{edit.describe()}: a list key cannot be edited; edit the entry")
         node = node.child(name, keys)
-        if node.remove:
+        if node.operation == "remove":
             raise ValueError(f"{edit.describe()}: conflicts with removing {segment}")
     if edit.op is EditOp.REMOVE:
         if node.children or node.text is not None:
             raise ValueError(f"{edit.describe()}: conflicts with another edit of the same node")
-        node.remove = True
+        node.operation = "remove"
         return
     if node.keys:  # the path ends at a list entry: create it (with its keys)
         if edit.op is not EditOp.ADD or edit.new is not None:
@@ -369,8 +373,8 @@ def _apply(root: _Node, edit: ConfigEdit) -> None:
 
 def _serialize(node: _Node, out: list[str], namespace: str = "") -> None:
     attrs = f' xmlns="{namespace}"' if namespace else ""
-    if node.remove:
-        attrs += ' nc:operation="remove"'
+    if node.operation is not None:
+        attrs += f' nc:operation="{node.operation}"'
     if not node.keys and not node.children and node.text is None:
         out.append(f"<{node.name}{attrs}/>")
         return
@@ -464,3 +468,123 @@ def render_config(config: DeviceConfig) -> str:
             entry.children.append(_Node("rate-mbps", text=str(shp.rate_mbps)))
         top.append(qos)
     return _config_document(top)
+
+
+def _apply_node_edit(root: _Node, edit: NodeEdit) -> None:
+    where = "/".join(edit.path)
+    if not edit.path:
+        raise ValueError("a node edit needs a non-empty path")
+    node = root
+    for segment in edit.path:
+        name, keys = _segment(segment)
+        if any(name == key for key, _ in node.keys):
+            raise ValueError(f"{where}: a list key cannot be edited; edit the entry")
+        node = node.child(name, keys)
+        if node.operation in {"delete", "remove"}:
+            raise ValueError(f"{where}: conflicts with deleting {segment}")
+    operation = edit.operation.value
+    if node.operation is not None and node.operation != operation:
+        raise ValueError(f"{where}: {operation} conflicts with {node.operation} of the same node")
+    if edit.operation in {EditOperation.DELETE, EditOperation.REMOVE}:
+        if edit.value is not None:
+            raise ValueError(f"{where}: {operation} takes no value")
+        if node.children or node.text is not None:
+            raise ValueError(f"{where}: {operation} conflicts with another edit below it")
+    elif edit.value is not None:
+        if node.keys:
+            raise ValueError(f"{where}: a list entry takes no value; edit its leaves")
+        if node.children or (node.text is not None and node.text != edit.value):
+            raise ValueError(f"{where}: conflicts with another edit of the same node")
+        node.text = _check_text(edit.value)
+    node.operation = operation
+
+
+def render_node_edits(edits: Iterable[NodeEdit]) -> str:
+    """Render edits with explicit operations as the ``<config>`` of an ``<edit-config>``.
+
+    Every target node carries ``nc:operation`` (merge, replace, create, delete, remove);
+    the list entries and containers on the way carry none, so they take the request's
+    ``default-operation``. A list entry is rendered with its key leaves first.
+
+    Args:
+        edits: the edits, in any order.
+
+    Returns:
+        The ``<config>`` element as text.
+
+    Raises:
+        ValueError: a malformed path, a value on a list entry or on a delete/remove, an
+            edit below a deleted node, an edit of a key leaf, two contradicting edits of
+            one node, or a value XML cannot carry.
+    """
+    root = _Node(name="config")
+    for edit in edits:
+        _apply_node_edit(root, edit)
+    return _config_document(root.children)
+
+
+def _module_elements(xml: str | bytes, device: str) -> list[ET.Element]:
+    """The ``netpilot-lab`` top-level configuration elements of a reply (``state`` aside)."""
+    reader = _Reader(device)
+    return [
+        element
+        for top in reader.top_level(xml)
+        for element in top
+        if element.tag.startswith(f"{{{NAMESPACE}}}") and element.tag != _q("state")
+    ]
+
+
+def module_config(xml: str | bytes, *, device: str) -> str:
+    """The ``netpilot-lab`` configuration of a ``<get-config>`` reply, as a ``<config>``.
+
+    Everything of the module is kept verbatim (leaves :class:`DeviceConfig` does not
+    model included); other modules' data (``nacm``...) is left out.
+
+    Args:
+        xml: a reply, ``<data>`` or ``<config>`` (as :func:`parse_config` accepts).
+        device: the device it came from (named in errors).
+
+    Returns:
+        A ``<config>`` element (NETCONF base namespace) as text.
+
+    Raises:
+        ProtocolError: malformed XML or an unexpected root element.
+    """
+    config = ET.Element(f"{{{NETCONF_NAMESPACE}}}config")
+    for element in _module_elements(xml, device):
+        element.tail = None
+        config.append(element)
+    return ET.tostring(config, encoding="unicode")
+
+
+def render_restore(saved: str, current: str | bytes, *, device: str) -> str:
+    """The ``<config>`` of an ``<edit-config>`` that puts ``saved`` back on a device.
+
+    Each top-level container of ``saved`` replaces the device's (``nc:operation=
+    "replace"``); a module container the device holds now but ``saved`` lacks is removed.
+    Other modules are not touched.
+
+    Args:
+        saved: what :func:`module_config` returned before the change.
+        current: the device's configuration now (a ``<get-config>`` reply).
+        device: the device (named in errors).
+
+    Returns:
+        The ``<config>`` element as text.
+
+    Raises:
+        ProtocolError: ``saved`` or ``current`` is not well-formed data.
+    """
+    operation = f"{{{NETCONF_NAMESPACE}}}operation"
+    config = ET.Element(f"{{{NETCONF_NAMESPACE}}}config")
+    kept = set()
+    for element in _module_elements(saved, device):
+        element.tail = None
+        element.set(operation, "replace")
+        config.append(element)
+        kept.add(element.tag)
+    for element in _module_elements(current, device):
+        if element.tag not in kept:
+            kept.add(element.tag)
+            ET.SubElement(config, element.tag, {operation: "remove"})
+    return ET.tostring(config, encoding="unicode")

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
+import ncclient.transport.session
 import pytest
 from ncclient import manager
 
@@ -32,6 +33,13 @@ CLEAR_ALL = (
     ConfigEdit(EditOp.REMOVE, ("interfaces",), None, None),
     ConfigEdit(EditOp.REMOVE, ("qos",), None, None),
 )
+
+
+@pytest.fixture(autouse=True)
+def fast_raw_ncclient(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Raw ncclient managers (bug characterisations) poll every TICK (0.1 s by default,
+    ~100 ms per RPC); the adapter does not use ncclient's transport at all."""
+    monkeypatch.setattr(ncclient.transport.session, "TICK", 0.005)
 
 
 @pytest.fixture

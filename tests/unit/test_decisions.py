@@ -250,7 +250,9 @@ def test_quarantined_change_is_not_retried():
         status,
         DEVICES,
         obs,
-        ReconcileState(consecutive_violations=3, quarantined=frozenset({first.change.id})),
+        ReconcileState(
+            consecutive_violations=3, quarantined={first.change.id: "it failed verification"}
+        ),
         now=NOW,
         violation_ticks=2,
     )

@@ -1,0 +1,1 @@
+"""Widgets of the operator console, grouped by area (tables, frame, charts, changes...)."""

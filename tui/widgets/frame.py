@@ -1,0 +1,79 @@
+"""The lines every console screen shows: the screen bar and the network status line."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from tui.state import NetworkSummary
+
+__all__ = ["SCREENS", "NavBar", "StatusBar", "summary_text"]
+
+# mode name, key, title: the console's screens in the order of their keys
+SCREENS: tuple[tuple[str, str, str], ...] = (
+    ("overview", "1", "Overview"),
+    ("devices", "2", "Devices"),
+    ("decisions", "3", "Decisions"),
+    ("changes", "4", "Changes"),
+    ("intents", "5", "Intents"),
+)
+
+
+class NavBar(Static):
+    """The screens and their keys, the current one highlighted."""
+
+    def __init__(self, current: str) -> None:
+        super().__init__(self._text(current), classes="nav-bar")
+
+    @staticmethod
+    def _text(current: str) -> Text:
+        text = Text(no_wrap=True, overflow="ellipsis")
+        for mode, key, title in SCREENS:
+            style = "reverse bold" if mode == current else ""
+            text.append(f" {key} ", style="bold " + ("reverse" if mode == current else "dim"))
+            text.append(f"{title} ", style=style)
+            text.append(" ")
+        return text
+
+
+def summary_text(summary: NetworkSummary, notice: str = "") -> Text:
+    """The status line: tick, devices up, the most loaded interface, the changes' tally."""
+    text = Text(no_wrap=True, overflow="ellipsis")
+    if notice:
+        text.append(notice, style="bold yellow")
+        return text
+    if summary.at is None:
+        text.append("waiting for the first tick...", style="dim")
+        return text
+    # sized for 80 columns: "19:59:00 │ devices 4/4 up │ util 100% r2 eth2 │ 1 confirmed, ..."
+    text.append(f"{summary.at:%H:%M:%S}")
+    text.append(" │ ")
+    down = summary.devices_total - summary.devices_up
+    text.append(
+        f"devices {summary.devices_up}/{summary.devices_total} up",
+        style="red" if down else "green",
+    )
+    text.append(" │ ")
+    if summary.max_utilization is None:
+        text.append("util ?")
+    else:
+        busy = summary.max_utilization >= 0.9
+        text.append(
+            f"util {summary.max_utilization:.0%} {summary.max_utilization_at}",
+            style="yellow" if busy else "",
+        )
+    text.append(" │ ")
+    text.append(f"{summary.confirmed} confirmed", style="green" if summary.confirmed else "")
+    text.append(", ")
+    text.append(f"{summary.rolled_back} rolled back", style="yellow" if summary.rolled_back else "")
+    if summary.in_flight:
+        text.append(f", {summary.in_flight} in flight", style="cyan")
+    return text
+
+
+class StatusBar(Static):
+    """The network at a glance (or what the console is busy with)."""
+
+    def show(self, summary: NetworkSummary, notice: str = "") -> None:
+        """Render ``summary`` (or ``notice`` instead, e.g. while stopping)."""
+        self.update(summary_text(summary, notice))
