@@ -11,13 +11,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from adapters.netconf import open_session
+from adapters.base import ConfigSession
+from adapters.netconf import NetconfClient
 from adapters.snmp import SnmpPoller
 from controller.config import ControllerSettings
 from controller.errors import IntentError, IntentValidationError
 from controller.journal import Journal
 from controller.loop import Controller, ControllerObserver
-from controller.model import Intent
+from controller.model import Device, Intent
 from controller.sense import Sensor
 from intents.load import IntentSource, load_intent_set
 
@@ -69,11 +70,13 @@ class ControllerRuntime:
     controller: Controller
     sensor: Sensor
     poller: SnmpPoller
+    netconf: NetconfClient
     journal: Journal
 
     async def close(self) -> None:
-        """Close sessions, the SNMP engine and the journal."""
+        """Close sessions, the SNMP engine, the NETCONF pool and the journal."""
         await self.sensor.close()
+        await self.netconf.close()
         await self.poller.close()
         self.journal.close()
 
@@ -93,6 +96,13 @@ def build_controller(
     intents = load_intent_dir(settings.intents_dir, known_devices=known)
     journal = Journal(settings.journal_path)  # first: nothing to clean up if it fails
     poller = SnmpPoller()
+    # one pool of NETCONF sessions over asyncssh for the whole controller: sensing and change
+    # transactions lease sessions from it (no thread per session, reconnect with backoff)
+    netconf = NetconfClient(settings.inventory, clock=clock)
+
+    async def open_session(device: Device) -> ConfigSession:
+        return await netconf.open_session(device.name)
+
     sensor = Sensor(settings.inventory, open_session=open_session, poller=poller, clock=clock)
     controller = Controller(
         intents=intents,
@@ -105,4 +115,6 @@ def build_controller(
         clock=clock,
         observers=observers,
     )
-    return ControllerRuntime(controller=controller, sensor=sensor, poller=poller, journal=journal)
+    return ControllerRuntime(
+        controller=controller, sensor=sensor, poller=poller, netconf=netconf, journal=journal
+    )
