@@ -23,7 +23,13 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from adapters.base import Capability
-from controller.errors import AdapterTimeoutError, ConnectError, NetpilotError, RpcError
+from controller.errors import (
+    AdapterTimeoutError,
+    ConnectError,
+    MissingCapabilityError,
+    NetpilotError,
+    RpcError,
+)
 from controller.model import ClassQueue, ConfigEdit, DeviceConfig, ProbeResult
 
 __all__ = ["FakeDevice", "FakeSession"]
@@ -37,6 +43,14 @@ FULL_CAPABILITIES = frozenset(
     }
 )
 _session_ids = itertools.count(1)
+# the netpilot-lab module's integer ranges, by leaf name
+_RANGES = {
+    "priority": (0, 7),
+    "weight": (1, 100),
+    "metric": (1, 65535),
+    "rate-mbps": (1, 400_000),
+}
+_DATASTORES = frozenset({"candidate", "running"})
 
 
 @dataclass
@@ -92,7 +106,17 @@ class FakeDevice:
     # ---------------------------------------------------------------- semantics
 
     def must_errors(self, config: DeviceConfig) -> RpcError | None:
-        """The ``netpilot-lab`` module's must rule: one class at most on level 7."""
+        """The ``netpilot-lab`` module's ranges and its must rule (one class on level 7)."""
+        for path, value in config.flatten().items():
+            bounds = _RANGES.get(path[-1])
+            if bounds is not None and not bounds[0] <= int(value) <= bounds[1]:
+                return RpcError(
+                    self.name,
+                    "invalid-value",
+                    f"{path[-1]} {value} is outside {bounds[0]}..{bounds[1]}",
+                    app_tag="not-in-range",
+                    path="/npl:" + "/npl:".join(path),
+                )
         if sum(1 for c in config.classes if c.priority == 7) > 1:
             return RpcError(
                 self.name,
@@ -102,6 +126,11 @@ class FakeDevice:
                 path="/npl:qos/npl:class",
             )
         return None
+
+
+def _check_datastore(target: str) -> None:
+    if target not in _DATASTORES:
+        raise ValueError(f"unknown datastore {target!r}")
 
 
 class FakeSession:
@@ -119,6 +148,11 @@ class FakeSession:
     @property
     def capabilities(self) -> frozenset[Capability]:
         return self._device.capabilities
+
+    def _require(self, *capabilities: Capability) -> None:
+        for capability in capabilities:
+            if capability not in self._device.capabilities:
+                raise MissingCapabilityError(self._device.name, capability.value)
 
     def _enter(self, method: str) -> None:
         dev = self._device
@@ -142,6 +176,7 @@ class FakeSession:
         return self._device.running
 
     async def get_candidate(self) -> DeviceConfig:
+        self._require(Capability.CANDIDATE)
         self._enter("get_candidate")
         self._leave("get_candidate")
         return self._device.candidate
@@ -152,6 +187,9 @@ class FakeSession:
         return self._device.queues, self._device.probes
 
     async def lock(self, target: str = "candidate") -> None:
+        _check_datastore(target)
+        if target == "candidate":
+            self._require(Capability.CANDIDATE)
         self._enter("lock")
         dev = self._device
         if dev.lock_owner is not None and dev.lock_owner != self.id:
@@ -160,6 +198,9 @@ class FakeSession:
         self._leave("lock")
 
     async def unlock(self, target: str = "candidate") -> None:
+        _check_datastore(target)
+        if target == "candidate":
+            self._require(Capability.CANDIDATE)
         self._enter("unlock")
         dev = self._device
         if dev.lock_owner != self.id:
@@ -168,15 +209,21 @@ class FakeSession:
         self._leave("unlock")
 
     async def edit_candidate(self, edits: tuple[ConfigEdit, ...]) -> None:
+        self._require(Capability.CANDIDATE)
         self._enter("edit_candidate")
         dev = self._device
         try:
-            dev.candidate = dev.candidate.with_edits(edits)
+            edited = dev.candidate.with_edits(edits)
         except ValueError as exc:
             raise RpcError(dev.name, "invalid-value", str(exc)) from exc
+        error = dev.must_errors(edited)
+        if error is not None and error.tag == "invalid-value":  # types and ranges, as on edit
+            raise error
+        dev.candidate = edited
         self._leave("edit_candidate")
 
     async def validate(self, config: DeviceConfig) -> None:
+        self._require(Capability.VALIDATE)
         self._enter("validate")
         error = self._device.must_errors(config)
         if error is not None:
@@ -184,6 +231,14 @@ class FakeSession:
         self._leave("validate")
 
     async def commit(self, *, confirm_timeout: timedelta, persist_id: str) -> None:
+        seconds = confirm_timeout.total_seconds()
+        if seconds <= 0 or seconds != int(seconds):
+            raise ValueError(
+                f"confirm_timeout must be a positive number of whole seconds: {seconds}"
+            )
+        if not persist_id:
+            raise ValueError("persist_id must not be empty")
+        self._require(Capability.CANDIDATE, Capability.CONFIRMED_COMMIT)
         self._enter("commit")
         dev = self._device
         error = dev.must_errors(dev.candidate)
@@ -197,6 +252,7 @@ class FakeSession:
         self._leave("commit")
 
     async def confirm(self, persist_id: str) -> None:
+        self._require(Capability.CANDIDATE, Capability.CONFIRMED_COMMIT)
         self._enter("confirm")
         dev = self._device
         if dev.pending is None or dev.pending.persist_id != persist_id:
@@ -205,6 +261,7 @@ class FakeSession:
         self._leave("confirm")
 
     async def cancel_commit(self, persist_id: str) -> None:
+        self._require(Capability.CANDIDATE, Capability.CONFIRMED_COMMIT)
         self._enter("cancel_commit")
         dev = self._device
         if dev.pending is None or dev.pending.persist_id != persist_id:
@@ -215,6 +272,7 @@ class FakeSession:
         self._leave("cancel_commit")
 
     async def discard(self) -> None:
+        self._require(Capability.CANDIDATE)
         self._enter("discard")
         self._device.candidate = self._device.running
         self._leave("discard")

@@ -6,9 +6,7 @@ napalm's three configuration invariants, confirmed-commit expiry where the peer'
 runs in test time, lock contention, capability refusal, error mapping, and each netconfd
 bug workaround (the bugs themselves are characterised in tests/adapters_netconf).
 
-Where the fake does not keep the contract, the test is marked ``xfail(strict=True)`` for
-the fake with the reason: the gap is real and reported, and the mark fails as soon as the
-fake is fixed, so it cannot outlive the fix.
+Every test holds for every peer, the in-memory fake included.
 """
 
 from __future__ import annotations
@@ -38,17 +36,6 @@ from controller.model import (
     TrafficClass,
 )
 from tests.contract.conftest import TEN_MINUTES, Peer
-
-FAKE_GAPS = {
-    "capability": "FakeSession never checks its capabilities (no MissingCapabilityError)",
-    "arguments": "FakeSession.commit accepts a fractional confirm_timeout and an empty persist_id",
-    "range": "FakeSession.edit_candidate accepts values outside the YANG ranges (priority 9)",
-}
-
-
-def fake_gap(peer: Peer, request: pytest.FixtureRequest, gap: str) -> None:
-    if peer.id == "fake":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=FAKE_GAPS[gap]))
 
 
 def add(*path: str, value: str) -> ConfigEdit:
@@ -199,8 +186,7 @@ async def test_invariant_invalid_config_raises_and_discard_leaves_an_empty_diff(
         await session.close()
 
 
-async def test_invariant_out_of_range_edit_raises_and_discard_leaves_an_empty_diff(peer, request):
-    fake_gap(peer, request, "range")
+async def test_invariant_out_of_range_edit_raises_and_discard_leaves_an_empty_diff(peer):
     session = await at_base(peer)
     try:
         await session.lock()
@@ -335,8 +321,7 @@ async def test_closing_a_lock_holder_releases_its_lock(peer):
 # --------------------------------------------------------------------------- capabilities
 
 
-async def test_device_without_candidate_is_refused_by_capability(peer, request):
-    fake_gap(peer, request, "capability")
+async def test_device_without_candidate_is_refused_by_capability(peer):
     session = await peer.open_reduced()
     if session is None:
         pytest.skip(f"{peer.id} has no device without :candidate")
@@ -361,8 +346,7 @@ async def test_device_without_candidate_is_refused_by_capability(peer, request):
         await session.close()
 
 
-async def test_bad_arguments_are_refused_before_any_rpc(peer, request):
-    fake_gap(peer, request, "arguments")
+async def test_bad_arguments_are_refused_before_any_rpc(peer):
     session = await peer.open()
     try:
         with pytest.raises(ValueError, match="whole seconds"):
