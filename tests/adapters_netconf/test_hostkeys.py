@@ -124,6 +124,6 @@ async def test_silent_server_is_timeout(nc1, tmp_path):
         started = time.monotonic()
         with pytest.raises(AdapterTimeoutError):
             await open_session(device)
-        assert time.monotonic() - started < 2.0
+        assert time.monotonic() - started < 5.0  # bounded by the 0.5 s timeout, not hung
     # leaving the block closes the listener, which resets the pending connection, so the
     # connect thread that was given up on ends (and would close a late session)
