@@ -211,23 +211,6 @@ def _parser() -> argparse.ArgumentParser:
 
     add_lab_commands(lab_commands, common, output_option)
 
-    intents = commands.add_parser("intents", parents=[common], help="work with intent files")
-    intents.set_defaults(group_parser=intents)
-    intent_commands = intents.add_subparsers(dest="intents_command", metavar="INTENTS_COMMAND")
-    validate = intent_commands.add_parser(
-        "validate",
-        parents=[common],
-        help="check intent files (syntax, schema, units, references)",
-    )
-    validate.add_argument("paths", nargs="+", type=Path, help="files or directories")
-    validate.add_argument(
-        "--inventory",
-        type=Path,
-        default=None,
-        help="inventory file: device references are checked against it",
-    )
-    output_option(validate)
-
     changes = commands.add_parser(
         "changes", parents=[common], help="the journal of change transactions"
     )
@@ -273,6 +256,7 @@ def _parser() -> argparse.ArgumentParser:
 # (sub)command a handler with ``parser.set_defaults(handler=fn)``, ``fn(args) -> exit code``.
 COMMAND_MODULES: tuple[str, ...] = (
     "controller.cli_bench",
+    "controller.cli_intents",
     "controller.cli_models",
 )
 
@@ -409,7 +393,6 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _run(args)
     subcommand = {
         "lab": "lab_command",
-        "intents": "intents_command",
         "changes": "changes_command",
     }[args.command]
     if getattr(args, subcommand) is None:
@@ -420,8 +403,6 @@ def _dispatch(args: argparse.Namespace) -> int:
         from controller.demo import lab_up_main
 
         return lab_up_main(args)
-    if args.command == "intents":
-        return _validate(args)
     return _changes(args)
 
 
@@ -457,44 +438,6 @@ def _run(args: argparse.Namespace) -> int:
         return report_failure(exc, args.output)
     print_summary(summary, args.output)
     return EXIT_OK
-
-
-def _validate(args: argparse.Namespace) -> int:
-    from controller.app import intent_files
-    from controller.config import load_inventory
-    from intents.load import IntentSource, dump_intents, load_intent_set
-
-    known = None
-    if args.inventory is not None:
-        known = frozenset(d.name for d in load_inventory(args.inventory))
-    sources: list[IntentSource] = []
-    for path in args.paths:
-        if path.is_dir():
-            files = intent_files(path)
-        elif path.is_file():
-            files = [path]
-        else:
-            report_failure(f"{path}: no such file or directory", args.output)
-            return EXIT_USAGE
-        sources.extend(IntentSource(file=str(f), text=f.read_bytes()) for f in files)
-    result = load_intent_set(sources, known_devices=known)
-    if args.output == "json":
-        print(
-            json.dumps(
-                {
-                    "valid": result.ok,
-                    "files": len(sources),
-                    "intents": json.loads(dump_intents(result.intents)),
-                    "errors": [e.as_dict() for e in result.errors],
-                }
-            )
-        )
-    else:
-        for error in result.errors:
-            print(error)
-        if result.ok:
-            print(f"{len(result.intents)} intent(s) in {len(sources)} file(s): valid")
-    return EXIT_OK if result.ok else EXIT_FAILURE
 
 
 def _rollback(args: argparse.Namespace) -> int:

@@ -21,6 +21,7 @@ __all__ = ["BENCHMARKS", "register"]
 # name -> module; add a line per benchmark
 BENCHMARKS: dict[str, str] = {
     "decide": "bench.decide",
+    "intents": "bench.intents",
     "lab": "bench.lab",
     "models": "bench.models",
     "netconf": "bench.netconf",

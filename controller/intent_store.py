@@ -74,6 +74,7 @@ CREATE TABLE IF NOT EXISTS revisions (
     conflicts TEXT NOT NULL DEFAULT '[]',
     intents TEXT NOT NULL DEFAULT '[]',
     introduced TEXT NOT NULL DEFAULT '{}',
+    notes TEXT NOT NULL DEFAULT '{}',
     files TEXT
 );
 CREATE INDEX IF NOT EXISTS revisions_revision ON revisions (revision);
@@ -103,7 +104,7 @@ CREATE TABLE IF NOT EXISTS polls (
 
 _REVISION_SELECT = (
     "SELECT seq, revision, kind, source, author, committed_at, message, at, outcome, reason, "
-    "active, diff, errors, warnings, conflicts, intents, introduced, files FROM revisions"
+    "active, diff, errors, warnings, conflicts, intents, introduced, notes, files FROM revisions"
 )
 
 
@@ -128,6 +129,7 @@ class RevisionRecord:
     conflicts: Sequence[object]
     intents: Sequence[object]
     introduced: Mapping[str, str]
+    notes: Mapping[str, Sequence[str]]
     files: tuple[IntentSource, ...] | None
 
     def as_dict(self) -> dict[str, object]:
@@ -143,6 +145,7 @@ class RevisionRecord:
             "warnings": list(self.warnings),
             "conflicts": list(self.conflicts),
             "intents": list(self.intents),
+            "notes": {k: list(v) for k, v in self.notes.items()},
         }
 
 
@@ -224,6 +227,10 @@ class IntentStore:
         evaluation = admission.evaluation
         active = admission.active
         admitted = admission.outcome is Outcome.ADMITTED and active is not None
+        # the intents in force after the step (a quarantine's are its fall-back's)
+        summarized = evaluation.intents or (
+            active.intents if active and admission.outcome is Outcome.QUARANTINED else ()
+        )
         files = (
             json.dumps([{"file": f.file, "text": _text(f.text)} for f in active.files])
             if admitted and active is not None
@@ -233,7 +240,8 @@ class IntentStore:
             self._db.execute(
                 "INSERT INTO revisions (revision, kind, source, author, committed_at, message, "
                 "at, outcome, reason, active, diff, errors, warnings, conflicts, intents, "
-                "introduced, files) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "introduced, notes, files) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     info.id,
                     info.kind.value,
@@ -249,8 +257,9 @@ class IntentStore:
                     json.dumps([e.as_dict() for e in evaluation.errors], default=str),
                     json.dumps([w.as_dict() for w in evaluation.warnings], default=str),
                     json.dumps([c.as_dict() for c in evaluation.conflicts], default=str),
-                    json.dumps([summarize_intent(i) for i in evaluation.intents]),
+                    json.dumps([summarize_intent(i) for i in summarized]),
                     json.dumps(dict(active.introduced) if admitted and active else {}),
+                    json.dumps({k: list(v) for k, v in evaluation.notes.items()}),
                     files,
                 ),
             )
@@ -273,6 +282,47 @@ class IntentStore:
             (revision_id, f"{revision_id}%"),
         ).fetchone()
         return _revision(row) if row else None
+
+    def intent_history(self, intent: str, *, limit: int = 50) -> list[dict[str, object]]:
+        """The revisions that added, changed or removed ``intent``, newest first.
+
+        Each entry: the revision (id, source, author, commit time), when and how it was
+        handled (admitted, quarantined: the fall-back), what it did to the intent (``added``,
+        ``changed`` with the field changes, ``removed``) and the intent's generation after it.
+        """
+        history: list[dict[str, object]] = []
+        rows = self._db.execute(
+            f"{_REVISION_SELECT} WHERE outcome IN (?, ?) ORDER BY seq DESC",
+            (Outcome.ADMITTED.value, Outcome.QUARANTINED.value),
+        )
+        for row in rows:
+            record = _revision(row)
+            change = _intent_change(record.diff, intent)
+            if change is None:
+                continue
+            kind, fields = change
+            generation = next(
+                (
+                    str(summary.get("generation"))
+                    for summary in record.intents
+                    if isinstance(summary, dict) and summary.get("name") == intent
+                ),
+                None,
+            )
+            history.append(
+                {
+                    "revision": record.info.as_dict(),
+                    "at": record.at,
+                    "outcome": record.outcome.value,
+                    "active": record.active or None,
+                    "change": kind,
+                    "fields": fields,
+                    "generation": generation,
+                }
+            )
+            if len(history) >= limit:
+                break
+        return history
 
     def quarantined(self) -> dict[str, str]:
         """Quarantined revision ids and why."""
@@ -437,6 +487,20 @@ class IntentStore:
         return {row[0]: _status(row) for row in rows}
 
 
+def _intent_change(diff: Mapping[str, object], intent: str) -> tuple[str, list[object]] | None:
+    """What a stored diff did to one intent: ("added"|"removed"|"changed", fields)."""
+    added, removed, changed = diff.get("added"), diff.get("removed"), diff.get("changed")
+    if isinstance(added, list) and intent in added:
+        return "added", []
+    if isinstance(removed, list) and intent in removed:
+        return "removed", []
+    for entry in changed if isinstance(changed, list) else []:
+        if isinstance(entry, dict) and entry.get("name") == intent:
+            fields = entry.get("changes")
+            return "changed", list(fields) if isinstance(fields, list) else []
+    return None
+
+
 def _text(text: str | bytes) -> str:
     # admitted files loaded, so they are valid UTF-8
     return text.decode("utf-8") if isinstance(text, bytes) else text
@@ -461,6 +525,7 @@ def _revision(row: tuple[object, ...]) -> RevisionRecord:
         conflicts,
         intents,
         introduced,
+        notes,
         files,
     ) = row
     info = RevisionInfo(
@@ -489,6 +554,7 @@ def _revision(row: tuple[object, ...]) -> RevisionRecord:
         conflicts=json.loads(str(conflicts)),
         intents=json.loads(str(intents)),
         introduced=json.loads(str(introduced)),
+        notes=json.loads(str(notes)),
         files=stored,
     )
 

@@ -1,7 +1,8 @@
 """Intent files -> :class:`~controller.model.Intent` values. Pure: text in, intents out.
 
 An intent file holds one or more YAML documents, each a Kubernetes-style envelope around a
-3GPP TS 28.312-shaped body::
+3GPP TS 28.312-shaped body (the fields and their meaning: :mod:`intents.schema` and
+docs/intents.md)::
 
     apiVersion: netpilot/v1
     kind: Intent
@@ -9,7 +10,7 @@ An intent file holds one or more YAML documents, each a Kubernetes-style envelop
     spec:
       priority: 100
       adminState: activated          # activated | deactivated
-      mode: auto                     # auto | dry-run
+      mode: auto                     # auto | dry-run (approve: not yet)
       expectations:
         - id: video-latency
           type: e2e-qos
@@ -19,10 +20,17 @@ An intent file holds one or more YAML documents, each a Kubernetes-style envelop
             - {name: latencyMs, condition: lessThan, value: 30}
       guards: {maxChangesPerHour: 6, maxDevicesPerChange: 1, cooldownSeconds: 120}
 
-Two parts of the 28.312 shape are refused, with a located error, because this version
-cannot honour them and silently ignoring them would act against what the file says:
-``mode: approve`` (nothing can approve a planned change yet) and expectation ``contexts``
-(such as a ``timeWindow``; netpilot would act outside the window).
+Checks, each reported as ``FILE:LINE:COLUMN: field: message (expected ...); hint: ...``:
+syntax (no anchors/aliases, UTF-8, size), the envelope, every field's type, names, units
+and ranges (the catalogue), references (devices, label keys and values, sites of the
+inventory; a selector that selects no device), duplicates (intent names across files,
+expectation ids, target and context names), and contradictions within one intent (targets
+no value can meet together, a bound that can never be met). Errors in different
+expectations of one document are all reported.
+
+What the running controller cannot honour is checked against a :class:`Support`: an error
+when ignoring it would act against the file (``mode: approve``, a ``timeWindow`` on an
+enforced expectation), a warning when the intent is merely not enforced yet.
 
 A set of files loads as a whole or not at all: :func:`load_intent_set` returns every error
 it found and no intents when there is any error, so a broken revision is never half-applied.
@@ -32,17 +40,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 import yaml
 
-from controller.errors import IntentValidationError
+from controller.errors import IntentValidationError, SourceLocation
 from controller.model import (
     AdminState,
+    Device,
     Expectation,
-    ExpectationObjects,
     ExpectationType,
     ExpectationVerb,
     Guards,
@@ -53,29 +61,43 @@ from controller.model import (
     TargetCondition,
     TrafficClass,
 )
+from intents.conflicts import targets_contradict
+from intents.contexts import parse_time_window
+from intents.diff import flatten_intent
+from intents.inventory import Inventory
+from intents.objects import Objects, SitePair
+from intents.schema import (
+    API_VERSION,
+    CATALOGUE,
+    KIND,
+    PRIORITY_DEFAULT,
+    PRIORITY_MAX,
+    SLEEP_RESOURCES,
+    ContextKind,
+    Direction,
+    ExpectationSpec,
+    ObjectField,
+    TargetSpec,
+)
+from intents.support import CURRENT_SUPPORT, Support
+from intents.yamldoc import Mapping as Fields
 from intents.yamldoc import Node, did_you_mean, parse_documents
 
 __all__ = [
     "SUPPORTED_MODES",
-    "SUPPORTED_TARGETS",
     "IntentSet",
     "IntentSource",
+    "IntentWarning",
+    "Locations",
     "dump_intents",
     "load_intent_set",
     "parse_intent",
 ]
 
-API_VERSION = "netpilot/v1"
-KIND = "Intent"
+SUPPORTED_MODES = tuple(m for m in IntentMode if m in CURRENT_SUPPORT.modes)
 
-# Target names per expectation type that this version can evaluate and act on, with units.
-SUPPORTED_TARGETS: dict[ExpectationType, dict[str, tuple[str, float, float]]] = {
-    # name: (unit, minimum, maximum)
-    ExpectationType.E2E_QOS: {
-        "latencyMs": ("ms", 0.0, 60_000.0),
-        "lossRatio": ("ratio", 0.0, 1.0),
-    },
-}
+# (intent,) / (intent, expectation id) / (intent, expectation id, target name) -> where
+Locations = Mapping[tuple[str, ...], SourceLocation]
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,33 +109,82 @@ class IntentSource:
 
 
 @dataclass(frozen=True, slots=True)
+class IntentWarning:
+    """Something valid that this controller will not carry out (the intent still loads)."""
+
+    location: SourceLocation
+    field: str
+    message: str
+    hint: str = ""
+
+    def __str__(self) -> str:
+        text = f"{self.location}: {self.field}: warning: {self.message}"
+        return f"{text}; hint: {self.hint}" if self.hint else text
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "file": self.location.file,
+            "line": self.location.line,
+            "column": self.location.column,
+            "field": self.field,
+            "message": self.message,
+            "hint": self.hint,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class IntentSet:
     """The outcome of loading a set of files: intents, or the errors, never both."""
 
     intents: tuple[Intent, ...]
     errors: tuple[IntentValidationError, ...]
+    warnings: tuple[IntentWarning, ...] = ()
+    locations: Locations = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return not self.errors
 
 
+@dataclass
+class _Parse:
+    """What one document's parse collects (local to one call, never shared)."""
+
+    inventory: Inventory | None
+    support: Support
+    errors: list[IntentValidationError] = field(default_factory=list)
+    warnings: list[IntentWarning] = field(default_factory=list)
+    locations: dict[tuple[str, ...], SourceLocation] = field(default_factory=dict)
+
+    def warn(self, node: Node, message: str, hint: str = "") -> None:
+        self.warnings.append(IntentWarning(node.location, node.field, message, hint))
+
+
 def load_intent_set(
-    sources: Iterable[IntentSource], *, known_devices: frozenset[str] | None = None
+    sources: Iterable[IntentSource],
+    *,
+    known_devices: frozenset[str] | None = None,
+    inventory: Inventory | Iterable[Device] | None = None,
+    support: Support = CURRENT_SUPPORT,
 ) -> IntentSet:
     """Load every intent of every source, all or nothing.
 
     Args:
         sources: the files' texts.
-        known_devices: inventory device names; references to others are errors. ``None``
-            skips the reference check (e.g. a syntax-only lint without an inventory).
+        known_devices: inventory device names (labels unknown); references to other devices
+            are errors. Ignored when ``inventory`` is given.
+        inventory: the inventory (devices with labels): device, label and site references
+            are checked against it. Neither given skips the reference checks.
+        support: what the running controller can honour.
 
     Returns:
-        The intents sorted by name, or every error found (one per broken document) and no
-        intents.
+        The intents sorted by name, or every error found and no intents.
     """
+    index = _inventory(inventory, known_devices)
     intents: list[Intent] = []
     errors: list[IntentValidationError] = []
+    warnings: list[IntentWarning] = []
+    locations: dict[tuple[str, ...], SourceLocation] = {}
     seen: dict[str, Intent] = {}
     for source in sources:
         try:
@@ -122,10 +193,10 @@ def load_intent_set(
             errors.append(exc)
             continue
         for document in documents:
-            try:
-                intent = parse_intent(document, known_devices=known_devices)
-            except IntentValidationError as exc:
-                errors.append(exc)
+            parse = _Parse(index, support)
+            intent = _parse_document(document, parse)
+            errors.extend(parse.errors)
+            if intent is None:
                 continue
             if intent.name in seen:
                 first = seen[intent.name].location
@@ -140,18 +211,64 @@ def load_intent_set(
                 continue
             seen[intent.name] = intent
             intents.append(intent)
+            warnings.extend(parse.warnings)
+            locations.update(parse.locations)
     if errors:
-        return IntentSet(intents=(), errors=tuple(errors))
-    return IntentSet(intents=tuple(sorted(intents, key=lambda i: i.name)), errors=())
+        return IntentSet(intents=(), errors=tuple(errors), warnings=tuple(warnings))
+    return IntentSet(
+        intents=tuple(sorted(intents, key=lambda i: i.name)),
+        errors=(),
+        warnings=tuple(warnings),
+        locations=locations,
+    )
 
 
-def parse_intent(document: Node, *, known_devices: frozenset[str] | None = None) -> Intent:
+def _inventory(
+    inventory: Inventory | Iterable[Device] | None, known_devices: frozenset[str] | None
+) -> Inventory | None:
+    if isinstance(inventory, Inventory):
+        return inventory
+    if inventory is not None:
+        return Inventory.from_devices(inventory)
+    if known_devices is not None:
+        return Inventory.from_names(known_devices)
+    return None
+
+
+def parse_intent(
+    document: Node,
+    *,
+    known_devices: frozenset[str] | None = None,
+    inventory: Inventory | None = None,
+    support: Support = CURRENT_SUPPORT,
+) -> Intent:
     """Parse one YAML document into an Intent.
 
     Raises:
         IntentValidationError: the first problem found, with file, line, column and field.
     """
-    top = document.mapping(required=("apiVersion", "kind", "metadata", "spec"))
+    parse = _Parse(inventory or _inventory(None, known_devices), support)
+    intent = _parse_document(document, parse)
+    if parse.errors:
+        raise parse.errors[0]
+    assert intent is not None
+    return intent
+
+
+def _parse_document(document: Node, parse: _Parse) -> Intent | None:
+    """The intent of one document, or None with ``parse.errors`` filled."""
+    try:
+        return _parse_intent(document, parse)
+    except IntentValidationError as exc:
+        parse.errors.insert(0, exc)
+        return None
+
+
+def _parse_intent(document: Node, parse: _Parse) -> Intent | None:
+    top = document.mapping(
+        required=("apiVersion", "kind", "metadata", "spec"),
+        allowed=("apiVersion", "kind", "metadata", "spec"),
+    )
     api = top["apiVersion"]
     if api.string() != API_VERSION:
         raise api.error(f"unsupported apiVersion {api.string()!r}", expected=API_VERSION)
@@ -166,14 +283,22 @@ def parse_intent(document: Node, *, known_devices: frozenset[str] | None = None)
             f"invalid name {name!r}",
             expected="lowercase letters, digits and '-', starting with a letter",
         )
+    parse.locations[(name,)] = document.location
     labels_node = metadata.get("labels")
     labels = labels_node.string_map() if labels_node else {}
+    annotations_node = metadata.get("annotations")
+    if annotations_node:
+        annotations_node.string_map()
 
     spec = top["spec"].mapping(
         required=("expectations",), allowed=("priority", "adminState", "mode", "guards")
     )
     priority_node = spec.get("priority")
-    priority = priority_node.integer(minimum=0, maximum=1000) if priority_node else 50
+    priority = (
+        priority_node.integer(minimum=0, maximum=PRIORITY_MAX)
+        if priority_node
+        else PRIORITY_DEFAULT
+    )
     admin_node = spec.get("adminState")
     admin_state = (
         AdminState(admin_node.choice(tuple(a.value for a in AdminState)))
@@ -181,47 +306,65 @@ def parse_intent(document: Node, *, known_devices: frozenset[str] | None = None)
         else AdminState.ACTIVATED
     )
     mode_node = spec.get("mode")
-    mode = _parse_mode(mode_node) if mode_node else IntentMode.AUTO
+    mode = _parse_mode(mode_node, parse.support) if mode_node else IntentMode.AUTO
     guards_node = spec.get("guards")
     guards = _parse_guards(guards_node) if guards_node else Guards()
 
-    expectation_nodes = spec["expectations"].sequence()
+    expectations_node = spec["expectations"]
+    expectation_nodes = expectations_node.sequence()
     if not expectation_nodes:
-        raise spec["expectations"].error("must hold at least one expectation")
-    expectations: list[Expectation] = []
-    ids: set[str] = set()
+        raise expectations_node.error("must hold at least one expectation")
+    expectations: list[tuple[Expectation, Node]] = []
+    ids: dict[str, Node] = {}
     for index, node in enumerate(expectation_nodes):
-        expectation = _parse_expectation(node, index, known_devices)
+        try:
+            expectation = _parse_expectation(node, index, parse)
+        except IntentValidationError as exc:
+            parse.errors.append(exc)
+            continue
         if expectation.id in ids:
-            raise node.error(f"duplicate expectation id {expectation.id!r}")
-        ids.add(expectation.id)
-        expectations.append(expectation)
+            parse.errors.append(
+                node.error(
+                    f"duplicate expectation id {expectation.id!r} "
+                    f"(first at {ids[expectation.id].location})",
+                    hint="expectation ids must be unique within an intent",
+                )
+            )
+            continue
+        ids[expectation.id] = node
+        parse.locations[(name, expectation.id)] = node.location
+        expectations.append((expectation, node))
+    _check_contradictions(expectations, parse)
+    if parse.errors:
+        return None
 
-    body = yaml.safe_dump(_plain(top["spec"].raw), sort_keys=True)
-    generation = hashlib.sha256(body.encode()).hexdigest()[:12]
-    return Intent(
+    intent = Intent(
         name=name,
-        expectations=tuple(expectations),
+        expectations=tuple(e for e, _ in expectations),
         priority=priority,
         admin_state=admin_state,
         mode=mode,
         guards=guards,
         labels=labels,
-        generation=generation,
         location=document.location,
     )
+    return replace(intent, generation=_generation(intent))
 
 
-# Modes this version can carry out; approve needs an approval path that does not exist yet.
-SUPPORTED_MODES = (IntentMode.AUTO, IntentMode.DRY_RUN)
+def _generation(intent: Intent) -> str:
+    """A hash of what the spec means (defaults written out, order-free, no metadata)."""
+    leaves = {k: v for k, v in flatten_intent(intent).items() if k.startswith("spec.")}
+    payload = json.dumps(leaves, sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
 
-def _parse_mode(node: Node) -> IntentMode:
+def _parse_mode(node: Node, support: Support) -> IntentMode:
     mode = IntentMode(node.choice(tuple(m.value for m in IntentMode)))
-    if mode not in SUPPORTED_MODES:
+    if mode not in support.modes:
+        supported = [m.value for m in IntentMode if m in support.modes]
         raise node.error(
             f"mode {mode.value!r} is not supported by this netpilot version yet",
-            expected=f"one of: {', '.join(m.value for m in SUPPORTED_MODES)}",
+            expected=f"one of: {', '.join(supported)}",
             hint="nothing can approve a planned change yet; dry-run plans and reports only",
         )
     return mode
@@ -246,18 +389,36 @@ def _parse_guards(node: Node) -> Guards:
     )
 
 
-def _parse_expectation(node: Node, index: int, known_devices: frozenset[str] | None) -> Expectation:
+# --------------------------------------------------------------------------- expectations
+
+
+def _other_type_owning(key: str, owner: ExpectationType, kinds: str) -> str:
+    """A hint naming the expectation type a misplaced target/context/object field belongs to."""
+    for spec in CATALOGUE.values():
+        if spec.type is owner:
+            continue
+        if kinds == "targets" and spec.target(key) is not None:
+            return f"{key} is {_a(spec.type)} target"
+        if kinds == "contexts" and spec.context(key) is not None:
+            return f"{key} is {_a(spec.type)} context"
+        if kinds == "objects" and key in {f.value for f in spec.objects}:
+            return f"objects.{key} applies to {spec.type.value} expectations"
+    return ""
+
+
+def _parse_expectation(node: Node, index: int, parse: _Parse) -> Expectation:
     fields = node.mapping(
         required=("type", "targets", "objects"), allowed=("id", "verb", "contexts")
     )
     type_node = fields["type"]
-    type_name = type_node.choice(tuple(t.value for t in ExpectationType))
-    expectation_type = ExpectationType(type_name)
-    if expectation_type not in SUPPORTED_TARGETS:
-        supported = ", ".join(t.value for t in SUPPORTED_TARGETS)
-        raise type_node.error(
-            f"expectation type {type_name!r} is not supported by this netpilot version",
-            expected=f"one of: {supported}",
+    expectation_type = ExpectationType(type_node.choice(tuple(t.value for t in ExpectationType)))
+    spec = CATALOGUE[expectation_type]
+    enforced = parse.support.enforces(expectation_type)
+    if not enforced:
+        parse.warn(
+            type_node,
+            f"{expectation_type.value} expectations are not enforced by this netpilot version: "
+            "the intent is admitted and reported, and nothing is changed on its behalf",
         )
     id_node = fields.get("id")
     expectation_id = id_node.string(max_length=63) if id_node else f"expectation-{index}"
@@ -267,109 +428,418 @@ def _parse_expectation(node: Node, index: int, known_devices: frozenset[str] | N
         if verb_node
         else ExpectationVerb.ENSURE
     )
-    objects = _parse_objects(fields["objects"], expectation_type, known_devices)
-    target_nodes = fields["targets"].sequence()
-    if not target_nodes:
-        raise fields["targets"].error("must hold at least one target")
-    targets: list[Target] = []
-    names: set[str] = set()
-    for target_node in target_nodes:
-        target = _parse_target(target_node, expectation_type)
-        if target.name in names:
-            raise target_node.error(
-                f"target {target.name!r} appears twice in one expectation",
-                hint="merge them into one target (use withinRange for two bounds)",
-            )
-        names.add(target.name)
-        targets.append(target)
-    if "contexts" in fields:
-        # known to the schema (28.312) so the error says "not yet", not "unknown field"
-        raise fields.key_node("contexts").error(
-            "expectation contexts (e.g. timeWindow) are not supported by this netpilot version yet",
-            hint="remove 'contexts': netpilot would otherwise act regardless of them",
-        )
+    objects = _parse_objects(fields["objects"], spec, parse, enforced=enforced)
+    targets = _parse_targets(fields["targets"], spec, parse, enforced=enforced)
+    contexts_node = fields.get("contexts")
+    contexts = (
+        _parse_contexts(contexts_node, spec, parse, enforced=enforced) if contexts_node else {}
+    )
     return Expectation(
         id=expectation_id,
         type=expectation_type,
         verb=verb,
         objects=objects,
-        targets=tuple(targets),
+        targets=tuple(t for t, _ in targets),
+        contexts=contexts,
     )
 
 
-def _parse_objects(
-    node: Node, expectation_type: ExpectationType, known_devices: frozenset[str] | None
-) -> ExpectationObjects:
-    fields = node.mapping(allowed=("trafficClass", "path", "select", "devices"))
-    traffic_class: TrafficClass | None = None
-    path: PathRef | None = None
-    if expectation_type is ExpectationType.E2E_QOS and (
-        "trafficClass" not in fields or "path" not in fields
-    ):
+def _parse_targets(
+    node: Node, spec: ExpectationSpec, parse: _Parse, *, enforced: bool
+) -> list[tuple[Target, Node]]:
+    target_nodes = node.sequence()
+    if not target_nodes:
+        raise node.error("must hold at least one target")
+    targets: list[tuple[Target, Node]] = []
+    names: dict[str, Node] = {}
+    for target_node in target_nodes:
+        target = _parse_target(target_node, spec)
+        if target.name in names:
+            raise target_node.error(
+                f"target {target.name!r} appears twice in one expectation",
+                hint="merge them into one target (use withinRange for two bounds)",
+            )
+        names[target.name] = target_node
+        if enforced and not parse.support.measures(spec.type, target.name):
+            parse.warn(
+                target_node,
+                f"{target.name} is not measured by this netpilot version: its status stays "
+                "unknown and nothing is changed for it",
+            )
+        target_spec = spec.target(target.name)
+        assert target_spec is not None
+        _warn_direction(target, target_spec, target_node, parse)
+        targets.append((target, target_node))
+    given = set(names)
+    if spec.one_of_targets and len(given & set(spec.one_of_targets)) != 1:
+        choices = " or ".join(spec.one_of_targets)
         raise node.error(
-            "an e2e-qos expectation needs objects.trafficClass and objects.path",
-            hint="e.g. objects: {trafficClass: video, path: {from: r1, to: r4}}",
+            f"{_a(spec.type)} expectation needs exactly one of {choices}",
+            hint="a relative reduction or an absolute budget, not both",
         )
-    class_node = fields.get("trafficClass")
+    for required in spec.required_targets:
+        if required not in given:
+            raise node.error(
+                f"{_a(spec.type)} expectation needs a {required} target",
+                hint=f"e.g. {{name: {required}, condition: lessThan, value: 0.7}}: the "
+                "headroom every remaining link keeps",
+            )
+    return targets
+
+
+def _a(expectation_type: ExpectationType) -> str:
+    """``an energy-saving`` / ``a video-experience``."""
+    article = "an" if expectation_type.value[0] in "aeiou" else "a"
+    return f"{article} {expectation_type.value}"
+
+
+def _warn_direction(target: Target, spec: TargetSpec, node: Node, parse: _Parse) -> None:
+    lower_bound = target.condition in (
+        TargetCondition.GREATER_THAN,
+        TargetCondition.GREATER_THAN_OR_EQUAL,
+    )
+    upper_bound = target.condition in (
+        TargetCondition.LESS_THAN,
+        TargetCondition.LESS_THAN_OR_EQUAL,
+    )
+    if spec.better is Direction.LOWER and lower_bound:
+        parse.warn(
+            node,
+            f"a lower {target.name} is better, yet this target asks for a value above a bound",
+            hint="did you mean lessThan?",
+        )
+    elif spec.better is Direction.HIGHER and upper_bound:
+        parse.warn(
+            node,
+            f"a higher {target.name} is better, yet this target asks for a value below a bound",
+            hint="did you mean greaterThan?",
+        )
+
+
+def _parse_target(node: Node, spec: ExpectationSpec) -> Target:
+    fields = node.mapping(
+        required=("name", "condition"), allowed=("value", "upper", "range", "unit")
+    )
+    name_node = fields["name"]
+    name = name_node.string()
+    target_spec = spec.target(name)
+    if target_spec is None:
+        options = tuple(t.name for t in spec.targets)
+        raise name_node.error(
+            f"unknown value {name!r} for {_a(spec.type)} target",
+            expected=f"one of: {', '.join(options)}",
+            hint=did_you_mean(name, options) or _other_type_owning(name, spec.type, "targets"),
+        )
+    unit_node = fields.get("unit")
+    if unit_node and unit_node.string() != target_spec.unit:
+        raise unit_node.error(
+            f"wrong unit {unit_node.string()!r} for {name}",
+            expected=target_spec.unit,
+            hint=f"{name} is always in {target_spec.unit}; convert the value",
+        )
+    condition = TargetCondition(fields["condition"].choice(tuple(c.value for c in TargetCondition)))
+    low, high = target_spec.minimum, target_spec.maximum
+    if condition is TargetCondition.WITHIN_RANGE:
+        value, upper = _parse_range(node, fields, low, high)
+    else:
+        for extra in ("range", "upper"):
+            if extra in fields:
+                raise fields.key_node(extra).error(
+                    f"'{extra}' only applies to withinRange, not {condition.value}",
+                    hint="use 'value' for a single bound",
+                )
+        if "value" not in fields:
+            raise node.error(f"{condition.value} needs a 'value'")
+        value, upper = fields["value"].number(minimum=low, maximum=high), None
+    target = Target(name=name, condition=condition, value=value, upper=upper, unit=target_spec.unit)
+    if condition is TargetCondition.LESS_THAN and value <= low:
+        raise fields["value"].error(
+            f"{name} lessThan {value:g} can never be met ({name} is never below {low:g})",
+            hint="raise the bound",
+        )
+    if condition is TargetCondition.GREATER_THAN and value >= high:
+        raise fields["value"].error(
+            f"{name} greaterThan {value:g} can never be met ({name} is never above {high:g})",
+            hint="lower the bound",
+        )
+    return target
+
+
+def _parse_range(node: Node, fields: Fields, low: float, high: float) -> tuple[float, float | None]:
+    range_node = fields.get("range")
+    if range_node is not None:
+        if "value" in fields or "upper" in fields:
+            raise range_node.error(
+                "give either 'range' or 'value' and 'upper', not both",
+                hint="range: [low, high]",
+            )
+        items = range_node.sequence()
+        if len(items) != 2:
+            raise range_node.error(
+                f"a range has two ends, got {len(items)}", expected="[low, high]"
+            )
+        first = items[0].number(minimum=low, maximum=high)
+        second = items[1].number(minimum=low, maximum=high)
+        if second < first:
+            raise items[1].error(
+                f"the range's upper end ({second:g}) is below its lower end ({first:g})"
+            )
+        return first, second
+    if "value" not in fields or "upper" not in fields:
+        raise node.error(
+            "withinRange needs 'range: [low, high]' (or 'value' and 'upper')",
+            expected="range: [low, high]",
+        )
+    value = fields["value"].number(minimum=low, maximum=high)
+    upper_node = fields["upper"]
+    upper = upper_node.number(minimum=low, maximum=high)
+    if upper < value:
+        raise upper_node.error(f"upper ({upper:g}) is below value ({value:g})")
+    return value, upper
+
+
+def _parse_objects(node: Node, spec: ExpectationSpec, parse: _Parse, *, enforced: bool) -> Objects:
+    allowed = tuple(f.value for f in spec.objects)
+    raw_entries = node.raw.value if isinstance(node.raw, yaml.MappingNode) else []
+    for key_node, _ in raw_entries:
+        if isinstance(key_node, yaml.ScalarNode) and key_node.value not in allowed:
+            key = str(key_node.value)
+            located = Node(key_node, node.file, node.child_field(key))
+            raise located.error(
+                f"unknown field {key!r} in the objects of {_a(spec.type)} expectation",
+                expected=f"one of: {', '.join(allowed)}",
+                hint=did_you_mean(key, allowed) or _other_type_owning(key, spec.type, "objects"),
+            )
+    fields = node.mapping(allowed=allowed)
+    inventory = parse.inventory
+    traffic_class: TrafficClass | None = None
+    class_node = fields.get(ObjectField.TRAFFIC_CLASS.value)
     if class_node:
         traffic_class = TrafficClass(class_node.choice(tuple(c.value for c in TrafficClass)))
-    path_node = fields.get("path")
+    path: PathRef | None = None
+    path_node = fields.get(ObjectField.PATH.value)
     if path_node:
-        ends = path_node.mapping(required=("from", "to"))
-        source = _device_ref(ends["from"], known_devices)
-        destination = _device_ref(ends["to"], known_devices)
+        ends = path_node.mapping(required=("from", "to"), allowed=("from", "to"))
+        source = _device_ref(ends["from"], inventory)
+        destination = _device_ref(ends["to"], inventory)
         if source == destination:
             raise path_node.error("a path needs two different devices")
         path = PathRef(source=source, destination=destination)
-    select_node = fields.get("select")
-    select = select_node.string_map() if select_node else {}
-    devices_node = fields.get("devices")
-    devices = (
-        tuple(_device_ref(item, known_devices) for item in devices_node.sequence())
-        if devices_node
-        else ()
+    sites: SitePair | None = None
+    sites_node = fields.get(ObjectField.SITES.value)
+    if sites_node:
+        ends = sites_node.mapping(required=("from", "to"), allowed=("from", "to"))
+        sites = SitePair(_site_ref(ends["from"], inventory), _site_ref(ends["to"], inventory))
+        if sites.source == sites.destination:
+            raise sites_node.error("a site pair needs two different sites")
+        if enforced and not parse.support.site_pairs:
+            parse.warn(
+                sites_node,
+                "paths between sites are not measured by this netpilot version: the status "
+                "stays unknown",
+                hint="name the edge devices with path: {from: DEVICE, to: DEVICE}",
+            )
+    select_node = fields.get(ObjectField.SELECT.value)
+    select = _parse_select(select_node, inventory) if select_node else {}
+    devices_node = fields.get(ObjectField.DEVICES.value)
+    devices = _parse_devices(devices_node, inventory) if devices_node else ()
+    group_node = fields.get(ObjectField.SUBSCRIBER_GROUP.value)
+    group = group_node.string(max_length=63) if group_node else ""
+    resources_node = fields.get(ObjectField.RESOURCES.value)
+    resources = _parse_resources(resources_node) if resources_node else ()
+    objects = Objects(
+        traffic_class=traffic_class,
+        path=path,
+        select=select,
+        devices=devices,
+        sites=sites,
+        subscriber_group=group,
+        resources=resources,
     )
-    return ExpectationObjects(
-        traffic_class=traffic_class, path=path, select=select, devices=devices
-    )
+    _check_objects_shape(node, spec, objects)
+    selective = (select or devices) and inventory is not None and inventory.labels_known
+    if selective and inventory is not None and not inventory.selected(objects):
+        raise (select_node or devices_node or node).error(
+            "selects no device of the inventory",
+            hint="check the labels and device names: together they must match a device",
+        )
+    return objects
 
 
-def _device_ref(node: Node, known_devices: frozenset[str] | None) -> str:
+def _check_objects_shape(node: Node, spec: ExpectationSpec, objects: Objects) -> None:
+    if spec.type is ExpectationType.E2E_QOS:
+        if objects.traffic_class is None:
+            raise node.error(
+                "an e2e-qos expectation needs objects.trafficClass",
+                hint="e.g. objects: {trafficClass: video, path: {from: r1, to: r4}}",
+            )
+        if (objects.path is None) == (objects.sites is None):
+            raise node.error(
+                "an e2e-qos expectation needs exactly one of objects.path or objects.sites",
+                hint="path: {from: r1, to: r4} (devices) or sites: {from: west, to: east}",
+            )
+    elif spec.type is ExpectationType.ENERGY_SAVING:
+        if not (objects.select or objects.devices):
+            raise node.error(
+                "an energy-saving expectation needs objects.select or objects.devices",
+                hint="say which devices may sleep, e.g. select: {site: east, role: core}",
+            )
+    elif not (objects.select or objects.devices or objects.subscriber_group):
+        raise node.error(
+            "a video-experience expectation needs objects.select, objects.devices or "
+            "objects.subscriberGroup",
+            hint="e.g. select: {site: east, role: edge} (the access nodes)",
+        )
+
+
+def _parse_select(node: Node, inventory: Inventory | None) -> dict[str, str]:
+    select = node.string_map()
+    if not select:
+        raise node.error("an empty selector selects every device", hint="remove it, or add labels")
+    if inventory is None or not inventory.labels_known:
+        return select
+    fields = node.mapping()
+    keys = sorted(inventory.label_keys())
+    for key, value in select.items():
+        if key not in keys:
+            raise fields.key_node(key).error(
+                f"no device of the inventory has the label {key!r}",
+                expected=f"one of: {', '.join(keys)}" if keys else "a label of the inventory",
+                hint=did_you_mean(key, keys),
+            )
+        values = sorted(inventory.label_values(key))
+        if value not in values:
+            raise fields[key].error(
+                f"no device of the inventory has {key}={value}",
+                expected=f"one of: {', '.join(values)}",
+                hint=did_you_mean(value, values),
+            )
+    return select
+
+
+def _parse_devices(node: Node, inventory: Inventory | None) -> tuple[str, ...]:
+    items = node.sequence()
+    if not items:
+        raise node.error("an empty device list", hint="remove it (it would select nothing)")
+    names: list[str] = []
+    for item in items:
+        name = _device_ref(item, inventory)
+        if name in names:
+            raise item.error(f"device {name!r} is listed twice")
+        names.append(name)
+    return tuple(names)
+
+
+def _parse_resources(node: Node) -> tuple[str, ...]:
+    resources: list[str] = []
+    for item in node.sequence():
+        value = item.choice(SLEEP_RESOURCES)
+        if value in resources:
+            raise item.error(f"{value!r} is listed twice")
+        resources.append(value)
+    if not resources:
+        raise node.error("an empty list", expected=f"some of: {', '.join(SLEEP_RESOURCES)}")
+    return tuple(resources)
+
+
+def _device_ref(node: Node, inventory: Inventory | None) -> str:
     name = node.string()
-    if known_devices is not None and name not in known_devices:
+    if inventory is not None and name not in inventory.names:
         raise node.error(
             f"unknown device {name!r}",
             expected="a device of the inventory",
-            hint=did_you_mean(name, sorted(known_devices)),
+            hint=did_you_mean(name, sorted(inventory.names)),
         )
     return name
 
 
-def _parse_target(node: Node, expectation_type: ExpectationType) -> Target:
-    fields = node.mapping(required=("name", "condition", "value"), allowed=("upper", "unit"))
-    supported = SUPPORTED_TARGETS[expectation_type]
-    name = fields["name"].choice(tuple(supported))
-    unit, minimum, maximum = supported[name]
-    unit_node = fields.get("unit")
-    if unit_node and unit_node.string() != unit:
-        raise unit_node.error(f"wrong unit {unit_node.string()!r} for {name}", expected=unit)
-    condition = TargetCondition(fields["condition"].choice(tuple(c.value for c in TargetCondition)))
-    value = fields["value"].number(minimum=minimum, maximum=maximum)
-    upper_node = fields.get("upper")
-    upper: float | None = None
-    if condition is TargetCondition.WITHIN_RANGE:
-        if upper_node is None:
-            raise node.error("withinRange needs 'upper' as well as 'value'")
-        upper = upper_node.number(minimum=minimum, maximum=maximum)
-        if upper < value:
-            raise upper_node.error(f"upper ({upper:g}) is below value ({value:g})")
-    elif upper_node is not None:
-        raise upper_node.error(f"'upper' only applies to withinRange, not {condition.value}")
-    if condition is TargetCondition.LESS_THAN and value <= minimum:
-        raise fields["value"].error(
-            f"{name} lessThan {value:g} can never be met", hint="raise the bound"
+def _site_ref(node: Node, inventory: Inventory | None) -> str:
+    site = node.string()
+    if inventory is not None and inventory.labels_known:
+        sites = sorted(inventory.label_values("site"))
+        if site not in sites:
+            raise node.error(
+                f"unknown site {site!r}",
+                expected=f"one of: {', '.join(sites)}" if sites else "a site label value",
+                hint=did_you_mean(site, sites),
+            )
+    return site
+
+
+def _parse_contexts(
+    node: Node, spec: ExpectationSpec, parse: _Parse, *, enforced: bool
+) -> dict[str, str]:
+    contexts: dict[str, str] = {}
+    options = tuple(c.name for c in spec.contexts)
+    for item in node.sequence():
+        fields = item.mapping(required=("name", "value"), allowed=("name", "value"))
+        name_node = fields["name"]
+        name = name_node.string()
+        context = spec.context(name)
+        if context is None:
+            raise name_node.error(
+                f"unknown context {name!r} for {_a(spec.type)} expectation",
+                expected=f"one of: {', '.join(options)}",
+                hint=did_you_mean(name, options) or _other_type_owning(name, spec.type, "contexts"),
+            )
+        if name in contexts:
+            raise name_node.error(f"context {name!r} appears twice")
+        value_node = fields["value"]
+        if context.kind is ContextKind.TIME_WINDOW:
+            contexts[name] = _time_window(value_node)
+        elif context.kind is ContextKind.SECONDS:
+            contexts[name] = str(value_node.integer(minimum=0, maximum=context.maximum))
+        else:
+            contexts[name] = value_node.choice(context.choices)
+        if enforced and name not in parse.support.contexts:
+            raise name_node.error(
+                f"context {name!r} is not supported by this netpilot version yet for "
+                f"{spec.type.value} expectations",
+                hint=f"remove it: netpilot would otherwise act regardless of the {name}",
+            )
+    return contexts
+
+
+def _time_window(node: Node) -> str:
+    raw = node.raw
+    if getattr(raw, "tag", "") == "tag:yaml.org,2002:int":
+        raise node.error(
+            "YAML read this time as a number (base 60)",
+            expected="a quoted 'HH:MM-HH:MM'",
+            hint="quote it: value: '22:00-06:00'",
         )
-    return Target(name=name, condition=condition, value=value, upper=upper, unit=unit)
+    text = node.string(max_length=11)
+    try:
+        window = parse_time_window(text)
+    except ValueError as exc:
+        raise node.error(f"invalid time window {text!r}: {exc}", expected="HH:MM-HH:MM") from exc
+    return str(window)
+
+
+# --------------------------------------------------------------------------- contradictions
+
+
+def _check_contradictions(expectations: list[tuple[Expectation, Node]], parse: _Parse) -> None:
+    """Targets of one intent that no value can meet together, on the same objects."""
+    for index, (first, first_node) in enumerate(expectations):
+        for second, second_node in expectations[index + 1 :]:
+            if first.type is not second.type or not _same_objects(first, second):
+                continue
+            for a in first.targets:
+                for b in second.targets:
+                    if targets_contradict(first.type, a, b):
+                        parse.errors.append(
+                            second_node.error(
+                                f"target {b.describe()} contradicts {a.describe()} of "
+                                f"expectation {first.id!r} (at {first_node.location}) on the "
+                                "same objects: no value meets both",
+                                hint="one intent cannot win over itself: change or remove one",
+                            )
+                        )
+
+
+def _same_objects(a: Expectation, b: Expectation) -> bool:
+    return a.objects == b.objects
 
 
 def _is_dns_label(name: str) -> bool:
@@ -381,34 +851,21 @@ def _is_dns_label(name: str) -> bool:
     )
 
 
-def _plain(node: yaml.Node) -> object:
-    """A YAML node as plain data (for the generation hash)."""
-    if isinstance(node, yaml.MappingNode):
-        return {str(k.value): _plain(v) for k, v in node.value}
-    if isinstance(node, yaml.SequenceNode):
-        return [_plain(v) for v in node.value]
-    return node.value
-
-
 def dump_intents(intents: Iterable[Intent]) -> str:
     """A JSON summary of intents (for ``intents validate --output json``)."""
-    return json.dumps(
-        [
-            {
-                "name": intent.name,
-                "generation": intent.generation,
-                "priority": intent.priority,
-                "mode": intent.mode.value,
-                "adminState": intent.admin_state.value,
-                "expectations": [
-                    {
-                        "id": e.id,
-                        "type": e.type.value,
-                        "targets": [t.describe() for t in e.targets],
-                    }
-                    for e in intent.expectations
-                ],
-            }
-            for intent in intents
-        ]
-    )
+    return json.dumps([summarize_intent(intent) for intent in intents])
+
+
+def summarize_intent(intent: Intent) -> dict[str, object]:
+    """One intent in a few fields: name, generation, priority, mode, expectations."""
+    return {
+        "name": intent.name,
+        "generation": intent.generation,
+        "priority": intent.priority,
+        "mode": intent.mode.value,
+        "adminState": intent.admin_state.value,
+        "expectations": [
+            {"id": e.id, "type": e.type.value, "targets": [t.describe() for t in e.targets]}
+            for e in intent.expectations
+        ],
+    }

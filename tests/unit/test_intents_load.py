@@ -136,7 +136,7 @@ BROKEN = [
             "      type: e2e-qos\n      contexts: [{name: timeWindow, value: '18:00-22:00'}]\n",
         ),
         10,
-        "contexts (e.g. timeWindow) are not supported by this netpilot version yet",
+        "context 'timeWindow' is not supported by this netpilot version yet",
         id="contexts-not-yet",
     ),
     pytest.param(

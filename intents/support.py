@@ -1,0 +1,74 @@
+"""What the running controller can honour, as data, so validation can say so up front.
+
+The schema describes everything an intent file may declare. A given netpilot version
+carries out only part of it. The rule for the difference:
+
+- a feature whose neglect would make netpilot act AGAINST what the file says is an error
+  (``mode: approve`` without an approval path would act unapproved; a ``timeWindow`` on an
+  expectation the loop enforces would be acted on outside the window);
+- a feature netpilot merely cannot carry out yet is a warning (an expectation type without a
+  policy, a target nothing measures): the intent is admitted, reported as not enforced, and
+  nothing is changed on its behalf.
+
+As the loop learns more, the lead widens :data:`CURRENT_SUPPORT`; nothing else changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from controller.model import ExpectationType, IntentMode
+
+__all__ = ["CURRENT_SUPPORT", "FULL_SUPPORT", "Support"]
+
+
+@dataclass(frozen=True, slots=True)
+class Support:
+    """The features a controller version carries out.
+
+    Args:
+        modes: intent modes it honours.
+        measured_targets: per enforced expectation type, the target names it measures
+            (a type absent here has no policy: its intents are admitted, not enforced).
+        contexts: context names the loop honours on enforced expectations.
+        site_pairs: whether an e2e-qos expectation between two sites is measured.
+    """
+
+    modes: frozenset[IntentMode]
+    measured_targets: Mapping[ExpectationType, frozenset[str]] = field(default_factory=dict)
+    contexts: frozenset[str] = frozenset()
+    site_pairs: bool = False
+
+    def enforces(self, expectation_type: ExpectationType) -> bool:
+        """Whether the controller has a policy for this expectation type."""
+        return expectation_type in self.measured_targets
+
+    def measures(self, expectation_type: ExpectationType, target: str) -> bool:
+        """Whether the controller measures this target."""
+        return target in self.measured_targets.get(expectation_type, frozenset())
+
+
+# This version: the e2e-qos policy acts on latency and loss measured by path probes.
+CURRENT_SUPPORT = Support(
+    modes=frozenset({IntentMode.AUTO, IntentMode.DRY_RUN}),
+    measured_targets={ExpectationType.E2E_QOS: frozenset({"latencyMs", "lossRatio"})},
+)
+
+# Everything the schema allows (schema-only checks, and tests of the schema itself).
+FULL_SUPPORT = Support(
+    modes=frozenset(IntentMode),
+    measured_targets={
+        ExpectationType.E2E_QOS: frozenset(
+            {"latencyMs", "lossRatio", "throughputMbps", "availability"}
+        ),
+        ExpectationType.ENERGY_SAVING: frozenset(
+            {"powerReductionRatio", "powerBudgetWatts", "maxUtilization"}
+        ),
+        ExpectationType.VIDEO_EXPERIENCE: frozenset(
+            {"stallRatio", "startupDelaySeconds", "bitrateKbps"}
+        ),
+    },
+    contexts=frozenset({"timeWindow", "redundancy", "wakeLeadTimeSeconds"}),
+    site_pairs=True,
+)
