@@ -13,13 +13,17 @@ __all__ = ["api_handler", "metrics_handler"]
 
 
 def api_handler(
-    controller: Controller, *, reload: Callable[[], Awaitable[dict[str, object]]]
+    controller: Controller,
+    *,
+    reload: Callable[[], Awaitable[dict[str, object]]],
+    revisions: Callable[[], dict[str, object]] | None = None,
 ) -> Handler:
     """The ``/v1`` API of one controller.
 
     Args:
         controller: the running controller.
         reload: re-reads the intents (what SIGHUP does); returns what happened.
+        revisions: the intent source's state (active revision, quarantine), if GitOps runs.
     """
 
     async def handle(request: HttpRequest) -> HttpResponse:
@@ -28,6 +32,8 @@ def api_handler(
             return error(404, f"no such endpoint {request.path}")
         route = parts[1:]
         if request.method == "GET":
+            if route == ["revisions"] and revisions is not None:
+                return HttpResponse(data=revisions())
             return _get(controller, route, request)
         if request.method == "POST":
             if route == ["reload"]:

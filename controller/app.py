@@ -48,8 +48,10 @@ def intent_files(directory: Path) -> list[Path]:
     return sorted(p for p in directory.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
 
 
-def load_intent_dir(directory: Path, *, known_devices: frozenset[str] | None) -> tuple[Intent, ...]:
+def load_intent_dir(directory: Path, *, inventory: Iterable[Device]) -> tuple[Intent, ...]:
     """Load every intent file of a directory, all or nothing.
+
+    References (device names, label selectors, sites) are checked against ``inventory``.
 
     Raises:
         IntentSetError: with every error of every file.
@@ -57,7 +59,7 @@ def load_intent_dir(directory: Path, *, known_devices: frozenset[str] | None) ->
     sources = [
         IntentSource(file=str(path), text=path.read_bytes()) for path in intent_files(directory)
     ]
-    loaded = load_intent_set(sources, known_devices=known_devices)
+    loaded = load_intent_set(sources, inventory=inventory)
     if not loaded.ok:
         raise IntentSetError(loaded.errors)
     return loaded.intents
@@ -86,14 +88,21 @@ def build_controller(
     *,
     observers: Iterable[ControllerObserver] = (),
     clock: Callable[[], datetime] = utc_now,
+    intents: tuple[Intent, ...] | None = None,
 ) -> ControllerRuntime:
-    """Build a controller from loaded settings (the intents are read now).
+    """Build a controller from loaded settings.
+
+    Args:
+        settings: the controller's configuration.
+        observers: who hears about ticks and changes.
+        clock: the current time (UTC).
+        intents: the intent set to run; ``None`` reads the settings' intent directory now.
 
     Raises:
         IntentSetError: the intent directory is invalid.
     """
-    known = frozenset(d.name for d in settings.inventory)
-    intents = load_intent_dir(settings.intents_dir, known_devices=known)
+    if intents is None:
+        intents = load_intent_dir(settings.intents_dir, inventory=settings.inventory)
     journal = Journal(settings.journal_path)  # first: nothing to clean up if it fails
     poller = SnmpPoller()
     # one pool of NETCONF sessions over asyncssh for the whole controller: sensing and change

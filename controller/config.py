@@ -79,15 +79,38 @@ class ServiceSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class IntentSourceSettings:
+    """Where the intents come from: a directory, or a Git repository (path or any URL git
+    can reach) with a branch and a subdirectory, polled on an interval and on demand."""
+
+    location: str
+    branch: str | None = None
+    subdir: str = ""
+    poll_interval: timedelta = timedelta(seconds=60)
+
+    @property
+    def is_directory(self) -> bool:
+        """A plain directory of intent files (not a Git repository)."""
+        path = Path(self.location)
+        return self.branch is None and path.is_dir() and not (path / ".git").exists()
+
+
+@dataclass(frozen=True, slots=True)
 class ControllerSettings:
     """Everything ``netpilot run`` needs, resolved to absolute paths."""
 
     inventory: tuple[Device, ...]
-    intents_dir: Path
+    intents_dir: Path  # the directory of a directory source (a Git source's location otherwise)
     journal_path: Path
     loop: LoopSettings = field(default_factory=LoopSettings)
     apply: ApplySettings = field(default_factory=ApplySettings)
     service: ServiceSettings = field(default_factory=ServiceSettings)
+    intent_source: IntentSourceSettings | None = None
+
+    @property
+    def intents(self) -> IntentSourceSettings:
+        """The intent source (a plain directory unless the config named a Git source)."""
+        return self.intent_source or IntentSourceSettings(location=str(self.intents_dir))
 
 
 def _wrap(exc: IntentValidationError) -> ConfigFileError:
@@ -138,12 +161,8 @@ def _load_settings(path: Path) -> ControllerSettings:
     )
     base = path.parent
     inventory = load_inventory(_resolve(base, root["inventory"].string(max_length=4096)))
-    intents_dir = _resolve(base, root["intents"].string(max_length=4096))
-    if not intents_dir.is_dir():
-        raise root["intents"].error(
-            f"intent directory {intents_dir} does not exist",
-            hint="create it, or point 'intents' at the directory of your intent files",
-        )
+    intent_source = _intent_source(root["intents"], base)
+    intents_dir = Path(intent_source.location)
     journal_node = root.get("journal")
     journal_path = _resolve(
         base, journal_node.string(max_length=4096) if journal_node else "netpilot-journal.sqlite"
@@ -155,6 +174,43 @@ def _load_settings(path: Path) -> ControllerSettings:
         loop=_loop_settings(root.get("loop")),
         apply=_apply_settings(root.get("apply")),
         service=_service_settings(root, base, journal_path),
+        intent_source=intent_source,
+    )
+
+
+def _looks_like_git(location: str) -> bool:
+    return (
+        "://" in location
+        or location.endswith(".git")
+        or (":" in location and not location.startswith("/"))
+    )
+
+
+def _intent_source(node: Node, base: Path) -> IntentSourceSettings:
+    """``intents: DIR`` or ``intents: {source: DIR|REPO|URL, branch:, subdir:, pollSeconds:}``."""
+    if isinstance(node.raw, yaml.ScalarNode):
+        fields = None
+        location_node = node
+    else:
+        fields = node.mapping(required=("source",), allowed=("branch", "subdir", "pollSeconds"))
+        location_node = fields["source"]
+    text = location_node.string(max_length=4096)
+    location = text if _looks_like_git(text) else str(_resolve(base, text))
+    branch_node = fields.get("branch") if fields else None
+    if not _looks_like_git(text) and not Path(location).is_dir():
+        raise location_node.error(
+            f"intent directory {location} does not exist",
+            hint="create it, or point 'intents' at your intent files (a directory or a Git "
+            "repository URL)",
+        )
+    subdir_node = fields.get("subdir") if fields else None
+    return IntentSourceSettings(
+        location=location,
+        branch=branch_node.string() if branch_node else None,
+        subdir=subdir_node.string(max_length=4096) if subdir_node else "",
+        poll_interval=_seconds(
+            fields.get("pollSeconds") if fields else None, timedelta(seconds=60), minimum=1
+        ),
     )
 
 

@@ -78,7 +78,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from controller.loop import TickReport
+    from controller.loop import Controller, TickReport
 
 log = logging.getLogger("netpilot.gitops")
 
@@ -469,6 +469,9 @@ class GitOpsObserver:
     ) -> None:
         self.manager = manager
         self.replace = replace
+
+    def controller_ready(self, controller: Controller) -> None:
+        """Nothing to do: the manager already knows the intents the controller runs."""
 
     def tick_finished(self, report: TickReport) -> None:
         """Record the tick's status changes."""

@@ -1,14 +1,21 @@
 """``netpilot run``: the controller as a long-running service.
 
-Around the loop (controller/daemon.py) it adds what a daemon in a lab network needs: the
-local API (token, UNIX socket or loopback), Prometheus metrics and a health endpoint,
-SIGHUP to re-read the intents (a broken set is refused whole and the last good one stays),
-SIGINT/SIGTERM for a graceful stop (changes in flight finish first), and JSON logs.
+Around the loop (controller/daemon.py) it adds what a daemon in a lab network needs:
+
+- **GitOps**: the intents come from a source (a directory, or a Git repository followed on a
+  branch) polled on an interval and at once on SIGHUP or ``POST /v1/reload``. Each revision is
+  admitted whole or refused whole (the last good one stays in force), recorded with its diff in
+  the intent store next to the journal, and quarantined when a change it caused fails
+  verification (controller/gitops.py);
+- the **local API** (token, UNIX socket or loopback), **Prometheus metrics** and a health
+  endpoint;
+- SIGINT/SIGTERM for a graceful stop (changes in flight finish first), and JSON logs.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from collections.abc import Iterable
@@ -16,33 +23,50 @@ from datetime import timedelta
 
 from controller.api import ApiServer, load_or_create_token
 from controller.api_handlers import api_handler, metrics_handler
-from controller.app import IntentSetError, build_controller, load_intent_dir
+from controller.app import IntentSetError, build_controller
 from controller.config import ControllerSettings
 from controller.daemon import run_loop
-from controller.loop import Controller, ControllerObserver
+from controller.errors import ConfigFileError, IntentValidationError
+from controller.gitops import GitOpsObserver, IntentSetManager, SourcePoller, open_source
+from controller.intent_store import IntentStore, default_store_path
+from controller.loop import ControllerObserver
 from controller.metrics import MetricsObserver
 from controller.observers import LogObserver
+from intents.revisions import Admission, Outcome
 
-__all__ = ["reload_intents", "serve"]
+__all__ = ["admission_summary", "serve"]
 
 log = logging.getLogger("netpilot.service")
 
 
-def reload_intents(controller: Controller, settings: ControllerSettings) -> dict[str, object]:
-    """Re-read the intent directory; all or nothing, the last good set stays on failure."""
-    known = frozenset(controller.devices)
-    try:
-        intents = load_intent_dir(settings.intents_dir, known_devices=known)
-    except IntentSetError as exc:
-        errors = [e.as_dict() for e in exc.errors]
-        log.warning("intents refused, the active set stays: %d error(s)\n%s", len(errors), exc)
-        controller.journal.event(
-            "intents-refused", at=controller.clock(), detail={"errors": errors}
+def admission_summary(admission: Admission | None, manager: IntentSetManager) -> dict[str, object]:
+    """What a poll of the intent source did, for the API and the logs."""
+    if admission is None:
+        return {
+            "applied": False,
+            "outcome": "unreadable",
+            "reason": manager.last_error,
+            "active": manager.active_id,
+        }
+    data = admission.as_dict()
+    data["applied"] = admission.outcome is Outcome.ADMITTED
+    data["errors"] = [str(e) for e in admission.evaluation.errors]
+    return data
+
+
+async def _first_revision(manager: IntentSetManager, source_poll: SourcePoller) -> None:
+    """Admit what the source holds now; without any good revision the daemon cannot start."""
+    admission = await source_poll.poll()
+    if manager.active is not None:
+        return
+    if admission is None:
+        raise ConfigFileError(
+            source_poll.source.name, f"cannot read the intents: {manager.last_error}"
         )
-        return {"applied": False, "errors": errors}
-    report = controller.replace_intents(intents)
-    log.info("intents reloaded: %s", report)
-    return {"applied": True, **report}
+    errors = tuple(e for e in admission.evaluation.errors if isinstance(e, IntentValidationError))
+    if errors:
+        raise IntentSetError(errors)
+    raise ConfigFileError(source_poll.source.name, f"intents refused: {admission.reason}")
 
 
 async def serve(
@@ -52,36 +76,64 @@ async def serve(
     duration: timedelta | None = None,
     observers: Iterable[ControllerObserver] = (),
 ) -> dict[str, object]:
-    """Run the controller with its API and metrics until ``stop`` (or ``duration``).
+    """Run the controller with GitOps, its API and metrics until ``stop`` (or ``duration``).
 
     Returns:
         The controller's summary at the end.
 
     Raises:
-        IntentSetError: the intent directory is invalid at start.
+        IntentSetError: the intent source holds no valid revision at start (and none was
+            admitted before).
+        ConfigFileError: the intent source cannot be read at start.
     """
+    store = IntentStore(default_store_path(settings.journal_path))
+    manager = IntentSetManager(store, inventory=settings.inventory)  # restores the last good
+    source = open_source(
+        settings.intents.location,
+        branch=settings.intents.branch,
+        subdir=settings.intents.subdir,
+        cache_dir=settings.journal_path.parent / "git-cache",
+    )
+    # until the controller exists, the admitted intents are read from the manager directly
+    source_poll = SourcePoller(
+        manager, source, interval=settings.intents.poll_interval, on_switch=lambda _: None
+    )
+    try:
+        await _first_revision(manager, source_poll)
+    except BaseException:
+        store.close()
+        raise
     metrics = MetricsObserver(settings.loop.interval)
-    runtime = build_controller(settings, observers=[LogObserver(), metrics, *observers])
+    runtime = build_controller(
+        settings, intents=manager.enforced(), observers=[LogObserver(), metrics, *observers]
+    )
     controller = runtime.controller
+    controller.observers.append(GitOpsObserver(manager, controller.replace_intents))
+    source_poll.on_switch = controller.replace_intents
 
     async def reload() -> dict[str, object]:
-        return reload_intents(controller, settings)
+        return admission_summary(await source_poll.poll(), manager)
+
+    def revision_state() -> dict[str, object]:
+        state = manager.snapshot()
+        return {
+            "active": state.active.info.as_dict() if state.active else None,
+            "quarantined": dict(store.quarantined()),
+            "source": source.name,
+            "last_error": manager.last_error,
+        }
 
     service = settings.service
     api = ApiServer(
-        api_handler(controller, reload=reload), token=load_or_create_token(service.token_file)
+        api_handler(controller, reload=reload, revisions=revision_state),
+        token=load_or_create_token(service.token_file),
     )
     metrics_server = ApiServer(
         metrics_handler(controller, metrics, interval=settings.loop.interval), token=None
     )
     loop = asyncio.get_running_loop()
-    reloads: set[asyncio.Task[dict[str, object]]] = set()
-
-    def on_hangup() -> None:
-        task = loop.create_task(reload())
-        reloads.add(task)
-        task.add_done_callback(reloads.discard)
-
+    stop_polling = asyncio.Event()
+    polling = loop.create_task(source_poll.run(stop_polling), name="intent-source")
     try:
         if service.api_listen is not None:
             await api.start_tcp(*service.api_listen)
@@ -89,21 +141,28 @@ async def serve(
             await api.start_unix(service.api_socket)
         if service.metrics_listen is not None:
             await metrics_server.start_tcp(*service.metrics_listen)
-        loop.add_signal_handler(signal.SIGHUP, on_hangup)
+        loop.add_signal_handler(signal.SIGHUP, source_poll.poke)
         log.info(
-            "API on %s (token in %s)%s",
+            "API on %s (token in %s)%s; intents from %s, revision %s",
             api.address,
             service.token_file,
             f"; metrics on http://{metrics_server.address}/metrics"
             if metrics_server.address
             else "",
+            source.name,
+            manager.active_id[:12],
         )
         await run_loop(controller, interval=settings.loop.interval, stop=stop, duration=duration)
         summary = controller.summary()
         summary["api"] = api.address
+        summary["revision"] = manager.active_id
         return summary
     finally:
         loop.remove_signal_handler(signal.SIGHUP)
+        stop_polling.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await polling
         await api.stop()
         await metrics_server.stop()
         await runtime.close()
+        store.close()
