@@ -19,7 +19,11 @@ framework. Endpoints::
     GET  /v1/changes?limit=N             journaled change transactions, newest first
     GET  /v1/changes/TXN                 one transaction with its timeline
     POST /v1/changes/TXN/rollback        {"force": false} -> the rollback's result
-    POST /v1/reload                      re-read the intents (as SIGHUP does)
+    GET  /v1/approvals                   plans approve-mode intents are waiting on
+    POST /v1/approvals/ID/approve        {"reason": "..."} -> the plan is applied next tick
+    POST /v1/approvals/ID/reject         {"reason": "..."} -> the change is quarantined
+    GET  /v1/revisions                   the intent source's active revision and quarantine
+    POST /v1/reload                      poll the intent source now (as SIGHUP does)
 """
 
 from __future__ import annotations

@@ -38,6 +38,14 @@ def api_handler(
         if request.method == "POST":
             if route == ["reload"]:
                 return HttpResponse(data=await reload())
+            if len(route) == 3 and route[0] == "approvals" and route[2] in ("approve", "reject"):
+                reason = request.json().get("reason", "")
+                if not isinstance(reason, str):
+                    return error(400, "'reason' must be a string")
+                approval = controller.decide_approval(
+                    route[1], approve=route[2] == "approve", reason=reason
+                )
+                return HttpResponse(data={"approval": approval.as_dict()})
             if len(route) == 3 and route[0] == "changes" and route[2] == "rollback":
                 force = request.json().get("force", False)
                 if not isinstance(force, bool):
@@ -68,6 +76,17 @@ def _get(controller: Controller, route: list[str], request: HttpRequest) -> Http
                         else None,
                     }
                     for i in controller.intents
+                ]
+            }
+        )
+    if route == ["approvals"]:
+        return HttpResponse(
+            data={
+                "approvals": [
+                    a.as_dict()
+                    for a in sorted(
+                        controller.approvals.values(), key=lambda a: a.requested_at, reverse=True
+                    )
                 ]
             }
         )

@@ -30,6 +30,7 @@ from controller.model import ChangeStatus
 
 if TYPE_CHECKING:
     from adapters.base import ConfigSession
+    from controller.api_client import ApiClient
 
 __all__ = [
     "COMMAND_MODULES",
@@ -228,6 +229,25 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("txn", help="transaction id (from 'changes list')")
     show.add_argument("--journal", type=Path, required=True, help="journal SQLite file")
     output_option(show)
+    pending = change_commands.add_parser(
+        "pending",
+        parents=[common],
+        help="plans approve-mode intents are waiting on (asks the running daemon)",
+    )
+    pending.add_argument("--config", type=Path, required=True, help="the daemon's netpilot.yaml")
+    output_option(pending)
+    for verb, text in (("approve", "apply a pending plan"), ("reject", "refuse a pending plan")):
+        decide = change_commands.add_parser(
+            verb,
+            parents=[common],
+            help=f"{text} of an approve-mode intent (asks the running daemon)",
+        )
+        decide.add_argument("approval", help="approval id (from 'changes pending')")
+        decide.add_argument("--config", type=Path, required=True, help="the daemon's netpilot.yaml")
+        decide.add_argument(
+            "--reason", default="", required=verb == "reject", help="why (kept in the journal)"
+        )
+        output_option(decide)
     rollback = change_commands.add_parser(
         "rollback",
         parents=[common],
@@ -440,6 +460,53 @@ def _run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _daemon_client(config: Path) -> ApiClient:
+    """A client for the daemon that runs with ``config`` (its socket or port, its token)."""
+    from controller.api import read_token
+    from controller.api_client import ApiClient
+    from controller.config import load_settings
+
+    service = load_settings(config).service
+    if service.api_listen is not None:
+        address = f"{service.api_listen[0]}:{service.api_listen[1]}"
+    elif service.api_socket is not None:
+        address = f"unix:{service.api_socket}"
+    else:
+        raise ConnectError("netpilot", "the config enables no API")
+    return ApiClient(address, read_token(service.token_file))
+
+
+def _approvals(args: argparse.Namespace) -> int:
+    client = _daemon_client(args.config)
+    if args.changes_command == "pending":
+        status, body = asyncio.run(client.request("GET", "/v1/approvals"))
+    else:
+        status, body = asyncio.run(
+            client.request(
+                "POST",
+                f"/v1/approvals/{args.approval}/{args.changes_command}",
+                {"reason": args.reason},
+            )
+        )
+    if status != 200:
+        error = body.get("error", {})
+        message = error.get("message", body) if isinstance(error, dict) else body
+        return report_failure(f"the daemon refused: {message}", args.output)
+    if args.output == "json":
+        print(json.dumps(body))
+    elif args.changes_command == "pending":
+        approvals = body.get("approvals", [])
+        for a in approvals if isinstance(approvals, list) else []:
+            print(
+                f"{a['requested_at']}  {a['id']}  {a['status']:<10} {a['intent']}: {a['summary']}"
+            )
+    else:
+        approval = body.get("approval")
+        if isinstance(approval, dict):
+            print(f"{approval.get('id')}: {approval.get('status')}")
+    return EXIT_OK
+
+
 def _rollback(args: argparse.Namespace) -> int:
     from adapters.netconf import open_session
     from controller.app import utc_now
@@ -482,6 +549,8 @@ def _changes(args: argparse.Namespace) -> int:
 
     if args.changes_command == "rollback":
         return _rollback(args)
+    if args.changes_command in ("pending", "approve", "reject"):
+        return _approvals(args)
     if not args.journal.is_file():
         return report_failure(f"{args.journal}: no such journal", args.output)
     # read-only: 'changes' must never create tables in, or switch the mode of, the file it

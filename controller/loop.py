@@ -29,6 +29,8 @@ from controller.errors import ChangeError, ConnectError
 from controller.journal import Journal
 from controller.model import (
     AdminState,
+    Approval,
+    ApprovalStatus,
     ChangeResult,
     ChangeSet,
     ChangeStatus,
@@ -159,6 +161,7 @@ class Controller:
         self.last_decisions: dict[str, Decision] = {}
         self.last_observations: dict[str, Observation] = {}
         self.changes: Counter[ChangeStatus] = Counter()
+        self.approvals: dict[str, Approval] = {}
         self.operator_rollbacks: Counter[ChangeStatus] = Counter()
         self._busy_devices: set[str] = set()
         self.ticks = 0
@@ -298,6 +301,14 @@ class Controller:
         assert change is not None
         if intent.mode is IntentMode.DRY_RUN:
             return replace(decision, summary=f"dry-run: would {decision.summary}")
+        if intent.mode is IntentMode.APPROVE and not self._approved(intent, decision):
+            approval = self.approvals[change.id]
+            return replace(
+                decision,
+                change=None,
+                summary=f"{decision.summary}: awaiting approval {approval.id} "
+                "(netpilot changes approve)",
+            )
         if change.device in self._busy_devices:
             # one transaction per device: a second would fight the first for the candidate
             return replace(
@@ -311,10 +322,87 @@ class Controller:
         state = self.states[intent.name]
         self.states[intent.name] = replace(state, in_flight=change.id)
         self._busy_devices.add(change.device)
+        if change.id in self.approvals:
+            self._set_approval(change.id, ApprovalStatus.APPLIED)
         task = asyncio.create_task(self._transaction(intent, decision, expectation))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return decision
+
+    # ---------------------------------------------------------------- approvals
+
+    def _approved(self, intent: Intent, decision: Decision) -> bool:
+        """Whether an approve-mode decision may act; requests the approval the first time."""
+        change = decision.change
+        assert change is not None
+        approval = self.approvals.get(change.id)
+        if approval is None:
+            # a new proposal supersedes what the intent was waiting on: the network moved on
+            for other in list(self.approvals.values()):
+                if other.intent == intent.name and other.status is ApprovalStatus.PENDING:
+                    self._set_approval(other.id, ApprovalStatus.SUPERSEDED, "a newer plan")
+            approval = Approval(
+                id=change.id,
+                intent=intent.name,
+                change=change,
+                summary=decision.summary,
+                requested_at=self.clock(),
+                explanation=dict(decision.explanation),
+            )
+            self.approvals[change.id] = approval
+            self.journal.event(
+                "approval-requested",
+                at=approval.requested_at,
+                intent=intent.name,
+                device=change.device,
+                detail=approval.as_dict(),
+            )
+        return approval.status is ApprovalStatus.APPROVED
+
+    def _set_approval(self, approval_id: str, status: ApprovalStatus, reason: str = "") -> Approval:
+        approval = replace(
+            self.approvals[approval_id],
+            status=status,
+            decided_at=self.clock(),
+            reason=reason or self.approvals[approval_id].reason,
+        )
+        self.approvals[approval_id] = approval
+        self.journal.event(
+            f"approval-{status.value}",
+            at=self.clock(),
+            intent=approval.intent,
+            device=approval.change.device,
+            detail=approval.as_dict(),
+        )
+        return approval
+
+    def decide_approval(self, approval_id: str, *, approve: bool, reason: str = "") -> Approval:
+        """An operator's answer to a pending approval.
+
+        Approved: the next tick applies the plan, if the loop still proposes it (the
+        transaction's drift check refuses it if the device changed meanwhile). Rejected: the
+        change is quarantined for its intent, with the operator's reason.
+
+        Raises:
+            ChangeError: no such approval, or it is not pending any more.
+        """
+        approval = self.approvals.get(approval_id)
+        if approval is None:
+            raise ChangeError(approval_id, "no such approval")
+        if approval.status is not ApprovalStatus.PENDING:
+            raise ChangeError(approval_id, f"the approval is {approval.status.value}, not pending")
+        if approve:
+            return self._set_approval(approval_id, ApprovalStatus.APPROVED, reason)
+        state = self.states.get(approval.intent)
+        if state is not None:
+            self.states[approval.intent] = replace(
+                state,
+                quarantined={
+                    **state.quarantined,
+                    approval.id: f"rejected by an operator: {reason or 'no reason given'}",
+                },
+            )
+        return self._set_approval(approval_id, ApprovalStatus.REJECTED, reason)
 
     async def _transaction(
         self, intent: Intent, decision: Decision, expectation: Expectation

@@ -19,6 +19,8 @@ from controller.errors import SourceLocation
 
 __all__ = [
     "AdminState",
+    "Approval",
+    "ApprovalStatus",
     "ChangeResult",
     "ChangeSet",
     "ChangeStatus",
@@ -683,6 +685,45 @@ class Plan:
     def single(change: ChangeSet) -> Plan:
         """The one-device plan of a change set."""
         return Plan.make(change.intent, (change,), change.reason)
+
+
+class ApprovalStatus(str, Enum):
+    """Where an approve-mode plan stands."""
+
+    PENDING = "pending"  # waiting for an operator
+    APPROVED = "approved"  # an operator said yes; the loop applies it
+    REJECTED = "rejected"  # an operator said no; the change is quarantined for its intent
+    APPLIED = "applied"  # its transaction ran (see the journal for how it ended)
+    SUPERSEDED = "superseded"  # the loop now proposes something else (the network moved on)
+
+
+@dataclass(frozen=True, slots=True)
+class Approval:
+    """A plan an approve-mode intent is waiting on. ``id`` is the change set's id."""
+
+    id: str
+    intent: str
+    change: ChangeSet
+    summary: str
+    requested_at: datetime
+    status: ApprovalStatus = ApprovalStatus.PENDING
+    decided_at: datetime | None = None
+    reason: str = ""
+    explanation: Mapping[str, object] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "intent": self.intent,
+            "device": self.change.device,
+            "edits": [e.describe() for e in self.change.edits],
+            "summary": self.summary,
+            "requested_at": self.requested_at.isoformat(),
+            "status": self.status.value,
+            "decided_at": self.decided_at.isoformat() if self.decided_at else None,
+            "reason": self.reason,
+            "explanation": dict(self.explanation),
+        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ docs/intents.md)::
     spec:
       priority: 100
       adminState: activated          # activated | deactivated
-      mode: auto                     # auto | dry-run (approve: not yet)
+      mode: auto                     # auto | approve | dry-run
       expectations:
         - id: video-latency
           type: e2e-qos

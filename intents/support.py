@@ -51,7 +51,7 @@ class Support:
 
 # This version: the e2e-qos policy acts on latency and loss measured by path probes.
 CURRENT_SUPPORT = Support(
-    modes=frozenset({IntentMode.AUTO, IntentMode.DRY_RUN}),
+    modes=frozenset({IntentMode.AUTO, IntentMode.DRY_RUN, IntentMode.APPROVE}),
     measured_targets={ExpectationType.E2E_QOS: frozenset({"latencyMs", "lossRatio"})},
 )
 

@@ -10,6 +10,7 @@ import stat
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -193,3 +194,50 @@ def test_json_log_lines_are_one_object_each(capsys):
     assert first["message"] == "hello world" and first["device"] == "r2"
     assert first["level"] == "warning" and first["logger"] == "netpilot.test"
     assert "ValueError: invalid literal" in second["exc"]
+
+
+async def test_an_operator_approves_a_plan_from_the_cli(service, tmp_path):
+    import json
+    import sys
+
+    client, _, intents = service
+    text = (intents / "video.yaml").read_text().replace("mode: auto", "mode: approve")
+    assert "mode: approve" in text
+    (intents / "video.yaml").write_text(text)
+    status, body = await client.request("POST", "/v1/reload")
+    assert status == 200 and body["applied"] is True, body
+
+    async def pending() -> bool:
+        _, data = await client.request("GET", "/v1/approvals")
+        return any(a["status"] == "pending" for a in data["approvals"])
+
+    await eventually(pending)
+    netpilot = Path(sys.executable).parent / "netpilot"
+    config = tmp_path / "netpilot.yaml"
+
+    async def cli(*args: str) -> Any:
+        process = await asyncio.create_subprocess_exec(
+            str(netpilot),
+            "changes",
+            *args,
+            "--config",
+            str(config),
+            "--output",
+            "json",
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+        assert process.returncode == 0, err.decode()[-2000:]
+        return json.loads(out.decode().strip().splitlines()[-1])
+
+    listed = await cli("pending")
+    (approval,) = [a for a in listed["approvals"] if a["status"] == "pending"]
+    approved = await cli("approve", approval["id"], "--reason", "agreed with the NOC")
+    assert approved["approval"]["status"] == "approved"
+
+    async def confirmed() -> bool:
+        _, data = await client.request("GET", "/v1/changes")
+        return any(c["status"] == "confirmed" for c in data["changes"])
+
+    await eventually(confirmed)

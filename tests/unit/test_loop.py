@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,10 +19,11 @@ import pytest
 from adapters.fake import FakeDevice
 from adapters.snmp import SnmpPoller
 from controller.config import ApplySettings, LoopSettings
-from controller.errors import RpcError
+from controller.errors import ChangeError, RpcError
 from controller.journal import Journal
 from controller.loop import Controller
 from controller.model import (
+    ApprovalStatus,
     ChangeStatus,
     ClassQueue,
     Device,
@@ -32,6 +34,7 @@ from controller.model import (
     ExpectationVerb,
     Guards,
     Intent,
+    IntentMode,
     NetconfEndpoint,
     NotFulfilledState,
     PathRef,
@@ -173,3 +176,39 @@ async def test_a_cancelled_transaction_restores_and_frees_the_intent(rig):
     assert fakes["r2"].pending is None and fakes["r2"].running == DeviceConfig()
     (record,) = controller.journal.changes()
     assert record.status is ChangeStatus.ROLLED_BACK
+
+
+@pytest.fixture
+def approve_rig(rig):
+    controller, fakes, clock = rig
+    controller.replace_intents([replace(INTENT, mode=IntentMode.APPROVE)])
+    return controller, fakes, clock
+
+
+async def test_an_approve_mode_plan_waits_for_an_operator(approve_rig):
+    controller, fakes, clock = approve_rig
+    await ticks(controller, clock, 3, timedelta(seconds=10))
+    assert "commit" not in fakes["r2"].calls  # nothing applied without an approval
+    (approval,) = controller.approvals.values()
+    assert approval.status is ApprovalStatus.PENDING and approval.change.device == "r2"
+    assert "awaiting approval" in controller.last_decisions[INTENT.name].summary
+    controller.decide_approval(approval.id, approve=True, reason="change window")
+    await ticks(controller, clock, 1, timedelta(seconds=10))
+    assert fakes["r2"].calls.count("commit") == 1  # applied on the next tick
+    assert controller.approvals[approval.id].status is ApprovalStatus.APPLIED
+    steps = [e.kind for e in controller.journal.events() if e.kind.startswith("approval-")]
+    assert steps == ["approval-requested", "approval-approved", "approval-applied"]
+
+
+async def test_a_rejected_plan_is_quarantined_with_the_operators_reason(approve_rig):
+    controller, fakes, clock = approve_rig
+    await ticks(controller, clock, 2, timedelta(seconds=10))
+    (approval,) = controller.approvals.values()
+    controller.decide_approval(approval.id, approve=False, reason="not during the match")
+    with pytest.raises(ChangeError, match="not pending"):
+        controller.decide_approval(approval.id, approve=True)
+    await ticks(controller, clock, 2, timedelta(seconds=70))
+    assert "commit" not in fakes["r2"].calls
+    status = controller.statuses[INTENT.name]
+    assert status.state is NotFulfilledState.FULFILMENT_FAILED
+    assert any("not during the match" in r for r in status.reasons)
