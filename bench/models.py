@@ -35,6 +35,8 @@ import tarfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from bench.datasets import datasets_dir
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -46,7 +48,7 @@ if TYPE_CHECKING:
 
 DESCRIPTION = "analytics models: NAB score, video-stall F1, load-forecast MAPE, us per sample"
 
-DEFAULT_DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
+DEFAULT_DATASETS = datasets_dir()
 
 # NAB's published standard score of the windowed-Gaussian detector (results/final_results.json)
 PUBLISHED_WINDOWED_GAUSSIAN = 39.649523496077585

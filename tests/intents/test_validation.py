@@ -384,13 +384,6 @@ def test_with_names_only_labels_are_not_checked():
 
 CURRENT = [
     pytest.param(
-        at(qos(), "  priority: 100\n", "  priority: 100\n  mode: approve\n"),
-        6,
-        "error",
-        "mode 'approve' is not supported by this netpilot version yet",
-        id="approve",
-    ),
-    pytest.param(
         at(
             qos(),
             "      targets:",

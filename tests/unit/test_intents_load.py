@@ -125,12 +125,6 @@ BROKEN = [
         id="contradictory-range",
     ),
     pytest.param(
-        GOOD.replace("mode: dry-run", "mode: approve"),
-        6,
-        "mode 'approve' is not supported by this netpilot version yet",
-        id="approve-not-yet",
-    ),
-    pytest.param(
         GOOD.replace(
             "      type: e2e-qos\n",
             "      type: e2e-qos\n      contexts: [{name: timeWindow, value: '18:00-22:00'}]\n",
@@ -207,3 +201,8 @@ def test_mutated_good_file_never_crashes(position, insert):
     mutated = GOOD[:position] + insert + GOOD[position + 1 :]
     result = load(mutated)
     assert result.ok or result.intents == ()
+
+
+def test_approve_mode_loads_now_that_operators_can_approve():
+    (intent,) = load(GOOD.replace("mode: dry-run", "mode: approve")).intents
+    assert intent.mode is IntentMode.APPROVE
