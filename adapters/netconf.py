@@ -176,6 +176,14 @@ logger = logging.getLogger(__name__)
 
 BASE_1_1 = "urn:ietf:params:netconf:base:1.1"
 _DATASTORES = frozenset(d.value for d in Datastore)
+# SSH ciphers in the order netpilot offers them (the server picks the first it also has)
+_ENCRYPTION_PREFERENCE = (
+    "aes128-gcm@openssh.com",
+    "aes256-gcm@openssh.com",
+    "chacha20-poly1305@openssh.com",
+    "aes128-ctr",
+    "aes256-ctr",
+)
 _DEFAULT_OPERATIONS = frozenset({"merge", "replace", "none"})
 # the module's configuration (and nothing of nacm & co.)
 CONFIG_FILTER = SubtreeFilter(f'<interfaces xmlns="{NAMESPACE}"/><qos xmlns="{NAMESPACE}"/>')
@@ -644,6 +652,9 @@ class _SshLink:
                     kbdint_auth=False,
                     host_based_auth=False,
                     connect_timeout=endpoint.timeout_seconds,
+                    # AES-GCM first: asyncssh's chacha20-poly1305 builds a cipher context per
+                    # packet in Python (~0.15 ms of CPU per RPC here); GCM runs in OpenSSL
+                    encryption_algs=_ENCRYPTION_PREFERENCE,
                     keepalive_interval=keepalive.total_seconds(),
                     keepalive_count_max=keepalive_count_max,
                 ),
