@@ -35,9 +35,9 @@ import tarfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from bench.datasets import datasets_dir
-from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import numpy as np
