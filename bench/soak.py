@@ -1,0 +1,184 @@
+"""``netpilot bench soak``: the daemon managing a large lab for a while; no growth allowed.
+
+A generated lab of N devices runs in its own process (``netpilot lab up --devices N``, lab
+time 60x by default); the controller runs in this process exactly as ``netpilot run`` does
+(:func:`controller.service.serve`: SNMP and NETCONF sensing of every device each tick, the
+API, the journal). Every sample window records the process's RSS, the ticks' duration and
+the loop lag (how late a tick started against its interval). The figures to compare are the
+first window's against the last one's: memory and lag must not grow (issue #10 asks for a
+30-minute run at 1,000 devices; ``--minutes`` shortens it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from controller.loop import TickReport
+
+DESCRIPTION = (
+    "the daemon on a generated lab of N devices for M minutes: RSS per device and loop lag at "
+    "the start and at the end (no growth allowed)"
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--devices", type=int, default=1000, help="lab devices (default: 1000)")
+    parser.add_argument("--minutes", type=float, default=30.0, help="run time (default: 30)")
+    parser.add_argument("--interval", type=float, default=10.0, help="tick seconds (default: 10)")
+    parser.add_argument("--speed", type=float, default=60.0, help="lab speed (default: 60)")
+
+
+def run(args: argparse.Namespace) -> dict[str, object]:
+    return asyncio.run(_run(args.devices, args.minutes, args.interval, args.speed))
+
+
+def _rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class _Sampler:
+    """An observer that keeps tick durations, lags and errors per sample window."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self.windows: list[dict[str, list[float]]] = [{"tick": [], "lag": [], "errors": []}]
+        self._last_start: float | None = None
+
+    def controller_ready(self, controller: object) -> None:
+        return None
+
+    def tick_finished(self, report: TickReport) -> None:
+        started = report.at.timestamp()
+        window = self.windows[-1]
+        window["tick"].append(report.duration.total_seconds())
+        if self._last_start is not None:
+            window["lag"].append(max(0.0, started - self._last_start - self.interval))
+        self._last_start = started
+        errors = sum(
+            1
+            for o in report.observations.values()
+            if o.errors  # type: ignore[attr-defined]
+        )
+        window["errors"].append(float(errors))
+
+    def change_started(self, decision: object, txn: str) -> None:
+        return None
+
+    def change_finished(self, result: object) -> None:
+        return None
+
+
+def _summary(window: dict[str, list[float]], rss: float) -> dict[str, object]:
+    ticks = sorted(window["tick"]) or [0.0]
+    lags = sorted(window["lag"]) or [0.0]
+    return {
+        "rss_mb": round(rss, 1),
+        "ticks": len(window["tick"]),
+        "tick_ms_p50": round(statistics.median(ticks) * 1000, 1),
+        "lag_ms_p95": round(lags[min(len(lags) - 1, int(len(lags) * 0.95))] * 1000, 1),
+        "devices_with_errors_max": int(max(window["errors"], default=0)),
+    }
+
+
+async def _run(devices: int, minutes: float, interval: float, speed: float) -> dict[str, object]:
+    from controller.config import ApplySettings, LoopSettings, load_settings
+    from controller.demo import write_controller_config
+    from controller.service import serve
+
+    with tempfile.TemporaryDirectory(prefix="netpilot-bench-soak-") as tmp:
+        state = Path(tmp)
+        lab = subprocess.Popen(  # noqa: S603, ASYNC220 - our own CLI; started once, not awaited
+            [
+                sys.executable,
+                "-m",
+                "controller",
+                "lab",
+                "up",
+                "--devices",
+                str(devices),
+                "--state-dir",
+                str(state / "lab"),
+                "--status-interval",
+                "0",
+                "--speed",
+                str(speed),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            deadline = time.monotonic() + 300
+            while not (state / "lab" / "inventory.yaml").exists():
+                if lab.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the lab did not come up")
+                await asyncio.sleep(0.5)
+            intents = state / "intents"
+            intents.mkdir()
+            config = write_controller_config(
+                state,
+                inventory=state / "lab" / "inventory.yaml",
+                intents_dir=intents,
+                journal=state / "journal.sqlite",
+                loop=LoopSettings(interval=timedelta(seconds=interval)),
+                apply=ApplySettings(),
+            )
+            sampler = _Sampler(interval)
+            stop = asyncio.Event()
+            rss_before = _rss_mb()  # the interpreter and its libraries, before any device
+            rss: list[float] = []
+            task = asyncio.create_task(serve(load_settings(config), stop=stop, observers=[sampler]))
+            windows = max(2, int(minutes * 60 // max(interval * 6, 30)))
+            window_seconds = minutes * 60 / windows
+            for _ in range(windows):
+                await asyncio.sleep(window_seconds)
+                rss.append(_rss_mb())
+                sampler.windows.append({"tick": [], "lag": [], "errors": []})
+            stop.set()
+            await task
+        finally:
+            lab.send_signal(signal.SIGINT)
+            try:
+                lab.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                lab.kill()
+                lab.wait()
+    first, last = sampler.windows[0], sampler.windows[-2]
+    return {
+        "devices": devices,
+        "minutes": minutes,
+        "interval_s": interval,
+        "start": _summary(first, rss[0]),
+        "end": _summary(last, rss[-1]),
+        "rss_mb_before_controller": round(rss_before, 1),
+        "rss_kb_per_device_end": round((rss[-1] - rss_before) * 1024 / devices, 1),
+        "rss_growth_mb": round(rss[-1] - rss[0], 1),
+    }
+
+
+def format_text(result: dict[str, object]) -> str:
+    start, end = result["start"], result["end"]
+    assert isinstance(start, dict)
+    assert isinstance(end, dict)
+    return (
+        f"{result['devices']} devices for {result['minutes']} min at {result['interval_s']} s "
+        f"ticks\n"
+        f"start: RSS {start['rss_mb']} MB, tick p50 {start['tick_ms_p50']} ms, "
+        f"lag p95 {start['lag_ms_p95']} ms\n"
+        f"end:   RSS {end['rss_mb']} MB, tick p50 {end['tick_ms_p50']} ms, "
+        f"lag p95 {end['lag_ms_p95']} ms\n"
+        f"RSS per device {result['rss_kb_per_device_end']} KB; growth {result['rss_growth_mb']} MB"
+    )
