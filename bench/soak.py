@@ -71,7 +71,7 @@ class _Sampler:
         errors = sum(
             1
             for o in report.observations.values()
-            if o.errors  # type: ignore[attr-defined]
+            if o.errors
         )
         window["errors"].append(float(errors))
 
