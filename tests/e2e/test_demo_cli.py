@@ -91,7 +91,7 @@ def test_tui_demo_reports_a_failed_run_and_exits_1(tmp_path):
     intents.mkdir()
     (intents / "video.yaml").write_text(
         "apiVersion: netpilot/v1\nkind: Intent\nmetadata: {name: video}\n"
-        "spec:\n  mode: approve\n  expectations: []\n"
+        "spec:\n  mode: autopilot\n  expectations: []\n"
     )
     completed = subprocess.run(
         [
@@ -112,6 +112,6 @@ def test_tui_demo_reports_a_failed_run_and_exits_1(tmp_path):
     )
     assert completed.returncode == 1, completed.stderr[-3000:]
     assert "Traceback" not in completed.stderr
-    assert "video.yaml:5:9: spec.mode: mode 'approve' is not supported" in completed.stderr
+    assert "video.yaml:5:9: spec.mode: unknown value 'autopilot'" in completed.stderr
     error = json.loads(completed.stdout.strip().splitlines()[-1])["error"]
     assert error["errors"][0]["field"] == "spec.mode"
