@@ -68,11 +68,7 @@ class _Sampler:
         if self._last_start is not None:
             window["lag"].append(max(0.0, started - self._last_start - self.interval))
         self._last_start = started
-        errors = sum(
-            1
-            for o in report.observations.values()
-            if o.errors
-        )
+        errors = sum(1 for o in report.observations.values() if o.errors)
         window["errors"].append(float(errors))
 
     def change_started(self, decision: object, txn: str) -> None:
