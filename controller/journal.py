@@ -2,6 +2,10 @@
 
 Each step of a change transaction is written and committed (WAL, ``synchronous=FULL``)
 before the next step is taken, so after a crash the journal says how far a change got.
+Steps of devices that run concurrently may share one commit (group commit:
+:meth:`Journal.stage_event` then :meth:`Journal.flush`, which a worker thread may run): each
+device still waits for its step to be on disk before its next step, but 50 devices cost a
+handful of fsyncs per step, not 50, and the event loop is not blocked while the disk syncs.
 
 Tables:
 
@@ -19,6 +23,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
+from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -114,6 +120,19 @@ _CHANGE_SELECT = (
     "FROM changes"
 )
 _EVENT_SELECT = "SELECT seq, at, kind, intent, device, txn, step, detail FROM events"
+_Statement = tuple[str, tuple[str | None, ...]]
+
+
+def _event_row(
+    kind: str,
+    at: datetime,
+    intent: str,
+    device: str,
+    txn: str,
+    step: str,
+    detail: Mapping[str, object] | None,
+) -> tuple[str, ...]:
+    return (at.isoformat(), kind, intent, device, txn, step, json.dumps(detail or {}, default=str))
 
 
 def undone_changes(records: Iterable[ChangeRecord]) -> dict[str, str]:
@@ -147,6 +166,9 @@ class Journal:
     def __init__(self, path: Path | str, *, read_only: bool = False) -> None:
         self.path = str(path)
         self.read_only = read_only
+        # one connection, used by the event loop and by a flushing worker thread in turn
+        self._lock = threading.Lock()
+        self._staged: deque[tuple[str, ...]] = deque()
         try:
             if read_only:
                 # as_uri() percent-encodes the path, so '?' or '#' in a name stay part of it
@@ -178,7 +200,10 @@ class Journal:
         self._db.execute(f"{_EVENT_SELECT} LIMIT 0").fetchall()
 
     def close(self) -> None:
-        self._db.close()
+        with self._lock:
+            if not self.read_only:
+                self._write(())
+            self._db.close()
 
     # ---------------------------------------------------------------- writing
 
@@ -193,26 +218,78 @@ class Journal:
         step: str = "",
         detail: Mapping[str, object] | None = None,
     ) -> int:
-        """Append one event; returns its sequence number."""
-        cursor = self._db.execute(
+        """Append one event; on disk (with every event staged before it) when this returns.
+
+        Returns:
+            Its sequence number.
+        """
+        row = _event_row(kind, at, intent, device, txn, step, detail)
+        with self._lock:
+            return self._write((row,))
+
+    def stage_event(
+        self,
+        kind: str,
+        *,
+        at: datetime,
+        intent: str = "",
+        device: str = "",
+        txn: str = "",
+        step: str = "",
+        detail: Mapping[str, object] | None = None,
+    ) -> None:
+        """Queue one event for the next :meth:`flush` (or :meth:`event`): many steps of
+        concurrent devices then share one commit. Never blocks, and may be called while
+        another thread runs :meth:`flush`."""
+        self._staged.append(_event_row(kind, at, intent, device, txn, step, detail))
+
+    def flush(self) -> None:
+        """Write every staged event in one commit (one fsync); a no-op when none is staged.
+
+        Thread-safe: the change transaction runs it in a worker thread, so the event loop
+        keeps serving other devices while the disk syncs.
+        """
+        with self._lock:
+            self._write(())
+
+    def _write(self, rows: Iterable[tuple[str, ...]], *statements: _Statement) -> int:
+        """Staged events, then ``statements``, then ``rows``, in one commit (lock held).
+
+        Returns:
+            The sequence number of the last row (0 when none).
+        """
+        staged: list[tuple[str, ...]] = []
+        while self._staged:
+            staged.append(self._staged.popleft())
+        rows = list(rows)
+        if not staged and not rows and not statements:
+            return 0
+        insert = (
             "INSERT INTO events (at, kind, intent, device, txn, step, detail) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                at.isoformat(),
-                kind,
-                intent,
-                device,
-                txn,
-                step,
-                json.dumps(detail or {}, default=str),
-            ),
+            "VALUES (?, ?, ?, ?, ?, ?, ?)"
         )
-        return int(cursor.lastrowid or 0)
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            if staged:
+                self._db.executemany(insert, staged)
+            for sql, params in statements:
+                self._db.execute(sql, params)
+            seq = 0
+            for row in rows:
+                seq = int(self._db.execute(insert, row).lastrowid or 0)
+            self._db.execute("COMMIT")
+        except BaseException:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            self._staged.extendleft(reversed(staged))  # not lost: the next write retries them
+            raise
+        return seq
 
     def begin_change(
         self, txn: str, plan: Plan, *, at: datetime, explanation: Mapping[str, object]
     ) -> None:
-        """Record a transaction as started (status pending) with its plan."""
+        """Record a transaction as started (status pending) with its plan (the row and its
+        first event in one commit: a pending change always has its plan)."""
         record = {
             "change_id": plan.id,
             "reason": plan.reason,
@@ -230,7 +307,7 @@ class Journal:
             ],
             "explanation": dict(explanation),
         }
-        self._db.execute(
+        insert = (
             "INSERT INTO changes (txn, change_id, intent, device, status, started_at, plan) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
@@ -243,19 +320,15 @@ class Journal:
                 json.dumps(record, default=str),
             ),
         )
-        self.event(
-            "change-step",
-            at=at,
-            intent=plan.intent,
-            device=",".join(plan.devices),
-            txn=txn,
-            step="planned",
-            detail=record,
+        row = _event_row(
+            "change-step", at, plan.intent, ",".join(plan.devices), txn, "planned", record
         )
+        with self._lock:
+            self._write((row,), insert)
 
     def finish_change(self, txn: str, result: ChangeResult) -> None:
-        """Record a transaction's final status."""
-        self._db.execute(
+        """Record a transaction's final status (the row and its event in one commit)."""
+        update = (
             "UPDATE changes SET status = ?, finished_at = ?, result = ? WHERE txn = ?",
             (
                 result.status.value,
@@ -264,15 +337,17 @@ class Journal:
                 txn,
             ),
         )
-        self.event(
+        row = _event_row(
             "change-step",
-            at=result.finished,
-            intent=result.intent,
-            device=result.device,
-            txn=txn,
-            step=f"finished:{result.status.value}",
-            detail={"detail": result.detail, "error": result.error},
+            result.finished,
+            result.intent,
+            result.device,
+            txn,
+            f"finished:{result.status.value}",
+            {"detail": result.detail, "error": result.error},
         )
+        with self._lock:
+            self._write((row,), update)
 
     # ---------------------------------------------------------------- reading
 
@@ -292,14 +367,16 @@ class Journal:
 
     def changes(self, *, limit: int = 100) -> list[ChangeRecord]:
         """The most recent transactions, newest first."""
-        rows = self._db.execute(
-            f"{_CHANGE_SELECT} ORDER BY rowid DESC LIMIT ?", (limit,)
-        ).fetchall()
+        with self._lock:
+            rows = self._db.execute(
+                f"{_CHANGE_SELECT} ORDER BY rowid DESC LIMIT ?", (limit,)
+            ).fetchall()
         return [self._change_record(row) for row in rows]
 
     def change(self, txn: str) -> ChangeRecord | None:
         """One transaction by id."""
-        row = self._db.execute(f"{_CHANGE_SELECT} WHERE txn = ?", (txn,)).fetchone()
+        with self._lock:
+            row = self._db.execute(f"{_CHANGE_SELECT} WHERE txn = ?", (txn,)).fetchone()
         return self._change_record(row) if row else None
 
     def rolled_back_by(self) -> dict[str, str]:
@@ -308,10 +385,11 @@ class Journal:
 
     def in_flight(self) -> list[ChangeRecord]:
         """Transactions that started and never finished (e.g. the controller was killed)."""
-        rows = self._db.execute(
-            f"{_CHANGE_SELECT} WHERE status = ? ORDER BY rowid",
-            (ChangeStatus.PENDING.value,),
-        ).fetchall()
+        with self._lock:
+            rows = self._db.execute(
+                f"{_CHANGE_SELECT} WHERE status = ? ORDER BY rowid",
+                (ChangeStatus.PENDING.value,),
+            ).fetchall()
         return [self._change_record(row) for row in rows]
 
     def events(self, *, txn: str = "", kind: str = "", limit: int = 1000) -> list[EventRecord]:
@@ -327,7 +405,8 @@ class Journal:
         if clauses:
             query += " WHERE " + " AND ".join(clauses)
         query += " ORDER BY seq LIMIT ?"
-        rows = self._db.execute(query, (*params, limit)).fetchall()
+        with self._lock:
+            rows = self._db.execute(query, (*params, limit)).fetchall()
         return [
             EventRecord(
                 seq=row[0],

@@ -317,7 +317,17 @@ async def test_restart_recovers_a_change_the_controller_left_pending(
         def event(self, kind, **kw):
             if self.dead:
                 raise Killed
-            seq = super().event(kind, **kw)
+            return self.die_after(super().event(kind, **kw), kw)
+
+        def stage_event(self, kind, **kw):
+            if self.dead:
+                raise Killed
+            seq = super().stage_event(kind, **kw)
+            if kw.get("step") == stop_after:
+                self.flush()  # the step reached the disk (with its group), then the kill
+            return self.die_after(seq, kw)
+
+        def die_after(self, seq, kw):
             if kw.get("step") == stop_after:
                 self.dead = True
                 device.drop_sessions()  # the process's connections die with it
@@ -481,7 +491,17 @@ async def test_restart_after_verification_confirms_rather_than_undoes(fleet, tmp
         def event(self, kind, **kw):
             if self.dead:
                 raise Killed
-            seq = super().event(kind, **kw)
+            return self.die_after(super().event(kind, **kw), kw)
+
+        def stage_event(self, kind, **kw):
+            if self.dead:
+                raise Killed
+            seq = super().stage_event(kind, **kw)
+            if kw.get("step") == "verified":
+                self.flush()  # the step reached the disk, then the kill
+            return self.die_after(seq, kw)
+
+        def die_after(self, seq, kw):
             if kw.get("step") == "verified":
                 self.dead = True
                 for device in fleet.values():
