@@ -278,6 +278,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "controller.cli_bench",
     "controller.cli_intents",
     "controller.cli_models",
+    "controller.cli_tui",
 )
 
 

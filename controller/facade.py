@@ -2,26 +2,21 @@
 
 The console (tui/) never touches adapters, the journal's SQLite file or the loop's internals:
 it reads and acts through a :class:`ConsoleFacade`. Everything it returns is a frozen value
-(core types from :mod:`controller.model` or the views below), so a remote implementation can
-carry the same values over the daemon's local API (``netpilot tui --connect``) later; this
-module has the in-process one, :class:`InProcessFacade`, built on the running
-:class:`~controller.loop.Controller` that the ``controller_ready`` observer hook hands over.
+(core types from :mod:`controller.model` or the views below). Two implementations:
 
-Live events (ticks, decisions, changes) do not go through the facade: they reach the console
-through a :class:`~controller.loop.ControllerObserver`. A remote facade will feed the same
-observer from the API's event stream.
+- :class:`InProcessFacade`, over a :class:`~controller.loop.Controller` running in the same
+  process (``netpilot demo``), handed over by the ``controller_ready`` observer hook;
+- :class:`RemoteFacade`, over the daemon's token-protected local API
+  (``netpilot tui --connect``, controller/api_client.py).
 
-What is not here yet, because the data does not exist yet (each is a method to add to the
-Protocol and both implementations when it does):
+Live events (ticks, decisions, changes) do not go through the facade's queries: in process
+they reach the console through a :class:`~controller.loop.ControllerObserver`; remotely,
+:meth:`RemoteFacade.run` polls the API's event feed and calls the same observer methods.
 
-- approvals (approve mode): ``pending_approvals() -> tuple[PendingPlan, ...]``,
-  ``approve(plan_id, *, reason)``, ``reject(plan_id, *, reason)``; needs the loop to park an
-  approve-mode intent's plan (decision, explanation, guards) instead of applying it;
-- models (issue 6): ``models() -> tuple[ModelView, ...]`` with version, champion/challenger
-  role, accuracy, drift and fallback state from the analytics model registry;
-- intent revisions and conflicts (issue 3): ``intent_history(name)`` (generation, commit,
-  time, diff per revision) and ``conflicts()`` (28.312 intent/expectation/target conflicts
-  with the resolution applied).
+The readers the two share (:func:`read_models`, :func:`read_revision_log`,
+:func:`read_intent_history`, :func:`read_intent_source`) do blocking file IO and return plain
+JSON data: the API sends that data as it is, and both facades turn it into views with the
+same ``*_from_dict`` functions, so a remote console shows exactly what a local one does.
 
 This module has no Textual in it: the console depends on it, never the other way round.
 """
@@ -30,16 +25,32 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
+from urllib.parse import quote
 
-from controller.errors import ConfigFileError
+from analytics.registry import ModelRecord, ModelStatus
+from controller.api_client import (
+    ApiClient,
+    ApiError,
+    decode_decision,
+    decode_intent,
+    decode_observation,
+    decode_result,
+    decode_status,
+    decode_tick,
+    parse_time,
+)
+from controller.errors import ChangeError, ConfigFileError, NetpilotError
+from controller.intent_store import IntentStore, default_store_path
 from controller.journal import ChangeRecord, EventRecord, Journal, undone_changes
-from controller.loop import Controller
+from controller.loop import Controller, TickReport
 from controller.model import (
+    Approval,
+    ApprovalStatus,
     ChangeResult,
     ChangeStatus,
     Decision,
@@ -47,19 +58,42 @@ from controller.model import (
     IntentStatus,
     Observation,
 )
+from controller.models_store import DEFAULT_STORE, ModelStore, ModelStoreError
+from intents.revisions import Outcome
 
 __all__ = [
+    "ApprovalView",
     "ChangeDetail",
     "ChangeView",
+    "ConflictView",
+    "ConsoleEvents",
     "ConsoleFacade",
     "ControllerSnapshot",
     "DeviceEdit",
     "DeviceInfo",
     "InProcessFacade",
+    "IntentRevision",
     "IntentSource",
+    "ModelVersion",
+    "ModelView",
+    "ModelsView",
+    "RemoteFacade",
+    "RevisionStep",
+    "RevisionsView",
     "TimelineStep",
+    "approval_from_dict",
+    "approval_view",
     "change_view",
     "document_span",
+    "intent_history_from_dicts",
+    "model_usage",
+    "models_from_dict",
+    "read_intent_history",
+    "read_intent_source",
+    "read_models",
+    "read_revision_log",
+    "revisions_from_dict",
+    "snapshot_from_dict",
 ]
 
 log = logging.getLogger("netpilot.facade")
@@ -205,13 +239,239 @@ class IntentSource:
     last_line: int
 
 
+@dataclass(frozen=True, slots=True)
+class ApprovalView:
+    """A plan an approve-mode intent waits on (or waited on), as the console shows it.
+
+    Attributes:
+        id: the approval's id (the plan's change id).
+        intent: the intent it serves.
+        devices: the devices it would change.
+        edits: every edit, per device.
+        summary: what the controller concluded.
+        requested_at: when the loop asked for it.
+        status: pending, approved, rejected, applied or superseded.
+        decided_at: when an operator (or the loop) settled it.
+        reason: the operator's reason.
+        explanation: the decision's explanation, key for key.
+    """
+
+    id: str
+    intent: str
+    devices: tuple[str, ...]
+    edits: tuple[DeviceEdit, ...]
+    summary: str
+    requested_at: datetime
+    status: ApprovalStatus
+    decided_at: datetime | None = None
+    reason: str = ""
+    explanation: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def pending(self) -> bool:
+        """Whether an operator may still approve or reject it."""
+        return self.status is ApprovalStatus.PENDING
+
+
+@dataclass(frozen=True, slots=True)
+class ModelVersion:
+    """One trained version of a model (its metadata; the learned state stays in the store)."""
+
+    version: int
+    model_type: str
+    created_at: datetime | None
+    metrics: Mapping[str, float]
+    features: tuple[str, ...]
+    training_samples: int
+    training_start: datetime | None = None
+    training_end: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ModelView:
+    """A model of the registry: its record (champion, challenger, status, monitoring,
+    events) and its versions."""
+
+    record: ModelRecord
+    versions: tuple[ModelVersion, ...]
+
+    @property
+    def name(self) -> str:
+        """The model's name."""
+        return self.record.name
+
+    @property
+    def answering(self) -> str:
+        """Who answers for the model now: ``v3``, or ``rule seasonal-naive``."""
+        record = self.record
+        if record.champion is not None and record.status is ModelStatus.ACTIVE:
+            return f"v{record.champion}"
+        return f"rule {record.kind.baseline}"
+
+    def version(self, number: int | None) -> ModelVersion | None:
+        """One version's metadata, if stored."""
+        return next((v for v in self.versions if v.version == number), None)
+
+    def accuracy(self, number: int | None) -> float | None:
+        """A version's validation metric (``kind.metric``: mape, alarm_rate or f1)."""
+        version = self.version(number)
+        if version is None:
+            return None
+        return version.metrics.get(self.record.kind.metric)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelsView:
+    """The model registry as the console shows it.
+
+    Attributes:
+        store: the store's directory.
+        models: every readable model, by name.
+        in_use: whether the controller's decisions name a model.
+        usage: one line saying how the controller uses the models (or that it does not).
+        problems: models or files that could not be read.
+    """
+
+    store: str
+    models: tuple[ModelView, ...]
+    in_use: bool
+    usage: str
+    problems: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ConflictView:
+    """A conflict between two intents (28.312 conflict report) and how it was resolved."""
+
+    kind: str  # targetConflict | expectationConflict | intentConflict
+    intents: tuple[str, ...]
+    description: str
+    winner: str
+    resolution: str
+
+    def describe(self) -> str:
+        """``targetConflict a / b: description``."""
+        return f"{self.kind} {' / '.join(self.intents)}: {self.description}"
+
+
+@dataclass(frozen=True, slots=True)
+class RevisionStep:
+    """One recorded step of the intent source: a revision admitted, refused or quarantined.
+
+    Attributes:
+        seq: the store's order.
+        revision: the revision id (a commit, or ``sha256:`` of a directory).
+        source: where it was read.
+        author: the commit's author.
+        message: the commit's subject.
+        at: when the step happened.
+        outcome: ``admitted``, ``refused`` or ``quarantined``.
+        reason: why.
+        active: the revision in force after the step.
+        changes: the semantic diff to the revision before, one line each.
+        errors: validation errors (a refused revision's).
+        warnings: validation warnings.
+        conflicts: conflicts between its intents.
+        notes: per intent, what the conflict resolution did to it.
+    """
+
+    seq: int
+    revision: str
+    source: str
+    author: str
+    message: str
+    at: datetime | None
+    outcome: str
+    reason: str
+    active: str
+    changes: tuple[str, ...] = ()
+    errors: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    conflicts: tuple[ConflictView, ...] = ()
+    notes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def short(self) -> str:
+        """The id as people write it (12 hex digits)."""
+        return self.revision.removeprefix("sha256:")[:12]
+
+
+@dataclass(frozen=True, slots=True)
+class RevisionsView:
+    """What the intent store knows about the intent source.
+
+    Attributes:
+        store: the store's file.
+        source: the source last polled.
+        last_poll: when.
+        poll_error: why that poll failed ("" when it did not).
+        steps: recorded steps, newest first.
+        quarantined: revision id -> why it is not to be applied again.
+    """
+
+    store: str
+    source: str
+    last_poll: datetime | None
+    poll_error: str
+    steps: tuple[RevisionStep, ...]
+    quarantined: Mapping[str, str]
+
+    @property
+    def active(self) -> RevisionStep | None:
+        """The admission of the revision in force."""
+        if not self.steps:
+            return None
+        active = self.steps[0].active
+        return next(
+            (s for s in self.steps if s.revision == active and s.outcome == Outcome.ADMITTED.value),
+            None,
+        )
+
+    @property
+    def refusals(self) -> tuple[RevisionStep, ...]:
+        """Revisions refused since the active one was admitted (the source is ahead)."""
+        active = self.active
+        since = active.seq if active is not None else 0
+        return tuple(s for s in self.steps if s.outcome == Outcome.REFUSED.value and s.seq > since)
+
+
+@dataclass(frozen=True, slots=True)
+class IntentRevision:
+    """A revision that added, changed or removed one intent.
+
+    Attributes:
+        revision: the revision id.
+        author: its author.
+        message: its commit subject.
+        at: when it was handled.
+        outcome: ``admitted``, or ``quarantined`` (it was rolled back to an earlier one).
+        change: ``added``, ``changed`` or ``removed``.
+        fields: the changed fields, ``spec.priority: 50 -> 100``.
+        generation: the intent's generation after it.
+    """
+
+    revision: str
+    author: str
+    message: str
+    at: datetime | None
+    outcome: str
+    change: str
+    fields: tuple[str, ...]
+    generation: str
+
+    @property
+    def short(self) -> str:
+        """The id as people write it (12 hex digits)."""
+        return self.revision.removeprefix("sha256:")[:12]
+
+
 # --------------------------------------------------------------------------- the protocol
 
 
 class ConsoleFacade(Protocol):
     """What the operator console may read and do. Every call is a coroutine: an
-    implementation may do IO (the journal, a file, later the daemon's API) but never blocks
-    the caller's event loop."""
+    implementation may do IO (the journal, a file, the daemon's API) but never blocks the
+    caller's event loop."""
 
     async def snapshot(self) -> ControllerSnapshot:
         """The controller's live state now."""
@@ -237,8 +497,54 @@ class ConsoleFacade(Protocol):
                 rolled back, or a device is busy with another change).
         """
 
+    async def approvals(self) -> tuple[ApprovalView, ...]:
+        """Every plan approve-mode intents asked for since the controller started, newest
+        first (pending ones and how the others were settled)."""
+
+    async def approve(self, approval_id: str, reason: str = "") -> ApprovalView:
+        """Approve a pending plan: the loop applies it at its next tick if it still
+        proposes it.
+
+        Raises:
+            ChangeError: no such approval, or it is not pending any more.
+        """
+
+    async def reject(self, approval_id: str, reason: str) -> ApprovalView:
+        """Reject a pending plan: its change is quarantined for its intent.
+
+        Raises:
+            ChangeError: no reason given, no such approval, or it is not pending any more.
+        """
+
+    async def models(self) -> ModelsView:
+        """The model registry: versions, champion/challenger, accuracy, drift, fallback."""
+
+    async def revisions(self) -> RevisionsView | None:
+        """The intent source's revisions, refusals and quarantine; ``None`` when the
+        controller keeps no intent store (the demo reads its intent files once)."""
+
+    async def intent_history(self, name: str) -> tuple[IntentRevision, ...] | None:
+        """The revisions that touched an intent, newest first; ``None`` without a store."""
+
     async def drain(self) -> None:
         """Wait until every action started through the facade has ended."""
+
+
+class ConsoleEvents(Protocol):
+    """What the console hears from a running controller (the observer's events, plus the
+    state of a remote console's connection)."""
+
+    def tick_finished(self, report: TickReport) -> None:
+        """After every tick."""
+
+    def change_started(self, decision: Decision, txn: str) -> None:
+        """When a change transaction starts."""
+
+    def change_finished(self, result: ChangeResult) -> None:
+        """When a change transaction has ended."""
+
+    def connection_changed(self, problem: str) -> None:
+        """A remote console lost the daemon (``problem`` says why) or got it back (``""``)."""
 
 
 # --------------------------------------------------------------------------- conversions
@@ -339,10 +645,532 @@ def _is_separator(line: str) -> bool:
     return line.rstrip() == "---" or line.startswith("--- ") or line.rstrip() == "..."
 
 
+def _device_edits(change_sets: Iterable[Mapping[str, object]]) -> tuple[DeviceEdit, ...]:
+    """Edits of encoded change sets (``{"device", "edits": [{"op", "path", "old", "new"}]}``)."""
+    edits = []
+    for change in change_sets:
+        raw = change.get("edits")
+        for item in raw if isinstance(raw, list) else []:
+            if not isinstance(item, Mapping):
+                continue
+            path = item.get("path")
+            old, new = item.get("old"), item.get("new")
+            edits.append(
+                DeviceEdit(
+                    device=str(change.get("device", "")),
+                    op=str(item.get("op", "")),
+                    path="/".join(str(p) for p in path)
+                    if isinstance(path, list)
+                    else str(path or ""),
+                    old=None if old is None else str(old),
+                    new=None if new is None else str(new),
+                )
+            )
+    return tuple(edits)
+
+
+def approval_view(approval: Approval) -> ApprovalView:
+    """An approval as the console shows it."""
+    change = approval.change
+    return ApprovalView(
+        id=approval.id,
+        intent=approval.intent,
+        devices=(change.device,),
+        edits=tuple(
+            DeviceEdit(change.device, e.op.value, "/".join(e.path), e.old, e.new)
+            for e in change.edits
+        ),
+        summary=approval.summary,
+        requested_at=approval.requested_at,
+        status=approval.status,
+        decided_at=approval.decided_at,
+        reason=approval.reason,
+        explanation=dict(approval.explanation),
+    )
+
+
+def approval_from_dict(data: Mapping[str, object]) -> ApprovalView:
+    """An approval from the API (``encode_approval``; ``Approval.as_dict`` also reads).
+
+    Raises:
+        ValueError: no request time, or an unknown status.
+    """
+    changes = data.get("changes")
+    change_sets = (
+        [c for c in changes if isinstance(c, Mapping)] if isinstance(changes, list) else []
+    )
+    if change_sets:
+        edits = _device_edits(change_sets)
+        devices = tuple(dict.fromkeys(str(c.get("device", "")) for c in change_sets))
+    else:  # only the described edits ("path: old -> new")
+        device = str(data.get("device", ""))
+        raw = data.get("edits")
+        edits = tuple(
+            DeviceEdit(device, "", str(e), None, None)
+            for e in (raw if isinstance(raw, list) else [])
+        )
+        devices = (device,) if device else ()
+    requested = parse_time(data.get("requested_at"))
+    if requested is None:
+        raise ValueError(f"approval {data.get('id')!r} has no request time")
+    explanation = data.get("explanation")
+    return ApprovalView(
+        id=str(data.get("id", "")),
+        intent=str(data.get("intent", "")),
+        devices=devices,
+        edits=edits,
+        summary=str(data.get("summary", "")),
+        requested_at=requested,
+        status=ApprovalStatus(str(data.get("status", ""))),
+        decided_at=parse_time(data.get("decided_at")),
+        reason=str(data.get("reason", "") or ""),
+        explanation=dict(explanation) if isinstance(explanation, Mapping) else {},
+    )
+
+
+def _require_reason(approval_id: str, reason: str) -> str:
+    reason = reason.strip()
+    if not reason:
+        raise ChangeError(approval_id, "a rejection needs a reason (it is journaled)")
+    return reason
+
+
+def change_record_from_dict(data: Mapping[str, object]) -> ChangeRecord:
+    """A journal record from the API (``ChangeRecord.as_dict``)."""
+    plan, result = data.get("plan"), data.get("result")
+    finished = data.get("finished_at")
+    return ChangeRecord(
+        txn=str(data.get("txn", "")),
+        change_id=str(data.get("change_id", "")),
+        intent=str(data.get("intent", "")),
+        device=str(data.get("device", "")),
+        status=ChangeStatus(str(data.get("status", ""))),
+        started_at=str(data.get("started_at", "")),
+        finished_at=None if finished is None else str(finished),
+        plan=dict(plan) if isinstance(plan, Mapping) else {},
+        result=dict(result) if isinstance(result, Mapping) else None,
+    )
+
+
+def _event_record(data: Mapping[str, object]) -> EventRecord:
+    detail = data.get("detail")
+    seq = data.get("seq")
+    return EventRecord(
+        seq=seq if isinstance(seq, int) else 0,
+        at=str(data.get("at", "")),
+        kind=str(data.get("kind", "")),
+        intent=str(data.get("intent", "")),
+        device=str(data.get("device", "")),
+        txn=str(data.get("txn", "")),
+        step=str(data.get("step", "")),
+        detail=dict(detail) if isinstance(detail, Mapping) else {},
+    )
+
+
+def _mappings(value: object) -> list[Mapping[str, object]]:
+    return [v for v in value if isinstance(v, Mapping)] if isinstance(value, list) else []
+
+
+def _strings(value: object) -> tuple[str, ...]:
+    return tuple(str(v) for v in value) if isinstance(value, list | tuple) else ()
+
+
+def snapshot_from_dict(data: Mapping[str, object]) -> ControllerSnapshot:
+    """The controller's state from ``GET /v1/snapshot``."""
+    observations = data.get("observations")
+    in_flight, held = data.get("in_flight"), data.get("held")
+    ticks = data.get("ticks")
+    return ControllerSnapshot(
+        ticks=ticks if isinstance(ticks, int) else 0,
+        intents=tuple(decode_intent(i) for i in _mappings(data.get("intents"))),
+        devices=tuple(
+            DeviceInfo(
+                str(d.get("name", "")),
+                str(d.get("address", "")),
+                {str(k): str(v) for k, v in labels.items()}
+                if isinstance(labels := d.get("labels"), Mapping)
+                else {},
+            )
+            for d in _mappings(data.get("devices"))
+        ),
+        statuses=tuple(decode_status(s) for s in _mappings(data.get("statuses"))),
+        observations={
+            str(name): decode_observation(o)
+            for name, o in (observations.items() if isinstance(observations, Mapping) else ())
+            if isinstance(o, Mapping)
+        },
+        decisions=tuple(decode_decision(d) for d in _mappings(data.get("decisions"))),
+        in_flight={str(k): str(v) for k, v in in_flight.items()}
+        if isinstance(in_flight, Mapping)
+        else {},
+        held={
+            str(k): {str(c): str(r) for c, r in v.items()}
+            for k, v in held.items()
+            if isinstance(v, Mapping)
+        }
+        if isinstance(held, Mapping)
+        else {},
+    )
+
+
+# --------------------------------------------------------------------------- models
+
+
+def model_usage(decisions: Iterable[Decision]) -> tuple[bool, str]:
+    """Whether the controller's decisions use a model of the registry, in one line.
+
+    A decision that used one names it in its explanation as the registry writes it
+    (``analytics.registry.explanation``: a mapping with ``name``, ``source``, ``version``);
+    anything else under ``model`` describes what the policy decided on instead.
+    """
+    used: dict[str, str] = {}
+    described: list[str] = []
+    for decision in decisions:
+        value = decision.explanation.get("model")
+        for entry in value if isinstance(value, list) else [value]:
+            if isinstance(entry, Mapping) and entry.get("name"):
+                version = entry.get("version")
+                used[str(entry["name"])] = (
+                    f"v{version}"
+                    if entry.get("source") == "model" and version is not None
+                    else f"rule {entry.get('baseline', 'baseline')}"
+                )
+            elif entry is not None and str(entry) not in described:
+                described.append(str(entry))
+    if used:
+        return True, "decisions use: " + ", ".join(f"{n} {how}" for n, how in sorted(used.items()))
+    if described:
+        return False, (
+            "The controller does not use these models in its decisions yet "
+            f"(they decide on: {'; '.join(described)})"
+        )
+    return False, "The controller does not use these models in its decisions yet"
+
+
+def read_models(store: Path, decisions: Iterable[Decision] = ()) -> dict[str, object]:
+    """The registry in ``store`` as plain data (blocking file IO: run it in a thread).
+
+    Every version's metadata is read, not its learned state. A model whose files cannot
+    be read is listed under ``problems`` instead of failing the whole answer.
+    """
+    registry = ModelStore(store)
+    models: list[dict[str, object]] = []
+    problems: list[str] = []
+    try:
+        names = registry.names()
+    except OSError as exc:
+        names = []
+        problems.append(f"{store}: {exc}")
+    for name in names:
+        try:
+            record = registry.record(name)
+            if record is None:
+                continue
+            versions = []
+            for number in registry.versions(name):
+                artifact = registry.artifact(name, number)
+                window = artifact.training_window
+                versions.append(
+                    {
+                        "version": artifact.version,
+                        "model_type": artifact.model_type,
+                        "created_at": artifact.created_at.isoformat(),
+                        "metrics": dict(artifact.metrics),
+                        "features": list(artifact.features),
+                        "training_window": window.as_dict(),
+                    }
+                )
+        except (ModelStoreError, OSError, ValueError) as exc:
+            problems.append(f"{name}: {exc}")
+            continue
+        models.append({"record": record.as_dict(), "versions": versions})
+    in_use, usage = model_usage(decisions)
+    return {
+        "store": str(store),
+        "models": models,
+        "problems": problems,
+        "usage": {"in_use": in_use, "text": usage},
+    }
+
+
+def _version(data: Mapping[str, object]) -> ModelVersion:
+    window = data.get("training_window")
+    window = window if isinstance(window, Mapping) else {}
+    metrics = data.get("metrics")
+    samples = window.get("samples")
+    number = data.get("version")
+    return ModelVersion(
+        version=number if isinstance(number, int) else 0,
+        model_type=str(data.get("model_type", "")),
+        created_at=parse_time(data.get("created_at")),
+        metrics={
+            str(k): float(v)
+            for k, v in (metrics.items() if isinstance(metrics, Mapping) else ())
+            if isinstance(v, int | float) and not isinstance(v, bool)
+        },
+        features=_strings(data.get("features")),
+        training_samples=samples if isinstance(samples, int) else 0,
+        training_start=parse_time(window.get("start")),
+        training_end=parse_time(window.get("end")),
+    )
+
+
+def models_from_dict(data: Mapping[str, object]) -> ModelsView:
+    """The registry view from :func:`read_models`' data (directly, or from the API)."""
+    usage = data.get("usage")
+    usage = usage if isinstance(usage, Mapping) else {}
+    models = []
+    problems = list(_strings(data.get("problems")))
+    for entry in _mappings(data.get("models")):
+        record = entry.get("record")
+        try:
+            parsed = ModelRecord.from_dict(record if isinstance(record, Mapping) else {})
+        except ValueError as exc:
+            problems.append(str(exc))
+            continue
+        models.append(
+            ModelView(parsed, tuple(_version(v) for v in _mappings(entry.get("versions"))))
+        )
+    return ModelsView(
+        store=str(data.get("store", "")),
+        models=tuple(models),
+        in_use=usage.get("in_use") is True,
+        usage=str(usage.get("text", "")),
+        problems=tuple(problems),
+    )
+
+
+# --------------------------------------------------------------------------- intent store
+
+
+def read_revision_log(path: Path, *, limit: int = 50) -> dict[str, object] | None:
+    """The intent store's revisions, quarantine and polls as plain data (blocking: run it in
+    a thread); ``None`` when there is no store at ``path``.
+
+    Raises:
+        ConfigFileError: the file is not an intent store.
+    """
+    if not path.is_file():
+        return None
+    store = IntentStore(path, read_only=True)
+    try:
+        return {
+            "store": str(path),
+            "revisions": [r.as_dict() for r in store.revisions(limit=limit)],
+            "quarantined": store.quarantined(),
+            "polls": store.polls(),
+        }
+    finally:
+        store.close()
+
+
+def read_intent_history(
+    path: Path, name: str, *, limit: int = 50
+) -> list[dict[str, object]] | None:
+    """The revisions that touched ``name`` (``IntentStore.intent_history``), or ``None``
+    without a store (blocking: run it in a thread).
+
+    Raises:
+        ConfigFileError: the file is not an intent store.
+    """
+    if not path.is_file():
+        return None
+    store = IntentStore(path, read_only=True)
+    try:
+        return store.intent_history(name, limit=limit)
+    finally:
+        store.close()
+
+
+def _admitted_text(store_path: Path, file: str) -> str | None:
+    """The text of ``file`` in the active revision the store holds, if it holds one."""
+    try:
+        store = IntentStore(store_path, read_only=True)
+    except ConfigFileError as exc:
+        log.warning("intent store unreadable, reading the file instead: %s", exc)
+        return None
+    try:
+        admitted = store.admitted(limit=1)
+    finally:
+        store.close()
+    for source in admitted[0].files or () if admitted else ():
+        if source.file == file:
+            text = source.text
+            return text.decode("utf-8", errors="replace") if isinstance(text, bytes) else text
+    return None
+
+
+def read_intent_source(intent: Intent | None, name: str, store: Path | None) -> IntentSource:
+    """The YAML an intent came from (blocking: run it in a thread).
+
+    With an intent store, the file as the active revision admitted it (a Git source has
+    no file on disk, and a directory may already hold a newer, refused edit); without one,
+    the file on disk.
+
+    Raises:
+        ConfigFileError: the intent is unknown, or its file cannot be read.
+    """
+    if intent is None or intent.location is None:
+        raise ConfigFileError(name, "no such intent, or it was not loaded from a file")
+    location = intent.location
+    text = _admitted_text(store, location.file) if store is not None and store.is_file() else None
+    if text is None:
+        try:
+            text = Path(location.file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigFileError(location.file, f"cannot read the intent file: {exc}") from exc
+    first, last = document_span(text, location.line)
+    return IntentSource(
+        name=intent.name,
+        generation=intent.generation,
+        file=location.file,
+        text=text,
+        first_line=first,
+        last_line=last,
+    )
+
+
+def _conflict(data: Mapping[str, object]) -> ConflictView:
+    solutions = _strings(data.get("recommendedSolutions"))
+    return ConflictView(
+        kind=str(data.get("conflictType", "")),
+        intents=_strings(data.get("conflictingIntents")),
+        description=str(data.get("description", "")),
+        winner=str(data.get("winner") or ""),
+        resolution="; ".join(solutions),
+    )
+
+
+def _diff_lines(diff: object) -> tuple[str, ...]:
+    if not isinstance(diff, Mapping):
+        return ()
+    lines = [f"+ {name}" for name in _strings(diff.get("added"))]
+    lines += [f"- {name}" for name in _strings(diff.get("removed"))]
+    for change in _mappings(diff.get("changed")):
+        lines.append(f"~ {change.get('name', '?')}")
+        lines += [f"    {_field_change(c)}" for c in _mappings(change.get("changes"))]
+    return tuple(lines)
+
+
+def _field_change(data: Mapping[str, object]) -> str:
+    """``spec.priority: 50 -> 100`` (as intents.diff.FieldChange describes itself)."""
+
+    def show(value: object) -> str:
+        if value is None:
+            return "-"
+        return repr(value) if isinstance(value, str) else str(value)
+
+    return f"{data.get('path', '?')}: {show(data.get('old'))} -> {show(data.get('new'))}"
+
+
+def _error_line(value: object) -> str:
+    if isinstance(value, Mapping):
+        return str(value.get("message") or value)
+    return str(value)
+
+
+def revisions_from_dict(data: Mapping[str, object]) -> RevisionsView:
+    """The revisions view from :func:`read_revision_log`'s data."""
+    steps = []
+    for record in _mappings(data.get("revisions")):
+        info = record.get("revision")
+        info = info if isinstance(info, Mapping) else {}
+        notes = record.get("notes")
+        seq = record.get("seq")
+        steps.append(
+            RevisionStep(
+                seq=seq if isinstance(seq, int) else 0,
+                revision=str(info.get("id", "")),
+                source=str(info.get("source", "")),
+                author=str(info.get("author", "") or ""),
+                message=str(info.get("message", "") or ""),
+                at=parse_time(record.get("at")),
+                outcome=str(record.get("outcome", "")),
+                reason=str(record.get("reason", "")),
+                active=str(record.get("active") or ""),
+                changes=_diff_lines(record.get("diff")),
+                errors=tuple(_error_line(e) for e in _list(record.get("errors"))),
+                warnings=tuple(_error_line(w) for w in _list(record.get("warnings"))),
+                conflicts=tuple(_conflict(c) for c in _mappings(record.get("conflicts"))),
+                notes={str(k): _strings(v) for k, v in notes.items()}
+                if isinstance(notes, Mapping)
+                else {},
+            )
+        )
+    polls = _mappings(data.get("polls"))
+    last = max(polls, key=lambda p: str(p.get("at", "")), default=None)
+    quarantined = data.get("quarantined")
+    return RevisionsView(
+        store=str(data.get("store", "")),
+        source=str(last.get("source", "")) if last else (steps[0].source if steps else ""),
+        last_poll=parse_time(last.get("at")) if last else None,
+        poll_error=str(last.get("error") or "") if last else "",
+        steps=tuple(steps),
+        quarantined={str(k): str(v) for k, v in quarantined.items()}
+        if isinstance(quarantined, Mapping)
+        else {},
+    )
+
+
+def _list(value: object) -> list[object]:
+    return list(value) if isinstance(value, list) else []
+
+
+def intent_history_from_dicts(entries: Sequence[object]) -> tuple[IntentRevision, ...]:
+    """An intent's history from ``IntentStore.intent_history``'s entries."""
+    history = []
+    for entry in entries:
+        if not isinstance(entry, Mapping):
+            continue
+        info = entry.get("revision")
+        info = info if isinstance(info, Mapping) else {}
+        history.append(
+            IntentRevision(
+                revision=str(info.get("id", "")),
+                author=str(info.get("author", "") or ""),
+                message=str(info.get("message", "") or ""),
+                at=parse_time(entry.get("at")),
+                outcome=str(entry.get("outcome", "")),
+                change=str(entry.get("change", "")),
+                fields=tuple(
+                    _field_change(f) if isinstance(f, Mapping) else str(f)
+                    for f in _list(entry.get("fields"))
+                ),
+                generation=str(entry.get("generation") or ""),
+            )
+        )
+    return tuple(history)
+
+
 # --------------------------------------------------------------------------- in-process
 
 
-class InProcessFacade:
+class _Operations:
+    """Actions run as their own tasks: the console giving up on one (a cancelled worker)
+    does not cut a transaction short, and :meth:`drain` waits for every one."""
+
+    def __init__(self) -> None:
+        self._operations: set[asyncio.Task[Any]] = set()
+
+    async def _track(self, operation: Coroutine[Any, Any, _T]) -> _T:
+        task = asyncio.ensure_future(operation)
+        self._operations.add(task)
+        task.add_done_callback(self._operations.discard)
+        return await asyncio.shield(task)
+
+    async def drain(self) -> None:
+        """Wait until every action started through the facade has ended."""
+        while self._operations:
+            await asyncio.gather(*list(self._operations), return_exceptions=True)
+
+
+def _default_intent_store(controller: Controller) -> Path | None:
+    if controller.journal.path == ":memory:":
+        return None
+    return default_store_path(Path(controller.journal.path))
+
+
+class InProcessFacade(_Operations):
     """The facade over a controller running in this process (``netpilot demo``).
 
     Reads of the journal run in a worker thread on their own read-only SQLite connection
@@ -357,11 +1185,24 @@ class InProcessFacade:
 
     Args:
         controller: the running controller.
+        intent_store: the intent store (default: next to the journal, used if it exists;
+            ``netpilot demo`` has none).
+        model_store: the model registry's directory (default ``.netpilot/models``).
     """
 
-    def __init__(self, controller: Controller) -> None:
+    def __init__(
+        self,
+        controller: Controller,
+        *,
+        intent_store: Path | None = None,
+        model_store: Path | None = None,
+    ) -> None:
+        super().__init__()
         self.controller = controller
-        self._operations: set[asyncio.Task[Any]] = set()
+        self.intent_store = (
+            intent_store if intent_store is not None else _default_intent_store(controller)
+        )
+        self.model_store = model_store if model_store is not None else DEFAULT_STORE
 
     # ---------------------------------------------------------------- reading
 
@@ -417,22 +1258,30 @@ class InProcessFacade:
 
     async def intent_source(self, name: str) -> IntentSource:
         intent = next((i for i in self.controller.intents if i.name == name), None)
-        if intent is None or intent.location is None:
-            raise ConfigFileError(name, "no such intent, or it was not loaded from a file")
-        location = intent.location
-        try:
-            text = await asyncio.to_thread(Path(location.file).read_text, encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigFileError(location.file, f"cannot read the intent file: {exc}") from exc
-        first, last = document_span(text, location.line)
-        return IntentSource(
-            name=intent.name,
-            generation=intent.generation,
-            file=location.file,
-            text=text,
-            first_line=first,
-            last_line=last,
+        return await asyncio.to_thread(read_intent_source, intent, name, self.intent_store)
+
+    async def approvals(self) -> tuple[ApprovalView, ...]:
+        approvals = sorted(
+            self.controller.approvals.values(), key=lambda a: a.requested_at, reverse=True
         )
+        return tuple(approval_view(a) for a in approvals)
+
+    async def models(self) -> ModelsView:
+        decisions = tuple(self.controller.last_decisions.values())
+        data = await asyncio.to_thread(read_models, self.model_store, decisions)
+        return models_from_dict(data)
+
+    async def revisions(self) -> RevisionsView | None:
+        if self.intent_store is None:
+            return None
+        data = await asyncio.to_thread(read_revision_log, self.intent_store)
+        return None if data is None else revisions_from_dict(data)
+
+    async def intent_history(self, name: str) -> tuple[IntentRevision, ...] | None:
+        if self.intent_store is None:
+            return None
+        entries = await asyncio.to_thread(read_intent_history, self.intent_store, name)
+        return None if entries is None else intent_history_from_dicts(entries)
 
     async def _read(self, read: Callable[[Journal], _T]) -> _T:
         path = self.controller.journal.path
@@ -459,14 +1308,218 @@ class InProcessFacade:
         log.info("operator rollback of %s: %s (%s)", txn, result.status.value, result.detail)
         return result
 
-    async def _track(self, operation: Coroutine[Any, Any, _T]) -> _T:
-        """Run an action as its own task: the console giving up on it (a cancelled worker)
-        does not cut a transaction short, and :meth:`drain` waits for it."""
-        task = asyncio.ensure_future(operation)
-        self._operations.add(task)
-        task.add_done_callback(self._operations.discard)
-        return await asyncio.shield(task)
+    async def approve(self, approval_id: str, reason: str = "") -> ApprovalView:
+        approval = self.controller.decide_approval(approval_id, approve=True, reason=reason.strip())
+        log.info("operator approved %s: %s", approval_id, reason or "no reason given")
+        return approval_view(approval)
 
-    async def drain(self) -> None:
-        while self._operations:
-            await asyncio.gather(*list(self._operations), return_exceptions=True)
+    async def reject(self, approval_id: str, reason: str) -> ApprovalView:
+        reason = _require_reason(approval_id, reason)
+        approval = self.controller.decide_approval(approval_id, approve=False, reason=reason)
+        log.info("operator rejected %s: %s", approval_id, reason)
+        return approval_view(approval)
+
+
+# --------------------------------------------------------------------------- remote
+
+
+def _path(*segments: str) -> str:
+    return "/v1/" + "/".join(quote(s, safe="") for s in segments)
+
+
+class RemoteFacade(_Operations):
+    """The facade over a running daemon's local API (``netpilot tui --connect``).
+
+    Queries and actions are API calls; :meth:`run` is the console's runner: it polls the
+    daemon's event feed and hands every tick and change to the console's observer, as the
+    in-process observer would. Quitting the console stops the polling, never the daemon.
+
+    Args:
+        client: the API client (address and token).
+        interval: how often the event feed is polled.
+        action_timeout: seconds a rollback or an approval may take (a rollback verifies
+            before it confirms).
+    """
+
+    def __init__(
+        self,
+        client: ApiClient,
+        *,
+        interval: timedelta = timedelta(seconds=1),
+        action_timeout: float = 300.0,
+    ) -> None:
+        super().__init__()
+        self.client = client
+        self.interval = interval
+        self.action_timeout = action_timeout
+
+    @property
+    def address(self) -> str:
+        """The daemon's API address."""
+        return self.client.address
+
+    # ---------------------------------------------------------------- reading
+
+    async def snapshot(self) -> ControllerSnapshot:
+        return snapshot_from_dict(await self.client.call("GET", _path("snapshot")))
+
+    async def changes(self, *, limit: int = 100) -> tuple[ChangeView, ...]:
+        data = await self.client.call("GET", f"{_path('changes')}?limit={limit}")
+        return _views([change_record_from_dict(c) for c in _mappings(data.get("changes"))])
+
+    async def change(self, txn: str) -> ChangeDetail | None:
+        try:
+            data = await self.client.call("GET", _path("changes", txn))
+        except ApiError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        record = data.get("change")
+        if not isinstance(record, Mapping):
+            return None
+        return ChangeDetail(
+            change=change_view(
+                change_record_from_dict(record),
+                rolled_back_by=str(data.get("rolled_back_by") or ""),
+            ),
+            timeline=tuple(_step(_event_record(e)) for e in _mappings(data.get("timeline"))),
+        )
+
+    async def intent_source(self, name: str) -> IntentSource:
+        try:
+            data = await self.client.call("GET", _path("intents", name, "source"))
+        except ApiError as exc:
+            raise ConfigFileError(name, str(exc)) from exc
+        first, last = data.get("first_line"), data.get("last_line")
+        return IntentSource(
+            name=str(data.get("name", name)),
+            generation=str(data.get("generation", "")),
+            file=str(data.get("file", "")),
+            text=str(data.get("text", "")),
+            first_line=first if isinstance(first, int) else 1,
+            last_line=last if isinstance(last, int) else 1,
+        )
+
+    async def approvals(self) -> tuple[ApprovalView, ...]:
+        data = await self.client.call("GET", _path("approvals"))
+        return tuple(approval_from_dict(a) for a in _mappings(data.get("approvals")))
+
+    async def models(self) -> ModelsView:
+        return models_from_dict(await self.client.call("GET", _path("models")))
+
+    async def revisions(self) -> RevisionsView | None:
+        data = await self.client.call("GET", _path("revisions", "history"))
+        log_data = data.get("log")
+        return revisions_from_dict(log_data) if isinstance(log_data, Mapping) else None
+
+    async def intent_history(self, name: str) -> tuple[IntentRevision, ...] | None:
+        data = await self.client.call("GET", _path("intents", name, "history"))
+        history = data.get("history")
+        return intent_history_from_dicts(history) if isinstance(history, list) else None
+
+    # ---------------------------------------------------------------- acting
+
+    async def rollback(self, txn: str, *, force: bool = False) -> ChangeResult:
+        data = await self._track(
+            self.client.call(
+                "POST",
+                _path("changes", txn, "rollback"),
+                {"force": force},
+                time_limit=self.action_timeout,
+            )
+        )
+        result = data.get("rollback")
+        if not isinstance(result, Mapping):
+            raise ApiError(200, f"the daemon sent no rollback result: {data}")
+        return decode_result(result)
+
+    async def approve(self, approval_id: str, reason: str = "") -> ApprovalView:
+        return await self._decide(approval_id, "approve", reason.strip())
+
+    async def reject(self, approval_id: str, reason: str) -> ApprovalView:
+        return await self._decide(approval_id, "reject", _require_reason(approval_id, reason))
+
+    async def _decide(self, approval_id: str, verb: str, reason: str) -> ApprovalView:
+        data = await self._track(
+            self.client.call(
+                "POST",
+                _path("approvals", approval_id, verb),
+                {"reason": reason},
+                time_limit=self.action_timeout,
+            )
+        )
+        approval = data.get("approval")
+        if not isinstance(approval, Mapping):
+            raise ApiError(200, f"the daemon sent no approval: {data}")
+        return approval_from_dict(approval)
+
+    # ---------------------------------------------------------------- events
+
+    async def run(self, observer: ConsoleEvents, stop: asyncio.Event) -> dict[str, object]:
+        """Poll the daemon's event feed until ``stop``; returns what was seen.
+
+        A daemon that cannot be reached (or refuses the token) is reported through
+        ``observer.connection_changed`` and polled again; a daemon that restarted (a new
+        event stream) is followed from its first kept event.
+        """
+        stream, after = "", 0
+        delivered, skipped = 0, 0
+        problem = ""
+        while not stop.is_set():
+            try:
+                data = await self.client.call("GET", f"{_path('events')}?after={after}")
+            except NetpilotError as exc:
+                if str(exc) != problem:
+                    problem = str(exc)
+                    log.warning("the daemon's event feed: %s", problem)
+                    observer.connection_changed(problem)
+                await _wait(stop, self.interval)
+                continue
+            if problem:
+                problem = ""
+                observer.connection_changed("")
+            current = str(data.get("stream", ""))
+            if stream and current != stream:
+                log.info("the daemon restarted (event stream %s): following it anew", current)
+                stream, after = current, 0
+                continue
+            stream = current
+            if data.get("missed"):
+                log.warning("the console fell behind the daemon's event feed; some were missed")
+            for event in _mappings(data.get("events")):
+                try:
+                    self._deliver(observer, event)
+                    delivered += 1
+                except (KeyError, TypeError, ValueError) as exc:
+                    skipped += 1
+                    log.warning("cannot read event %s: %r", event.get("seq"), exc)
+            latest = data.get("latest")
+            after = latest if isinstance(latest, int) else after
+            if data.get("more"):
+                continue
+            await _wait(stop, self.interval)
+        return {"connected": self.address, "events": delivered, "unreadable_events": skipped}
+
+    @staticmethod
+    def _deliver(observer: ConsoleEvents, event: Mapping[str, object]) -> None:
+        kind = event.get("kind")
+        if kind == "tick":
+            report = event.get("report")
+            if isinstance(report, Mapping):
+                observer.tick_finished(decode_tick(report))
+        elif kind == "change-started":
+            decision = event.get("decision")
+            if isinstance(decision, Mapping):
+                observer.change_started(decode_decision(decision), str(event.get("txn", "")))
+        elif kind == "change-finished":
+            result = event.get("result")
+            if isinstance(result, Mapping):
+                observer.change_finished(decode_result(result))
+
+
+async def _wait(stop: asyncio.Event, interval: timedelta) -> None:
+    """Until ``stop`` is set or ``interval`` has passed."""
+    try:
+        await asyncio.wait_for(stop.wait(), interval.total_seconds())
+    except TimeoutError:
+        return

@@ -1,4 +1,5 @@
-"""The operator console (Textual): intents, devices, decisions, changes and the intent files.
+"""The operator console (Textual): intents, devices, decisions, changes, intent files and their
+revisions, approvals and the model registry.
 
 Structure (as in posting): this module holds the App with its ``BINDINGS``, ``CSS_PATH`` and
 ``MODES`` (one screen per mode: ``tui/screens/``), widgets live in ``tui/widgets/``, the
@@ -9,10 +10,12 @@ The app never calls adapters. It is given a *runner*: a coroutine function that 
 controller (and, in the demo, the lab) until a stop event is set, reporting through the
 observer the app hands it. The runner runs in a Textual worker on the app's event loop, and
 the observer turns controller events into messages. Queries and actions (the journal's
-changes, an intent's file, a rollback) go through a :class:`~controller.facade.ConsoleFacade`:
-the in-process one over the controller that ``controller_ready`` hands over, or one given to
-:func:`make_app` (tests; later a remote one for ``netpilot tui --connect``). Every facade call
-runs in a worker, so the UI never waits on the disk or the network.
+changes, an intent's file, a rollback, an approval) go through a
+:class:`~controller.facade.ConsoleFacade`: the in-process one over the controller that
+``controller_ready`` hands over, or one given to :func:`make_app` (tests; the
+:class:`~controller.facade.RemoteFacade` of ``netpilot tui --connect``, whose ``run`` is then
+the runner: it polls the daemon's events and reports them through the same observer). Every
+facade call runs in a worker, so the UI never waits on the disk or the network.
 
 Quitting (``q``, Textual's ``ctrl+q``, the command palette) always stops gracefully: an
 operator rollback in flight ends first, then the stop event is set, changes in flight finish,
@@ -31,6 +34,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from functools import partial
+from pathlib import Path
 from typing import Any, ClassVar
 
 from textual import on, work
@@ -39,22 +43,25 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from controller.errors import NetpilotError
-from controller.facade import ConsoleFacade, InProcessFacade
+from controller.facade import ApprovalView, ConsoleFacade, InProcessFacade
 from controller.loop import Controller, TickReport
 from controller.model import ChangeResult, ChangeStatus, Decision
 from tui.messages import (
     ChangeFinished,
     ChangeStarted,
+    ConnectionChanged,
     ControllerReady,
     RunFinished,
     TickFinished,
 )
+from tui.screens.approvals import ApprovalsScreen
 from tui.screens.base import LiveView
 from tui.screens.changes import ChangesScreen
 from tui.screens.decisions import DecisionsScreen
 from tui.screens.devices import DevicesScreen
 from tui.screens.help import HelpScreen, help_text
 from tui.screens.intents import IntentsScreen
+from tui.screens.models import ModelsScreen
 from tui.screens.overview import OverviewScreen
 from tui.state import ConsoleSettings, ConsoleState
 from tui.widgets.frame import SCREENS
@@ -82,6 +89,9 @@ class TuiObserver:
     def change_finished(self, result: ChangeResult) -> None:
         self.app.post_message(ChangeFinished(result))
 
+    def connection_changed(self, problem: str) -> None:
+        self.app.post_message(ConnectionChanged(problem))
+
 
 # runner(observer, stop) -> summary; it returns when stop is set (or its own duration ends)
 Runner = Callable[[TuiObserver, asyncio.Event], Awaitable[dict[str, object]]]
@@ -92,6 +102,8 @@ _SCREEN_CLASSES: dict[str, type[Screen[Any]]] = {
     "decisions": DecisionsScreen,
     "changes": ChangesScreen,
     "intents": IntentsScreen,
+    "approvals": ApprovalsScreen,
+    "models": ModelsScreen,
 }
 
 
@@ -109,6 +121,10 @@ class NetpilotApp(App[dict[str, object]]):
             facade when the controller is ready.
         settings: how much history the console keeps.
         clock: the time of the console's own records (operator actions).
+        model_store: the model registry the in-process facade reads (default
+            ``.netpilot/models``).
+        intent_store: the intent store the in-process facade reads (default: next to the
+            journal, if there is one).
     """
 
     TITLE = "netpilot"
@@ -134,8 +150,12 @@ class NetpilotApp(App[dict[str, object]]):
         facade: ConsoleFacade | None = None,
         settings: ConsoleSettings | None = None,
         clock: Callable[[], datetime] = _utc_now,
+        model_store: Path | None = None,
+        intent_store: Path | None = None,
     ) -> None:
         super().__init__()
+        self.model_store = model_store
+        self.intent_store = intent_store
         self._runner = runner
         self.sub_title = subtitle
         self.settings = settings or ConsoleSettings()
@@ -147,6 +167,7 @@ class NetpilotApp(App[dict[str, object]]):
         self.summary: dict[str, object] | None = None
         self.error: Exception | None = None  # the runner's failure, for the caller to report
         self.notice = ""  # shown instead of the status line (e.g. while stopping)
+        self.connection_problem = ""  # a remote console's lost daemon, shown likewise
         self.rolling_back: set[str] = set()  # transactions an operator is rolling back
 
     async def on_mount(self) -> None:
@@ -183,12 +204,24 @@ class NetpilotApp(App[dict[str, object]]):
     @on(ControllerReady)
     def _controller_ready(self, message: ControllerReady) -> None:
         if not self._given_facade:
-            self.facade = InProcessFacade(message.controller)
+            self.facade = InProcessFacade(
+                message.controller, intent_store=self.intent_store, model_store=self.model_store
+            )
         self.load_snapshot()
 
     @on(TickFinished)
     def _tick(self, message: TickFinished) -> None:
+        if self.state.intents_changed(message.report):
+            self.load_snapshot()  # a new intent revision: take its intents
         self.state.add_tick(message.report)
+        self.load_approvals()  # a tick may have asked for one, or applied one
+        self.refresh_screen()
+
+    @on(ConnectionChanged)
+    def _connection_changed(self, message: ConnectionChanged) -> None:
+        self.connection_problem = message.problem
+        if not message.problem:
+            self.load_snapshot()  # back: the daemon may have moved on (or restarted)
         self.refresh_screen()
 
     @on(ChangeStarted)
@@ -223,6 +256,7 @@ class NetpilotApp(App[dict[str, object]]):
         self.state.load(snapshot)
         self.refresh_screen()
         self.load_changes()
+        self.load_approvals()
 
     @work(exclusive=True, exit_on_error=False, group="changes")
     async def load_changes(self) -> None:
@@ -236,6 +270,62 @@ class NetpilotApp(App[dict[str, object]]):
             return
         self.state.set_changes(changes)
         self.refresh_screen()
+
+    @work(exclusive=True, exit_on_error=False, group="approvals")
+    async def load_approvals(self) -> None:
+        """Reload the controller's approvals (pending plans, and how others were settled)."""
+        if self.facade is None:
+            return
+        try:
+            approvals = await self.facade.approvals()
+        except Exception as exc:  # noqa: BLE001 - the console's boundary: report, keep running
+            self._failed("cannot read the approvals", exc)
+            return
+        self.state.set_approvals(approvals)
+        self.refresh_screen()
+
+    @work(exit_on_error=False, group="approval")
+    async def decide_approval(
+        self, approval_id: str, *, approve: bool, reason: str
+    ) -> ApprovalView | None:
+        """Approve or reject a plan through the facade; the outcome goes to the feed, the
+        approvals list and a toast."""
+        if self.facade is None:
+            self.notify("the controller is not ready yet", severity="warning")
+            return None
+        known = next((a for a in self.state.approvals if a.id == approval_id), None)
+        intent = known.intent if known else ""
+        verb = "approve" if approve else "reject"
+        try:
+            if approve:
+                view = await self.facade.approve(approval_id, reason)
+            else:
+                view = await self.facade.reject(approval_id, reason)
+        except NetpilotError as exc:
+            self.state.operator_action(intent, self.clock(), f"{verb} {approval_id} refused: {exc}")
+            self.notify(f"{verb} refused: {exc}", severity="error", markup=False)
+            self.refresh_screen()
+            return None
+        except Exception as exc:  # noqa: BLE001 - the console's boundary: report, keep running
+            self.state.operator_action(
+                intent, self.clock(), f"{verb} {approval_id} failed: {exc!r}"
+            )
+            self._failed(f"{verb} of {approval_id} failed", exc)
+            self.refresh_screen()
+            return None
+        self.state.update_approval(view)
+        said = f": {reason}" if reason else ""
+        self.state.operator_action(
+            view.intent, self.clock(), f"{view.status.value} {view.id}{said}"
+        )
+        self.notify(
+            f"{view.id}: {view.status.value}",
+            severity="information" if approve else "warning",
+            markup=False,
+        )
+        self.refresh_screen()
+        self.load_approvals()
+        return view
 
     def _failed(self, what: str, error: Exception) -> None:
         """A facade call failed: log it (with the traceback when unexpected) and say so."""
@@ -336,6 +426,30 @@ class NetpilotApp(App[dict[str, object]]):
             yield SystemCommand(
                 "Reload the change list", "Read the journal again (ctrl+r)", screen.action_reload
             )
+        if isinstance(screen, ApprovalsScreen):
+            yield SystemCommand(
+                "Approve the selected plan",
+                "Applied at the controller's next tick; asks for a reason (a)",
+                screen.action_approve,
+            )
+            yield SystemCommand(
+                "Reject the selected plan",
+                "Its change is quarantined for the intent; asks for a reason (x)",
+                screen.action_reject,
+            )
+        if isinstance(screen, ModelsScreen):
+            yield SystemCommand(
+                "Reload the model registry",
+                "Read the model store again (ctrl+r)",
+                screen.action_reload,
+            )
+        if isinstance(screen, IntentsScreen):
+            for panel, key in (("source", "s"), ("history", "h"), ("revisions", "v")):
+                yield SystemCommand(
+                    f"Show the intent's {panel}",
+                    f"The lower panel of the Intents screen ({key})",
+                    partial(screen.action_panel, panel),
+                )
         if isinstance(screen, DecisionsScreen):
             yield SystemCommand(
                 "Explain the selected decision",
@@ -351,15 +465,29 @@ def make_app(
     facade: ConsoleFacade | None = None,
     settings: ConsoleSettings | None = None,
     clock: Callable[[], datetime] = _utc_now,
+    model_store: Path | None = None,
+    intent_store: Path | None = None,
 ) -> NetpilotApp:
     """Build the console around a runner.
 
     Args:
         runner: runs the controller until the stop event is set; returns its summary.
         subtitle: shown in the header.
-        facade: the facade to use instead of the in-process one (tests pass a fake; a
-            remote one will come with the daemon's API).
+        facade: the facade to use instead of the in-process one (tests pass a fake;
+            ``netpilot tui --connect`` a :class:`~controller.facade.RemoteFacade`).
         settings: history bounds.
         clock: the console's clock (tests pass a fixed one).
+        model_store: the model registry of the in-process facade (default
+            ``.netpilot/models``).
+        intent_store: the intent store of the in-process facade (default: next to the
+            journal, if there is one).
     """
-    return NetpilotApp(runner, subtitle=subtitle, facade=facade, settings=settings, clock=clock)
+    return NetpilotApp(
+        runner,
+        subtitle=subtitle,
+        facade=facade,
+        settings=settings,
+        clock=clock,
+        model_store=model_store,
+        intent_store=intent_store,
+    )

@@ -17,7 +17,7 @@ from controller.facade import ChangeView
 from controller.model import ChangeStatus
 from tui.state import FeedEntry
 
-__all__ = ["Line", "Section", "describe_detail", "explain"]
+__all__ = ["Line", "Section", "describe_detail", "explain", "more", "reasoning", "tree"]
 
 # the keys the sections below consume; anything else goes to "More"
 _KNOWN = frozenset(
@@ -61,6 +61,85 @@ def _number(value: object) -> str:
     return str(value)
 
 
+def _scalar(value: object) -> bool:
+    return value is None or isinstance(value, str | int | float | bool)
+
+
+def tree(key: str, value: object, depth: int = 0) -> list[Line]:
+    """A value of any shape as indented ``key: value`` lines (mappings and lists nest).
+
+    A list of short scalars stays on one line; a list of mappings is written as YAML would
+    (``- first: ...`` then its other keys under it).
+    """
+    pad = "  " * depth
+    label = f"{pad}{key}: " if key else pad
+    if isinstance(value, Mapping):
+        if not value:
+            return [Line(f"{label}{{}}")]
+        lines = [Line(f"{label.rstrip()}")] if key else []
+        for k, v in value.items():
+            lines += tree(str(k), v, depth + 1 if key else depth)
+        return lines
+    if isinstance(value, list | tuple):
+        if not value:
+            return [Line(f"{label}[]")]
+        if all(_scalar(v) for v in value) and sum(len(str(v)) for v in value) < 60:
+            return [Line(f"{label}{', '.join(_number(v) for v in value)}")]
+        lines = [Line(label.rstrip())]
+        for item in value:
+            lines += _list_item(item, depth + 1)
+        return lines
+    return [Line(f"{label}{_number(value)}")]
+
+
+def _list_item(item: object, depth: int) -> list[Line]:
+    pad = "  " * depth
+    if isinstance(item, Mapping) and item:
+        nested = tree("", item, depth + 1)
+        first = nested[0].text.lstrip()
+        return [Line(f"{pad}- {first}"), *nested[1:]]
+    if isinstance(item, Mapping | list | tuple):
+        nested = tree("", item, depth + 1)
+        return [Line(f"{pad}-"), *nested]
+    return [Line(f"{pad}- {_number(item)}")]
+
+
+def _extra(value: Mapping[str, object], known: frozenset[str], depth: int) -> list[Line]:
+    """A mapping's keys beyond ``known``, as tree lines (what a policy added)."""
+    lines: list[Line] = []
+    for key, item in value.items():
+        if key not in known:
+            lines += tree(str(key), item, depth)
+    return lines
+
+
+def _model(value: object, explanation: Mapping[str, object]) -> tuple[Line, ...]:
+    """The model (or rule) that answered; the registry writes a mapping, older policies a
+    sentence."""
+    lines: list[Line] = []
+    if isinstance(value, Mapping):
+        name = value.get("name", "?")
+        if value.get("source") == "model":
+            who = f"{name} v{value.get('version', '?')} (model)"
+        else:
+            who = f"{name}: rule {value.get('baseline', '?')} answered"
+        lines.append(Line(who))
+        if value.get("reason"):
+            lines.append(Line(f"why this one: {value['reason']}"))
+        if "confidence" in value:
+            lines.append(Line(f"confidence {_number(value['confidence'])}"))
+        lines += _extra(
+            value,
+            frozenset({"name", "source", "version", "baseline", "reason", "confidence", "kind"}),
+            0,
+        )
+    else:
+        lines.append(Line(str(value)))
+    if "confidence" in explanation:
+        lines.append(Line(f"confidence {_number(explanation['confidence'])}"))
+    return tuple(lines)
+
+
 def _bottleneck(value: object) -> tuple[Line, ...]:
     if not isinstance(value, Mapping):
         return (Line("none found: no queue of the class is building up"),)
@@ -72,28 +151,30 @@ def _bottleneck(value: object) -> tuple[Line, ...]:
     utilization = value.get("utilization")
     if isinstance(utilization, int | float):
         parts.append(f"utilisation {utilization:.0%}")
-    return (Line(f"{where}: {', '.join(parts)}"),)
+    known = frozenset({"device", "interface", "queue_delay_ms", "drop_ratio", "utilization"})
+    return (Line(f"{where}: {', '.join(parts)}"), *_extra(value, known, 1))
 
 
 def _candidates(value: object) -> tuple[Line, ...]:
     if not isinstance(value, list) or not value:
         return (Line("none: no action this policy knows would help"),)
-    lines = []
+    lines: list[Line] = []
     for candidate in value:
         if isinstance(candidate, Mapping):
             lines.append(Line(f"{candidate.get('device', '?')}: {candidate.get('edit', '?')}"))
+            lines += _extra(candidate, frozenset({"device", "edit"}), 1)
         else:
-            lines.append(Line(str(candidate)))
+            lines += _list_item(candidate, 0)
     return tuple(lines)
 
 
 def _guards(value: object) -> tuple[Line, ...]:
     if not isinstance(value, list) or not value:
         return (Line("not evaluated: there was nothing to act on"),)
-    lines = []
+    lines: list[Line] = []
     for guard in value:
         if not isinstance(guard, Mapping):
-            lines.append(Line(str(guard)))
+            lines += _list_item(guard, 0)
             continue
         passed = guard.get("passed")
         lines.append(
@@ -102,6 +183,7 @@ def _guards(value: object) -> tuple[Line, ...]:
                 passed if isinstance(passed, bool) else None,
             )
         )
+        lines += _extra(guard, frozenset({"guard", "detail", "passed"}), 2)
     return tuple(lines)
 
 
@@ -140,6 +222,39 @@ def _outcome(
     return tuple(lines)
 
 
+def reasoning(explanation: Mapping[str, object], *, expectation: str = "") -> list[Section]:
+    """The policy's reasoning, section by section: target, observed KPI, model and
+    confidence, bottleneck, candidates, guards (what a pending approval shows too)."""
+    sections: list[Section] = []
+    if "target" in explanation:
+        expectation = str(explanation.get("expectation") or expectation)
+        suffix = f" (expectation {expectation})" if expectation else ""
+        sections.append(Section("Target", (Line(f"{explanation['target']}{suffix}"),)))
+    if "observed" in explanation:
+        sections.append(Section("Observed KPI", (Line(_number(explanation["observed"])),)))
+    if "model" in explanation:
+        sections.append(Section("Model and confidence", _model(explanation["model"], explanation)))
+    elif "confidence" in explanation:
+        sections.append(
+            Section(
+                "Model and confidence", (Line(f"confidence {_number(explanation['confidence'])}"),)
+            )
+        )
+    if "bottleneck" in explanation:
+        sections.append(Section("Bottleneck", _bottleneck(explanation["bottleneck"])))
+    if "candidates" in explanation:
+        sections.append(Section("Candidates", _candidates(explanation["candidates"])))
+    if "guards" in explanation:
+        sections.append(Section("Guards", _guards(explanation["guards"])))
+    return sections
+
+
+def more(explanation: Mapping[str, object]) -> Section | None:
+    """Every key of the explanation the sections above do not show, as a key/value tree."""
+    lines = _extra(explanation, _KNOWN, 0)
+    return Section("More", tuple(lines)) if lines else None
+
+
 def explain(entry: FeedEntry, change: ChangeView | None = None) -> tuple[Section, ...]:
     """The explanation of a feed entry, section by section.
 
@@ -161,34 +276,13 @@ def explain(entry: FeedEntry, change: ChangeView | None = None) -> tuple[Section
     if decision is None:
         return (head, Section("Outcome", _outcome(entry, change, {})))
     explanation = decision.explanation
-    sections = [head]
-    if "target" in explanation:
-        expectation = explanation.get("expectation") or decision.expectation
-        suffix = f" (expectation {expectation})" if expectation else ""
-        sections.append(Section("Target", (Line(f"{explanation['target']}{suffix}"),)))
-    if "observed" in explanation:
-        sections.append(Section("Observed KPI", (Line(_number(explanation["observed"])),)))
-    if "model" in explanation:
-        model = [Line(str(explanation["model"]))]
-        if "confidence" in explanation:
-            model.append(Line(f"confidence {_number(explanation['confidence'])}"))
-        sections.append(Section("Model and confidence", tuple(model)))
-    if "bottleneck" in explanation:
-        sections.append(Section("Bottleneck", _bottleneck(explanation["bottleneck"])))
-    if "candidates" in explanation:
-        sections.append(Section("Candidates", _candidates(explanation["candidates"])))
-    if "guards" in explanation:
-        sections.append(Section("Guards", _guards(explanation["guards"])))
+    sections = [head, *reasoning(explanation, expectation=decision.expectation)]
     if explanation or decision.change is not None:
         sections.append(Section("Chosen plan", _plan(entry, explanation)))
     sections.append(Section("Outcome", _outcome(entry, change, explanation)))
-    more = {k: v for k, v in explanation.items() if k not in _KNOWN}
-    if more:
-        sections.append(
-            Section(
-                "More", tuple(Line(f"{k}: {json.dumps(v, default=str)}") for k, v in more.items())
-            )
-        )
+    extra = more(explanation)
+    if extra is not None:
+        sections.append(extra)
     return tuple(sections)
 
 

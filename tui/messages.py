@@ -44,3 +44,10 @@ class RunFinished(Message):
     """The controller run ended (duration reached or stopped)."""
 
     summary: dict[str, object]
+
+
+@dataclass
+class ConnectionChanged(Message):
+    """A remote console lost its daemon (``problem`` says why) or got it back (``""``)."""
+
+    problem: str

@@ -16,7 +16,7 @@ from datetime import datetime
 from enum import Enum
 from typing import TypeVar
 
-from controller.facade import ChangeView, ControllerSnapshot, DeviceInfo
+from controller.facade import ApprovalView, ChangeView, ControllerSnapshot, DeviceInfo
 from controller.loop import TickReport
 from controller.model import (
     ChangeResult,
@@ -144,6 +144,8 @@ class FeedEntry:
             return ""
         if decision.summary.startswith("dry-run:"):
             return "dry-run"
+        if "awaiting approval" in decision.summary:
+            return "awaiting approval"
         explanation = decision.explanation
         if "quarantined" in explanation:
             return "quarantined"
@@ -185,6 +187,7 @@ class ConsoleState:
         self.statuses: tuple[IntentStatus, ...] = ()
         self.observations: dict[str, Observation] = {}
         self.changes: tuple[ChangeView, ...] = ()
+        self.approvals: tuple[ApprovalView, ...] = ()
         self.feed: list[FeedEntry] = []
         self.kpi: dict[KpiKey, deque[float]] = {}
         self.utilization: dict[tuple[str, str], deque[float]] = {}
@@ -206,6 +209,26 @@ class ConsoleState:
     def set_changes(self, changes: Iterable[ChangeView]) -> None:
         """The journal's change list, newest first."""
         self.changes = tuple(changes)
+
+    def set_approvals(self, approvals: Iterable[ApprovalView]) -> None:
+        """The controller's approvals, newest first."""
+        self.approvals = tuple(approvals)
+
+    def update_approval(self, approval: ApprovalView) -> None:
+        """One approval as an operator's decision left it (before the next reload)."""
+        if any(a.id == approval.id for a in self.approvals):
+            self.approvals = tuple(approval if a.id == approval.id else a for a in self.approvals)
+        else:
+            self.approvals = (approval, *self.approvals)
+
+    @property
+    def pending_approvals(self) -> tuple[ApprovalView, ...]:
+        """Plans waiting for an operator, oldest first."""
+        return tuple(sorted((a for a in self.approvals if a.pending), key=lambda a: a.requested_at))
+
+    def intents_changed(self, report: TickReport) -> bool:
+        """Whether a tick ran another intent set than the one loaded (a new revision)."""
+        return {s.name for s in report.statuses} != {i.name for i in self.intents}
 
     def add_tick(self, report: TickReport) -> None:
         """One tick: statuses, observations, histories and the decisions that are new."""
@@ -286,7 +309,19 @@ class ConsoleState:
     def operator_action(
         self, intent: str, at: datetime, summary: str, result: ChangeResult | None = None
     ) -> FeedEntry:
-        """An operator's action (a rollback), shown in the feed like a decision."""
+        """An operator's action (a rollback, an approval), shown in the feed like a decision.
+
+        A rollback's transaction may have reached the feed already (the controller reports
+        its end as it reports every change's): that entry becomes the operator's.
+        """
+        if result is not None:
+            for index in range(len(self.feed) - 1, -1, -1):
+                entry = self.feed[index]
+                if entry.txn == result.change_id:
+                    self.feed[index] = replace(
+                        entry, summary=summary, result=result, by_operator=True, intent=intent
+                    )
+                    return self.feed[index]
         return self._append(
             FeedEntry(
                 next(self._seq),

@@ -15,19 +15,36 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from analytics.registry import (
+    EventKind,
+    ModelEvent,
+    ModelKind,
+    ModelRecord,
+    ModelStatus,
+    MonitorState,
+)
 from controller.errors import ChangeError, ConfigFileError, SourceLocation
 from controller.facade import (
+    ApprovalView,
     ChangeDetail,
     ChangeView,
+    ConflictView,
     ControllerSnapshot,
     DeviceEdit,
     DeviceInfo,
+    IntentRevision,
     IntentSource,
+    ModelsView,
+    ModelVersion,
+    ModelView,
+    RevisionStep,
+    RevisionsView,
     TimelineStep,
     document_span,
 )
 from controller.loop import TickReport
 from controller.model import (
+    ApprovalStatus,
     ChangeResult,
     ChangeSet,
     ChangeStatus,
@@ -144,7 +161,11 @@ CHANGE_TICK, CONFIRM_TICK = 13, 15
 BASE = DeviceConfig(interfaces=(InterfaceConfig("eth1"), InterfaceConfig("eth2")))
 EDIT = ConfigEdit(EditOp.ADD, ("qos", "class[name=video]", "priority"), None, "1")
 REASON = "raise video priority 0 -> 1 on r2 (eth2 queues video for 50.0 ms)"
-CHANGE = ChangeSet.make("video-west-east", "r2", (EDIT,), REASON, base=BASE)
+# a fixed id: the derived one hashes the base configuration, whose model gains fields as
+# the lab grows, and the snapshots show the id
+CHANGE = replace(
+    ChangeSet.make("video-west-east", "r2", (EDIT,), REASON, base=BASE), id="chg-b2225314a6f6"
+)
 TXN = f"{CHANGE.id}-6240142d"
 
 
@@ -394,6 +415,222 @@ TIMELINE = tuple(
 )
 
 
+# ---------------------------------------------------------------- approvals, models, revisions
+
+VOICE_EDIT = DeviceEdit("r3", "add", "qos/class[name=voice]/priority", None, "2")
+APPROVALS = (
+    ApprovalView(
+        id="chg-7c2e9b41d0aa",
+        intent="voice-west-east",
+        devices=("r3",),
+        edits=(VOICE_EDIT,),
+        summary="raise voice priority 0 -> 2 on r3 (eth1 queues voice for 24.0 ms)",
+        requested_at=at(27),
+        status=ApprovalStatus.PENDING,
+        explanation={
+            "target": "latencyMs lessThan 20",
+            "observed": 24.6,
+            "expectation": "voice-latency",
+            "model": "latest probe sample (no model in this version)",
+            "bottleneck": {"device": "r3", "interface": "eth1", "queue_delay_ms": 24.0},
+            "candidates": [{"device": "r3", "edit": VOICE_EDIT.describe()}],
+            "guards": GUARDS_OK,
+            "arbitration": {"winner": "voice-west-east", "over": ["video-west-east"]},
+        },
+    ),
+    ApprovalView(
+        id="chg-0b5f3e7a9c12",
+        intent="voice-west-east",
+        devices=("r2",),
+        edits=(DeviceEdit("r2", "change", "qos/class[name=voice]/weight", "10", "20"),),
+        summary="raise voice weight 10 -> 20 on r2",
+        requested_at=at(4),
+        status=ApprovalStatus.REJECTED,
+        decided_at=at(6),
+        reason="r2 is in a maintenance window tonight",
+    ),
+)
+
+MODELS = ModelsView(
+    store=".netpilot/models",
+    models=(
+        ModelView(
+            ModelRecord(
+                name="edge-load",
+                kind=ModelKind.LOAD_FORECAST,
+                champion=1,
+                challenger=2,
+                status=ModelStatus.ACTIVE,
+                reason="first version",
+                monitor=MonitorState(samples=312, error=0.081, baseline_error=0.094, drift=0.4),
+                challenger_monitor=MonitorState(samples=312, error=0.069, drift=0.4),
+                events=(
+                    ModelEvent(
+                        T0 - timedelta(days=3), EventKind.REGISTERED, 1, "first version: champion"
+                    ),
+                    ModelEvent(
+                        T0 - timedelta(days=1),
+                        EventKind.CHALLENGER,
+                        2,
+                        "runs in shadow of the champion",
+                    ),
+                ),
+                last_trained=T0 - timedelta(days=1),
+            ),
+            (
+                ModelVersion(
+                    1,
+                    "QuantileForecaster",
+                    T0 - timedelta(days=3),
+                    {"mape": 7.31, "reference_error": 0.0731},
+                    ("load",),
+                    6048,
+                ),
+                ModelVersion(
+                    2,
+                    "QuantileForecaster",
+                    T0 - timedelta(days=1),
+                    {"mape": 6.12, "reference_error": 0.0612},
+                    ("load",),
+                    6624,
+                ),
+            ),
+        ),
+        ModelView(
+            ModelRecord(
+                name="video-stall",
+                kind=ModelKind.STALL,
+                champion=3,
+                status=ModelStatus.FALLBACK,
+                reason="inputs drifted 5.2 sigma from training (limit 4)",
+                monitor=MonitorState(samples=88, error=0.21, baseline_error=0.19, drift=5.2),
+                events=(
+                    ModelEvent(
+                        T0 - timedelta(hours=2),
+                        EventKind.FALLBACK,
+                        3,
+                        "inputs drifted 5.2 sigma from training (limit 4); "
+                        "throughput-rule rule answers instead",
+                    ),
+                ),
+            ),
+            (
+                ModelVersion(
+                    3,
+                    "StallClassifier",
+                    T0 - timedelta(days=9),
+                    {"f1": 0.83},
+                    ("throughput", "chunk_interval"),
+                    4120,
+                ),
+            ),
+        ),
+    ),
+    in_use=False,
+    usage="The controller does not use these models in its decisions yet (they decide on: "
+    "latest probe sample (no model in this version))",
+)
+
+REVISION_A = "3f2a9c1d4e5b6a7980112233445566778899aabb"
+REVISION_B = "9a8b7c6d5e4f30112233445566778899aabbccdd"
+REVISION_BAD = "7e6d5c4b3a2910112233445566778899aabbccdd"
+CONFLICT = ConflictView(
+    kind="targetConflict",
+    intents=("voice-west-east", "video-west-east"),
+    description="both raise their class to the top scheduling priority on r2, r3",
+    winner="voice-west-east",
+    resolution="video-west-east may raise video at most to priority 1 on r2, r3",
+)
+REVISIONS = RevisionsView(
+    store="/var/lib/netpilot/intents.sqlite",
+    source="https://git.example.net/noc/intents.git#main",
+    last_poll=at(29),
+    poll_error="",
+    steps=(
+        RevisionStep(
+            seq=3,
+            revision=REVISION_BAD,
+            source="git",
+            author="bob",
+            message="tighten voice",
+            at=at(20),
+            outcome="refused",
+            reason="1 error",
+            active=REVISION_B,
+            errors=(
+                "intents/west-east.yaml:33:29: spec.expectations[0].targets[0].value: "
+                "must be a number (expected a number, e.g. 20)",
+            ),
+        ),
+        RevisionStep(
+            seq=2,
+            revision=REVISION_B,
+            source="git",
+            author="alice",
+            message="voice before video",
+            at=T0 - timedelta(hours=1),
+            outcome="admitted",
+            reason="valid",
+            active=REVISION_B,
+            changes=("~ voice-west-east", "    spec.priority: 100 -> 120"),
+            conflicts=(CONFLICT,),
+            notes={"video-west-east": ("capped at priority 1 on r2, r3 by voice-west-east",)},
+        ),
+        RevisionStep(
+            seq=1,
+            revision=REVISION_A,
+            source="git",
+            author="alice",
+            message="video and voice",
+            at=T0 - timedelta(days=2),
+            outcome="admitted",
+            reason="valid",
+            active=REVISION_A,
+            changes=("+ video-west-east", "+ voice-west-east"),
+        ),
+    ),
+    quarantined={
+        "5d4c3b2a1f0e99887766554433221100ffeeddcc": "change chg-11aa22bb33cc failed verification"
+    },
+)
+HISTORY = {
+    "video-west-east": (
+        IntentRevision(
+            REVISION_A,
+            "alice",
+            "video and voice",
+            T0 - timedelta(days=2),
+            "admitted",
+            "added",
+            (),
+            "5d1c0e9a77b2f041",
+        ),
+    ),
+    "voice-west-east": (
+        IntentRevision(
+            REVISION_B,
+            "alice",
+            "voice before video",
+            T0 - timedelta(hours=1),
+            "admitted",
+            "changed",
+            ("spec.priority: 100 -> 120",),
+            "a03e6f12c9d4b870",
+        ),
+        IntentRevision(
+            REVISION_A,
+            "alice",
+            "video and voice",
+            T0 - timedelta(days=2),
+            "admitted",
+            "added",
+            (),
+            "77c1b0a3e5d2f946",
+        ),
+    ),
+}
+
+
 def snapshot() -> ControllerSnapshot:
     """The controller as it stands after the last tick."""
     last = report(TICKS)
@@ -412,10 +649,13 @@ def snapshot() -> ControllerSnapshot:
 class FakeFacade:
     """The console's facade over fixed values; records what the console asked it to do."""
 
-    def __init__(self, *, clock_at: datetime | None = None) -> None:
+    def __init__(self, *, clock_at: datetime | None = None, store: bool = True) -> None:
         self.views: list[ChangeView] = [CHANGE_VIEW]
         self.timelines: dict[str, tuple[TimelineStep, ...]] = {TXN: TIMELINE}
         self.rollbacks: list[str] = []
+        self.decisions: list[tuple[str, bool, str]] = []  # (approval, approved, reason)
+        self.approval_views: list[ApprovalView] = list(APPROVALS)
+        self.store = store  # an intent store (the daemon) or none (the demo)
         self.now = clock_at or at(TICKS) + timedelta(seconds=1)
 
     async def snapshot(self) -> ControllerSnapshot:
@@ -469,6 +709,36 @@ class FakeFacade:
             *(replace(v, rolled_back_by=new_txn) if v is view else v for v in self.views),
         ]
         return result
+
+    async def approvals(self) -> tuple[ApprovalView, ...]:
+        return tuple(sorted(self.approval_views, key=lambda a: a.requested_at, reverse=True))
+
+    async def approve(self, approval_id: str, reason: str = "") -> ApprovalView:
+        return self._decide(approval_id, approve=True, reason=reason)
+
+    async def reject(self, approval_id: str, reason: str) -> ApprovalView:
+        if not reason.strip():
+            raise ChangeError(approval_id, "a rejection needs a reason")
+        return self._decide(approval_id, approve=False, reason=reason)
+
+    def _decide(self, approval_id: str, *, approve: bool, reason: str) -> ApprovalView:
+        self.decisions.append((approval_id, approve, reason))
+        view = next((a for a in self.approval_views if a.id == approval_id), None)
+        if view is None or not view.pending:
+            raise ChangeError(approval_id, "no such pending approval")
+        status = ApprovalStatus.APPROVED if approve else ApprovalStatus.REJECTED
+        decided = replace(view, status=status, decided_at=self.now, reason=reason)
+        self.approval_views = [decided if a.id == approval_id else a for a in self.approval_views]
+        return decided
+
+    async def models(self) -> ModelsView:
+        return MODELS
+
+    async def revisions(self) -> RevisionsView | None:
+        return REVISIONS if self.store else None
+
+    async def intent_history(self, name: str) -> tuple[IntentRevision, ...] | None:
+        return HISTORY.get(name, ()) if self.store else None
 
     async def drain(self) -> None:
         return None

@@ -166,8 +166,60 @@ def test_explanation_keeps_what_it_does_not_know_and_the_operator_undo():
     )
     sections = {s.title: s for s in explain(richer, replace(CHANGE_VIEW, rolled_back_by="u-1"))}
     assert [line.text for line in sections["Model and confidence"].lines][1] == "confidence 0.93"
-    assert sections["More"].lines[0].text == "twin: [1, 2]"
+    assert sections["More"].lines[0].text == "twin: 1, 2"
     assert sections["Outcome"].lines[-1].text == "rolled back by the operator: u-1"
+
+
+def test_explanation_shows_keys_of_any_shape_as_a_tree():
+    """What other policies will add (arbitration, what-if) is shown whatever its shape."""
+    state = evening()
+    acting = state.feed[3]
+    decision = acting.decision
+    assert decision is not None
+    explanation = {
+        **decision.explanation,
+        "model": {
+            "name": "edge-load",
+            "source": "model",
+            "version": 3,
+            "confidence": 0.91,
+            "reason": "champion",
+            "horizon": 12,
+        },
+        "candidates": [
+            {"device": "r2", "edit": "qos/class[name=video]/priority: - -> 1", "predicted_ms": 12.5}
+        ],
+        "what_if": [
+            {"plan": "raise video on r2", "predicted": {"latencyMs": 12.5}},
+            {"plan": "do nothing", "predicted": {"latencyMs": 57.0}},
+        ],
+        "arbitration": {"winner": "video-west-east", "losers": ["bulk"], "empty": {}},
+    }
+    richer = replace(acting, decision=replace(decision, explanation=explanation))
+    sections = {s.title: [line.text for line in s.lines] for s in explain(richer)}
+    assert sections["Model and confidence"] == [
+        "edge-load v3 (model)",
+        "why this one: champion",
+        "confidence 0.91",
+        "horizon: 12",
+    ]
+    assert sections["Candidates"] == [
+        "r2: qos/class[name=video]/priority: - -> 1",
+        "  predicted_ms: 12.5",
+    ]
+    assert sections["More"] == [
+        "what_if:",
+        "  - plan: raise video on r2",
+        "    predicted:",
+        "      latencyMs: 12.5",
+        "  - plan: do nothing",
+        "    predicted:",
+        "      latencyMs: 57",
+        "arbitration:",
+        "  winner: video-west-east",
+        "  losers: bulk",
+        "  empty: {}",
+    ]
 
 
 def test_describe_detail_keeps_a_step_on_one_line():

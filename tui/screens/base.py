@@ -59,8 +59,10 @@ class ConsoleScreen(Screen[None], LiveView):
     def refresh_view(self) -> None:
         if not self.is_mounted:
             return
-        state = self.console.state
-        self.query_one(StatusBar).show(state.summary(), self.console.notice)
+        console = self.console
+        state = console.state
+        self.query_one(NavBar).show(len(state.pending_approvals))
+        self.query_one(StatusBar).show(state.summary(), console.notice, console.connection_problem)
         self.show()
 
     def show(self) -> None:

@@ -23,7 +23,12 @@ ABOUT = {
     "bottleneck, candidates, guards, plan, outcome",
     "ChangesScreen": "the journal's changes; the selected one's per-device diff and step "
     "timeline; r rolls it back (after a confirmation)",
-    "IntentsScreen": "the loaded intents, their generation and YAML source",
+    "IntentsScreen": "the loaded intents, their generation and YAML source; with an intent "
+    "store, each intent's revision history and the source's refusals, quarantine, conflicts",
+    "ApprovalsScreen": "plans approve-mode intents wait on, with their edits and reasoning; "
+    "a approves, x rejects (a rejection needs a reason; both are journaled)",
+    "ModelsScreen": "the model registry: versions, champion/challenger, accuracy, drift, "
+    "fallback to the rule baseline, and whether decisions use the models yet",
 }
 
 

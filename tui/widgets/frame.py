@@ -7,7 +7,7 @@ from textual.widgets import Static
 
 from tui.state import NetworkSummary
 
-__all__ = ["SCREENS", "NavBar", "StatusBar", "summary_text"]
+__all__ = ["SCREENS", "NavBar", "StatusBar", "nav_text", "summary_text"]
 
 # mode name, key, title: the console's screens in the order of their keys
 SCREENS: tuple[tuple[str, str, str], ...] = (
@@ -16,31 +16,53 @@ SCREENS: tuple[tuple[str, str, str], ...] = (
     ("decisions", "3", "Decisions"),
     ("changes", "4", "Changes"),
     ("intents", "5", "Intents"),
+    ("approvals", "6", "Approvals"),
+    ("models", "7", "Models"),
 )
 
 
 class NavBar(Static):
-    """The screens and their keys, the current one highlighted."""
+    """The screens and their keys, the current one highlighted, with the number of plans
+    waiting for an operator next to Approvals."""
 
     def __init__(self, current: str) -> None:
-        super().__init__(self._text(current), classes="nav-bar")
+        self.current = current
+        super().__init__(nav_text(current), classes="nav-bar")
 
-    @staticmethod
-    def _text(current: str) -> Text:
-        text = Text(no_wrap=True, overflow="ellipsis")
-        for mode, key, title in SCREENS:
-            style = "reverse bold" if mode == current else ""
-            text.append(f" {key} ", style="bold " + ("reverse" if mode == current else "dim"))
-            text.append(f"{title} ", style=style)
-            text.append(" ")
-        return text
+    def show(self, pending: int) -> None:
+        """Render the bar with ``pending`` approvals."""
+        self.update(nav_text(self.current, pending))
 
 
-def summary_text(summary: NetworkSummary, notice: str = "") -> Text:
-    """The status line: tick, devices up, the most loaded interface, the changes' tally."""
+def nav_text(current: str, pending: int = 0) -> Text:
+    """`` 1 Overview 2 Devices ...``: every screen fits in 80 columns, with the badge."""
+    text = Text(no_wrap=True, overflow="ellipsis")
+    for mode, key, title in SCREENS:
+        text.append(" ")
+        if mode == current:
+            text.append(f" {key} {title} ", style="reverse bold")
+        else:
+            text.append(key, style="bold cyan")
+            text.append(f" {title}")
+        if mode == "approvals" and pending:
+            text.append(f" {pending}", style="bold black on yellow")
+    return text
+
+
+def summary_text(summary: NetworkSummary, notice: str = "", problem: str = "") -> Text:
+    """The status line: tick, devices up, the most loaded interface, the changes' tally.
+
+    Args:
+        summary: the network at the last tick.
+        notice: what the console is busy with (shown instead).
+        problem: why a remote console lost its daemon (shown instead, in red).
+    """
     text = Text(no_wrap=True, overflow="ellipsis")
     if notice:
         text.append(notice, style="bold yellow")
+        return text
+    if problem:
+        text.append(problem, style="bold red")
         return text
     if summary.at is None:
         text.append("waiting for the first tick...", style="dim")
@@ -74,6 +96,6 @@ def summary_text(summary: NetworkSummary, notice: str = "") -> Text:
 class StatusBar(Static):
     """The network at a glance (or what the console is busy with)."""
 
-    def show(self, summary: NetworkSummary, notice: str = "") -> None:
-        """Render ``summary`` (or ``notice`` instead, e.g. while stopping)."""
-        self.update(summary_text(summary, notice))
+    def show(self, summary: NetworkSummary, notice: str = "", problem: str = "") -> None:
+        """Render ``summary`` (or ``notice``/``problem`` instead, e.g. while stopping)."""
+        self.update(summary_text(summary, notice, problem))

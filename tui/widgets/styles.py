@@ -6,6 +6,7 @@ from __future__ import annotations
 from rich.text import Text
 
 from controller.model import (
+    ApprovalStatus,
     ChangeStatus,
     FulfilmentStatus,
     IntentStatus,
@@ -16,6 +17,7 @@ from controller.model import (
 from tui.state import DeviceHealth
 
 __all__ = [
+    "approval_status",
     "change_status",
     "compact_target",
     "fulfilment",
@@ -70,8 +72,27 @@ def outcome_text(outcome: str) -> Text:
     try:
         return change_status(ChangeStatus(outcome))
     except ValueError:
-        style = {"in flight": "cyan", "quarantined": "red", "held back": "yellow"}
+        style = {
+            "in flight": "cyan",
+            "quarantined": "red",
+            "held back": "yellow",
+            "awaiting approval": "bold yellow",
+        }
         return Text(outcome, style=style.get(outcome, "dim"))
+
+
+_APPROVAL = {
+    ApprovalStatus.PENDING: "bold yellow",
+    ApprovalStatus.APPROVED: "green",
+    ApprovalStatus.REJECTED: "red",
+    ApprovalStatus.APPLIED: "cyan",
+    ApprovalStatus.SUPERSEDED: "dim",
+}
+
+
+def approval_status(status: ApprovalStatus) -> Text:
+    """An approval's status, coloured (pending stands out)."""
+    return Text(status.value, style=_APPROVAL.get(status, ""))
 
 
 def health_text(health: DeviceHealth) -> Text:
