@@ -52,6 +52,11 @@ SHOTS = (
     Shot("changes", ("4",)),
     Shot("rollback-confirmation", ("4", "r")),
     Shot("intents", ("5",)),
+    Shot("intent-history", ("5", "h"), _select("intent-list", 0, "voice-west-east")),
+    Shot("intent-revisions", ("5", "v")),
+    Shot("approvals", ("6",)),
+    Shot("reject-reason", ("6", "x")),
+    Shot("models", ("7",)),
     Shot("help", ("question_mark",)),
 )
 
