@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import Enum
 
@@ -21,6 +21,8 @@ __all__ = [
     "AdminState",
     "Approval",
     "ApprovalStatus",
+    "CarrierConfig",
+    "CarrierStatus",
     "ChangeResult",
     "ChangeSet",
     "ChangeStatus",
@@ -44,16 +46,24 @@ __all__ = [
     "IntentStatus",
     "InterfaceConfig",
     "InterfaceRate",
+    "LineCardStatus",
     "NetconfEndpoint",
     "NotFulfilledState",
     "Observation",
+    "OperationalState",
     "PathRef",
     "Plan",
+    "PortStatus",
+    "PowerMode",
+    "PowerReading",
+    "PowerState",
     "ProbeResult",
     "ReconcileState",
     "ShaperConfig",
     "SnmpEndpoint",
     "SourceLocation",
+    "SubscriberConfig",
+    "SubscriberFlow",
     "Target",
     "TargetCondition",
     "TargetStatus",
@@ -133,6 +143,22 @@ class NotFulfilledState(str, Enum):
     DEGRADED = "degraded"  # a target is not met
     SUSPENDED = "suspended"  # deactivated by the operator
     FULFILMENT_FAILED = "fulfilmentFailed"  # the controller tried and could not
+
+
+class PowerMode(str, Enum):
+    """Requested power mode of a port or a radio carrier (YANG ``power-mode``)."""
+
+    ACTIVE = "active"
+    SLEEP = "sleep"
+
+
+class PowerState(str, Enum):
+    """Actual power state of a component (YANG ``power-state``)."""
+
+    ACTIVE = "active"
+    SLEEP = "sleep"
+    WAKING = "waking"  # set active, not carrying traffic yet
+    OFF = "off"  # administratively disabled or failed
 
 
 class EditOp(str, Enum):
@@ -398,6 +424,28 @@ class InterfaceConfig:
     enabled: bool = True
     metric: int = 10
     description: str = ""
+    power_mode: PowerMode = PowerMode.ACTIVE
+
+
+@dataclass(frozen=True, slots=True)
+class CarrierConfig:
+    """A radio carrier's requested power mode (``/npl:radio/carrier``), defaults applied."""
+
+    name: str
+    power_mode: PowerMode = PowerMode.ACTIVE
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriberConfig:
+    """Per-subscriber rate settings (``/npl:subscribers/subscriber``), Mbit/s.
+
+    ``min_rate_mbps`` is a boost (served before the other subscribers share what is left);
+    an entry with neither rate is no configuration at all.
+    """
+
+    id: str
+    max_rate_mbps: int | None = None
+    min_rate_mbps: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -429,6 +477,29 @@ class DeviceConfig:
     interfaces: tuple[InterfaceConfig, ...] = ()
     classes: tuple[ClassConfig, ...] = ()
     shapers: tuple[ShaperConfig, ...] = ()
+    carriers: tuple[CarrierConfig, ...] = ()
+    subscribers: tuple[SubscriberConfig, ...] = ()
+
+    def interface(self, name: str) -> InterfaceConfig:
+        """The interface's configuration, or the YANG defaults if it is not configured."""
+        for itf in self.interfaces:
+            if itf.name == name:
+                return itf
+        return InterfaceConfig(name=name)
+
+    def carrier(self, name: str) -> CarrierConfig:
+        """The carrier's configuration, or the YANG defaults if it is not configured."""
+        for carrier in self.carriers:
+            if carrier.name == name:
+                return carrier
+        return CarrierConfig(name=name)
+
+    def subscriber(self, subscriber_id: str) -> SubscriberConfig:
+        """The subscriber's rate settings (none if it is not configured)."""
+        for entry in self.subscribers:
+            if entry.id == subscriber_id:
+                return entry
+        return SubscriberConfig(id=subscriber_id)
 
     def class_config(self, traffic_class: TrafficClass) -> ClassConfig:
         """The class's scheduling, or the YANG defaults if it is not configured."""
@@ -448,6 +519,7 @@ class DeviceConfig:
             base = ("interfaces", f"interface[name={itf.name}]")
             leaves[(*base, "enabled")] = str(itf.enabled).lower()
             leaves[(*base, "metric")] = str(itf.metric)
+            leaves[(*base, "power-mode")] = itf.power_mode.value
             if itf.description:
                 leaves[(*base, "description")] = itf.description
         for cls in self.classes:
@@ -457,6 +529,16 @@ class DeviceConfig:
         for shp in self.shapers:
             base = ("qos", f"shaper[interface={shp.interface}][class={shp.traffic_class.value}]")
             leaves[(*base, "rate-mbps")] = str(shp.rate_mbps)
+        for carrier in self.carriers:
+            leaves[("radio", f"carrier[name={carrier.name}]", "power-mode")] = (
+                carrier.power_mode.value
+            )
+        for entry in self.subscribers:
+            base = ("subscribers", f"subscriber[id={entry.id}]")
+            if entry.max_rate_mbps is not None:
+                leaves[(*base, "max-rate-mbps")] = str(entry.max_rate_mbps)
+            if entry.min_rate_mbps is not None:
+                leaves[(*base, "min-rate-mbps")] = str(entry.min_rate_mbps)
         return leaves
 
     @staticmethod
@@ -466,45 +548,20 @@ class DeviceConfig:
         Raises:
             ValueError: a path or value that the ``netpilot-lab`` module does not have.
         """
-        interfaces: dict[str, dict[str, str]] = {}
-        classes: dict[str, dict[str, str]] = {}
-        shapers: dict[tuple[str, str], str] = {}
+        entries: dict[str, dict[tuple[str, ...], dict[str, str]]] = {
+            "interface": {},
+            "class": {},
+            "shaper": {},
+            "carrier": {},
+            "subscriber": {},
+        }
         for path, value in leaves.items():
-            if len(path) != 3:
-                raise ValueError(f"unknown configuration path {'/'.join(path)}")
-            container, entry, leaf = path
-            keys = _list_keys(entry)
-            if container == "interfaces" and entry.startswith("interface[") and "name" in keys:
-                interfaces.setdefault(keys["name"], {})[leaf] = value
-            elif container == "qos" and entry.startswith("class[") and "name" in keys:
-                classes.setdefault(keys["name"], {})[leaf] = value
-            elif container == "qos" and entry.startswith("shaper[") and leaf == "rate-mbps":
-                shapers[(keys["interface"], keys["class"])] = value
-            else:
-                raise ValueError(f"unknown configuration path {'/'.join(path)}")
-        return DeviceConfig(
-            interfaces=tuple(
-                InterfaceConfig(
-                    name=name,
-                    enabled=leaf.get("enabled", "true") == "true",
-                    metric=int(leaf.get("metric", "10")),
-                    description=leaf.get("description", ""),
-                )
-                for name, leaf in sorted(interfaces.items())
-            ),
-            classes=tuple(
-                ClassConfig(
-                    name=TrafficClass(name),
-                    priority=int(leaf.get("priority", "0")),
-                    weight=int(leaf.get("weight", "10")),
-                )
-                for name, leaf in sorted(classes.items())
-            ),
-            shapers=tuple(
-                ShaperConfig(interface=itf, traffic_class=TrafficClass(cls), rate_mbps=int(rate))
-                for (itf, cls), rate in sorted(shapers.items())
-            ),
-        )
+            kind, keys = _entry_of(path)
+            entries[kind].setdefault(keys, {})[path[2]] = value
+        try:
+            return _config_from_entries(entries)
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"malformed configuration: {exc}") from exc
 
     def with_edits(self, edits: tuple[ConfigEdit, ...]) -> DeviceConfig:
         """This configuration with ``edits`` applied (what the device should hold after).
@@ -558,6 +615,154 @@ def _list_keys(segment: str) -> dict[str, str]:
     return keys
 
 
+# container, list entry, list keys and leaves of every list the module has
+_LISTS: Mapping[tuple[str, str], tuple[tuple[str, ...], frozenset[str]]] = {
+    ("interfaces", "interface"): (
+        ("name",),
+        frozenset({"enabled", "metric", "description", "power-mode"}),
+    ),
+    ("qos", "class"): (("name",), frozenset({"priority", "weight"})),
+    ("qos", "shaper"): (("interface", "class"), frozenset({"rate-mbps"})),
+    ("radio", "carrier"): (("name",), frozenset({"power-mode"})),
+    ("subscribers", "subscriber"): (("id",), frozenset({"max-rate-mbps", "min-rate-mbps"})),
+}
+
+
+def _entry_of(path: ConfigPath) -> tuple[str, tuple[str, ...]]:
+    """``(list name, key values)`` of a leaf path; ValueError for a path the module lacks."""
+    if len(path) == 3:
+        container, entry, leaf = path
+        name = entry.partition("[")[0]
+        spec = _LISTS.get((container, name))
+        if spec is not None:
+            key_names, leaf_names = spec
+            keys = _list_keys(entry)
+            if tuple(sorted(keys)) == tuple(sorted(key_names)) and leaf in leaf_names:
+                return name, tuple(keys[k] for k in key_names)
+    raise ValueError(f"unknown configuration path {'/'.join(path)}")
+
+
+def _optional_int(value: str | None) -> int | None:
+    return None if value is None else int(value)
+
+
+def _config_from_entries(
+    entries: Mapping[str, Mapping[tuple[str, ...], Mapping[str, str]]],
+) -> DeviceConfig:
+    return DeviceConfig(
+        interfaces=tuple(
+            InterfaceConfig(
+                name=name,
+                enabled=leaf.get("enabled", "true") == "true",
+                metric=int(leaf.get("metric", "10")),
+                description=leaf.get("description", ""),
+                power_mode=PowerMode(leaf.get("power-mode", "active")),
+            )
+            for (name,), leaf in sorted(entries["interface"].items())
+        ),
+        classes=tuple(
+            ClassConfig(
+                name=TrafficClass(name),
+                priority=int(leaf.get("priority", "0")),
+                weight=int(leaf.get("weight", "10")),
+            )
+            for (name,), leaf in sorted(entries["class"].items())
+        ),
+        shapers=tuple(
+            ShaperConfig(interface=itf, traffic_class=TrafficClass(cls), rate_mbps=int(rate))
+            for (itf, cls), leaf in sorted(entries["shaper"].items())
+            for rate in (leaf["rate-mbps"],)
+        ),
+        carriers=tuple(
+            CarrierConfig(name=name, power_mode=PowerMode(leaf.get("power-mode", "active")))
+            for (name,), leaf in sorted(entries["carrier"].items())
+        ),
+        subscribers=tuple(
+            SubscriberConfig(
+                id=subscriber,
+                max_rate_mbps=_optional_int(leaf.get("max-rate-mbps")),
+                min_rate_mbps=_optional_int(leaf.get("min-rate-mbps")),
+            )
+            for (subscriber,), leaf in sorted(entries["subscriber"].items())
+        ),
+    )
+
+
+# --------------------------------------------------------------------------- operational state
+
+
+@dataclass(frozen=True, slots=True)
+class PortStatus:
+    """One port's operational state (``/npl:state/interface``): load and power."""
+
+    interface: str
+    oper_up: bool
+    speed_mbps: float
+    utilization: float
+    power_state: PowerState | None = None
+    watts: float | None = None
+    line_card: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class LineCardStatus:
+    """One line card's power (``/npl:state/power/line-card``)."""
+
+    name: str
+    power_state: PowerState
+    watts: float
+
+
+@dataclass(frozen=True, slots=True)
+class PowerReading:
+    """A device's electrical power (``/npl:state/power``)."""
+
+    total_w: float
+    chassis_w: float = 0.0
+    radio_w: float = 0.0
+    energy_j: int = 0
+    line_cards: tuple[LineCardStatus, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CarrierStatus:
+    """One radio carrier (``/npl:state/carrier``)."""
+
+    name: str
+    cell: str
+    power_state: PowerState
+    capacity_mbps: float
+    load: float
+    watts: float
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriberFlow:
+    """Flow features of one subscriber's downstream traffic (``/npl:state/subscriber``),
+    as a flow monitor at the access node measures them. No player state: no stalls."""
+
+    id: str
+    throughput_mbps: float
+    rtt_ms: float
+    retransmission_ratio: float
+    bytes: int
+    mean_request_bytes: int
+    request_interval_ms: float
+    active_ratio: float
+
+
+@dataclass(frozen=True, slots=True)
+class OperationalState:
+    """Everything a device's ``/npl:state`` says, parsed (queues and probes as before)."""
+
+    queues: tuple[ClassQueue, ...] = ()
+    probes: tuple[ProbeResult, ...] = ()
+    ports: tuple[PortStatus, ...] = ()
+    power: PowerReading | None = None
+    carriers: tuple[CarrierStatus, ...] = ()
+    subscribers: tuple[SubscriberFlow, ...] = ()
+
+
 @dataclass(frozen=True, slots=True)
 class Observation:
     """Everything sensed from one device in one tick.
@@ -572,6 +777,17 @@ class Observation:
     probes: tuple[ProbeResult, ...] = ()
     config: DeviceConfig | None = None
     errors: tuple[str, ...] = ()
+    ports: tuple[PortStatus, ...] = ()
+    power: PowerReading | None = None
+    carriers: tuple[CarrierStatus, ...] = ()
+    subscribers: tuple[SubscriberFlow, ...] = ()
+
+    def port(self, interface: str) -> PortStatus | None:
+        """The operational state of port ``interface``, if reported."""
+        for p in self.ports:
+            if p.interface == interface:
+                return p
+        return None
 
     def probe(self, destination: str, traffic_class: TrafficClass) -> ProbeResult | None:
         """The probe result towards ``destination`` for ``traffic_class``, if measured."""
@@ -710,13 +926,24 @@ class Approval:
     decided_at: datetime | None = None
     reason: str = ""
     explanation: Mapping[str, object] = field(default_factory=dict)
+    plan: Plan | None = None  # the whole plan when it changes several devices
+
+    @property
+    def devices(self) -> tuple[str, ...]:
+        """The devices the plan changes."""
+        return self.plan.devices if self.plan is not None else (self.change.device,)
 
     def as_dict(self) -> dict[str, object]:
+        changes = self.plan.changes if self.plan is not None else (self.change,)
         return {
             "id": self.id,
             "intent": self.intent,
-            "device": self.change.device,
-            "edits": [e.describe() for e in self.change.edits],
+            "device": ",".join(self.devices),
+            "edits": [
+                e.describe() if len(changes) == 1 else f"{c.device}: {e.describe()}"
+                for c in changes
+                for e in c.edits
+            ],
             "summary": self.summary,
             "requested_at": self.requested_at.isoformat(),
             "status": self.status.value,
@@ -739,6 +966,10 @@ class ReconcileState:
     # change id -> why the loop will not apply it again (failed verification, refused for a
     # reason retrying cannot fix, undone by an operator)
     quarantined: Mapping[str, str] = field(default_factory=dict)
+    # an optimising plan (energy sleep) acts only once it stood for the hysteresis: its id
+    # and for how many consecutive ticks it has been proposed
+    pending: str = ""
+    pending_ticks: int = 0
 
     def changes_since(self, since: datetime) -> int:
         """How many changes were committed at or after ``since``."""
@@ -747,7 +978,13 @@ class ReconcileState:
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    """What the policy concluded for one intent in one tick, and why."""
+    """What the policy concluded for one intent in one tick, and why.
+
+    ``plan`` is what the controller will apply (one transaction over its devices);
+    ``change`` is its change set when the plan touches one device (the shape older readers
+    know), None for a multi-device plan. Build decisions with a plan through
+    :meth:`with_plan` so the two agree.
+    """
 
     intent: str
     at: datetime
@@ -755,6 +992,19 @@ class Decision:
     change: ChangeSet | None = None
     explanation: Mapping[str, object] = field(default_factory=dict)
     expectation: str = ""  # id of the expectation the decision serves
+    plan: Plan | None = None
+
+    @property
+    def actions(self) -> Plan | None:
+        """The plan to apply, if any (a lone ``change`` is a one-device plan)."""
+        if self.plan is not None:
+            return self.plan
+        return Plan.single(self.change) if self.change is not None else None
+
+    def with_plan(self, plan: Plan | None) -> Decision:
+        """This decision carrying ``plan`` (None: no action)."""
+        change = plan.changes[0] if plan is not None and len(plan.changes) == 1 else None
+        return replace(self, plan=plan, change=change)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,8 +2,11 @@
 
 Per device and tick: an SNMP poll of IF-MIB counters turned into rates on the agent's own
 time base, and over a persistent NETCONF session the operational state (per-class queues,
-path probes) and the running configuration. A device that fails, for whatever reason,
-yields an observation with ``errors`` set; it never aborts the tick or disturbs the others.
+path probes, port and device power, radio carriers, subscriber flow features) and the
+running configuration, read in ONE ``<get>`` where the session offers it (the same subtree
+the session's ``get-config`` reads, plus ``/npl:state``), so configuration and state are of
+one instant. A device that fails, for whatever reason, yields an observation with ``errors``
+set; it never aborts the tick or disturbs the others.
 """
 
 from __future__ import annotations
@@ -12,18 +15,20 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
+from typing import Protocol, runtime_checkable
 
-from adapters.base import ConfigSession
+from adapters.base import ConfigSession, Filter
 from adapters.counters import CounterFlag, CounterFlagKind, RateTracker
+from adapters.netconf import SENSE_FILTER, STATE_FILTER
+from adapters.parsing.netpilot_lab import parse_config, parse_operational_state
 from adapters.snmp import SnmpPoller
 from controller.errors import AdapterError, NetpilotError
 from controller.model import (
-    ClassQueue,
     Device,
     DeviceConfig,
     InterfaceRate,
     Observation,
-    ProbeResult,
+    OperationalState,
 )
 
 __all__ = ["Sensor"]
@@ -31,6 +36,17 @@ __all__ = ["Sensor"]
 log = logging.getLogger("netpilot.sense")
 
 SessionOpener = Callable[[Device], Awaitable[ConfigSession]]
+
+
+@runtime_checkable
+class RawReader(Protocol):
+    """A session that answers a filtered ``<get>`` with the reply's XML text (a native
+    NETCONF session does; the emulated and fake ones fall back to their parsed reads)."""
+
+    @property
+    def device(self) -> str: ...
+
+    async def get(self, filter: Filter | None = None) -> str: ...
 
 
 def _describe_flag(flag: CounterFlag) -> str:
@@ -74,30 +90,22 @@ class Sensor:
         """Observe one device now: SNMP rates, NETCONF state and running config."""
         try:
             rates, snmp_errors = await self._rates(self.devices[name])
-            queues, probes, config, netconf_errors = await self._netconf(name, with_config=True)
+            state, config, netconf_errors = await self._netconf(name, with_config=True)
         except Exception as exc:  # the per-device boundary: a bug must not stop the tick
             log.exception("observing %s failed", name)
             return Observation(device=name, at=self._clock(), errors=(f"internal: {exc!r}",))
-        return Observation(
-            device=name,
-            at=self._clock(),
-            rates=rates,
-            queues=queues,
-            probes=probes,
-            config=config,
-            errors=(*snmp_errors, *netconf_errors),
+        return _observation(
+            name, self._clock(), state, config, rates, (*snmp_errors, *netconf_errors)
         )
 
     async def observe_state(self, name: str) -> Observation:
         """Only the NETCONF operational state of one device (a post-check sample)."""
         try:
-            queues, probes, _, errors = await self._netconf(name, with_config=False)
+            state, _, errors = await self._netconf(name, with_config=False)
         except Exception as exc:  # the per-device boundary, as in observe()
             log.exception("observing %s failed", name)
             return Observation(device=name, at=self._clock(), errors=(f"internal: {exc!r}",))
-        return Observation(
-            device=name, at=self._clock(), queues=queues, probes=probes, errors=errors
-        )
+        return _observation(name, self._clock(), state, None, (), errors)
 
     async def _rates(self, device: Device) -> tuple[tuple[InterfaceRate, ...], tuple[str, ...]]:
         if device.snmp is None:
@@ -114,21 +122,18 @@ class Sensor:
 
     async def _netconf(
         self, name: str, *, with_config: bool
-    ) -> tuple[
-        tuple[ClassQueue, ...], tuple[ProbeResult, ...], DeviceConfig | None, tuple[str, ...]
-    ]:
+    ) -> tuple[OperationalState, DeviceConfig | None, tuple[str, ...]]:
         device = self.devices[name]
         if device.netconf is None:
-            return (), (), None, ()
+            return OperationalState(), None, ()
         try:
             async with self._locks[name]:
                 session = await self._session(device)
-                queues, probes = await session.get_state()
-                config = await session.get_running() if with_config else None
+                state, config = await _read(session, with_config=with_config)
         except NetpilotError as exc:
             await self._drop_session(name)
-            return (), (), None, (f"netconf: {exc}",)
-        return queues, probes, config, ()
+            return OperationalState(), None, (f"netconf: {exc}",)
+        return state, config, ()
 
     async def _session(self, device: Device) -> ConfigSession:
         session = self._sessions.get(device.name)
@@ -150,3 +155,40 @@ class Sensor:
         """Close every session."""
         for name in list(self._sessions):
             await self._drop_session(name)
+
+
+async def _read(
+    session: ConfigSession, *, with_config: bool
+) -> tuple[OperationalState, DeviceConfig | None]:
+    """Operational state (and the running configuration) of one session's device."""
+    if isinstance(session, RawReader):
+        # one <get> for both: configuration and state of the same instant, one round trip
+        reply = await session.get(SENSE_FILTER if with_config else STATE_FILTER)
+        state = parse_operational_state(reply, device=session.device)
+        return state, parse_config(reply, device=session.device) if with_config else None
+    queues, probes = await session.get_state()
+    config = await session.get_running() if with_config else None
+    return OperationalState(queues=queues, probes=probes), config
+
+
+def _observation(
+    name: str,
+    at: datetime,
+    state: OperationalState,
+    config: DeviceConfig | None,
+    rates: tuple[InterfaceRate, ...],
+    errors: tuple[str, ...],
+) -> Observation:
+    return Observation(
+        device=name,
+        at=at,
+        rates=rates,
+        queues=state.queues,
+        probes=state.probes,
+        config=config,
+        errors=errors,
+        ports=state.ports,
+        power=state.power,
+        carriers=state.carriers,
+        subscribers=state.subscribers,
+    )

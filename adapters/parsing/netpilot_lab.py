@@ -21,19 +21,30 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import TypeVar
 
 from adapters.base import EditOperation, NodeEdit
 from controller.errors import ProtocolError
 from controller.model import (
+    CarrierConfig,
+    CarrierStatus,
     ClassConfig,
     ClassQueue,
     ConfigEdit,
     DeviceConfig,
     EditOp,
     InterfaceConfig,
+    LineCardStatus,
+    OperationalState,
+    PortStatus,
+    PowerMode,
+    PowerReading,
+    PowerState,
     ProbeResult,
     ShaperConfig,
+    SubscriberConfig,
+    SubscriberFlow,
     TrafficClass,
 )
 
@@ -42,6 +53,7 @@ __all__ = [
     "NETCONF_NAMESPACE",
     "module_config",
     "parse_config",
+    "parse_operational_state",
     "parse_state",
     "render_config",
     "render_edits",
@@ -53,6 +65,7 @@ NAMESPACE = "urn:netpilot:lab"
 NETCONF_NAMESPACE = "urn:ietf:params:xml:ns:netconf:base:1.0"
 
 _T = TypeVar("_T")
+_E = TypeVar("_E", bound=Enum)
 
 # --------------------------------------------------------------------------- parsing
 
@@ -79,15 +92,29 @@ def parse_config(xml: str | bytes, *, device: str) -> DeviceConfig:
     interfaces: list[InterfaceConfig] = []
     classes: list[ClassConfig] = []
     shapers: list[ShaperConfig] = []
+    carriers: list[CarrierConfig] = []
+    subscribers: list[SubscriberConfig] = []
     for container in _children(top, "interfaces"):
         interfaces.extend(reader.interface(e) for e in _children(container, "interface"))
     for container in _children(top, "qos"):
         classes.extend(reader.class_config(e) for e in _children(container, "class"))
         shapers.extend(reader.shaper(e) for e in _children(container, "shaper"))
+    for container in _children(top, "radio"):
+        carriers.extend(reader.carrier_config(e) for e in _children(container, "carrier"))
+    for container in _children(top, "subscribers"):
+        subscribers.extend(reader.subscriber_config(e) for e in _children(container, "subscriber"))
     return DeviceConfig(
         interfaces=reader.unique(interfaces, lambda i: i.name, "interface"),
         classes=reader.unique(classes, lambda c: c.name.value, "class"),
         shapers=reader.unique(shapers, lambda s: (s.interface, s.traffic_class.value), "shaper"),
+        carriers=reader.unique(carriers, lambda c: c.name, "carrier"),
+        # an entry without a rate configures nothing: it is left out, so that a device that
+        # keeps an empty entry and one that does not compare equal
+        subscribers=reader.unique(
+            [e for e in subscribers if e.max_rate_mbps is not None or e.min_rate_mbps is not None],
+            lambda e: e.id,
+            "subscriber",
+        ),
     )
 
 
@@ -110,7 +137,12 @@ def parse_state(
             its YANG type, or a duplicate list key.
     """
     reader = _Reader(device)
-    top = reader.top_level(xml)
+    return _queues_and_probes(reader, reader.top_level(xml))
+
+
+def _queues_and_probes(
+    reader: _Reader, top: list[ET.Element]
+) -> tuple[tuple[ClassQueue, ...], tuple[ProbeResult, ...]]:
     queues: list[ClassQueue] = []
     probes: list[ProbeResult] = []
     for state in _children(top, "state"):
@@ -121,6 +153,47 @@ def parse_state(
     return (
         reader.unique(queues, lambda q: (q.interface, q.traffic_class.value), "state class"),
         reader.unique(probes, lambda p: (p.destination, p.traffic_class.value), "probe"),
+    )
+
+
+def parse_operational_state(xml: str | bytes, *, device: str) -> OperationalState:
+    """Parse all of ``/npl:state``: queues and probes, ports, power, carriers, subscribers.
+
+    Leaves of the 2026-12-01 revision (port power, line cards, carriers, subscriber flow
+    features) are optional: a device of the first revision gives empty parts, never an
+    error.
+
+    Args:
+        xml: as :func:`parse_state` accepts.
+        device: the device the data came from (named in errors).
+
+    Returns:
+        The state; every tuple sorted by its key.
+
+    Raises:
+        ProtocolError: malformed XML, a missing key or measurement leaf, a value outside
+            its YANG type, or a duplicate list key.
+    """
+    reader = _Reader(device)
+    top = reader.top_level(xml)
+    queues, probes = _queues_and_probes(reader, top)
+    ports: list[PortStatus] = []
+    carriers: list[CarrierStatus] = []
+    subscribers: list[SubscriberFlow] = []
+    power: PowerReading | None = None
+    for state in _children(top, "state"):
+        ports.extend(reader.port_status(e) for e in _children(state, "interface"))
+        for container in _children(state, "power"):
+            power = reader.power(container)
+        carriers.extend(reader.carrier_status(e) for e in _children(state, "carrier"))
+        subscribers.extend(reader.subscriber_flow(e) for e in _children(state, "subscriber"))
+    return OperationalState(
+        queues=queues,
+        probes=probes,
+        ports=reader.unique(ports, lambda p: p.interface, "state interface"),
+        power=power,
+        carriers=reader.unique(carriers, lambda c: c.name, "carrier"),
+        subscribers=reader.unique(subscribers, lambda f: f.id, "subscriber"),
     )
 
 
@@ -244,12 +317,100 @@ class _Reader:
         except ValueError:
             raise self.error(f"{name} {raw!r} is not a traffic class") from None
 
+    def enum(self, parent: ET.Element, name: str, kind: type[_E], default: _E | None) -> _E:
+        raw = self.leaf(parent, name)
+        if raw is None:
+            if default is None:
+                raise self.error(f"<{_local(parent)}> lacks its {name} leaf")
+            return default
+        try:
+            return kind(raw.strip())
+        except ValueError:
+            raise self.error(f"{name} {raw!r} is not a {kind.__name__}") from None
+
+    def optional_uint(self, parent: ET.Element, name: str, lo: int, hi: int) -> int | None:
+        if self.leaf(parent, name) is None:
+            return None
+        return self.uint(parent, name, None, lo, hi)
+
+    def optional_decimal(self, parent: ET.Element, name: str, default: float = 0.0) -> float:
+        if self.leaf(parent, name) is None:
+            return default
+        return self.decimal(parent, name, 0.0)
+
     def interface(self, node: ET.Element) -> InterfaceConfig:
         return InterfaceConfig(
             name=self.string(node, "name", required=True, max_len=32),
             enabled=self.boolean(node, "enabled", True),
             metric=self.uint(node, "metric", 10, 1, 65535),
             description=self.string(node, "description", max_len=80),
+            power_mode=self.enum(node, "power-mode", PowerMode, PowerMode.ACTIVE),
+        )
+
+    def carrier_config(self, node: ET.Element) -> CarrierConfig:
+        return CarrierConfig(
+            name=self.string(node, "name", required=True, max_len=32),
+            power_mode=self.enum(node, "power-mode", PowerMode, PowerMode.ACTIVE),
+        )
+
+    def subscriber_config(self, node: ET.Element) -> SubscriberConfig:
+        return SubscriberConfig(
+            id=self.string(node, "id", required=True, max_len=32),
+            max_rate_mbps=self.optional_uint(node, "max-rate-mbps", 1, 100000),
+            min_rate_mbps=self.optional_uint(node, "min-rate-mbps", 1, 100000),
+        )
+
+    def port_status(self, node: ET.Element) -> PortStatus:
+        watts = self.leaf(node, "power-watts")
+        state = self.leaf(node, "power-state")
+        return PortStatus(
+            interface=self.string(node, "name", required=True),
+            oper_up=self.string(node, "oper-status") != "down",
+            speed_mbps=self.optional_decimal(node, "speed-mbps"),
+            utilization=self.optional_decimal(node, "utilization"),
+            power_state=None if state is None else self.enum(node, "power-state", PowerState, None),
+            watts=None if watts is None else self.decimal(node, "power-watts", 0.0),
+            line_card=self.string(node, "line-card"),
+        )
+
+    def power(self, node: ET.Element) -> PowerReading:
+        cards = [
+            LineCardStatus(
+                name=self.string(card, "name", required=True),
+                power_state=self.enum(card, "power-state", PowerState, PowerState.ACTIVE),
+                watts=self.optional_decimal(card, "watts"),
+            )
+            for card in _children(node, "line-card")
+        ]
+        energy = self.leaf(node, "energy-joules")
+        return PowerReading(
+            total_w=self.optional_decimal(node, "total-watts"),
+            chassis_w=self.optional_decimal(node, "chassis-watts"),
+            radio_w=self.optional_decimal(node, "radio-watts"),
+            energy_j=0 if energy is None else self.uint(node, "energy-joules", 0, 0, 2**64 - 1),
+            line_cards=self.unique(cards, lambda c: c.name, "line-card"),
+        )
+
+    def carrier_status(self, node: ET.Element) -> CarrierStatus:
+        return CarrierStatus(
+            name=self.string(node, "name", required=True),
+            cell=self.string(node, "cell"),
+            power_state=self.enum(node, "power-state", PowerState, PowerState.ACTIVE),
+            capacity_mbps=self.optional_decimal(node, "capacity-mbps"),
+            load=self.optional_decimal(node, "load"),
+            watts=self.optional_decimal(node, "watts"),
+        )
+
+    def subscriber_flow(self, node: ET.Element) -> SubscriberFlow:
+        return SubscriberFlow(
+            id=self.string(node, "id", required=True),
+            throughput_mbps=self.optional_decimal(node, "throughput-mbps"),
+            rtt_ms=self.optional_decimal(node, "rtt-ms"),
+            retransmission_ratio=self.optional_decimal(node, "retransmission-ratio"),
+            bytes=self.optional_uint(node, "bytes", 0, 2**64 - 1) or 0,
+            mean_request_bytes=self.optional_uint(node, "mean-request-bytes", 0, 2**64 - 1) or 0,
+            request_interval_ms=self.optional_decimal(node, "request-interval-ms"),
+            active_ratio=self.optional_decimal(node, "active-ratio"),
         )
 
     def class_config(self, node: ET.Element) -> ClassConfig:
@@ -455,6 +616,10 @@ def render_config(config: DeviceConfig) -> str:
                 entry.children.append(_Node("description", text=_check_text(itf.description)))
             entry.children.append(_Node("enabled", text=str(itf.enabled).lower()))
             entry.children.append(_Node("metric", text=str(itf.metric)))
+            # only when not the default: a device of the module's first revision (no
+            # power-mode leaf) still validates every configuration that sleeps nothing
+            if itf.power_mode is not PowerMode.ACTIVE:
+                entry.children.append(_Node("power-mode", text=itf.power_mode.value))
         top.append(interfaces)
     if config.classes or config.shapers:
         qos = _Node(name="qos")
@@ -467,7 +632,29 @@ def render_config(config: DeviceConfig) -> str:
             entry = qos.child("shaper", keys)
             entry.children.append(_Node("rate-mbps", text=str(shp.rate_mbps)))
         top.append(qos)
+    top.extend(_access_nodes(config))
     return _config_document(top)
+
+
+def _access_nodes(config: DeviceConfig) -> list[_Node]:
+    """The ``radio`` and ``subscribers`` containers of a configuration (when not empty)."""
+    top: list[_Node] = []
+    if config.carriers:
+        radio = _Node(name="radio")
+        for carrier in config.carriers:
+            entry = radio.child("carrier", (("name", _check_text(carrier.name)),))
+            entry.children.append(_Node("power-mode", text=carrier.power_mode.value))
+        top.append(radio)
+    if config.subscribers:
+        subscribers = _Node(name="subscribers")
+        for sub in config.subscribers:
+            entry = subscribers.child("subscriber", (("id", _check_text(sub.id)),))
+            if sub.max_rate_mbps is not None:
+                entry.children.append(_Node("max-rate-mbps", text=str(sub.max_rate_mbps)))
+            if sub.min_rate_mbps is not None:
+                entry.children.append(_Node("min-rate-mbps", text=str(sub.min_rate_mbps)))
+        top.append(subscribers)
+    return top
 
 
 def _apply_node_edit(root: _Node, edit: NodeEdit) -> None:

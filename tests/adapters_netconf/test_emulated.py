@@ -35,6 +35,7 @@ from controller.model import (
     DeviceConfig,
     EditOp,
     InterfaceConfig,
+    PowerMode,
     TrafficClass,
 )
 from tests.peers.netconfd import NetconfdDevice, NetconfdLab
@@ -296,7 +297,9 @@ async def test_restore_keeps_what_the_model_does_not_know(at_base, clients):
         await session.close()
     async with await open_session(at_base.device()) as raw:
         reply = await raw.get_config("running")
-    assert parse_config(reply, device="running") == BASE
+    # restored verbatim: the leaf written outside the transaction is still there
+    asleep = InterfaceConfig(name="eth1", metric=20, power_mode=PowerMode.SLEEP)
+    assert parse_config(reply, device="running") == dataclasses.replace(BASE, interfaces=(asleep,))
     assert "<power-mode>sleep</power-mode>" in reply.replace("npl:", "")
 
 

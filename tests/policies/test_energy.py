@@ -1,0 +1,271 @@
+"""The energy-saving policy: the MILP sleep plan, checked on an in-process lab."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import timedelta
+
+import pytest
+
+from controller.model import ConfigEdit, Intent, Observation, PowerMode
+from intents.load import IntentSource, load_intent_set
+from intents.support import FULL_SUPPORT
+from lab.topology import Link
+from policies.base import ActionKind, LoadForecast
+from policies.energy import propose_energy, sleep_plan
+from tests.policies.labworld import LabWorld
+
+ENERGY = """\
+apiVersion: netpilot/v1
+kind: Intent
+metadata: {name: energy}
+spec:
+  priority: 40
+  expectations:
+    - id: sleep
+      type: energy-saving
+      objects: OBJECTS
+      targets:
+        - {name: powerReductionRatio, condition: greaterThanOrEqual, value: 0.05}
+        - {name: maxUtilization, condition: lessThan, value: BOUND}
+      contexts:
+        - {name: redundancy, value: REDUNDANCY}
+        - {name: wakeLeadTimeSeconds, value: 600}
+        WINDOW
+  guards: {maxDevicesPerChange: 8, cooldownSeconds: 300}
+"""
+
+QOS = """\
+apiVersion: netpilot/v1
+kind: Intent
+metadata: {name: video}
+spec:
+  priority: 100
+  expectations:
+    - id: latency
+      type: e2e-qos
+      objects: {trafficClass: video, path: {from: r1, to: r4}}
+      targets:
+        - {name: latencyMs, condition: lessThan, value: LATENCY}
+"""
+
+FOUR = "{devices: [r1, r2, r3, r4], resources: [links]}"
+METRO_EAST = "{select: {site: east}, resources: [links, lineCards, carriers]}"
+
+
+def intents(*texts: str) -> list[Intent]:
+    loaded = load_intent_set(
+        [IntentSource(f"{i}.yaml", t) for i, t in enumerate(texts)], support=FULL_SUPPORT
+    )
+    assert loaded.ok, loaded.errors
+    return sorted(loaded.intents, key=lambda i: i.priority)
+
+
+def energy(
+    objects: str = FOUR,
+    *,
+    bound: float = 0.6,
+    redundancy: str = "none",
+    window: str = "",
+) -> str:
+    return (
+        ENERGY.replace("OBJECTS", objects)
+        .replace("BOUND", str(bound))
+        .replace("REDUNDANCY", redundancy)
+        .replace("WINDOW", f"- {{name: timeWindow, value: {window!r}}}" if window else "")
+    )
+
+
+@pytest.fixture
+def night_four() -> LabWorld:
+    world = LabWorld("four-router", "night-low-load")
+    world.advance(5 * 3600)  # 03:00, the trough
+    return world
+
+
+@pytest.fixture
+def night_metro() -> LabWorld:
+    world = LabWorld("metro", "night-low-load")
+    world.advance(5 * 3600)
+    return world
+
+
+def apply_candidate(lab: LabWorld, edits: Mapping[str, tuple[ConfigEdit, ...]]) -> None:
+    for device, device_edits in edits.items():
+        lab.commit(device, lab.configs[device].with_edits(device_edits))
+
+
+def awake_links(lab: LabWorld, asleep: Iterable[str]) -> list[Link]:
+    gone = set(asleep)
+    return [k for k in lab.spec.topology.links if k.name not in gone]
+
+
+def connected(links: list[Link], a: str, b: str) -> bool:
+    reach, frontier = {a}, [a]
+    while frontier:
+        here = frontier.pop()
+        for link in links:
+            for x, y in ((link.a.device, link.b.device), (link.b.device, link.a.device)):
+                if x == here and y not in reach:
+                    reach.add(y)
+                    frontier.append(y)
+    return b in reach
+
+
+def test_the_sleep_plan_saves_the_watts_it_predicts(night_metro: LabWorld) -> None:
+    (intent,) = intents(energy(METRO_EAST))
+    world = night_metro.world([intent])
+    proposal = propose_energy(intent, intent.expectations[0], world)
+    assert proposal.chosen is not None
+    assert proposal.chosen.action is ActionKind.SLEEP
+    assert not proposal.urgent
+    east = world.selected(intent.expectations[0])
+
+    def power(observations: Mapping[str, Observation]) -> float:
+        return sum(o.power.total_w for d in east if (o := observations[d]).power is not None)
+
+    before = power(dict(world.observations))
+    apply_candidate(night_metro, dict(proposal.chosen.edits))
+    after = power(night_metro.observations())
+    saved = before - after
+    predicted = proposal.chosen.predicted["powerBudgetWatts"]
+    assert saved > 500
+    assert after == pytest.approx(predicted, rel=0.03)
+    # nothing the network carried was lost by sleeping
+    truth = night_metro.lab.state
+    assert truth is not None
+    assert sum(f.unroutable_mbps for f in truth.flows.values()) == 0
+
+
+def test_headroom_holds_on_the_forecast_upper_quantile(night_metro: LabWorld) -> None:
+    (intent,) = intents(energy("{select: {site: east}, resources: [links]}", bound=0.5))
+    expectation = intent.expectations[0]
+    world = night_metro.world([intent])
+    relaxed = sleep_plan(intent, expectation, world, {})
+    assert relaxed.links  # at the night trough, the backup uplinks and more may sleep
+    # the forecast's upper quantile says the load will be six times what it is now
+    surge = dict.fromkeys(("video", "voice", "gaming", "bulk", "best-effort"), 6.0)
+    tight = sleep_plan(intent, expectation, world, surge)
+    assert tight.links < relaxed.links
+    utilization = tight.checks["max_utilization"]
+    assert isinstance(utilization, float)
+    assert 0.3 < utilization <= 0.5
+    # what the relaxed plan sleeps would overload a link at the forecast load
+    assert world.twin is not None
+    assert world.view is not None
+    from policies.energy import _sleep_configs  # the same configurations the check uses
+
+    relevant = [k for k in night_metro.spec.topology.links if k.name in relaxed.links]
+    configs = _sleep_configs(world, relevant, relaxed.links, (), frozenset())
+    scale = {cls: 6.0 for cls in world.view.total_by_class()}
+    state = world.twin.what_if(world.view, configs, scale=scale)
+    assert (
+        max(p.utilization for d in state.devices.values() for p in d.ports.values() if p.oper_up)
+        > 0.5
+    )
+
+
+def test_n_plus_one_keeps_two_disjoint_paths(night_metro: LabWorld) -> None:
+    objects = "{select: {site: east}, resources: [links]}"
+    (plain,) = intents(energy(objects, redundancy="none"))
+    (redundant,) = intents(energy(objects, redundancy="n+1"))
+    loose = sleep_plan(plain, plain.expectations[0], night_metro.world([plain]), {})
+    safe = sleep_plan(redundant, redundant.expectations[0], night_metro.world([redundant]), {})
+    assert len(safe.links) < len(loose.links)
+    awake = awake_links(night_metro, safe.links)
+    endpoints = [
+        d.name for d in night_metro.spec.topology.devices if d.role.value in ("edge", "access")
+    ]
+    for removed in awake:
+        rest = [k for k in awake if k is not removed]
+        for a in endpoints:
+            for b in endpoints:
+                assert connected(rest, a, b), f"{removed.name} is a bridge between {a} and {b}"
+
+
+def test_every_covered_area_stays_served(night_metro: LabWorld) -> None:
+    objects = "{select: {site: east}, resources: [carriers]}"
+    for redundancy, need in (("none", 1), ("n+1", 2)):
+        (intent,) = intents(energy(objects, redundancy=redundancy))
+        plan = sleep_plan(intent, intent.expectations[0], night_metro.world([intent]), {})
+        assert plan.carriers
+        for device in ("ran-east-1", "ran-east-2"):
+            radio = night_metro.spec.topology.device(device).radio
+            assert radio is not None
+            for cell in radio.cells:
+                covering = [
+                    k.name
+                    for c in radio.cells
+                    if c.name == cell.name or c.name in cell.overlaps
+                    for k in c.carriers
+                    if (device, k.name) not in plan.carriers
+                ]
+                assert len(covering) >= need, (redundancy, device, cell.name)
+
+
+@pytest.mark.parametrize("latency", [9.0, 100.0])
+def test_e2e_qos_paths_keep_their_targets(night_four: LabWorld, latency: float) -> None:
+    energy_intent, qos_intent = intents(energy(), QOS.replace("LATENCY", str(latency)))
+    world = night_four.world([energy_intent, qos_intent])
+    plan = sleep_plan(energy_intent, energy_intent.expectations[0], world, {})
+    assert plan.links
+    assert world.twin is not None
+    assert world.view is not None
+    preferred = {"r1-r2", "r2-r4"}
+    if latency < 10:
+        # the backup path is 10 ms long: the preferred one must stay awake
+        assert not plan.links & preferred
+        assert plan.cuts >= 1 or plan.links == {"r1-r3", "r3-r4"}
+    qos_paths = plan.checks["qos_paths"]
+    assert isinstance(qos_paths, dict)
+    assert qos_paths["video/latency"]["latencyMs"] < latency * 0.9
+
+
+def test_sleeping_elements_wake_ahead_of_the_window_end(night_four: LabWorld) -> None:
+    (intent,) = intents(energy(window="23:00-06:00"))
+    expectation = intent.expectations[0]
+    proposal = propose_energy(intent, expectation, night_four.world([intent]))
+    assert proposal.chosen is not None
+    apply_candidate(night_four, dict(proposal.chosen.edits))
+    asleep = [
+        (d, i.name)
+        for d, c in night_four.configs.items()
+        for i in c.interfaces
+        if i.power_mode is PowerMode.SLEEP
+    ]
+    assert asleep
+    # 05:45: the window ends at 06:00, the wake lead time is 10 min: still asleep
+    night_four.advance(2 * 3600 + 45 * 60)
+    assert (night_four.now.hour, night_four.now.minute) == (5, 45)
+    standing = propose_energy(intent, expectation, night_four.world([intent]))
+    assert standing.chosen is None or standing.chosen.action is ActionKind.SLEEP
+    # 05:51: within the wake lead time of the window's end: wake, at once
+    night_four.advance(6 * 60)
+    waking = propose_energy(intent, expectation, night_four.world([intent]))
+    assert waking.chosen is not None
+    assert waking.chosen.action is ActionKind.WAKE
+    assert waking.chosen.restorative and waking.urgent
+    woken = {(d, e.path[1]) for d, edits in waking.chosen.edits.items() for e in edits}
+    assert woken == {(d, f"interface[name={p}]") for d, p in asleep}
+    assert all(e.new == "active" for edits in waking.chosen.edits.values() for e in edits)
+
+
+def test_a_forecast_surge_wakes_links_before_the_load_arrives(night_four: LabWorld) -> None:
+    (intent,) = intents(energy())
+    expectation = intent.expectations[0]
+    proposal = propose_energy(intent, expectation, night_four.world([intent]))
+    assert proposal.chosen is not None
+    apply_candidate(night_four, dict(proposal.chosen.edits))
+    calm = propose_energy(intent, expectation, night_four.world([intent]))
+    assert calm.chosen is None or calm.chosen.action is not ActionKind.WAKE
+    surge = LoadForecast(
+        horizon=timedelta(minutes=20),
+        factors=dict.fromkeys(("video", "voice", "gaming", "bulk", "best-effort"), 8.0),
+        confidence=0.9,
+        model={"name": "load-forecast", "version": 3},
+    )
+    woken = propose_energy(intent, expectation, night_four.world([intent], forecast=surge))
+    assert woken.chosen is not None
+    assert woken.chosen.action is ActionKind.WAKE
+    assert woken.confidence == 0.9
+    assert woken.explanation["forecast"] == {"name": "load-forecast", "version": 3}
