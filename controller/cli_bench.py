@@ -26,6 +26,7 @@ BENCHMARKS: dict[str, str] = {
     "models": "bench.models",
     "netconf": "bench.netconf",
     "poll": "bench.poll",
+    "reaction": "bench.reaction",
     "soak": "bench.soak",
     "transaction": "bench.transaction",
 }
