@@ -16,7 +16,7 @@ transaction may do on a device, before anything is sent. The generic NETCONF voc
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
@@ -30,9 +30,11 @@ __all__ = [
     "TRANSACTION_CAPABILITIES",
     "Capability",
     "CommitMode",
+    "CommitRecorder",
     "ConfigSession",
     "Datastore",
     "EditOperation",
+    "EmulatedCommitSession",
     "ErrorOption",
     "Filter",
     "NodeEdit",
@@ -415,5 +417,44 @@ class ConfigSession(Protocol):
         """End the session. Idempotent; never raises (a dead transport is already closed).
 
         Called when the controller stops polling the device or the session failed.
+        """
+        ...
+
+
+CommitRecorder: TypeAlias = "Callable[[PendingEmulatedCommit], Awaitable[None]]"
+"""Makes a pending emulated commit durable (the controller's journal); see
+:class:`EmulatedCommitSession`."""
+
+
+@runtime_checkable
+class EmulatedCommitSession(Protocol):
+    """A :class:`ConfigSession` whose confirmed commit netpilot emulates.
+
+    The device (only :writable-running) cannot revert by itself: the configuration to restore
+    and the deadline live in the controller process. So that a controller killed mid-change
+    still restores the device, the transaction records each pending commit before the device
+    is changed, and a restarted controller hands the recorded commit back with :meth:`adopt`
+    before it confirms or cancels it by persist-id.
+    """
+
+    @property
+    def pending(self) -> PendingEmulatedCommit | None:
+        """The device's pending emulated commit, if any."""
+        ...
+
+    def record_commits_with(self, recorder: CommitRecorder | None) -> None:
+        """Have :meth:`ConfigSession.commit` await ``recorder(pending)`` after saving
+        running and before changing the device; a recorder that raises stops the commit
+        (nothing changed, nothing pending)."""
+        ...
+
+    def adopt(self, commit: PendingEmulatedCommit) -> None:
+        """Make a recorded commit (of an earlier controller process) the device's pending one.
+
+        Its timer fires at ``commit.expires_at`` (at once if that has passed); ``confirm``
+        and ``cancel_commit`` with its persist-id then work on any session of the device.
+
+        Raises:
+            RpcError: ``in-use`` when another emulated commit is pending on the device.
         """
         ...

@@ -113,6 +113,7 @@ from ncclient.xml_ import XMLError, parse_root, to_ele
 from adapters.base import (
     Capability,
     CommitMode,
+    CommitRecorder,
     ConfigSession,
     Datastore,
     ErrorOption,
@@ -1396,6 +1397,7 @@ class EmulatedConfirmedSession:
         self._inner = inner
         self._pool = pool
         self._staged: tuple[ConfigEdit, ...] = ()
+        self._recorder: CommitRecorder | None = None
 
     @property
     def device(self) -> str:
@@ -1426,6 +1428,16 @@ class EmulatedConfirmedSession:
     def netconf(self) -> NetconfSession:
         """The underlying NETCONF session (generic operations on running)."""
         return self._inner
+
+    def record_commits_with(self, recorder: CommitRecorder | None) -> None:
+        """``commit`` awaits ``recorder(pending)`` after saving running, before the edit
+        (see :class:`adapters.base.EmulatedCommitSession`)."""
+        self._recorder = recorder
+
+    def adopt(self, commit: PendingEmulatedCommit) -> None:
+        """Re-arm a recorded commit of an earlier process (see
+        :meth:`NetconfClient.adopt_emulated_commit`)."""
+        self._pool.adopt(commit)
 
     async def __aenter__(self) -> EmulatedConfirmedSession:
         return self
@@ -1517,6 +1529,15 @@ class EmulatedConfirmedSession:
         # registered before the edit: if its reply is lost, a cancel must still restore
         fresh = emulation.pending is None
         self._pool.arm(pending, seconds, owner=self)
+        if self._recorder is not None:
+            # durable before the device changes: a controller killed after the edit must
+            # find the saved configuration and the deadline in its journal
+            try:
+                await self._recorder(pending)
+            except BaseException:
+                if fresh:
+                    self._pool.disarm()
+                raise
         if not edits:
             self._staged = ()
             return
@@ -1829,6 +1850,14 @@ class _DevicePool:
         self.emulation.pending = None
         self.emulation.owner = None
 
+    def adopt(self, commit: PendingEmulatedCommit) -> None:
+        """Re-arm ``commit`` (recorded by an earlier process) as the pending one."""
+        pending = self.emulation.pending
+        if pending is not None and pending.persist_id != commit.persist_id:
+            raise RpcError(commit.device, "in-use", "another confirmed commit is pending")
+        remaining = max(0.0, (commit.expires_at - self.clock()).total_seconds())
+        self.arm(commit, remaining, owner=None)
+
     def take_pending(self, persist_id: str) -> PendingEmulatedCommit:
         pending = self.emulation.pending
         if pending is None or pending.persist_id != persist_id:
@@ -2040,12 +2069,7 @@ class NetconfClient:
             MissingCapabilityError: the device has no NETCONF endpoint.
             RpcError: ``in-use`` when another emulated commit is pending on the device.
         """
-        pool = self._pool(commit.device)
-        pending = pool.emulation.pending
-        if pending is not None and pending.persist_id != commit.persist_id:
-            raise RpcError(commit.device, "in-use", "another confirmed commit is pending")
-        remaining = max(0.0, (commit.expires_at - self._clock()).total_seconds())
-        pool.arm(commit, remaining, owner=None)
+        self._pool(commit.device).adopt(commit)
 
     async def close(self) -> None:
         """Restore pending emulated commits, close every session and connection."""

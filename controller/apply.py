@@ -33,13 +33,13 @@ import asyncio
 import logging
 import secrets
 import sqlite3
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from adapters.base import Capability, ConfigSession
+from adapters.base import Capability, ConfigSession, EmulatedCommitSession, PendingEmulatedCommit
 from controller.config import ApplySettings
 from controller.errors import (
     AdapterError,
@@ -68,6 +68,9 @@ __all__ = [
 log = logging.getLogger("netpilot.apply")
 
 REQUIRED_CAPABILITIES = (Capability.CANDIDATE, Capability.CONFIRMED_COMMIT, Capability.VALIDATE)
+# journaled before an emulated confirmed commit changes a :writable-running device: the
+# saved configuration and the deadline, which a restarted controller adopts
+HELD_STEP = "emulated-commit-held"
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +116,27 @@ def _config_to_json(config: DeviceConfig) -> list[list[object]]:
     return [[list(path), value] for path, value in sorted(config.flatten().items())]
 
 
+def _held_to_json(commit: PendingEmulatedCommit) -> dict[str, object]:
+    return {
+        "persist_id": commit.persist_id,
+        "expires_at": commit.expires_at.isoformat(),
+        "saved": _config_to_json(commit.saved),
+        "saved_xml": commit.saved_xml,
+    }
+
+
+def _held_from_json(device: str, detail: Mapping[str, object]) -> PendingEmulatedCommit | None:
+    saved = config_from_json(detail.get("saved"))
+    saved_xml, persist_id = detail.get("saved_xml"), detail.get("persist_id")
+    try:
+        expires_at = datetime.fromisoformat(str(detail.get("expires_at")))
+    except ValueError:
+        return None
+    if saved is None or not isinstance(saved_xml, str) or not isinstance(persist_id, str):
+        return None
+    return PendingEmulatedCommit(device, persist_id, saved_xml, saved, expires_at)
+
+
 def config_from_json(data: object) -> DeviceConfig | None:
     if not isinstance(data, list):
         return None
@@ -133,6 +157,7 @@ class _Device:
     phase: _Phase = _Phase.PREPARE
     failure: NetpilotError | None = None  # this device's own error, if it had one
     cancelled: bool = False
+    expired: bool = False  # recovery: its emulated commit's deadline had passed
     end: _End | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -356,6 +381,12 @@ class _Transaction:
 
     async def commit(self, dev: _Device) -> None:
         assert dev.session is not None
+        if isinstance(dev.session, EmulatedCommitSession):
+            # the device cannot revert by itself: what restores it must outlive this process
+            async def record(held: PendingEmulatedCommit) -> None:
+                await self.durable_step(HELD_STEP, dev.name, **_held_to_json(held))
+
+            dev.session.record_commits_with(record)
         dev.phase = _Phase.COMMIT
         await self._recording(
             dev,
@@ -765,15 +796,52 @@ async def _recover(
             dev.phase = _Phase.VERIFY
         else:
             dev.phase = _Phase.COMMIT  # the commit may have been sent just before the stop
+        held = steps.get(HELD_STEP)
+        if held is not None and dev.phase is not _Phase.CONFIRMED:
+            commit = _held_from_json(dev.name, held.detail)
+            if commit is not None:
+                await _adopt(tx, dev, commit)
     if tx.verified:
         # verification completed: finish the job rather than undo it
         await _confirm_pending(tx)
     return await tx.settle(ChangeError(record.txn, "interrupted by a controller restart"))
 
 
+async def _adopt(tx: _Transaction, dev: _Device, commit: PendingEmulatedCommit) -> None:
+    """Hand a journaled emulated commit back to the adapter, so that the cancel (or
+    confirm) by persist-id that follows restores (or keeps) the device as a native device's
+    pending commit would. Past its deadline, it is restored, never confirmed: a native
+    device's timer would have reverted it."""
+    try:
+        session = await tx.open_session(dev.name)
+    except (NetpilotError, OSError) as exc:
+        tx.step("adopt-failed", dev.name, error=str(exc))
+        return
+    try:
+        if not isinstance(session, EmulatedCommitSession):
+            tx.step("adopt-failed", dev.name, error="the device's session emulates no commit")
+            return
+        if session.pending is None or session.pending.persist_id != commit.persist_id:
+            session.adopt(commit)
+        expired = commit.expires_at <= tx.clock()
+        if expired:
+            dev.expired = True
+        tx.step(
+            "adopted",
+            dev.name,
+            persist_id=commit.persist_id,
+            expires_at=commit.expires_at.isoformat(),
+            expired=expired,
+        )
+    except (NetpilotError, OSError) as exc:
+        tx.step("adopt-failed", dev.name, error=str(exc))
+    finally:
+        await _quietly(session.close())
+
+
 async def _confirm_pending(tx: _Transaction) -> None:
     for dev in tx.devices.values():
-        if dev.phase not in (_Phase.VERIFY, _Phase.CONFIRM):
+        if dev.phase not in (_Phase.VERIFY, _Phase.CONFIRM) or dev.expired:
             continue
         try:
             session = await tx.open_session(dev.name)

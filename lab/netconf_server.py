@@ -94,6 +94,13 @@ _MESSAGE_ID = re.compile(
     rb"""<(?:[A-Za-z_][\w.\-]*:)?rpc\b[^>]*?\smessage-id\s*=\s*(?:"([^"<]*)"|'([^'<]*)')"""
 )
 _DATASTORES = ("running", "candidate")
+# a device with only :writable-running (netconfd --target=running): no candidate, no
+# confirmed commit
+_RUNNING_ONLY_CAPABILITIES: tuple[str, ...] = tuple(
+    uri
+    for uri in PROTOCOL_CAPABILITIES
+    if ":candidate:" not in uri and ":confirmed-commit:" not in uri
+) + ("urn:ietf:params:netconf:capability:writable-running:1.0",)
 
 _EnumT = TypeVar("_EnumT", bound=StrEnum)
 
@@ -474,6 +481,10 @@ class LabNetconfServer:
         gate: awaited before the ``<hello>`` and before every reply; a lab device uses it
             to be unreachable (it never returns until reachable) or slow (it sleeps).
         clock: the device clock, for notifications' ``eventTime`` (default: UTC now).
+        writable_running: be a device with only :writable-running (as netconfd
+            ``--target=running``): ``edit-config`` changes running directly, and there is no
+            candidate, ``commit``, ``cancel-commit`` or ``discard-changes``. netpilot
+            emulates the confirmed commit for such a device.
 
     ``backend.running_changed`` is called after every later change of running, not for
     ``initial_config``.
@@ -492,8 +503,10 @@ class LabNetconfServer:
         confirm_time_scale: float = 1.0,
         gate: Callable[[], Awaitable[None]] | None = None,
         clock: Callable[[], datetime] | None = None,
+        writable_running: bool = False,
     ) -> None:
         self._gate = gate
+        self._writable_running = writable_running
         self._clock = clock or (lambda: datetime.now(UTC))
         self.notifications_sent = 0
         if confirm_time_scale <= 0:
@@ -516,7 +529,6 @@ class LabNetconfServer:
         self._pending: _PendingCommit | None = None
         self._acceptor: asyncssh.SSHAcceptor | None = None
         self._connections: set[asyncssh.SSHServerConnection] = set()
-        self._capabilities = (*PROTOCOL_CAPABILITIES, schema.capability)
         self._handlers: dict[str, RpcHandler] = {
             "get": self._rpc_get,
             "get-config": self._rpc_get_config,
@@ -601,7 +613,27 @@ class LabNetconfServer:
     @property
     def capabilities(self) -> tuple[str, ...]:
         """The capabilities announced in the server ``<hello>``."""
-        return self._capabilities
+        if self._writable_running:
+            return (*_RUNNING_ONLY_CAPABILITIES, self._schema.capability)
+        return (*PROTOCOL_CAPABILITIES, self._schema.capability)
+
+    @property
+    def writable_running(self) -> bool:
+        """Whether the device has only :writable-running (no candidate, no confirmed commit).
+
+        Setting it changes what sessions opened afterwards are offered (their ``<hello>``);
+        a lab test uses it to turn one device of a running lab into such a device.
+        """
+        return self._writable_running
+
+    @writable_running.setter
+    def writable_running(self, value: bool) -> None:
+        self._writable_running = value
+        self._reset_candidate()
+
+    @property
+    def _datastores(self) -> tuple[str, ...]:
+        return ("running",) if self._writable_running else _DATASTORES
 
     @property
     def confirmed_commit_pending(self) -> bool:
@@ -737,7 +769,7 @@ class LabNetconfServer:
 
     def _hello(self, session_id: int) -> bytes:
         capabilities = "".join(
-            f"<capability>{escape(uri)}</capability>" for uri in self._capabilities
+            f"<capability>{escape(uri)}</capability>" for uri in self.capabilities
         )
         return (
             f'{_XML_DECLARATION}<hello xmlns="{NETCONF_BASE_NS}"><capabilities>{capabilities}'
@@ -915,6 +947,14 @@ class LabNetconfServer:
         if self._pending is pending:
             self._revert_confirmed_commit("confirm-timeout expired")
 
+    def _require_candidate(self, operation: str) -> None:
+        if self._writable_running:
+            raise _protocol_error(
+                ErrorTag.OPERATION_NOT_SUPPORTED,
+                f"<{operation}> needs :candidate, which this device does not announce",
+                info=(("bad-element", operation),),
+            )
+
     def _check_lock(self, session: _Session, datastore: str) -> None:
         holder = self._locks.get(datastore)
         if holder is not None and holder != session.session_id:
@@ -952,7 +992,7 @@ class LabNetconfServer:
 
     def _rpc_get_config(self, session: _Session, operation: ET.Element) -> str:
         params = _params(operation, frozenset({"source", "filter"}))
-        source = _datastore_choice(_required(params, "source"), _DATASTORES)
+        source = _datastore_choice(_required(params, "source"), self._datastores)
         subtree = self._filter(params)
         return self._data(self._running if source == "running" else self._candidate, subtree)
 
@@ -964,6 +1004,8 @@ class LabNetconfServer:
             ),
         )
         target = _required(params, "target")
+        if self._writable_running:
+            return self._edit_running(session, params)
         if _protocol_child(target, "running") is not None:
             raise _protocol_error(
                 ErrorTag.OPERATION_NOT_SUPPORTED,
@@ -998,9 +1040,40 @@ class LabNetconfServer:
             raise DatastoreError(*result.errors)
         return "<ok/>"
 
+    def _edit_running(self, session: _Session, params: Mapping[str, ET.Element]) -> str:
+        """``edit-config`` of running on a :writable-running device."""
+        _datastore_choice(_required(params, "target"), ("running",))
+        if "url" in params:
+            raise _protocol_error(ErrorTag.OPERATION_NOT_SUPPORTED, ":url is not supported")
+        config = _required(params, "config")
+        default_operation = _enum_param(
+            params, "default-operation", DefaultOperation, DefaultOperation.MERGE
+        )
+        test_option = _enum_param(
+            params, "test-option", EditTestOption, EditTestOption.TEST_THEN_SET
+        )
+        error_option = _enum_param(params, "error-option", ErrorOption, ErrorOption.STOP_ON_ERROR)
+        self._check_lock(session, "running")
+        if test_option is not EditTestOption.TEST_ONLY:
+            self._fail_if_backend_refuses()  # the lab's "commit fails" fault: running refuses
+        result = edit_config(
+            self._schema,
+            self._running,
+            config,
+            default_operation=default_operation,
+            error_option=error_option,
+            test_option=test_option,
+        )
+        if result.datastore is not self._running:
+            self._set_running(result.datastore, session.session_id, "edit-config")
+            self._reset_candidate()
+        if result.errors:
+            raise DatastoreError(*result.errors)
+        return "<ok/>"
+
     def _rpc_lock(self, session: _Session, operation: ET.Element) -> str:
         params = _params(operation, frozenset({"target"}))
-        datastore = _datastore_choice(_required(params, "target"), _DATASTORES)
+        datastore = _datastore_choice(_required(params, "target"), self._datastores)
         holder = self._locks.get(datastore)
         if holder is not None:
             raise _protocol_error(
@@ -1022,7 +1095,7 @@ class LabNetconfServer:
 
     def _rpc_unlock(self, session: _Session, operation: ET.Element) -> str:
         params = _params(operation, frozenset({"target"}))
-        datastore = _datastore_choice(_required(params, "target"), _DATASTORES)
+        datastore = _datastore_choice(_required(params, "target"), self._datastores)
         holder = self._locks.get(datastore)
         if holder != session.session_id:
             held = "is not locked" if holder is None else f"is locked by session {holder}"
@@ -1036,7 +1109,7 @@ class LabNetconfServer:
         if inline is not None and len(source) == 1:
             datastore = inline
         else:
-            name = _datastore_choice(source, _DATASTORES)
+            name = _datastore_choice(source, self._datastores)
             datastore = self._running if name == "running" else self._candidate
         errors = validate_datastore(self._schema, datastore)
         if errors:
@@ -1044,6 +1117,7 @@ class LabNetconfServer:
         return "<ok/>"
 
     def _rpc_commit(self, session: _Session, operation: ET.Element) -> str:
+        self._require_candidate("commit")
         params = _params(
             operation, frozenset({"confirmed", "confirm-timeout", "persist", "persist-id"})
         )
@@ -1159,6 +1233,7 @@ class LabNetconfServer:
         self._candidate_editors.clear()
 
     def _rpc_cancel_commit(self, session: _Session, operation: ET.Element) -> str:
+        self._require_candidate("cancel-commit")
         params = _params(operation, frozenset({"persist-id"}))
         persist_id = _text(params["persist-id"]) if "persist-id" in params else None
         pending = self._pending
@@ -1185,6 +1260,7 @@ class LabNetconfServer:
         return "<ok/>"
 
     def _rpc_discard_changes(self, session: _Session, operation: ET.Element) -> str:
+        self._require_candidate("discard-changes")
         _params(operation, frozenset())
         self._check_lock(session, "candidate")
         self._reset_candidate()

@@ -7,7 +7,9 @@
   started in the test's loop), reached with :class:`adapters.netconf.NetconfClient`;
 * ``netconfd``: Debian's netconfd with the ``netpilot-lab`` module (:candidate device);
 * ``netconfd-emulated``: netconfd started with ``--target=running`` (only :writable-running),
-  through the adapter's emulated confirmed commit.
+  through the adapter's emulated confirmed commit;
+* ``lab-emulated``: the lab's server as a device with only :writable-running, through the
+  same emulation.
 
 Every NETCONF peer is reached through a :class:`~tests.contract.faultproxy.FaultProxy`, so a
 hung device (``stalled``) and a dropped connection (``drop``) are real transport faults.
@@ -250,7 +252,9 @@ class LabTarget:
 
 
 @contextlib.asynccontextmanager
-async def lab_server(tmp: Path, *, confirm_time_scale: float = 0.02) -> AsyncIterator[LabTarget]:
+async def lab_server(
+    tmp: Path, *, confirm_time_scale: float = 0.02, writable_running: bool = False
+) -> AsyncIterator[LabTarget]:
     """Start the lab's NETCONF server in this loop (an OS port on 127.0.0.1)."""
     from lab.netconf_server import LabNetconfServer
     from lab.yang_schema import load_lab_schema
@@ -258,7 +262,11 @@ async def lab_server(tmp: Path, *, confirm_time_scale: float = 0.02) -> AsyncIte
     host_key = asyncssh.generate_private_key("ssh-ed25519")
     public = host_key.export_public_key("openssh").decode().split()
     server = LabNetconfServer(
-        "lab1", load_lab_schema(), _StateBackend(), confirm_time_scale=confirm_time_scale
+        "lab1",
+        load_lab_schema(),
+        _StateBackend(),
+        confirm_time_scale=confirm_time_scale,
+        writable_running=writable_running,
     )
     port = await server.start("127.0.0.1", 0, host_key=host_key, users={LAB_USER: LAB_PASSWORD})
     password_file = tmp / "lab-password"
@@ -294,6 +302,20 @@ async def lab_peer(tmp: Path) -> AsyncIterator[NetconfPeer]:
 
 
 @contextlib.asynccontextmanager
+async def lab_emulated_peer(tmp: Path) -> AsyncIterator[NetconfPeer]:
+    # the adapter's emulated timer: 1 s of confirm-timeout lasts 50 ms
+    async with lab_server(tmp, writable_running=True) as target:
+        proxy, device = await proxied_lab(target, tmp)
+        peer = NetconfPeer("lab1", proxy, device, emulated_timer_scale=0.05)
+        peer.id = "lab-emulated"
+        peer.expiry_poll = 0.05
+        try:
+            yield peer
+        finally:
+            await peer.cleanup()
+
+
+@contextlib.asynccontextmanager
 async def netconfd_peer(
     lab: NetconfdLab, tmp: Path, *, emulated: bool
 ) -> AsyncIterator[NetconfPeer]:
@@ -319,6 +341,7 @@ _NETCONFD = (pytest.mark.integration, pytest.mark.interop)
 PEERS = (
     pytest.param("fake", id="fake"),
     pytest.param("lab", id="lab", marks=pytest.mark.integration),
+    pytest.param("lab-emulated", id="lab-emulated", marks=pytest.mark.integration),
     pytest.param("netconfd", id="netconfd", marks=_NETCONFD),
     pytest.param("netconfd-emulated", id="netconfd-emulated", marks=_NETCONFD),
 )
@@ -336,6 +359,10 @@ async def peer(peer_id: str, request: pytest.FixtureRequest, tmp_path: Path) -> 
         return
     if peer_id == "lab":
         async with lab_peer(tmp_path) as started:
+            yield started
+        return
+    if peer_id == "lab-emulated":
+        async with lab_emulated_peer(tmp_path) as started:
             yield started
         return
     lab = request.getfixturevalue("contract_netconfd")

@@ -5,6 +5,11 @@ loop) over NETCONF/SSH and SNMP/UDP. r2 is made to ignore configuration, so the 
 in its verification window; the process is killed there, with r2's confirmed commit pending.
 A new `netpilot run` must find the transaction in the journal, cancel the pending commit by its
 persist-id and record the rollback, leaving r2 at its pre-change configuration.
+
+The same holds when r2 has only :writable-running: then the device knows nothing of the
+pending commit (netpilot emulates it), the kill leaves r2 at the new configuration with no
+timer anywhere, and only the journaled saved configuration and deadline
+(``emulated-commit-held``) let the restarted controller put r2 back.
 """
 
 from __future__ import annotations
@@ -57,7 +62,11 @@ async def wait_until(condition, *, within: float) -> None:
         await asyncio.sleep(0.2)  # polling another process's journal file
 
 
-async def test_sigkill_mid_change_then_restart_rolls_back(lab: LabNetwork, tmp_path: Path):
+@pytest.mark.parametrize("r2_kind", ["candidate", "writable-running"])
+async def test_sigkill_mid_change_then_restart_rolls_back(
+    lab: LabNetwork, tmp_path: Path, r2_kind: str
+):
+    emulated = r2_kind == "writable-running"
     journal = tmp_path / "journal.sqlite"
     config = write_controller_config(
         tmp_path,
@@ -75,6 +84,7 @@ async def test_sigkill_mid_change_then_restart_rolls_back(lab: LabNetwork, tmp_p
     r2 = lab.devices["r2"]
     r2.faults.ignore_config = True  # the change lands but never helps: it stays unverified
     assert r2.netconf is not None
+    r2.netconf.writable_running = emulated  # before any session: what r2's <hello> offers
     before = r2.netconf.running
 
     first = await asyncio.create_subprocess_exec(
@@ -89,7 +99,10 @@ async def test_sigkill_mid_change_then_restart_rolls_back(lab: LabNetwork, tmp_p
         await wait_until(
             lambda: any(s == "committed" for _, s in journal_steps(journal)), within=60
         )
-        assert pending(lab)
+        if emulated:
+            assert canonical(r2.netconf.running) != canonical(before)  # edited in place
+        else:
+            assert pending(lab)
         os.kill(first.pid, signal.SIGKILL)
         await first.wait()
     finally:
@@ -98,7 +111,13 @@ async def test_sigkill_mid_change_then_restart_rolls_back(lab: LabNetwork, tmp_p
             await first.wait()
     (txn,) = {t for t, s in journal_steps(journal) if s == "committed"}
     assert not [s for t, s in journal_steps(journal) if t == txn and s.startswith("finished")]
-    assert pending(lab)  # the kill left the device mid-change
+    if emulated:
+        # nothing on r2 will ever revert it: only the journal knows what to restore
+        assert not pending(lab)
+        assert canonical(r2.netconf.running) != canonical(before)
+        assert "emulated-commit-held" in [s for t, s in journal_steps(journal) if t == txn]
+    else:
+        assert pending(lab)  # the kill left the device mid-change
 
     # the restarted controller: the same journal and inventory, a short verification window so
     # that the change it tries again (r2 still ignores it) rolls back within the run
@@ -133,6 +152,8 @@ async def test_sigkill_mid_change_then_restart_rolls_back(lab: LabNetwork, tmp_p
     assert second.returncode == 0, stderr.decode()[-2000:]
     steps = [s for t, s in journal_steps(journal) if t == txn]
     assert "recovering" in steps and steps[-1] == "finished:rolled-back", steps
+    if emulated:
+        assert "adopted" in steps and "restored" in steps, steps
     assert not pending(lab)
     assert canonical(r2.netconf.running) == canonical(before)
 
