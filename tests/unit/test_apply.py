@@ -291,6 +291,45 @@ async def test_drifted_device_is_refused(device, journal):
     assert "edit_candidate" not in device.calls
 
 
+class Killed(BaseException):
+    """Stands for SIGKILL: nothing after it runs (not even settle's journal writes)."""
+
+
+def dying_journal(path, stop_after: str, die) -> Journal:
+    """A journal that dies right after ``stop_after`` is on disk: ``die()`` cuts the
+    process's connections, and no later write or device access happens."""
+
+    class DyingJournal(Journal):
+        dead = False
+
+        def event(self, kind, **kw):
+            if self.dead:
+                raise Killed
+            seq = super().event(kind, **kw)
+            self.die_after(kw.get("step"))
+            return seq
+
+        def stage_event(self, kind, **kw):
+            if self.dead:
+                raise Killed
+            super().stage_event(kind, **kw)
+            self.die_after(kw.get("step"))
+
+        def die_after(self, step: object) -> None:
+            if step == stop_after:
+                self.flush()  # the step reached the disk (with its group), then the kill
+                self.dead = True
+                die()
+                raise Killed
+
+        def finish_change(self, txn, result):
+            if self.dead:
+                raise Killed
+            super().finish_change(txn, result)
+
+    return DyingJournal(path)
+
+
 @pytest.mark.parametrize(
     ("stop_after", "status", "ends_at"),
     [
@@ -306,41 +345,11 @@ async def test_restart_recovers_a_change_the_controller_left_pending(
     """The controller dies after step X; a new controller settles the change from the journal."""
     path = tmp_path / "journal.sqlite"
 
-    class Killed(BaseException):
-        """Stands for SIGKILL: nothing after it runs (not even settle's journal writes)."""
+    def die() -> None:
+        device.drop_sessions()  # the process's connections die with it
+        device.reachable = False
 
-    class DyingJournal(Journal):
-        """Dies right after journaling ``stop_after``: no later write, no device access."""
-
-        dead = False
-
-        def event(self, kind, **kw):
-            if self.dead:
-                raise Killed
-            return self.die_after(super().event(kind, **kw), kw)
-
-        def stage_event(self, kind, **kw):
-            if self.dead:
-                raise Killed
-            seq = super().stage_event(kind, **kw)
-            if kw.get("step") == stop_after:
-                self.flush()  # the step reached the disk (with its group), then the kill
-            return self.die_after(seq, kw)
-
-        def die_after(self, seq, kw):
-            if kw.get("step") == stop_after:
-                self.dead = True
-                device.drop_sessions()  # the process's connections die with it
-                device.reachable = False
-                raise Killed
-            return seq
-
-        def finish_change(self, txn, result):
-            if self.dead:
-                raise Killed
-            super().finish_change(txn, result)
-
-    dying = DyingJournal(path)
+    dying = dying_journal(path, stop_after, die)
     with pytest.raises(Killed):
         await run(device, dying, GOOD)
     dying.close()
@@ -482,40 +491,12 @@ async def test_failed_post_check_restores_every_device(fleet, journal):
 async def test_restart_after_verification_confirms_rather_than_undoes(fleet, tmp_path):
     path = tmp_path / "journal.sqlite"
 
-    class Killed(BaseException):
-        pass
+    def die() -> None:
+        for device in fleet.values():
+            device.drop_sessions()
+            device.reachable = False
 
-    class DyingJournal(Journal):
-        dead = False
-
-        def event(self, kind, **kw):
-            if self.dead:
-                raise Killed
-            return self.die_after(super().event(kind, **kw), kw)
-
-        def stage_event(self, kind, **kw):
-            if self.dead:
-                raise Killed
-            seq = super().stage_event(kind, **kw)
-            if kw.get("step") == "verified":
-                self.flush()  # the step reached the disk, then the kill
-            return self.die_after(seq, kw)
-
-        def die_after(self, seq, kw):
-            if kw.get("step") == "verified":
-                self.dead = True
-                for device in fleet.values():
-                    device.drop_sessions()
-                    device.reachable = False
-                raise Killed
-            return seq
-
-        def finish_change(self, txn, result):
-            if self.dead:
-                raise Killed
-            super().finish_change(txn, result)
-
-    dying = DyingJournal(path)
+    dying = dying_journal(path, "verified", die)
     with pytest.raises(Killed):
         await run_plan(fleet, dying, GOOD)
     dying.close()
