@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from adapters.base import Capability
-from adapters.fake import FakeDevice
+from adapters.fake import FakeDevice, FakeSession
 from controller.apply import VerificationSample, apply_change, apply_plan, recover_in_flight
 from controller.config import ApplySettings
 from controller.errors import AdapterTimeoutError, ConnectError, RpcError
@@ -513,3 +513,85 @@ async def test_restart_after_verification_confirms_rather_than_undoes(fleet, tmp
     )
     assert result.status is ChangeStatus.CONFIRMED, result.detail
     assert ends(fleet) == dict.fromkeys(NAMES, DESIRED)
+
+
+# ------------------------------------------------------------------ group commit
+
+# the step each device must have on disk before the transaction may make this call
+DURABLE_BEFORE = {
+    "lock": "connected",
+    "discard": "locked",
+    "validate": "base-read",
+    "edit_candidate": "validated",
+    "get_candidate": "candidate-edited",
+    "commit": "compared",
+    "confirm": "committed",
+}
+
+
+class WatchedSession:
+    """A FakeSession that, before each call, reads the journal file over its own read-only
+    connection (another process's view: only committed data) and records whether the
+    step the call depends on was already there."""
+
+    def __init__(self, inner: FakeSession, path: Path, seen: list[tuple[str, str, bool]]):
+        self._inner = inner
+        self._path = path
+        self._seen = seen
+
+    def __getattr__(self, name: str):
+        attribute = getattr(self._inner, name)
+        needed = DURABLE_BEFORE.get(name)
+        if needed is None:
+            return attribute
+
+        async def checked(*args, **kwargs):
+            reader = Journal(self._path, read_only=True)
+            try:
+                on_disk = {(e.device, e.step) for e in reader.events(limit=100_000)}
+            finally:
+                reader.close()
+            self._seen.append((self._inner.device, name, (self._inner.device, needed) in on_disk))
+            return await attribute(*args, **kwargs)
+
+        return checked
+
+
+async def test_steps_share_commits_yet_each_is_on_disk_before_the_next_call(tmp_path):
+    names = [f"r{i}" for i in range(1, 11)]
+    fleet = {n: FakeDevice(n, running=BASE) for n in names}
+    path = tmp_path / "journal.sqlite"
+    commits = 0
+
+    class CountingJournal(Journal):
+        def flush(self) -> None:
+            nonlocal commits
+            if self._staged:
+                commits += 1
+            super().flush()
+
+    journal = CountingJournal(path)
+    seen: list[tuple[str, str, bool]] = []
+
+    async def open_session(name: str):
+        return WatchedSession(await fleet[name].open(), path, seen)
+
+    changes = tuple(ChangeSet.make("video", n, (EDIT,), f"raise video on {n}") for n in names)
+    time = Time()
+    result = await apply_plan(
+        Plan.make("video", changes, "ten routers"),
+        open_session=open_session,
+        verify=verifier(GOOD),
+        journal=journal,
+        settings=SETTINGS,
+        clock=time.clock,
+        sleep=time.sleep,
+    )
+    assert result.status is ChangeStatus.CONFIRMED, result.detail
+    assert {call for _, call, _ in seen} == set(DURABLE_BEFORE)
+    assert len(seen) == len(names) * len(DURABLE_BEFORE)
+    late = [(device, call) for device, call, durable in seen if not durable]
+    assert late == [], "a call was made before the step it depends on was on disk"
+    staged = [e for e in journal.events(txn=result.change_id, limit=100_000) if e.device in names]
+    # ten devices in step share commits (about 17 for 80 steps here), not one per step
+    assert commits <= len(staged) // 2, (commits, len(staged))
