@@ -20,6 +20,7 @@ __all__ = ["BENCHMARKS", "register"]
 
 # name -> module; add a line per benchmark
 BENCHMARKS: dict[str, str] = {
+    "all": "bench.all",
     "decide": "bench.decide",
     "intents": "bench.intents",
     "lab": "bench.lab",
