@@ -1,0 +1,111 @@
+"""CAD OSE on synthetic series with fixed seeds: decisions and alarm delays, not floats."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from analytics._params import NotFittedError
+from analytics.cad import ContextMemory, ContextualAnomalyDetector
+from tests.analytics.cad_reference import ReferenceContextMemory
+
+PERIOD = 24
+
+
+def seasonal(seed: int, n: int, noise: float = 0.3) -> np.ndarray:
+    t = np.arange(n)
+    rng = np.random.default_rng(seed)
+    return 10 + 5 * np.sin(2 * np.pi * t / PERIOD) + rng.normal(0.0, noise, n)
+
+
+def detector() -> ContextualAnomalyDetector:
+    return ContextualAnomalyDetector(low=0.0, high=40.0, rest_period=30).fit()
+
+
+def alarms(scores: np.ndarray, threshold: float = 0.75) -> list[int]:
+    return np.flatnonzero(scores >= threshold).tolist()
+
+
+def test_the_fast_memory_makes_the_same_predictions_as_the_direct_transcription():
+    # a noisy series with a level shift and spikes: the memory grows, proposals happen
+    values = seasonal(5, 1200, noise=1.5)
+    values[700:] += 6.0
+    values[[300, 900]] += 25.0
+    encoder = ContextualAnomalyDetector(low=float(values.min()), high=float(values.max()))
+    fast, reference = ContextMemory(), ReferenceContextMemory()
+    for value in values:
+        level = encoder.level(float(value))
+        facts = encoder.facts(level)
+        assert fast.step(facts, level) == reference.step(facts)
+    assert fast.contexts > 500  # the comparison covered a memory that kept growing
+
+
+def test_a_learned_daily_pattern_raises_no_alarm_and_a_spike_raises_one_at_once():
+    values = seasonal(3, 2000)
+    values[1500] += 20.0
+    assert alarms(detector().update(values)) == [1500]
+
+
+def test_a_level_shift_is_flagged_when_it_happens_and_not_after_it_is_learned():
+    values = seasonal(3, 2000)
+    values[1500:] += 15.0
+    found = alarms(detector().update(values))
+    assert found[0] == 1500
+    assert all(i < 1500 + 200 for i in found)  # the new level becomes normal
+
+
+def test_the_rest_period_silences_the_echo_of_an_alarm():
+    values = seasonal(4, 1600)
+    values[1200] += 20.0
+    values[1210] += 25.0  # 10 samples later: inside a 30-sample rest period
+    values[1400] += 30.0  # after it
+    short = ContextualAnomalyDetector(low=0.0, high=40.0, rest_period=5).fit()
+    assert {1200, 1210, 1400} <= set(alarms(short.update(values)))
+    assert alarms(detector().update(values)) == [1200, 1400]
+
+
+def test_the_first_rest_period_is_silent_as_published():
+    values = seasonal(6, 200)
+    values[10] += 30.0
+    assert 10 not in alarms(detector().update(values))
+
+
+def test_values_outside_the_range_are_clipped_to_the_extreme_levels():
+    cad = ContextualAnomalyDetector(low=0.0, high=7.0)
+    assert [cad.level(v) for v in (-5.0, 0.0, 3.5, 7.0, 100.0, float("nan"))] == [
+        0,
+        0,
+        3,
+        7,
+        7,
+        0,
+    ]
+
+
+def test_a_saved_detector_continues_exactly_where_it_stopped():
+    values = seasonal(8, 1400, noise=1.0)
+    values[1300] += 20.0
+    trained = detector().fit(values[:1000])
+    restored = ContextualAnomalyDetector.from_dict(json.loads(json.dumps(trained.to_dict())))
+    np.testing.assert_array_equal(restored.update(values[1000:]), trained.update(values[1000:]))
+    assert trained.predict(values[1000:]).sum() == restored.predict(values[1000:]).sum()
+
+
+def test_predict_leaves_the_detector_unchanged():
+    values = seasonal(9, 600)
+    cad = detector().fit(values[:400])
+    before = json.dumps(cad.to_dict())
+    cad.predict(values[400:])
+    assert json.dumps(cad.to_dict()) == before
+
+
+def test_an_unfitted_detector_refuses_to_score():
+    with pytest.raises(NotFittedError):
+        ContextualAnomalyDetector().step(1.0)
+
+
+def test_a_malformed_memory_is_refused():
+    with pytest.raises(ValueError, match="malformed context memory"):
+        ContextMemory.from_dict({"bits": 3})
