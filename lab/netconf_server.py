@@ -485,6 +485,9 @@ class LabNetconfServer:
             ``--target=running``): ``edit-config`` changes running directly, and there is no
             candidate, ``commit``, ``cancel-commit`` or ``discard-changes``. netpilot
             emulates the confirmed commit for such a device.
+        commit_latency: wall seconds a ``<commit>`` (confirmed or confirming) takes before
+            its reply, as on a real router, where a commit costs 100 ms to seconds; the
+            other sessions and devices are served meanwhile. Settable at any time.
 
     ``backend.running_changed`` is called after every later change of running, not for
     ``initial_config``.
@@ -504,9 +507,11 @@ class LabNetconfServer:
         gate: Callable[[], Awaitable[None]] | None = None,
         clock: Callable[[], datetime] | None = None,
         writable_running: bool = False,
+        commit_latency: float = 0.0,
     ) -> None:
         self._gate = gate
         self._writable_running = writable_running
+        self.commit_latency = commit_latency
         self._clock = clock or (lambda: datetime.now(UTC))
         self.notifications_sent = 0
         if confirm_time_scale <= 0:
@@ -836,6 +841,8 @@ class LabNetconfServer:
             await self._send(session, _reply(attributes, _render_errors([error], self._schema)))
             return True
         body, keep_open = self._dispatch(session, rpc)
+        if self.commit_latency > 0 and len(rpc) == 1 and _protocol_name(rpc[0].tag) == "commit":
+            await asyncio.sleep(self.commit_latency)
         if self._gate is not None:
             await self._gate()
         await self._send(session, _reply(attributes, body))
