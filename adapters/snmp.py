@@ -81,7 +81,7 @@ from controller.errors import (
     ConnectError,
     ProtocolError,
 )
-from controller.model import CredentialRef, Device
+from controller.model import CredentialRef, Device, SnmpV3Credentials
 
 __all__ = [
     "SnmpAuthProtocol",
@@ -90,6 +90,7 @@ __all__ = [
     "SnmpV3User",
     "SnmpValue",
     "usm_user_data",
+    "v3_user",
 ]
 
 _log = logging.getLogger(__name__)
@@ -204,8 +205,9 @@ class SnmpPrivProtocol(str, Enum):
 class SnmpV3User:
     """SNMPv3 USM credentials of a device, by reference (never the keys themselves).
 
-    Adapter-level until the inventory's ``SnmpEndpoint`` carries them: pass a mapping of
-    device name to :class:`SnmpV3User` to :class:`SnmpPoller`.
+    The inventory's ``snmp.v3`` (:class:`controller.model.SnmpV3Credentials`) becomes one
+    through :func:`v3_user`; a mapping of device name to :class:`SnmpV3User` given to
+    :class:`SnmpPoller` overrides it.
 
     Attributes:
         user: the USM user name (securityName).
@@ -222,6 +224,23 @@ class SnmpV3User:
     auth_protocol: SnmpAuthProtocol = SnmpAuthProtocol.SHA
     priv_protocol: SnmpPrivProtocol = SnmpPrivProtocol.AES128
     context: str = ""
+
+
+def v3_user(credentials: SnmpV3Credentials | None) -> SnmpV3User | None:
+    """The adapter's form of an inventory device's SNMPv3 credentials (None stays None).
+
+    Raises:
+        ValueError: an unknown authentication or privacy protocol name.
+    """
+    if credentials is None:
+        return None
+    return SnmpV3User(
+        user=credentials.user,
+        auth_key=credentials.auth_key,
+        priv_key=credentials.priv_key,
+        auth_protocol=SnmpAuthProtocol(credentials.auth_protocol),
+        priv_protocol=SnmpPrivProtocol(credentials.priv_protocol),
+    )
 
 
 # ----------------------------------------------------------------------------- targets
@@ -985,9 +1004,13 @@ class SnmpPoller:
             timeout_seconds=endpoint.timeout_seconds,
             retries=endpoint.retries,
         )
-        user = self._v3_users.get(device.name)
+        user = self._v3_users.get(device.name) or v3_user(endpoint.v3)
         if user is not None:
             return target, self._v3_bulk(target, user)
+        if endpoint.community is None:
+            raise ConnectError(
+                device.name, "no SNMP credentials in the inventory (v3 or community)"
+            )
         community = resolve_secret(device.name, endpoint.community).encode()
         return target, self._v2c_bulk(target, community)
 

@@ -39,8 +39,15 @@ from pathlib import Path
 
 import yaml
 
+from adapters.snmp import SnmpAuthProtocol, SnmpPrivProtocol
 from controller.errors import ConfigFileError, IntentValidationError
-from controller.model import CredentialRef, Device, NetconfEndpoint, SnmpEndpoint
+from controller.model import (
+    CredentialRef,
+    Device,
+    NetconfEndpoint,
+    SnmpEndpoint,
+    SnmpV3Credentials,
+)
 from intents.yamldoc import Mapping, Node, parse_documents
 
 
@@ -455,7 +462,22 @@ def _netconf(base: Path, defaults: Mapping | None, fields: Mapping) -> NetconfEn
     )
 
 
-_SNMP_KEYS = ("port", "community", "timeoutSeconds", "retries")
+_SNMP_KEYS = ("port", "community", "v3", "timeoutSeconds", "retries")
+_SNMP_V3_KEYS = ("user", "authKey", "privKey", "authProtocol", "privProtocol")
+
+
+def _snmp_v3(node: Node, base: Path) -> SnmpV3Credentials:
+    """``v3: {user, authKey: REF, privKey: REF, authProtocol: sha, privProtocol: aes128}``."""
+    fields = node.mapping(required=("user", "authKey"), allowed=_SNMP_V3_KEYS)
+    auth = fields.get("authProtocol")
+    priv = fields.get("privProtocol")
+    return SnmpV3Credentials(
+        user=fields["user"].string(max_length=32),  # RFC 3414: SnmpAdminString (1..32)
+        auth_key=_credential(fields["authKey"], base),
+        priv_key=_credential(fields["privKey"], base) if "privKey" in fields else None,
+        auth_protocol=auth.choice(tuple(p.value for p in SnmpAuthProtocol)) if auth else "sha",
+        priv_protocol=priv.choice(tuple(p.value for p in SnmpPrivProtocol)) if priv else "aes128",
+    )
 
 
 def _snmp(base: Path, defaults: Mapping | None, fields: Mapping) -> SnmpEndpoint | None:
@@ -465,11 +487,16 @@ def _snmp(base: Path, defaults: Mapping | None, fields: Mapping) -> SnmpEndpoint
     for key, node in merged.items():
         if key not in _SNMP_KEYS:
             raise node.error(f"unknown field {key!r}", expected=f"one of: {', '.join(_SNMP_KEYS)}")
-    if "community" not in merged:
-        raise fields.node.error("snmp settings need a community (by reference)")
+    if "community" not in merged and "v3" not in merged:
+        raise (fields.get("snmp") or fields.node).error(
+            "snmp settings need credentials: 'v3' (user and keys, by reference) or a "
+            "'community' (by reference)",
+            hint="production inventories use v3 with authKey and privKey (authPriv)",
+        )
     return SnmpEndpoint(
         port=merged["port"].integer(minimum=1, maximum=65535) if "port" in merged else 161,
-        community=_credential(merged["community"], base),
+        community=_credential(merged["community"], base) if "community" in merged else None,
+        v3=_snmp_v3(merged["v3"], base) if "v3" in merged else None,
         timeout_seconds=merged["timeoutSeconds"].number(minimum=0.05, maximum=60)
         if "timeoutSeconds" in merged
         else 2.0,

@@ -212,13 +212,30 @@ class NetconfEndpoint:
 
 
 @dataclass(frozen=True, slots=True)
+class SnmpV3Credentials:
+    """SNMPv3 user-based security (RFC 3414) of a device: the user and its keys, by reference.
+
+    ``priv_key`` None is authNoPriv; production inventories use authPriv (both keys).
+    The protocol names are the adapter's (``sha``, ``sha256``, ...; ``aes128``, ...).
+    """
+
+    user: str
+    auth_key: CredentialRef
+    priv_key: CredentialRef | None = None
+    auth_protocol: str = "sha"
+    priv_protocol: str = "aes128"
+
+
+@dataclass(frozen=True, slots=True)
 class SnmpEndpoint:
-    """How to reach a device's SNMP agent (v2c in this version)."""
+    """How to reach a device's SNMP agent: SNMPv3 when ``v3`` is set, else SNMPv2c with
+    ``community``."""
 
     port: int
-    community: CredentialRef
+    community: CredentialRef | None = None
     timeout_seconds: float = 2.0
     retries: int = 1
+    v3: SnmpV3Credentials | None = None
 
 
 @dataclass(frozen=True, slots=True)

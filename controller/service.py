@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import signal
 from collections.abc import Iterable
@@ -69,6 +70,40 @@ async def _first_revision(manager: IntentSetManager, source_poll: SourcePoller) 
     raise ConfigFileError(source_poll.source.name, f"intents refused: {admission.reason}")
 
 
+def _warn_insecure_snmp(settings: ControllerSettings) -> None:
+    """SNMPv2c sends its community in clear: say so once, for devices off this host."""
+    plain = [
+        d.name
+        for d in settings.inventory
+        if d.snmp is not None and d.snmp.v3 is None and not _is_loopback(d.address)
+    ]
+    weak = [
+        d.name
+        for d in settings.inventory
+        if d.snmp is not None and d.snmp.v3 is not None and d.snmp.v3.priv_key is None
+    ]
+    if plain:
+        log.warning(
+            "%d device(s) are polled with SNMPv2c (community in clear text), e.g. %s; "
+            "use snmp.v3 with authKey and privKey (authPriv) in production",
+            len(plain),
+            ", ".join(plain[:3]),
+        )
+    if weak:
+        log.warning(
+            "%d device(s) use SNMPv3 without privacy (authNoPriv), e.g. %s; add privKey",
+            len(weak),
+            ", ".join(weak[:3]),
+        )
+
+
+def _is_loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return address == "localhost"
+
+
 async def serve(
     settings: ControllerSettings,
     *,
@@ -86,6 +121,7 @@ async def serve(
             admitted before).
         ConfigFileError: the intent source cannot be read at start.
     """
+    _warn_insecure_snmp(settings)
     store = IntentStore(default_store_path(settings.journal_path))
     manager = IntentSetManager(store, inventory=settings.inventory)  # restores the last good
     source = open_source(

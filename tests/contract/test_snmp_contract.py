@@ -56,7 +56,7 @@ async def agent(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         lab_agents: SnmpdLab = request.getfixturevalue("snmp_contract_snmpd")
         peer = lab_agents.agents[0]
         device = peer.device(timeout_seconds=1.0, retries=0)
-        assert device.snmp is not None
+        assert device.snmp is not None and device.snmp.community is not None
         yield Agent("snmpd", device, _read_secret(device.snmp.community.file))
         return
     network = LabNetwork(default_lab(), get_scenario("steady"), seed=1)
