@@ -141,8 +141,10 @@ def _model(value: object, explanation: Mapping[str, object]) -> tuple[Line, ...]
 
 
 def _bottleneck(value: object) -> tuple[Line, ...]:
-    if not isinstance(value, Mapping):
+    if value is None or value == {}:
         return (Line("none found: no queue of the class is building up"),)
+    if not isinstance(value, Mapping):
+        return tuple(tree("", value))  # a shape a newer policy writes: shown as it is
     where = f"{value.get('device', '?')} {value.get('interface', '?')}"
     parts = [f"queue delay {_number(value.get('queue_delay_ms', '?'))} ms"]
     drop = value.get("drop_ratio")
@@ -156,8 +158,10 @@ def _bottleneck(value: object) -> tuple[Line, ...]:
 
 
 def _candidates(value: object) -> tuple[Line, ...]:
-    if not isinstance(value, list) or not value:
+    if value is None or value in ([], ()):
         return (Line("none: no action this policy knows would help"),)
+    if not isinstance(value, list | tuple):
+        return tuple(tree("", value))  # a shape a newer policy writes: shown as it is
     lines: list[Line] = []
     for candidate in value:
         if isinstance(candidate, Mapping):
@@ -169,8 +173,10 @@ def _candidates(value: object) -> tuple[Line, ...]:
 
 
 def _guards(value: object) -> tuple[Line, ...]:
-    if not isinstance(value, list) or not value:
+    if value is None or value in ([], ()):
         return (Line("not evaluated: there was nothing to act on"),)
+    if not isinstance(value, list | tuple):
+        return tuple(tree("", value))  # a shape a newer policy writes: shown as it is
     lines: list[Line] = []
     for guard in value:
         if not isinstance(guard, Mapping):

@@ -222,6 +222,31 @@ def test_explanation_shows_keys_of_any_shape_as_a_tree():
     ]
 
 
+def test_known_keys_in_an_unexpected_shape_are_shown_as_written():
+    """A policy that writes the bottleneck, candidates or guards differently is not read
+    as having found none."""
+    state = evening()
+    acting = state.feed[3]
+    decision = acting.decision
+    assert decision is not None
+    explanation = {
+        **decision.explanation,
+        "bottleneck": "r2 eth2 (from the what-if twin)",
+        "candidates": {"r2": "raise video", "r3": "shape bulk"},
+        "guards": "all passed",
+    }
+    richer = replace(acting, decision=replace(decision, explanation=explanation))
+    sections = {s.title: [line.text for line in s.lines] for s in explain(richer)}
+    assert sections["Bottleneck"] == ["r2 eth2 (from the what-if twin)"]
+    assert sections["Candidates"] == ["r2: raise video", "r3: shape bulk"]
+    assert sections["Guards"] == ["all passed"]
+    empty = {**decision.explanation, "bottleneck": None, "candidates": [], "guards": []}
+    bare = replace(acting, decision=replace(decision, explanation=empty))
+    sections = {s.title: [line.text for line in s.lines] for s in explain(bare)}
+    assert sections["Bottleneck"] == ["none found: no queue of the class is building up"]
+    assert sections["Candidates"] == ["none: no action this policy knows would help"]
+
+
 def test_describe_detail_keeps_a_step_on_one_line():
     assert describe_detail({"how": "inline <config>"}) == "how=inline <config>"
     assert describe_detail({"base": [[["a"], "1"]] * 40, "x": None}) == "base: 40 entries"
