@@ -83,6 +83,7 @@ class ServiceSettings:
     token_file: Path = Path("api-token")
     metrics_listen: tuple[str, int] | None = None
     log_format: str = "text"
+    trap_listen: tuple[str, int] | None = None  # SNMP traps/informs wake the loop early
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +165,7 @@ def _seconds(node: Node | None, default: timedelta, *, minimum: float = 0.0) -> 
 def _load_settings(path: Path) -> ControllerSettings:
     root = _single_document(path).mapping(
         required=("inventory", "intents"),
-        allowed=("journal", "loop", "apply", "api", "metrics", "logging"),
+        allowed=("journal", "loop", "apply", "api", "metrics", "logging", "traps"),
     )
     base = path.parent
     inventory = load_inventory(_resolve(base, root["inventory"].string(max_length=4096)))
@@ -279,6 +280,23 @@ def _apply_settings(node: Node | None) -> ApplySettings:
     return apply
 
 
+def _address(node: Node) -> tuple[str, int]:
+    """``HOST:PORT`` with a numeric address (traps come from the devices' network)."""
+    text = node.string()
+    host, sep, port_text = text.rpartition(":")
+    host = host.strip("[]")
+    try:
+        port = int(port_text)
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise node.error(
+            f"{text!r} is not HOST:PORT with a numeric address", expected="e.g. 0.0.0.0:162"
+        ) from None
+    if not sep or not 0 <= port <= 65535:
+        raise node.error(f"{text!r} is not HOST:PORT", expected="e.g. 0.0.0.0:162")
+    return host, port
+
+
 def _loopback_address(node: Node) -> tuple[str, int]:
     """``HOST:PORT`` with a loopback host: the API and the metrics never face a network."""
     text = node.string()
@@ -330,6 +348,10 @@ def _service_settings(root: Mapping, base: Path, journal_path: Path) -> ServiceS
     if metrics_node is not None:
         fields = metrics_node.mapping(required=("listen",))
         service = replace(service, metrics_listen=_loopback_address(fields["listen"]))
+    traps_node = root.get("traps")
+    if traps_node is not None:
+        fields = traps_node.mapping(required=("listen",))
+        service = replace(service, trap_listen=_address(fields["listen"]))
     logging_node = root.get("logging")
     if logging_node is not None:
         fields = logging_node.mapping(allowed=("format",))

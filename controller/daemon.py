@@ -4,6 +4,10 @@ The scheduler holds no logic. ``max_instances=1`` and ``coalesce=True`` make sur
 overlap: a tick that is still running when the next one is due makes the scheduler skip,
 not stack, runs. Change transactions run beside the ticks (see controller.loop), so a long
 verification window does not stall sensing.
+
+Something that should not wait for the next interval (an SNMP linkDown trap, a new intent
+revision) calls :meth:`Wakeup.request`: a tick runs now, or, when one is under way, right
+after it; a burst of requests costs one extra tick, and none is lost.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -18,9 +23,31 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from controller.errors import NetpilotError
 from controller.loop import Controller
 
-__all__ = ["run_loop"]
+__all__ = ["Wakeup", "run_loop"]
 
 log = logging.getLogger("netpilot.daemon")
+
+
+class Wakeup:
+    """Early ticks on demand, counted by reason (``trap:linkDown``, ``intents``, ...).
+
+    :meth:`request` only sets an event; the loop's waker task runs the tick, under the same
+    lock as the scheduled ones, so a woken tick never overlaps another and a request made
+    while a tick runs is served by the next one.
+    """
+
+    def __init__(self) -> None:
+        self.requests: Counter[str] = Counter()
+        self._event = asyncio.Event()
+
+    def request(self, reason: str) -> None:
+        """Run a tick as soon as possible (now, or right after the one under way)."""
+        self.requests[reason] += 1
+        self._event.set()
+
+    async def wait(self) -> None:
+        await self._event.wait()
+        self._event.clear()
 
 
 async def run_loop(
@@ -29,14 +56,17 @@ async def run_loop(
     interval: timedelta,
     stop: asyncio.Event,
     duration: timedelta | None = None,
+    wakeup: Wakeup | None = None,
 ) -> None:
     """Tick ``controller`` every ``interval`` until ``stop`` is set or ``duration`` passes.
 
-    On the way out it waits for changes in flight to end, so no transaction is abandoned
-    between its commit and its confirm or rollback.
+    ``wakeup`` (optional) lets others ask for an early tick. On the way out it waits for
+    changes in flight to end, so no transaction is abandoned between its commit and its
+    confirm or rollback.
     """
 
     ticking = asyncio.Lock()
+    wake = wakeup or Wakeup()
 
     async def guarded_tick() -> None:
         if stop.is_set():
@@ -49,6 +79,13 @@ async def run_loop(
             log.warning("tick failed: %s", exc)
         except Exception:  # the loop boundary: a bug in one tick must not stop the daemon
             log.exception("tick failed unexpectedly")
+
+    async def serve_wakeups() -> None:
+        while True:
+            await wake.wait()
+            if stop.is_set():
+                return
+            await guarded_tick()
 
     controller.observers.controller_ready(controller)
     await controller.recover()  # changes a killed predecessor left pending, before any tick
@@ -64,6 +101,7 @@ async def run_loop(
         id="tick",
     )
     scheduler.start()
+    waker = asyncio.create_task(serve_wakeups(), name="loop-wakeups")
     try:
         if duration is None:
             await stop.wait()
@@ -72,6 +110,8 @@ async def run_loop(
                 await asyncio.wait_for(stop.wait(), timeout=duration.total_seconds())
     finally:
         stop.set()  # no new tick starts from here on
+        wake.request("stop")  # the waker sees the stop and returns, after a woken tick ends
+        await waker
         async with ticking:  # let a tick that is under way finish before the scheduler goes
             scheduler.shutdown(wait=False)
         await controller.drain()

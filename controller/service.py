@@ -22,16 +22,19 @@ import signal
 from collections.abc import Iterable
 from datetime import timedelta
 
+from adapters.snmp import v3_user
+from adapters.traps import Notification, TrapReceiver
 from controller.api import ApiServer, load_or_create_token
 from controller.api_handlers import api_handler, metrics_handler
 from controller.app import IntentSetError, build_controller
 from controller.config import ControllerSettings
-from controller.daemon import run_loop
+from controller.daemon import Wakeup, run_loop
 from controller.errors import ConfigFileError, IntentValidationError
 from controller.gitops import GitOpsObserver, IntentSetManager, SourcePoller, open_source
 from controller.intent_store import IntentStore, default_store_path
 from controller.loop import ControllerObserver
 from controller.metrics import MetricsObserver
+from controller.model import Intent
 from controller.observers import LogObserver
 from intents.revisions import Admission, Outcome
 
@@ -68,6 +71,35 @@ async def _first_revision(manager: IntentSetManager, source_poll: SourcePoller) 
     if errors:
         raise IntentSetError(errors)
     raise ConfigFileError(source_poll.source.name, f"intents refused: {admission.reason}")
+
+
+def _trap_receiver(settings: ControllerSettings, wakeup: Wakeup) -> TrapReceiver | None:
+    """A receiver for the inventory's credentials whose notifications wake the loop."""
+    listen = settings.service.trap_listen
+    if listen is None:
+        return None
+    communities = {d.snmp.community for d in settings.inventory if d.snmp and d.snmp.community}
+    users = {
+        user for d in settings.inventory if d.snmp and (user := v3_user(d.snmp.v3)) is not None
+    }
+
+    def received(notification: Notification) -> None:
+        log.info(
+            "%s from %s%s",
+            notification.kind.value,
+            notification.device or notification.source[0],
+            f" ({notification.if_name})" if notification.if_name else "",
+        )
+        wakeup.request(f"trap:{notification.kind.value}")
+
+    return TrapReceiver(
+        received,
+        communities=sorted(communities, key=str),
+        v3_users=sorted(users, key=lambda u: u.user),
+        devices=settings.inventory,
+        host=listen[0],
+        port=listen[1],
+    )
 
 
 def _warn_insecure_snmp(settings: ControllerSettings) -> None:
@@ -144,8 +176,15 @@ async def serve(
         settings, intents=manager.enforced(), observers=[LogObserver(), metrics, *observers]
     )
     controller = runtime.controller
+    wakeup = Wakeup()
+
+    def switch_intents(intents: tuple[Intent, ...]) -> None:
+        controller.replace_intents(intents)
+        wakeup.request("intents")  # a new revision is evaluated now, not at the next tick
+
     controller.observers.append(GitOpsObserver(manager, controller.replace_intents))
-    source_poll.on_switch = controller.replace_intents
+    source_poll.on_switch = switch_intents
+    traps = _trap_receiver(settings, wakeup)
 
     async def reload() -> dict[str, object]:
         return admission_summary(await source_poll.poll(), manager)
@@ -171,6 +210,9 @@ async def serve(
     stop_polling = asyncio.Event()
     polling = loop.create_task(source_poll.run(stop_polling), name="intent-source")
     try:
+        if traps is not None:
+            where = await traps.start()
+            log.info("SNMP traps and informs on %s:%d wake the loop", *where)
         if service.api_listen is not None:
             await api.start_tcp(*service.api_listen)
         elif service.api_socket is not None:
@@ -188,8 +230,15 @@ async def serve(
             source.name,
             manager.active_id[:12],
         )
-        await run_loop(controller, interval=settings.loop.interval, stop=stop, duration=duration)
+        await run_loop(
+            controller,
+            interval=settings.loop.interval,
+            stop=stop,
+            duration=duration,
+            wakeup=wakeup,
+        )
         summary = controller.summary()
+        summary["wakeups"] = dict(wakeup.requests)
         summary["api"] = api.address
         summary["revision"] = manager.active_id
         return summary
@@ -198,6 +247,8 @@ async def serve(
         stop_polling.set()
         with contextlib.suppress(asyncio.CancelledError):
             await polling
+        if traps is not None:
+            await traps.close()
         await api.stop()
         await metrics_server.stop()
         await runtime.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import timedelta
 from pathlib import Path
 
@@ -245,3 +246,33 @@ def test_service_defaults_put_the_api_socket_next_to_the_journal(tmp_path):
     assert service.token_file == tmp_path / "state" / "api-token"
     assert service.metrics_listen == ("::1", 9464)
     assert service.log_format == "json"
+
+
+def test_the_documented_daemon_config_loads_with_its_trap_listener(tmp_path):
+
+    from controller.config import load_settings
+
+    docs = Path(__file__).resolve().parents[2] / "docs" / "examples"
+    text = (docs / "netpilot.yaml").read_text()
+    (tmp_path / "intents").mkdir()
+    shutil.copy(docs / "inventory.yaml", tmp_path / "inventory.yaml")
+    text = text.replace("/etc/netpilot/inventory.yaml", str(tmp_path / "inventory.yaml"))
+    text = text.replace("https://git.example.org/noc/intents.git", str(tmp_path / "intents"))
+    text = text.replace("  branch: main\n", "").replace("/var/lib/netpilot", str(tmp_path))
+    (tmp_path / "netpilot.yaml").write_text(text)
+    settings = load_settings(tmp_path / "netpilot.yaml")
+    assert settings.service.trap_listen == ("0.0.0.0", 162)  # noqa: S104 - parsed, not bound
+    assert settings.service.metrics_listen == ("127.0.0.1", 9464)
+
+
+def test_a_trap_listener_needs_a_numeric_address(tmp_path):
+    from controller.config import load_settings
+
+    (tmp_path / "intents").mkdir()
+    (tmp_path / "inventory.yaml").write_text("devices: []\n")
+    (tmp_path / "netpilot.yaml").write_text(
+        "inventory: inventory.yaml\nintents: intents\ntraps:\n  listen: traps.example:162\n"
+    )
+    with pytest.raises(ConfigFileError) as raised:
+        load_settings(tmp_path / "netpilot.yaml")
+    assert "netpilot.yaml:4" in str(raised.value) and "traps.listen" in str(raised.value)

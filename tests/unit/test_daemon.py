@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from controller.daemon import run_loop
+from controller.daemon import Wakeup, run_loop
 
 
 class SlowController:
@@ -66,3 +66,52 @@ async def test_ticks_never_overlap_and_shutdown_waits_for_the_running_one():
     assert controller.finished_ticks == controller.ticks  # none was cut off
     assert controller.drained
     assert controller.recovered  # in-flight changes of an earlier run are settled first
+
+
+class GatedController(SlowController):
+    """Each tick waits until the test lets it finish; the test sees every tick start."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.started = asyncio.Queue[int]()
+        self.release = asyncio.Event()
+
+    async def tick(self) -> None:
+        self.ticks += 1
+        self.started.put_nowait(self.ticks)
+        await self.release.wait()
+        self.release.clear()
+        self.finished_ticks += 1
+
+
+async def test_a_wakeup_runs_a_tick_now_and_one_during_a_tick_runs_right_after_it():
+    controller = GatedController()
+    stop = asyncio.Event()
+    wakeup = Wakeup()
+    hour = timedelta(hours=1)  # no periodic tick can explain what follows
+    loop = asyncio.create_task(
+        run_loop(controller, interval=hour, stop=stop, wakeup=wakeup)  # type: ignore[arg-type]
+    )
+    try:
+        assert await asyncio.wait_for(controller.started.get(), 10) == 1  # the first, at once
+        wakeup.request("trap:linkDown")  # during tick 1: kept ...
+        wakeup.request("trap:linkDown")  # ... and a burst is one request
+        controller.release.set()
+        assert await asyncio.wait_for(controller.started.get(), 10) == 2  # right after it
+        controller.release.set()
+        await asyncio.wait_for(_until_idle(controller), 10)
+        assert controller.started.empty()  # the burst cost exactly one extra tick
+
+        wakeup.request("intents")  # while idle: now
+        assert await asyncio.wait_for(controller.started.get(), 10) == 3
+        controller.release.set()
+        assert wakeup.requests["trap:linkDown"] == 2 and wakeup.requests["intents"] == 1
+    finally:
+        stop.set()
+        controller.release.set()
+        await asyncio.wait_for(loop, 10)
+
+
+async def _until_idle(controller: GatedController) -> None:
+    for _ in range(50):  # let the loop run anything it was told to run now
+        await asyncio.sleep(0)
