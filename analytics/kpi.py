@@ -5,6 +5,11 @@ towards its destination for the expectation's traffic class (TWAMP-like, exposed
 device's NETCONF operational state): ``latencyMs`` is the probe's latency and ``lossRatio``
 its loss. An observation older than ``max_age`` does not count: the target is then unknown
 (``met is None``), never silently "met".
+
+Targets that need more than one device's observation and a model of the network (an
+energy-saving expectation's power reduction against the fully-awake draw, its utilisation
+headroom over the selected devices, a video expectation's stall ratio from the stall
+classifier) are measured by the caller and passed in as ``measured`` values.
 """
 
 from __future__ import annotations
@@ -34,8 +39,15 @@ def observe_target(
     *,
     now: datetime,
     max_age: timedelta,
+    measured: Mapping[tuple[str, str], float] | None = None,
 ) -> float | None:
-    """The current value of one target, or None when there is no fresh measurement."""
+    """The current value of one target, or None when there is no fresh measurement.
+
+    ``measured``: (expectation id, target name) -> a value measured elsewhere this tick;
+    it wins over what the observations alone say.
+    """
+    if measured is not None and (expectation.id, target.name) in measured:
+        return measured[(expectation.id, target.name)]
     if expectation.type is not ExpectationType.E2E_QOS:
         return None
     objects = expectation.objects
@@ -60,8 +72,11 @@ def evaluate_intent(
     *,
     now: datetime,
     max_age: timedelta,
+    measured: Mapping[tuple[str, str], float] | None = None,
 ) -> IntentStatus:
     """Evaluate every target of an intent against the observations.
+
+    ``measured`` carries values measured elsewhere (see the module docstring).
 
     Returns:
         ``fulfilled`` when every target is met; otherwise ``notFulfilled`` with state
@@ -71,7 +86,9 @@ def evaluate_intent(
     reasons: list[str] = []
     for expectation in intent.expectations:
         for target in expectation.targets:
-            observed = observe_target(expectation, target, observations, now=now, max_age=max_age)
+            observed = observe_target(
+                expectation, target, observations, now=now, max_age=max_age, measured=measured
+            )
             met = None if observed is None else target.is_met(observed)
             statuses.append(
                 TargetStatus(expectation=expectation.id, target=target, observed=observed, met=met)

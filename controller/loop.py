@@ -2,9 +2,12 @@
 
 ``Controller.tick`` only orchestrates: it asks the :class:`~controller.sense.Sensor` for
 observations, hands them to the pure functions (``analytics.kpi.evaluate_intent``,
-``policies.qos.decide_qos``), and starts a change transaction (``controller.apply``) for a
-decision that passed its guards. Transactions run as their own tasks, so sensing goes on
-while a change is being verified; the guards keep one change per intent in flight.
+``policies.decide.decide``: every intent's policy, arbitration across intents, guards and
+the what-if twin), and starts a change transaction (``controller.apply``) for a decision
+that passed its guards. After a confirmed change it records the twin's prediction against
+what it then observes (``twin-accuracy`` in the journal). Transactions run as their own
+tasks, so sensing goes on while a change is being verified; the guards keep one change per
+intent in flight.
 
 Observers (the journal writer, logs, the TUI) are told about every tick, decision and
 change; the controller never imports the TUI.
@@ -23,7 +26,7 @@ from typing import Protocol
 
 from adapters.base import ConfigSession
 from analytics.kpi import evaluate_intent, observe_target
-from controller.apply import VerificationSample, apply_change, new_txn_id, recover_in_flight
+from controller.apply import VerificationSample, apply_plan, new_txn_id, recover_in_flight
 from controller.config import ApplySettings, LoopSettings
 from controller.errors import ChangeError, ConnectError
 from controller.journal import Journal
@@ -32,21 +35,25 @@ from controller.model import (
     Approval,
     ApprovalStatus,
     ChangeResult,
-    ChangeSet,
     ChangeStatus,
+    ConfigPath,
     Decision,
     Device,
     Expectation,
+    ExpectationType,
     FulfilmentStatus,
     Intent,
     IntentMode,
     IntentStatus,
     NotFulfilledState,
     Observation,
+    Plan,
     ReconcileState,
 )
 from controller.rollback import rollback_change
-from policies.qos import decide_qos
+from policies.base import ChangeMark, ChangeWindows, LoadForecast, PolicySettings, World
+from policies.decide import Outcome, decide, measure
+from policies.twin import Twin
 
 __all__ = ["Controller", "ControllerObserver", "ObservationSource", "Observers", "TickReport"]
 
@@ -132,6 +139,11 @@ class Controller:
         apply_settings: confirm timeout and verification window.
         clock: the current time (UTC).
         observers: who hears about ticks, decisions and changes.
+        twin: the what-if twin of the network (None: policies act without prediction,
+            the e2e-qos policy by class priority only, energy saving not at all).
+        policy_settings: the decision logic's tunables (confidence gating, boosts...).
+        windows: freeze and maintenance windows.
+        forecast: gives the load forecast for a tick's world (None: plan on current load).
     """
 
     def __init__(
@@ -146,6 +158,10 @@ class Controller:
         apply_settings: ApplySettings,
         clock: Callable[[], datetime],
         observers: Iterable[ControllerObserver] = (),
+        twin: Twin | None = None,
+        policy_settings: PolicySettings | None = None,
+        windows: ChangeWindows | None = None,
+        forecast: Callable[[World], LoadForecast | None] | None = None,
     ) -> None:
         self.intents = tuple(intents)
         self.devices = {d.name: d for d in devices}
@@ -164,6 +180,18 @@ class Controller:
         self.approvals: dict[str, Approval] = {}
         self.operator_rollbacks: Counter[ChangeStatus] = Counter()
         self._busy_devices: set[str] = set()
+        self.twin = twin
+        self.policy_settings = policy_settings or PolicySettings(
+            violation_ticks=loop_settings.violation_ticks
+        )
+        self.windows = windows or ChangeWindows()
+        self._forecast = forecast
+        # (device, leaf) -> its last confirmed change; device -> when it was changed
+        self.history: dict[tuple[str, ConfigPath], ChangeMark] = {}
+        self.device_changes: dict[str, list[datetime]] = {}
+        # intent -> (txn, expectation, predicted targets) awaiting an observation
+        self._accuracy_due: dict[str, tuple[str, str, Mapping[str, float]]] = {}
+        self.twin_accuracy: list[dict[str, object]] = []
         self.ticks = 0
         self._tasks: set[asyncio.Task[ChangeResult | None]] = set()
 
@@ -178,20 +206,13 @@ class Controller:
         decide_started = time.perf_counter()
         self.last_observations = observations
         now = self.clock()
-        max_age = self._max_age()
-        statuses: list[IntentStatus] = []
-        decisions: list[Decision] = []
-        for intent in self.intents:
-            status, decision = self._reconcile(intent, observations, now=now, max_age=max_age)
-            statuses.append(status)
-            if decision is not None:
-                decisions.append(decision)
+        statuses, decisions = self._decide(observations, now=now)
         report = TickReport(
             number=self.ticks,
             at=started,
             duration=self.clock() - started,
-            statuses=tuple(statuses),
-            decisions=tuple(decisions),
+            statuses=statuses,
+            decisions=decisions,
             observations=observations,
             stages={
                 "sense": decide_started - sense_started,
@@ -205,41 +226,91 @@ class Controller:
         """How old a measurement may be to still count (two ticks, and some slack)."""
         return self.loop_settings.interval * 2 + timedelta(seconds=5)
 
-    def _reconcile(
-        self,
-        intent: Intent,
-        observations: Mapping[str, Observation],
-        *,
-        now: datetime,
-        max_age: timedelta,
-    ) -> tuple[IntentStatus, Decision | None]:
-        state = self.states[intent.name]
-        if intent.admin_state is AdminState.DEACTIVATED:
-            status = IntentStatus(
-                intent.name,
-                FulfilmentStatus.NOT_FULFILLED,
-                NotFulfilledState.SUSPENDED,
-                (),
-                ("deactivated by the operator",),
-                now,
-            )
-            self._set_status(status)
-            return status, None
-        status = evaluate_intent(intent, observations, now=now, max_age=max_age)
-        violated = status.state is NotFulfilledState.DEGRADED
-        state = replace(
-            state, consecutive_violations=state.consecutive_violations + 1 if violated else 0
-        )
-        self.states[intent.name] = state
-        decision = decide_qos(
-            intent,
-            status,
-            self.devices,
-            observations,
-            state,
+    def _world(self, observations: Mapping[str, Observation], now: datetime) -> World:
+        """What the policies see of this tick (statuses are added once evaluated)."""
+        active = tuple(i for i in self.intents if i.admin_state is not AdminState.DEACTIVATED)
+        view = None
+        if self.twin is not None:
+            pairs = [
+                (e.objects.path.source, e.objects.path.destination)
+                for i in active
+                for e in i.expectations
+                if e.objects.path is not None
+            ]
+            view = self.twin.observe(observations, now=now, probe_pairs=pairs)
+        horizon = now - timedelta(hours=1)
+        world = World(
             now=now,
-            violation_ticks=self.loop_settings.violation_ticks,
+            devices=self.devices,
+            observations=observations,
+            intents=active,
+            states=dict(self.states),
+            twin=self.twin,
+            view=view,
+            history=dict(self.history),
+            device_changes={
+                d: tuple(t for t in times if t >= horizon)
+                for d, times in self.device_changes.items()
+            },
+            windows=self.windows,
+            settings=self.policy_settings,
         )
+        if self._forecast is not None:
+            world = replace(world, forecast=self._forecast(world))
+        return world
+
+    def _decide(
+        self, observations: Mapping[str, Observation], *, now: datetime
+    ) -> tuple[tuple[IntentStatus, ...], tuple[Decision, ...]]:
+        """Evaluate every intent, decide for all of them at once, act on what passed."""
+        max_age = self._max_age()
+        world = self._world(observations, now)
+        measured = measure(world)
+        statuses: dict[str, IntentStatus] = {}
+        for intent in self.intents:
+            if intent.admin_state is AdminState.DEACTIVATED:
+                status = IntentStatus(
+                    intent.name,
+                    FulfilmentStatus.NOT_FULFILLED,
+                    NotFulfilledState.SUSPENDED,
+                    (),
+                    ("deactivated by the operator",),
+                    now,
+                )
+                self._set_status(status)
+                statuses[intent.name] = status
+                continue
+            status = evaluate_intent(
+                intent, observations, now=now, max_age=max_age, measured=measured.get(intent.name)
+            )
+            violated = status.state is NotFulfilledState.DEGRADED
+            state = self.states[intent.name]
+            self.states[intent.name] = replace(
+                state, consecutive_violations=state.consecutive_violations + 1 if violated else 0
+            )
+            statuses[intent.name] = status
+        self._record_accuracy(statuses, now)
+        world = replace(world, statuses=statuses, states=dict(self.states))
+        outcomes = decide(world).outcomes
+        decisions: list[Decision] = []
+        for intent in world.intents:
+            status, decision = self._conclude(intent, statuses[intent.name], outcomes[intent.name])
+            statuses[intent.name] = status
+            decisions.append(decision)
+        return tuple(statuses[i.name] for i in self.intents), tuple(decisions)
+
+    def _conclude(
+        self, intent: Intent, status: IntentStatus, outcome: Outcome
+    ) -> tuple[IntentStatus, Decision]:
+        """The intent's status as the decision leaves it; the decision acted upon."""
+        decision = outcome.decision
+        state = self.states[intent.name]
+        violated = status.state is NotFulfilledState.DEGRADED
+        acting = decision.actions is not None
+        pending = "" if acting else outcome.pending
+        ticks = (state.pending_ticks + 1 if state.pending == pending else 1) if pending else 0
+        self.states[intent.name] = replace(state, pending=pending, pending_ticks=ticks)
+        reasons = tuple(c.describe() for c in outcome.conflicts)
         if state.in_flight:
             status = replace(
                 status,
@@ -253,8 +324,11 @@ class Controller:
                 state=NotFulfilledState.FULFILMENT_FAILED,
                 reasons=(*status.reasons, decision.summary),
             )
-        if decision.change is not None:
-            decision = self._act(intent, decision)
+        if reasons:
+            # the conflict report is part of the status: why this intent is not served now
+            status = replace(status, reasons=(*status.reasons, *reasons))
+        if acting:
+            decision = self._act(intent, decision, outcome)
         self._set_status(status)
         self._record_decision(intent, decision)
         return status, decision
@@ -279,82 +353,87 @@ class Controller:
             "summary": decision.summary,
             "explanation": dict(decision.explanation),
         }
-        if decision.change is not None:
-            detail["plan"] = [e.describe() for e in decision.change.edits]
+        plan = decision.actions
+        if plan is not None:
+            detail["plan"] = [
+                e.describe() if len(plan.changes) == 1 else f"{c.device}: {e.describe()}"
+                for c in plan.changes
+                for e in c.edits
+            ]
         self.journal.event(
             "decision",
             at=decision.at,
             intent=intent.name,
-            device=decision.change.device if decision.change else "",
+            device=",".join(plan.devices) if plan is not None else "",
             detail=detail,
         )
 
     # ---------------------------------------------------------------- act
 
-    def _act(self, intent: Intent, decision: Decision) -> Decision:
-        """Start the decision's change, unless the mode or a busy device holds it back.
+    def _act(self, intent: Intent, decision: Decision, outcome: Outcome) -> Decision:
+        """Start the decision's plan, unless the mode or a busy device holds it back.
 
         Returns:
             The decision as it stands (its summary says when it was held back).
         """
-        change = decision.change
-        assert change is not None
+        plan = decision.actions
+        assert plan is not None
         if intent.mode is IntentMode.DRY_RUN:
             return replace(decision, summary=f"dry-run: would {decision.summary}")
-        if intent.mode is IntentMode.APPROVE and not self._approved(intent, decision):
-            approval = self.approvals[change.id]
+        if intent.mode is IntentMode.APPROVE and not self._approved(intent, decision, plan):
+            approval = self.approvals[plan.id]
             return replace(
-                decision,
-                change=None,
+                decision.with_plan(None),
                 summary=f"{decision.summary}: awaiting approval {approval.id} "
                 "(netpilot changes approve)",
             )
-        if change.device in self._busy_devices:
+        busy = sorted(set(plan.devices) & self._busy_devices)
+        if busy:
             # one transaction per device: a second would fight the first for the candidate
             return replace(
-                decision,
-                change=None,
-                summary=f"{decision.summary}: held back, {change.device} is busy with a change",
+                decision.with_plan(None),
+                summary=f"{decision.summary}: held back, {', '.join(busy)} is busy with a change",
             )
         expectation = next((e for e in intent.expectations if e.id == decision.expectation), None)
         if expectation is None:
-            return replace(decision, change=None, summary="internal: unknown expectation")
+            return replace(decision.with_plan(None), summary="internal: unknown expectation")
         state = self.states[intent.name]
-        self.states[intent.name] = replace(state, in_flight=change.id)
-        self._busy_devices.add(change.device)
-        if change.id in self.approvals:
-            self._set_approval(change.id, ApprovalStatus.APPLIED)
-        task = asyncio.create_task(self._transaction(intent, decision, expectation))
+        self.states[intent.name] = replace(state, in_flight=plan.id)
+        self._busy_devices.update(plan.devices)
+        if plan.id in self.approvals:
+            self._set_approval(plan.id, ApprovalStatus.APPLIED)
+        task = asyncio.create_task(
+            self._transaction(intent, decision, plan, expectation, outcome.predicted)
+        )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return decision
 
     # ---------------------------------------------------------------- approvals
 
-    def _approved(self, intent: Intent, decision: Decision) -> bool:
+    def _approved(self, intent: Intent, decision: Decision, plan: Plan) -> bool:
         """Whether an approve-mode decision may act; requests the approval the first time."""
-        change = decision.change
-        assert change is not None
-        approval = self.approvals.get(change.id)
+        approval = self.approvals.get(plan.id)
         if approval is None:
             # a new proposal supersedes what the intent was waiting on: the network moved on
             for other in list(self.approvals.values()):
                 if other.intent == intent.name and other.status is ApprovalStatus.PENDING:
                     self._set_approval(other.id, ApprovalStatus.SUPERSEDED, "a newer plan")
             approval = Approval(
-                id=change.id,
+                id=plan.id,
                 intent=intent.name,
-                change=change,
+                change=plan.changes[0],
                 summary=decision.summary,
                 requested_at=self.clock(),
                 explanation=dict(decision.explanation),
+                plan=plan if len(plan.changes) > 1 else None,
             )
-            self.approvals[change.id] = approval
+            self.approvals[plan.id] = approval
             self.journal.event(
                 "approval-requested",
                 at=approval.requested_at,
                 intent=intent.name,
-                device=change.device,
+                device=",".join(approval.devices),
                 detail=approval.as_dict(),
             )
         return approval.status is ApprovalStatus.APPROVED
@@ -371,7 +450,7 @@ class Controller:
             f"approval-{status.value}",
             at=self.clock(),
             intent=approval.intent,
-            device=approval.change.device,
+            device=",".join(approval.devices),
             detail=approval.as_dict(),
         )
         return approval
@@ -405,20 +484,22 @@ class Controller:
         return self._set_approval(approval_id, ApprovalStatus.REJECTED, reason)
 
     async def _transaction(
-        self, intent: Intent, decision: Decision, expectation: Expectation
+        self,
+        intent: Intent,
+        decision: Decision,
+        plan: Plan,
+        expectation: Expectation,
+        predicted: Mapping[str, float],
     ) -> ChangeResult | None:
-        change = decision.change
-        assert change is not None
-
         async def verify() -> VerificationSample:
-            return await self._sample_target(expectation)
+            return await self._sample_target(expectation, plan)
 
-        txn = new_txn_id(change)
+        txn = new_txn_id(plan)
         result: ChangeResult | None = None
         try:
             self.observers.change_started(decision, txn)
-            result = await apply_change(
-                change,
+            result = await apply_plan(
+                plan,
                 open_session=self.open_session_by_name,
                 verify=verify,
                 journal=self.journal,
@@ -429,14 +510,33 @@ class Controller:
             )
         finally:
             # whatever happened (even a cancellation), the intent and the device are free again
-            self._change_done(intent, change, result)
+            self._change_done(intent, plan, result)
+        if result is not None and result.status is ChangeStatus.CONFIRMED and predicted:
+            self._accuracy_due[intent.name] = (txn, expectation.id, dict(predicted))
         return result
 
-    async def _sample_target(self, expectation: Expectation) -> VerificationSample:
-        """One post-check sample: the expectation's targets, from fresh NETCONF state."""
+    async def _sample_target(self, expectation: Expectation, plan: Plan) -> VerificationSample:
+        """One post-check sample of the expectation's targets, from fresh NETCONF state.
+
+        e2e-qos: the path probe. Energy saving: the changed devices' ports, none of them
+        above the expectation's utilisation bound (a sleep that overloads what stays awake
+        is rolled back). Other types: the devices answer (the next ticks judge the rest).
+        """
         path = expectation.objects.path
-        if path is None:
-            return VerificationSample(None, None, "expectation has no path to measure")
+        if expectation.type is ExpectationType.ENERGY_SAVING or path is None:
+            observations = [await self.sensor.observe_state(d) for d in plan.devices]
+            if any(o.errors for o in observations):
+                return VerificationSample(
+                    None, None, "; ".join(e for o in observations for e in o.errors)
+                )
+            bound = next((t for t in expectation.targets if t.name == "maxUtilization"), None)
+            peak = max(
+                (p.utilization for o in observations for p in o.ports if p.oper_up), default=0.0
+            )
+            headroom = bound.is_met(peak) if bound is not None else True
+            return VerificationSample(
+                headroom, peak, f"utilization={peak:.3g} on {','.join(plan.devices)}"
+            )
         observation = await self.sensor.observe_state(path.source)
         now = self.clock()
         observed = [
@@ -461,21 +561,54 @@ class Controller:
         )
         return VerificationSample(met, observed[0][1], detail)
 
-    def _change_done(self, intent: Intent, change: ChangeSet, result: ChangeResult | None) -> None:
+    def _record_accuracy(self, statuses: Mapping[str, IntentStatus], now: datetime) -> None:
+        """Predicted against observed for changes confirmed since the last tick."""
+        for name, (txn, expectation, predicted) in list(self._accuracy_due.items()):
+            status = statuses.get(name)
+            if status is None:
+                continue
+            observed = {
+                t.target.name: t.observed
+                for t in status.targets
+                if t.expectation == expectation and t.observed is not None
+            }
+            pairs = {k: (v, observed[k]) for k, v in predicted.items() if k in observed}
+            if not pairs:
+                continue
+            del self._accuracy_due[name]
+            record: dict[str, object] = {
+                "txn": txn,
+                "intent": name,
+                "expectation": expectation,
+                "at": now.isoformat(),
+                "targets": {
+                    k: {
+                        "predicted": round(p, 6),
+                        "observed": round(o, 6),
+                        "error": round(o - p, 6),
+                        "relative_error": round(abs(o - p) / abs(o), 4) if o else None,
+                    }
+                    for k, (p, o) in pairs.items()
+                },
+            }
+            self.twin_accuracy.append(record)
+            self.journal.event("twin-accuracy", at=now, intent=name, detail=record)
+
+    def _change_done(self, intent: Intent, plan: Plan, result: ChangeResult | None) -> None:
         """Update the intent's reconcile state from a transaction's outcome.
 
         Every attempt counts against the cooldown and the hourly rate limit, so a device
         that keeps refusing is not hammered; a change that failed verification, could not be
         restored, or was refused for a reason retrying cannot fix is quarantined.
         """
-        self._busy_devices.discard(change.device)
+        self._busy_devices.difference_update(plan.devices)
         state = self.states[intent.name]
         now = result.finished if result is not None else self.clock()
         reason = _quarantine_reason(result)
         horizon = now - timedelta(hours=1) - intent.guards.cooldown
         quarantined = dict(state.quarantined)
         if reason:
-            quarantined[change.id] = reason
+            quarantined[plan.id] = reason
         self.states[intent.name] = replace(
             state,
             in_flight="",
@@ -483,8 +616,16 @@ class Controller:
             quarantined=quarantined,
         )
         if result is None:
-            log.error("change %s for %s ended without a result (cancelled)", change.id, intent.name)
+            log.error("change %s for %s ended without a result (cancelled)", plan.id, intent.name)
             return
+        if result.status is ChangeStatus.CONFIRMED:
+            for change in plan.changes:
+                times = self.device_changes.setdefault(change.device, [])
+                times[:] = [t for t in times if t >= now - timedelta(hours=2)] + [now]
+                for edit in change.edits:
+                    self.history[(change.device, edit.path)] = ChangeMark(
+                        edit.new, now, intent.name
+                    )
         self.changes[result.status] += 1
         self.observers.change_finished(result)
 

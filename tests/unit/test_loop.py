@@ -158,10 +158,10 @@ async def test_a_cancelled_transaction_restores_and_frees_the_intent(rig):
     hold = asyncio.Event()
     original = controller._sample_target
 
-    async def blocked_sample(expectation):
+    async def blocked_sample(expectation, plan):
         hold.set()
         await asyncio.Event().wait()
-        return await original(expectation)
+        return await original(expectation, plan)
 
     controller._sample_target = blocked_sample
     await controller.tick()
