@@ -34,6 +34,7 @@ from analytics.anomaly import (
     Spot,
     TailCalibrator,
 )
+from analytics.cad import ContextualAnomalyDetector
 from analytics.forecast import EwmaForecaster, HoltWinters, QuantileForecaster, SeasonalNaive
 from analytics.stall import LogisticRegression, RateRule, StallClassifier
 
@@ -75,6 +76,7 @@ MODEL_CLASSES: Mapping[str, type[Model]] = {
     cls.__name__: cls
     for cls in (
         AlertSuppressor,
+        ContextualAnomalyDetector,
         Cusum,
         Dspot,
         EwmaForecaster,

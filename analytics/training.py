@@ -8,7 +8,8 @@ records the metrics the lifecycle needs: the kind's comparison metric and the
 - Load forecast: :class:`~analytics.forecast.QuantileForecaster` (Holt-Winters, daily
   season) fitted on the first part of the series; validated on the rest by the MAPE of the
   ``horizon``-step-ahead forecast, beside seasonal-naive's.
-- KPI anomaly: :class:`~analytics.anomaly.KpiAnomalyDetector` run over the series; its
+- KPI anomaly: :class:`~analytics.anomaly.KpiAnomalyDetector` or CAD OSE
+  (:class:`~analytics.cad.ContextualAnomalyDetector`) run over the series; its
   alarm rate is the reference (a detector that starts alarming far more often than it did
   in training is degraded).
 - Stall: :class:`~analytics.stall.StallClassifier` validated by 5-fold cross-validation
@@ -25,11 +26,13 @@ import math
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from enum import Enum
 
 import numpy as np
 import numpy.typing as npt
 
 from analytics.anomaly import KpiAnomalyDetector
+from analytics.cad import ContextualAnomalyDetector
 from analytics.evaluation import (
     accuracy,
     brier_score,
@@ -54,7 +57,10 @@ from analytics.registry import (
 from analytics.stall import FlowSummary, RateRule, StallClassifier, feature_names
 
 __all__ = [
+    "CAD_THRESHOLD",
+    "KpiDetector",
     "ReplayResult",
+    "kpi_detector",
     "replay",
     "samples_per_day",
     "train_kpi_anomaly",
@@ -167,6 +173,60 @@ def train_load_forecast(
     )
 
 
+class KpiDetector(str, Enum):
+    """Which detector a KPI anomaly model is.
+
+    - ``surprise``: :class:`~analytics.anomaly.KpiAnomalyDetector` (vectorised over series,
+      about 5 us per sample; the score is a surprise in decades).
+    - ``cad-ose``: :class:`~analytics.cad.ContextualAnomalyDetector` (NAB 69.9 with NAB's
+      whole-file value range; one series at a time, a few hundred us per sample; the score
+      is in [0, 1]). See docs/benchmarks/models.md.
+    """
+
+    SURPRISE = "surprise"
+    CAD_OSE = "cad-ose"
+
+
+# CAD OSE's alarm level: NAB's threshold optimisation on the dev half of the corpus
+# (bench/models.py; the held-out half is scored with it, never used to choose it)
+CAD_THRESHOLD = 0.7636
+
+
+def kpi_detector(
+    detector: KpiDetector,
+    values: FloatArray,
+    *,
+    season_length: int | None,
+    threshold: float | None = None,
+    value_range: tuple[float, float] | None = None,
+) -> KpiAnomalyDetector | ContextualAnomalyDetector:
+    """A fresh (fitted, empty) detector of a kind for a series like ``values``.
+
+    Args:
+        detector: the kind.
+        values: the series the detector is made for (CAD OSE takes its value range from
+            it unless ``value_range`` is given, as NAB gives detectors the file's range).
+        season_length: samples per day (the surprise detector's seasonal statistics).
+        threshold: the alarm level; by default the kind's own.
+        value_range: CAD OSE's expected (low, high), e.g. (0, 100) for a utilisation.
+    """
+    if detector is KpiDetector.SURPRISE:
+        return KpiAnomalyDetector(
+            season_length=season_length, threshold=4.0 if threshold is None else threshold
+        ).fit([], series=1)
+    finite = values[np.isfinite(values)]
+    low, high = value_range or (
+        (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    )
+    return ContextualAnomalyDetector(
+        low=low,
+        high=high,
+        # NAB's setting: a fifth of the probationary period (15 % of the series, <= 750)
+        rest_period=max(1, int(min(0.15 * len(values), 750) / 5)),
+        threshold=CAD_THRESHOLD if threshold is None else threshold,
+    ).fit()
+
+
 def train_kpi_anomaly(
     name: str,
     version: int,
@@ -174,30 +234,47 @@ def train_kpi_anomaly(
     values: npt.ArrayLike,
     *,
     now: datetime,
-    threshold: float = 4.0,
+    threshold: float | None = None,
+    detector: KpiDetector = KpiDetector.SURPRISE,
+    value_range: tuple[float, float] | None = None,
 ) -> ModelArtifact:
-    """Run the KPI detector over a series; its alarm rate becomes the reference.
+    """Run a KPI detector over a series; its alarm rate becomes the reference.
+
+    Args:
+        detector: which detector (see :class:`KpiDetector`).
+        threshold: the alarm level (by default 4 decades for ``surprise``,
+            :data:`CAD_THRESHOLD` for ``cad-ose``).
+        value_range: CAD OSE's expected value range (default: the series' own).
 
     Returns:
         The artifact: the detector after the series (ready for the next sample).
     """
     y = np.asarray(values, dtype=float)
-    detector = KpiAnomalyDetector(season_length=samples_per_day(timestamps), threshold=threshold)
-    surprises = detector.fit([], series=1).update(y)
-    rate = float(np.mean(surprises >= threshold)) if len(y) else 0.0
+    model = kpi_detector(
+        detector,
+        y,
+        season_length=samples_per_day(timestamps),
+        threshold=threshold,
+        value_range=value_range,
+    )
+    scores = model.update(y)
+    rate = float(np.mean(scores >= model.threshold)) if len(y) else 0.0
     metrics = {
         "alarm_rate": rate,
         # live monitoring compares the alarm rate with this (a floor keeps a silent
         # training series from making every later alarm look like a degradation)
         "reference_error": max(rate, 1e-3),
-        "threshold": threshold,
-        "season_length": float(detector.season_length or 0),
+        "threshold": model.threshold,
     }
+    if isinstance(model, KpiAnomalyDetector):
+        metrics["season_length"] = float(model.season_length or 0)
+    else:
+        metrics["contexts"] = float(model.memory_.contexts)
     return ModelArtifact(
         name=name,
         version=version,
         kind=ModelKind.KPI_ANOMALY,
-        model=detector.to_dict(),
+        model=model.to_dict(),
         features=("kpi",),
         training_window=_window(timestamps),
         metrics=metrics,
@@ -292,10 +369,12 @@ def replay(
         horizon = int(champion.metrics.get("horizon", 1))
         monitor, shadow = _replay_forecast(record, model, other, y, horizon)
     elif record.kind is ModelKind.KPI_ANOMALY:
-        if not isinstance(model, KpiAnomalyDetector) or not isinstance(
-            other, KpiAnomalyDetector | None
-        ):
-            raise ValueError("a kpi-anomaly artifact must hold a KpiAnomalyDetector")
+        detectors = KpiAnomalyDetector | ContextualAnomalyDetector
+        if not isinstance(model, detectors) or not isinstance(other, detectors | None):
+            raise ValueError(
+                "a kpi-anomaly artifact must hold a KpiAnomalyDetector or a "
+                "ContextualAnomalyDetector"
+            )
         monitor, shadow = record.monitor, record.challenger_monitor
         for alarm in model.update(y) >= model.threshold:
             monitor = observe(monitor, error=float(alarm))

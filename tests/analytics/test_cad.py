@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
 
 from analytics._params import NotFittedError
 from analytics.cad import ContextMemory, ContextualAnomalyDetector
+from analytics.registry import (
+    HealthRule,
+    ModelArtifact,
+    ModelStatus,
+    active_model,
+    apply_health,
+    assess,
+    explanation,
+    load_model,
+    register,
+)
+from analytics.training import KpiDetector, replay, train_kpi_anomaly
 from tests.analytics.cad_reference import ReferenceContextMemory
 
 PERIOD = 24
@@ -109,3 +122,52 @@ def test_an_unfitted_detector_refuses_to_score():
 def test_a_malformed_memory_is_refused():
     with pytest.raises(ValueError, match="malformed context memory"):
         ContextMemory.from_dict({"bits": 3})
+
+
+# ---------------------------------------------------------------------------------------
+# in the lifecycle
+
+T0 = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+
+def half_hours(n: int, start: str = "2026-11-01T00:00") -> np.ndarray:
+    return np.datetime64(start, "s") + np.arange(n) * np.timedelta64(30, "m")
+
+
+def cad_artifact() -> ModelArtifact:
+    # a KPI whose range is known (say 0-40 %), with a daily pattern
+    return train_kpi_anomaly(
+        "edge-kpi",
+        1,
+        half_hours(1500),
+        seasonal(11, 1500),
+        now=T0,
+        detector=KpiDetector.CAD_OSE,
+        value_range=(0.0, 40.0),
+    )
+
+
+def test_cad_ose_is_trained_saved_and_served_by_the_registry():
+    artifact = cad_artifact()
+    assert artifact.model_type == "ContextualAnomalyDetector"
+    assert artifact.metrics["alarm_rate"] < 0.002  # the learned daily pattern does not alarm
+    saved = ModelArtifact.from_dict(json.loads(json.dumps(artifact.as_dict())))
+    model = load_model(saved)
+    assert isinstance(model, ContextualAnomalyDetector)
+    following = seasonal(12, 300)
+    following[250] += 20.0
+    assert alarms(model.update(following), model.threshold) == [250]
+
+
+def test_a_cad_ose_champion_that_alarms_far_more_than_in_training_falls_back_to_the_rule():
+    artifact = cad_artifact()
+    record = register(None, artifact, now=T0)
+    # the KPI jumps to a new level every 60 samples: each jump is an anomaly
+    jumps = np.repeat(np.random.default_rng(13).uniform(-8.0, 22.0, 10), 60)
+    erratic = seasonal(14, 600) + jumps
+    replayed = replay(record, artifact, None, erratic).record
+    health = assess(replayed, artifact.metrics["reference_error"], HealthRule())
+    record = apply_health(replayed, health, now=T0)
+    assert health.degraded and record.status is ModelStatus.FALLBACK
+    answer = explanation(active_model(record, model_confidence=0.9))
+    assert answer["source"] == "rule-baseline" and answer["baseline"] == "static-threshold"
