@@ -139,6 +139,8 @@ class ContextMemory:
         self._right: dict[tuple[int, ...], int] = {}
         self._right_facts: list[tuple[int, ...]] = []
         self._right_pattern: list[int] = []
+        self._right_patterns = np.zeros(0, dtype=np.int64)
+        self._right_sizes = np.zeros(0, dtype=np.int64)
         # contexts: (left side, right side) -> id, and their columns
         self._context: dict[tuple[int, int], int] = {}
         self._context_left = _Column()
@@ -153,7 +155,7 @@ class ContextMemory:
         # the last left crossing: its group, each side's mask, which sides it holds whole
         self._left_group: tuple[int, ...] = ()
         self._masks: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
-        self._whole: npt.NDArray[np.bool_] = np.zeros(0, dtype=bool)
+        self._applying: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
         # overlap[value level][pattern]: the bits of the level's facts that a pattern holds
         patterns = 3**bits
         self._overlap = np.zeros((2**bits, patterns), dtype=np.int64)
@@ -257,6 +259,8 @@ class ContextMemory:
             self._right[facts] = order
             self._right_facts.append(facts)
             self._right_pattern.append(self._pattern(facts))
+            self._right_patterns = np.asarray(self._right_pattern, dtype=np.int64)
+            self._right_sizes = np.asarray([len(f) for f in self._right_facts], dtype=np.int64)
         return order
 
     def _store(self, left: tuple[int, ...], right: tuple[int, ...], zero_level: bool) -> int | None:
@@ -288,7 +292,8 @@ class ContextMemory:
                 masks[column.view()] |= 1 << position
         self._masks = masks
         self._left_group = group
-        self._whole = np.bitwise_count(masks) == self._left_size.view()
+        whole = np.bitwise_count(masks) == self._left_size.view()
+        self._applying = np.flatnonzero(whole[self._context_left.view()])
 
     def step(self, facts: tuple[int, ...], level: int) -> tuple[set[int], float, float]:
         """One sample: its value facts (sorted, one per bit) and its scaled level.
@@ -301,25 +306,17 @@ class ContextMemory:
         fresh: int | None = None
         if group:
             fresh = self._store(group, facts, zero_level=True)
-        right_mask = self._overlap[level][np.asarray(self._right_pattern, dtype=np.int64)]
+        right_mask = self._overlap[level][self._right_patterns]
         right_matched = np.bitwise_count(right_mask).astype(np.int64)
-        right_size = np.array([len(f) for f in self._right_facts], dtype=np.int64)
 
-        # right crossing: the contexts whose left side the previous group held whole meet
-        # this sample (context 0 is left out when no zero-level context is new, as in the
+        # right crossing: the contexts whose left side the previous group held whole (the
+        # last left crossing's) meet this sample; a context stored since then is the fresh
+        # one, left out (context 0 is left out when no zero-level context is new, as in the
         # published detector, whose "no new context" marker compares equal to id 0)
-        whole = self._whole
-        context_left = self._context_left.view()
-        known = context_left < whole.shape[0]  # sides stored since were not crossed
-        selected = (
-            np.flatnonzero(known)
-            if whole.all()
-            else np.flatnonzero(known)[whole[context_left[known]]]
-        )
         skipped = 0 if fresh is None else fresh
-        selected = selected[selected != skipped]
+        selected = self._applying[self._applying != skipped]
         right = self._context_right.view()[selected]
-        size, matched = right_size[right], right_matched[right]
+        size, matched = self._right_sizes[right], right_matched[right]
         self._tried.view()[selected] += size
         self._hits.view()[selected] += matched
         active = selected[matched == size]
@@ -348,8 +345,7 @@ class ContextMemory:
             new = 1 + sum(self._store(*pair, zero_level=False) is not None for pair in proposals)
             added_share = new / len(set(proposals) | {(group, facts)})
         self._cross_left(next_group, level)
-        context_left = self._context_left.view()
-        applying = np.flatnonzero(self._whole[context_left])
+        applying = self._applying
         tried = self._tried.view()[applying]
         ratio = np.zeros(applying.shape[0])
         np.divide(self._hits.view()[applying], tried, out=ratio, where=tried > 0)
@@ -381,7 +377,7 @@ class ContextMemory:
         right_mask = right_masks[right]
         left_count = np.bitwise_count(left_mask)
         right_count = np.bitwise_count(right_mask)
-        right_size = np.array([len(f) for f in self._right_facts])[right]
+        right_size = self._right_sizes[right]
         whole = (left_count == self._left_size.view()[left]) & (right_count == right_size)
         keep = (left_count > 0) & (right_count > 0) & (left_count <= self.max_left_facts) & ~whole
         rows = np.flatnonzero(keep)
