@@ -402,6 +402,37 @@ class ConfigSession(Protocol):
         """
         ...
 
+    async def lock_and_read_running(self) -> DeviceConfig:
+        """:meth:`lock` the candidate, :meth:`discard` stale edits, :meth:`get_running`: the
+        start of a transaction, in one round trip where the transport can pipeline.
+
+        The requests may all reach the device even when an earlier one fails: after a
+        failure the candidate may have been discarded (as :meth:`discard` does anyway after
+        a failed transaction step). The first failure, in that order, is raised.
+
+        Raises:
+            As :meth:`lock`, :meth:`discard` and :meth:`get_running`.
+        """
+        ...
+
+    async def load_candidate(
+        self, config: DeviceConfig, edits: tuple[ConfigEdit, ...]
+    ) -> DeviceConfig:
+        """:meth:`validate` ``config`` inline, :meth:`edit_candidate` with ``edits``, then
+        :meth:`get_candidate`: in one round trip where the transport can pipeline.
+
+        The edits may reach the candidate even when the validation fails (nothing reaches
+        running without a commit; the transaction discards the candidate after any failure).
+        The first failure, in that order, is raised.
+
+        Returns:
+            The candidate as read back after the edit.
+
+        Raises:
+            As :meth:`validate`, :meth:`edit_candidate` and :meth:`get_candidate`.
+        """
+        ...
+
     async def discard(self) -> None:
         """Reset the candidate to the running configuration.
 

@@ -271,6 +271,19 @@ class FakeSession:
         dev.pending = None
         self._leave("cancel_commit")
 
+    async def lock_and_read_running(self) -> DeviceConfig:
+        # one call after the other: each step's fault hook applies as on its own
+        await self.lock("candidate")
+        await self.discard()
+        return await self.get_running()
+
+    async def load_candidate(
+        self, config: DeviceConfig, edits: tuple[ConfigEdit, ...]
+    ) -> DeviceConfig:
+        await self.validate(config)
+        await self.edit_candidate(edits)
+        return await self.get_candidate()
+
     async def discard(self) -> None:
         self._require(Capability.CANDIDATE)
         self._enter("discard")

@@ -366,6 +366,7 @@ class _NetconfChannel(asyncssh.SSHClientSession[bytes]):
         self._chan: asyncssh.SSHClientChannel[bytes] | None = None
         self._decoder = MessageDecoder()
         self._chunked_out = False
+        self._corked: list[bytes] | None = None
         self._listeners: set[Any] = set()
         self._waiting: dict[Any, asyncio.Future[None]] = {}
         self._hello: asyncio.Future[str] = asyncio.get_running_loop().create_future()
@@ -391,7 +392,21 @@ class _NetconfChannel(asyncssh.SSHClientSession[bytes]):
     def send(self, message: str) -> None:
         if self._closed is not None or self._chan is None:
             raise TransportError("Not connected to NETCONF server")
-        self._chan.write(encode_message(message.encode("utf-8"), chunked=self._chunked_out))
+        frame = encode_message(message.encode("utf-8"), chunked=self._chunked_out)
+        if self._corked is not None:
+            self._corked.append(frame)
+        else:
+            self._chan.write(frame)
+
+    def cork(self) -> None:
+        """Hold what :meth:`send` is given until :meth:`uncork` (pipelined requests)."""
+        self._corked = []
+
+    def uncork(self, *, write: bool = True) -> None:
+        """Send the held requests in one write (one SSH packet), or drop them."""
+        held, self._corked = self._corked or [], None
+        if write and held and self._chan is not None and self._closed is None:
+            self._chan.write(b"".join(held))
 
     # -- asyncssh's session handler ---------------------------------------------------
 
@@ -820,10 +835,12 @@ class NetconfSession:
         *,
         rpc_timeout: float,
         on_close: Callable[[_NetconfChannel], Awaitable[None]],
+        pipeline: bool = True,
     ) -> None:
         self._device = device
         self._channel = channel
         self._rpc_timeout = rpc_timeout
+        self._pipeline = pipeline
         self._on_close = on_close
         self._closed = False
 
@@ -883,26 +900,91 @@ class NetconfSession:
         async with channel.lock:
             if not channel.alive:
                 raise ConnectError(self._device, f"<{name}>: the session is closed")
+            rpc = self._request(name, operation, params)
+            await self._replies(name, [rpc])
+        return self._checked(name, rpc)
+
+    async def _pipelined(self, requests: list[tuple[str, type, dict[str, Any]]]) -> list[Any]:
+        """Send several RPCs at once and wait for every reply (RFC 6241 lets a client
+        send requests without waiting; the server answers them in order).
+
+        All requests go out in one write, so one SSH packet carries them and the device
+        answers them in one round trip. With ``pipeline=False`` (a server that mishandles
+        several requests in one read) they are sent one after the other instead, with the
+        same outcome.
+
+        Returns:
+            Per request, in order: its parsed reply, or the RpcError / ProtocolError it got
+            (later requests were still sent and answered).
+
+        Raises:
+            ConnectError, AdapterTimeoutError: the transport failed (then no outcome is
+                known); MissingCapabilityError, ValueError: a request cannot be built
+                (nothing was sent).
+        """
+        if not self._pipeline:
+            outcomes: list[Any] = []
+            for name, operation, params in requests:
+                try:
+                    outcomes.append(await self._rpc(name, operation, **params))
+                except (RpcError, ProtocolError) as exc:
+                    outcomes.append(exc)
+            return outcomes
+        channel = self._channel
+        if self._closed:
+            raise ConnectError(self._device, "the session is closed")
+        names = "+".join(name for name, _, _ in requests)
+        async with channel.lock:
+            if not channel.alive:
+                raise ConnectError(self._device, f"<{names}>: the session is closed")
+            channel.cork()
             try:
-                rpc = operation(
-                    channel,
-                    channel.handler,
-                    async_mode=True,
-                    timeout=self._rpc_timeout,
-                    raise_mode=RaiseMode.NONE,
-                ).request(**params)
-            except NcMissingCapabilityError as exc:
-                raise MissingCapabilityError(self._device, str(exc)) from exc
-            except TransportError as exc:
-                raise ConnectError(self._device, f"<{name}>: connection lost") from exc
-            except (OperationError, XMLError) as exc:
-                raise ValueError(f"<{name}>: {exc}") from exc
+                rpcs = [
+                    self._request(name, operation, params) for name, operation, params in requests
+                ]
+            except BaseException:
+                channel.uncork(write=False)
+                raise
+            channel.uncork()
+            await self._replies(names, rpcs)
+        outcomes = []
+        for (name, _, _), rpc in zip(requests, rpcs, strict=True):
             try:
-                await asyncio.wait_for(channel.expect(rpc), self._rpc_timeout)
-            except TimeoutError as exc:
-                raise AdapterTimeoutError(
-                    self._device, f"no reply to <{name}> within {self._rpc_timeout:g} s"
-                ) from exc
+                outcomes.append(self._checked(name, rpc))
+            except (RpcError, ProtocolError) as exc:
+                outcomes.append(exc)
+        return outcomes
+
+    def _request(self, name: str, operation: type, params: dict[str, Any]) -> Any:
+        """Build and send one request (channel lock held)."""
+        channel = self._channel
+        try:
+            return operation(
+                channel,
+                channel.handler,
+                async_mode=True,
+                timeout=self._rpc_timeout,
+                raise_mode=RaiseMode.NONE,
+            ).request(**params)
+        except NcMissingCapabilityError as exc:
+            raise MissingCapabilityError(self._device, str(exc)) from exc
+        except TransportError as exc:
+            raise ConnectError(self._device, f"<{name}>: connection lost") from exc
+        except (OperationError, XMLError) as exc:
+            raise ValueError(f"<{name}>: {exc}") from exc
+
+    async def _replies(self, name: str, rpcs: list[Any]) -> None:
+        """Wait for the replies to ``rpcs`` (already sent)."""
+        waiting = [self._channel.expect(rpc) for rpc in rpcs]
+        try:
+            await asyncio.wait_for(asyncio.gather(*waiting), self._rpc_timeout)
+        except TimeoutError as exc:
+            raise AdapterTimeoutError(
+                self._device, f"no reply to <{name}> within {self._rpc_timeout:g} s"
+            ) from exc
+
+    def _checked(self, name: str, rpc: Any) -> Any:
+        """The parsed reply of ``rpc``; its rpc-errors raised, its warnings logged."""
         reply = rpc.reply
         try:
             reply.parse()
@@ -1151,6 +1233,71 @@ class NetconfSession:
         self._require(Capability.CANDIDATE)
         await self._rpc("discard-changes", nc_edit.DiscardChanges)
         self._channel.dirty = False
+
+    async def lock_and_read_running(self) -> DeviceConfig:
+        """``<lock>`` + ``<discard-changes>`` + ``<get-config>`` of running, pipelined (see
+        ``ConfigSession.lock_and_read_running``)."""
+        self._require(Capability.CANDIDATE)
+        channel = self._channel
+        # recorded before sending: a lost reply may still have locked it
+        channel.locked_datastores.add("candidate")
+        locked, discarded, running = await self._pipelined(
+            [
+                ("lock", nc_lock.Lock, {"target": "candidate"}),
+                ("discard-changes", nc_edit.DiscardChanges, {}),
+                (
+                    "get-config",
+                    nc_retrieve.GetConfig,
+                    {"source": "running", "filter": _filter_element(CONFIG_FILTER)},
+                ),
+            ]
+        )
+        if isinstance(locked, RpcError):
+            channel.locked_datastores.discard("candidate")
+        for outcome in (locked, discarded):
+            if isinstance(outcome, AdapterError):
+                raise outcome
+        channel.dirty = False
+        if isinstance(running, AdapterError):
+            raise running
+        return parse_config(str(running.xml), device=self._device)
+
+    async def load_candidate(
+        self, config: DeviceConfig, edits: tuple[ConfigEdit, ...]
+    ) -> DeviceConfig:
+        """Inline ``<validate>`` + merge ``<edit-config>`` + ``<get-config>`` of candidate,
+        pipelined (see ``ConfigSession.load_candidate``)."""
+        self._require(Capability.VALIDATE, Capability.CANDIDATE)
+        requests: list[tuple[str, type, dict[str, Any]]] = [
+            ("validate", nc_edit.Validate, {"source": to_ele(render_config(config))})
+        ]
+        if edits:
+            rollback = Capability.ROLLBACK_ON_ERROR in self.capabilities
+            requests.append(
+                (
+                    "edit-config",
+                    nc_edit.EditConfig,
+                    {
+                        "config": render_edits(edits),
+                        "target": "candidate",
+                        "default_operation": "merge",
+                        "error_option": ErrorOption.ROLLBACK_ON_ERROR.value if rollback else None,
+                    },
+                )
+            )
+            self._channel.dirty = True
+        requests.append(
+            (
+                "get-config",
+                nc_retrieve.GetConfig,
+                {"source": "candidate", "filter": _filter_element(CONFIG_FILTER)},
+            )
+        )
+        outcomes = await self._pipelined(requests)
+        for outcome in outcomes:
+            if isinstance(outcome, AdapterError):
+                raise outcome
+        return parse_config(str(outcomes[-1].xml), device=self._device)
 
     # ------------------------------------------------------------------ notifications
 
@@ -1498,6 +1645,20 @@ class EmulatedConfirmedSession:
         """Drop the staged edits."""
         self._staged = ()
 
+    async def lock_and_read_running(self) -> DeviceConfig:
+        """Lock running, drop staged edits, read running (one after the other)."""
+        await self.lock("candidate")
+        await self.discard()
+        return await self.get_running()
+
+    async def load_candidate(
+        self, config: DeviceConfig, edits: tuple[ConfigEdit, ...]
+    ) -> DeviceConfig:
+        """Validate on the device, stage the edits, read the emulated candidate back."""
+        await self.validate(config)
+        await self.edit_candidate(edits)
+        return await self.get_candidate()
+
     async def commit(self, *, confirm_timeout: timedelta, persist_id: str) -> None:
         """Save running, apply the staged edits to it, arm the restore timer.
 
@@ -1603,6 +1764,9 @@ class NetconfPoolSettings:
             :writable-running devices without :candidate/:confirmed-commit.
         emulated_timer_scale: real seconds per second of an emulated confirm timeout
             (below 1 only for tests and a lab clock that runs fast).
+        pipeline_requests: send the transaction's independent requests together
+            (``lock_and_read_running``, ``load_candidate``: one round trip each instead of
+            three); off for a server that mishandles several requests in one read.
     """
 
     max_sessions_per_device: int = 4
@@ -1613,6 +1777,7 @@ class NetconfPoolSettings:
     backoff_max: timedelta = timedelta(seconds=60)
     emulate_confirmed_commit: bool = True
     emulated_timer_scale: float = 1.0
+    pipeline_requests: bool = True
 
     def __post_init__(self) -> None:
         if self.max_sessions_per_device < 1 or self.idle_sessions_per_device < 0:
@@ -1797,7 +1962,11 @@ class _DevicePool:
         self.leased += 1
         self.capabilities = channel.capabilities
         return NetconfSession(
-            self.device.name, channel, rpc_timeout=self.timeout, on_close=self._release
+            self.device.name,
+            channel,
+            rpc_timeout=self.timeout,
+            on_close=self._release,
+            pipeline=self.settings.pipeline_requests,
         )
 
     async def _channel(self) -> _NetconfChannel:

@@ -263,9 +263,9 @@ class _Transaction:
                 raise
             log.exception("journal write failed while settling %s (step %s)", self.txn, step)
 
-    async def durable_step(self, step: str, device: str = "", **detail: object) -> None:
-        """Journal a step of the happy path; return once it is on disk (possibly in one
-        commit with other devices' steps, see :class:`_GroupCommit`)."""
+    def stage_step(self, step: str, device: str = "", **detail: object) -> None:
+        """Queue a step of the happy path for the next commit; the next
+        :meth:`durable_step` (or a failure's :meth:`step`) makes it durable."""
         self.journal.stage_event(
             "change-step",
             at=self.clock(),
@@ -275,6 +275,12 @@ class _Transaction:
             step=step,
             detail=detail,
         )
+
+    async def durable_step(self, step: str, device: str = "", **detail: object) -> None:
+        """Journal a step of the happy path (and those staged before it); return once it
+        is on disk (possibly in one commit with other devices' steps, see
+        :class:`_GroupCommit`). Called before the device is sent its next request."""
+        self.stage_step(step, device, **detail)
         await self.group.wait()
 
     def result(
@@ -334,12 +340,11 @@ class _Transaction:
         )
         if missing:
             raise PrecheckError(self.txn, f"{dev.name} lacks {', '.join(missing)}")
-        await session.lock("candidate")
-        await self.durable_step("locked", dev.name, target="candidate")
-        # an earlier, crashed client may have left edits in the shared candidate
-        await session.discard()
-        base = await session.get_running()
+        # one exchange: lock, discard what an earlier, crashed client may have left in the
+        # shared candidate, read the base (pipelined where the transport can)
+        base = await session.lock_and_read_running()
         dev.base = base
+        self.stage_step("locked", dev.name, target="candidate", discarded=True)
         if dev.change.base is not None and base != dev.change.base:
             drift = [e.describe() for e in dev.change.base.diff(base)]
             raise PrecheckError(
@@ -363,13 +368,13 @@ class _Transaction:
         await self.durable_step(
             "base-read", dev.name, base=_config_to_json(base), desired=_config_to_json(desired)
         )
-        await session.validate(desired)
-        await self.durable_step("validated", dev.name, how="inline <config>")
-        await session.edit_candidate(dev.change.edits)
-        await self.durable_step(
+        # one exchange: validate the exact resulting configuration inline, edit the
+        # candidate, read it back (the steps are journaled together, before the commit)
+        candidate = await session.load_candidate(desired, dev.change.edits)
+        self.stage_step("validated", dev.name, how="inline <config>")
+        self.stage_step(
             "candidate-edited", dev.name, edits=[e.describe() for e in dev.change.edits]
         )
-        candidate = await session.get_candidate()
         if candidate != desired:
             unexpected = [e.describe() for e in desired.diff(candidate)]
             raise PrecheckError(

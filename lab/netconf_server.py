@@ -419,6 +419,9 @@ class _Session:
         self.subscribed = False
         self.notification_filter: ET.Element | None = None
         self.stop_time: datetime | None = None
+        # replies to the requests of one read, sent together (pipelined requests get their
+        # replies in one SSH packet, as a router's NETCONF agent sends them)
+        self.outbox: list[bytes] = []
 
 
 @dataclass(slots=True, eq=False)
@@ -770,7 +773,9 @@ class LabNetconfServer:
                         return
                     hello_seen = True
                 elif not await self._handle_message(session, message):
+                    await self._flush(session)
                     return
+            await self._flush(session)
 
     def _hello(self, session_id: int) -> bytes:
         capabilities = "".join(
@@ -842,10 +847,12 @@ class LabNetconfServer:
             return True
         body, keep_open = self._dispatch(session, rpc)
         if self.commit_latency > 0 and len(rpc) == 1 and _protocol_name(rpc[0].tag) == "commit":
+            await self._flush(session)  # the replies before it are not held up
             await asyncio.sleep(self.commit_latency)
         if self._gate is not None:
+            await self._flush(session)
             await self._gate()
-        await self._send(session, _reply(attributes, body))
+        session.outbox.append(_reply(attributes, body))  # sent at the end of the read
         return keep_open
 
     def _dispatch(self, session: _Session, rpc: ET.Element) -> tuple[str, bool]:
@@ -885,7 +892,19 @@ class LabNetconfServer:
         return handler, operation
 
     async def _send(self, session: _Session, payload: bytes) -> None:
-        self._write(session, payload)
+        session.outbox.append(payload)
+        await self._flush(session)
+
+    async def _flush(self, session: _Session) -> None:
+        """Send the queued replies in one write."""
+        if not session.outbox:
+            return
+        payloads, session.outbox = session.outbox, []
+        if session.reader.chunked:
+            frames = b"".join(b"\n#%d\n%b\n##\n" % (len(p), p) for p in payloads)
+        else:
+            frames = b"".join(p + _EOM for p in payloads)
+        session.process.stdout.write(frames)
         await session.process.stdout.drain()
 
     @staticmethod

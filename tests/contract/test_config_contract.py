@@ -318,6 +318,44 @@ async def test_closing_a_lock_holder_releases_its_lock(peer):
         await other.close()
 
 
+# --------------------------------------------------------------------------- one exchange
+
+
+async def test_lock_and_read_running_locks_discards_and_reads(peer):
+    holder, rival = await at_base(peer), await peer.open()
+    try:
+        assert await holder.lock_and_read_running() == BASE
+        assert await holder.get_candidate() == BASE
+        with pytest.raises(RpcError) as denied:
+            await rival.lock_and_read_running()  # the lock is held: refused, first error
+        assert denied.value.tag in {"lock-denied", "in-use"}
+        await holder.unlock()
+        assert await rival.lock_and_read_running() == BASE
+        await rival.unlock()
+    finally:
+        await holder.close()
+        await rival.close()
+
+
+async def test_load_candidate_validates_edits_and_reads_back(peer):
+    session = await at_base(peer)
+    try:
+        await session.lock_and_read_running()
+        edits = BASE.diff(TARGET)
+        assert await session.load_candidate(TARGET, edits) == TARGET
+        assert await session.get_candidate() == TARGET
+        assert await session.get_running() == BASE  # nothing committed
+        await session.discard()
+        with pytest.raises(RpcError) as refused:  # the validation's refusal comes first
+            await session.load_candidate(TWO_STRICT, BASE.diff(TWO_STRICT))
+        assert refused.value.app_tag == "strict-priority-exclusive"
+        await session.discard()
+        assert await session.get_candidate() == await session.get_running() == BASE
+        await session.unlock()
+    finally:
+        await session.close()
+
+
 # --------------------------------------------------------------------------- capabilities
 
 
