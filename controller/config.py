@@ -84,6 +84,7 @@ class ServiceSettings:
     metrics_listen: tuple[str, int] | None = None
     log_format: str = "text"
     trap_listen: tuple[str, int] | None = None  # SNMP traps/informs wake the loop early
+    model_store: Path | None = None  # the model registry (None: the CLI's default)
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +166,7 @@ def _seconds(node: Node | None, default: timedelta, *, minimum: float = 0.0) -> 
 def _load_settings(path: Path) -> ControllerSettings:
     root = _single_document(path).mapping(
         required=("inventory", "intents"),
-        allowed=("journal", "loop", "apply", "api", "metrics", "logging", "traps"),
+        allowed=("journal", "loop", "apply", "api", "metrics", "logging", "traps", "models"),
     )
     base = path.parent
     inventory = load_inventory(_resolve(base, root["inventory"].string(max_length=4096)))
@@ -348,6 +349,11 @@ def _service_settings(root: Mapping, base: Path, journal_path: Path) -> ServiceS
     if metrics_node is not None:
         fields = metrics_node.mapping(required=("listen",))
         service = replace(service, metrics_listen=_loopback_address(fields["listen"]))
+    models_node = root.get("models")
+    if models_node is not None:
+        fields = models_node.mapping(required=("store",))
+        store = _resolve(base, fields["store"].string(max_length=4096))
+        service = replace(service, model_store=store)
     traps_node = root.get("traps")
     if traps_node is not None:
         fields = traps_node.mapping(required=("listen",))

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -36,13 +37,16 @@ class Wakeup:
     while a tick runs is served by the next one.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, listener: Callable[[str], object] | None = None) -> None:
         self.requests: Counter[str] = Counter()
         self._event = asyncio.Event()
+        self._listener = listener  # e.g. the metrics' counter
 
     def request(self, reason: str) -> None:
         """Run a tick as soon as possible (now, or right after the one under way)."""
         self.requests[reason] += 1
+        if self._listener is not None:
+            self._listener(reason)
         self._event.set()
 
     async def wait(self) -> None:
@@ -110,7 +114,7 @@ async def run_loop(
                 await asyncio.wait_for(stop.wait(), timeout=duration.total_seconds())
     finally:
         stop.set()  # no new tick starts from here on
-        wake.request("stop")  # the waker sees the stop and returns, after a woken tick ends
+        wake._event.set()  # the waker sees the stop and returns, after a woken tick ends
         await waker
         async with ticking:  # let a tick that is under way finish before the scheduler goes
             scheduler.shutdown(wait=False)

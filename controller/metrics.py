@@ -12,15 +12,25 @@ Metric names follow Prometheus conventions (``_total`` counters, ``_seconds`` un
 - ``netpilot_device_polls_total{device}``, ``netpilot_device_errors_total{device}``,
   ``netpilot_device_reachable{device}``;
 - ``netpilot_changes_total{status}``, ``netpilot_changes_in_flight``;
-- ``netpilot_intent_fulfilled{intent}`` (1 / 0), ``netpilot_intent_target_value{intent,target}``.
+- ``netpilot_intent_fulfilled{intent}`` (1 / 0), ``netpilot_intent_target_value{intent,target}``;
+- ``netpilot_tick_overruns_total`` (ticks longer than the interval: a missed deadline),
+  ``netpilot_loop_wakeups_total{reason}`` (early ticks: ``trap:linkDown``, ``intents``);
+- ``netpilot_model_status{model,status}`` (1 for the current status: ``active`` or
+  ``fallback`` to the rule baseline), ``netpilot_model_champion_version{model}``,
+  ``netpilot_model_challenger_version{model}`` (0: none), read from the model registry at
+  each scrape.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
+from analytics.registry import ModelRecord, ModelStatus
 from controller.loop import Controller, TickReport
 from controller.model import ChangeResult, Decision, FulfilmentStatus
 
@@ -82,8 +92,22 @@ class MetricsObserver:
             ["intent", "target"],
             registry=r,
         )
+        self.overruns = Counter(
+            "netpilot_tick_overruns", "Ticks that took longer than the interval", registry=r
+        )
+        self.wakeups = Counter(
+            "netpilot_loop_wakeups", "Early ticks requested, by reason", ["reason"], registry=r
+        )
         self._last_tick: datetime | None = None
         self._running: set[str] = set()
+
+    def wakeup(self, reason: str) -> None:
+        """Count an early tick (the daemon's :class:`controller.daemon.Wakeup` calls this)."""
+        self.wakeups.labels(reason=reason).inc()
+
+    def watch_models(self, records: Callable[[], Iterable[ModelRecord]]) -> None:
+        """Export the model registry's state, read by ``records()`` at every scrape."""
+        self.registry.register(_ModelCollector(records))
 
     @property
     def last_tick(self) -> datetime | None:
@@ -103,6 +127,8 @@ class MetricsObserver:
     def tick_finished(self, report: TickReport) -> None:
         self.ticks.inc()
         self.tick_seconds.observe(report.duration.total_seconds())
+        if report.duration > self.interval:
+            self.overruns.inc()
         for stage, seconds in report.stages.items():
             self.stage_seconds.labels(stage=stage).observe(seconds)
         if self._last_tick is not None:
@@ -133,3 +159,34 @@ class MetricsObserver:
         self._running.discard(result.change_id)
         self.in_flight.set(len(self._running))
         self.changes.labels(status=result.status.value).inc()
+
+
+class _ModelCollector(Collector):
+    """The model registry's champion, challenger and status, as gauges, at scrape time."""
+
+    def __init__(self, records: Callable[[], Iterable[ModelRecord]]) -> None:
+        self._records = records
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        status = GaugeMetricFamily(
+            "netpilot_model_status",
+            "1 for the model's current status (active: the champion answers; fallback: the "
+            "rule baseline does)",
+            labels=["model", "status"],
+        )
+        champion = GaugeMetricFamily(
+            "netpilot_model_champion_version", "The champion's version", labels=["model"]
+        )
+        challenger = GaugeMetricFamily(
+            "netpilot_model_challenger_version",
+            "The challenger's version (0: none)",
+            labels=["model"],
+        )
+        for record in self._records():
+            for value in ModelStatus:
+                status.add_metric([record.name, value.value], 1 if record.status is value else 0)
+            champion.add_metric([record.name], record.champion or 0)
+            challenger.add_metric([record.name], record.challenger or 0)
+        yield status
+        yield champion
+        yield challenger

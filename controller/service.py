@@ -21,9 +21,11 @@ import logging
 import signal
 from collections.abc import Iterable
 from datetime import timedelta
+from pathlib import Path
 
 from adapters.snmp import v3_user
 from adapters.traps import Notification, TrapReceiver
+from analytics.registry import ModelRecord
 from controller.api import ApiServer, load_or_create_token
 from controller.api_handlers import api_handler, metrics_handler
 from controller.app import IntentSetError, build_controller
@@ -35,6 +37,7 @@ from controller.intent_store import IntentStore, default_store_path
 from controller.loop import ControllerObserver
 from controller.metrics import MetricsObserver
 from controller.model import Intent
+from controller.models_store import DEFAULT_STORE, ModelStore, ModelStoreError
 from controller.observers import LogObserver
 from intents.revisions import Admission, Outcome
 
@@ -71,6 +74,23 @@ async def _first_revision(manager: IntentSetManager, source_poll: SourcePoller) 
     if errors:
         raise IntentSetError(errors)
     raise ConfigFileError(source_poll.source.name, f"intents refused: {admission.reason}")
+
+
+def _model_records(root: Path) -> list[ModelRecord]:
+    """Every model's registry record (none when the store does not exist yet)."""
+    if not root.is_dir():
+        return []
+    store = ModelStore(root)
+    records = []
+    for name in store.names():
+        try:
+            record = store.record(name)
+        except (ModelStoreError, OSError, ValueError):
+            log.warning("model %s: unreadable registry record", name)
+            continue
+        if record is not None:
+            records.append(record)
+    return records
 
 
 def _trap_receiver(settings: ControllerSettings, wakeup: Wakeup) -> TrapReceiver | None:
@@ -176,7 +196,9 @@ async def serve(
         settings, intents=manager.enforced(), observers=[LogObserver(), metrics, *observers]
     )
     controller = runtime.controller
-    wakeup = Wakeup()
+    wakeup = Wakeup(listener=metrics.wakeup)
+    model_store = settings.service.model_store or DEFAULT_STORE
+    metrics.watch_models(lambda: _model_records(model_store))
 
     def switch_intents(intents: tuple[Intent, ...]) -> None:
         controller.replace_intents(intents)
@@ -200,7 +222,7 @@ async def serve(
 
     service = settings.service
     api = ApiServer(
-        api_handler(controller, reload=reload, revisions=revision_state),
+        api_handler(controller, reload=reload, revisions=revision_state, model_store=model_store),
         token=load_or_create_token(service.token_file),
     )
     metrics_server = ApiServer(

@@ -205,7 +205,8 @@ async def test_an_operator_approves_a_plan_from_the_cli(service, tmp_path):
     assert "mode: approve" in text
     (intents / "video.yaml").write_text(text)
     status, body = await client.request("POST", "/v1/reload")
-    assert status == 200 and body["applied"] is True, body
+    # the daemon's own first poll of the source may have admitted the edit already
+    assert status == 200 and (body["applied"] is True or body["outcome"] == "unchanged"), body
 
     async def pending() -> bool:
         _, data = await client.request("GET", "/v1/approvals")

@@ -26,6 +26,12 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 TEN_MINUTES = timedelta(minutes=10)
 
 
+def free_tcp_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def free_udp_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         probe.bind(("127.0.0.1", 0))
@@ -54,7 +60,9 @@ class Ticks:
 @pytest.fixture
 async def daemon(
     lab: LabNetwork, tmp_path: Path
-) -> AsyncIterator[tuple[Ticks, ApiClient, Path, asyncio.Task[dict[str, object]], asyncio.Event]]:
+) -> AsyncIterator[
+    tuple[Ticks, ApiClient, Path, asyncio.Task[dict[str, object]], asyncio.Event, str]
+]:
     intents = tmp_path / "intents"
     intents.mkdir()
     (intents / "video.yaml").write_text((shipped_intents() / "video-west-east.yaml").read_text())
@@ -69,6 +77,7 @@ async def daemon(
     trap_port = free_udp_port()
     data = yaml.safe_load(config.read_text())
     data["traps"] = {"listen": f"127.0.0.1:{trap_port}"}
+    data["metrics"] = {"listen": f"127.0.0.1:{free_tcp_port()}"}
     config.write_text(yaml.safe_dump(data))
     lab.trap_targets.append(("127.0.0.1", trap_port))
     ticks = Ticks()
@@ -77,14 +86,14 @@ async def daemon(
     try:
         await asyncio.wait_for(ticks.reports.get(), 30)  # the first tick, at start
         client = ApiClient(f"unix:{tmp_path / 'netpilot.sock'}", read_token(tmp_path / "api-token"))
-        yield ticks, client, intents, task, stop
+        yield ticks, client, intents, task, stop, data["metrics"]["listen"]
     finally:
         stop.set()
         await asyncio.wait_for(task, timeout=60)
 
 
 async def test_a_link_down_trap_and_a_new_revision_each_wake_the_loop(daemon, lab: LabNetwork):
-    ticks, client, intents, task, stop = daemon
+    ticks, client, intents, task, stop, metrics = daemon
     assert ticks.reports.empty()  # nothing else is due for ten minutes
 
     lab.faults.cut_link(lab.spec.topology.links[0].name)  # a linkDown from each end
@@ -105,6 +114,13 @@ async def test_a_link_down_trap_and_a_new_revision_each_wake_the_loop(daemon, la
     after_reload = await asyncio.wait_for(tick_with_the_new_intent(), 20)
     assert {s.name for s in after_reload.statuses} == {"video-west-east", "video-copy"}
     assert after_reload.number <= 4  # trap tick(s), then the reload's: none waited 10 min
+
+    reader, writer = await asyncio.open_connection(*metrics.split(":"))
+    writer.write(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+    exposition = (await reader.read()).decode()
+    writer.close()
+    assert 'netpilot_loop_wakeups_total{reason="intents"} 1.0' in exposition
+    assert 'netpilot_loop_wakeups_total{reason="trap:linkDown"}' in exposition
 
     stop.set()
     summary = await asyncio.wait_for(task, 60)
