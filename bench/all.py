@@ -4,8 +4,10 @@ Each benchmark runs in its own process (``netpilot bench NAME --output json``), 
 benchmark's memory, event loop or crash cannot colour the next one's figures. The raw JSON
 of every run is written to ``docs/benchmarks/results/NAME.json``; the summary table (machine,
 date, the command of every row, each figure with its goal and the peer or baseline it is
-compared against) replaces the block between the ``bench all`` markers of
-``docs/benchmarks.md``. The rest of that page (method notes, hand-written analysis) is kept.
+compared against, each row with its date) replaces the block between the ``bench all``
+markers of ``docs/benchmarks.md``; it is rebuilt from every result on file, so
+``--only NAME`` refreshes one row and keeps the others. The rest of that page (method notes,
+hand-written analysis) is kept.
 
 ``--quick`` runs every benchmark with smaller parameters (minutes instead of about an hour;
 the figures are then marked ``quick`` in the table and are not the published ones).
@@ -370,24 +372,24 @@ def row(name: str, entry: Mapping[str, object]) -> Row:
     return {**base, "result": figures, "goal": goal, "vs": versus, "met": met}
 
 
-def render(report: Mapping[str, Any]) -> str:
-    """The generated block of docs/benchmarks.md."""
-    m = report["machine"]
+def render(rows: list[Row], machines: list[str]) -> str:
+    """The generated block of docs/benchmarks.md: one row per benchmark with its date."""
     lines = [
         BEGIN,
         "",
-        f"Measured by `netpilot bench all{' --quick' if report['quick'] else ''}` on "
-        f"{report['date']}: {m['cpus']} CPUs ({m['cpu']}), {m['ram_gib']} GiB RAM, {m['os']}, "
-        f"Python {m['python']}. Raw JSON per benchmark: [benchmarks/results/]"
-        "(benchmarks/results/).",
+        "Measured by `netpilot bench all` (or `netpilot bench all --only NAME`, which updates "
+        "its own row) on: " + "; ".join(machines) + ". Raw JSON per benchmark: "
+        "[benchmarks/results/](benchmarks/results/).",
         "",
-        "| benchmark | command | result | goal | met | compared with |",
-        "|---|---|---|---|---|---|",
+        "| benchmark | date | command | result | goal | met | compared with |",
+        "|---|---|---|---|---|---|---|",
     ]
-    for r in report["rows"]:
-        met = {True: "yes", False: "**no**", None: "-"}[r.get("met")]
+    for r in rows:
+        verdict = r.get("met")
+        met = "yes" if verdict is True else "**no**" if verdict is False else "-"
         cells = [
             str(r["benchmark"]),
+            str(r.get("date", "-")),
             f"`{r['command']}`",
             str(r["result"]),
             str(r["goal"]),
@@ -399,6 +401,13 @@ def render(report: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _describe(machine: Mapping[str, Any]) -> str:
+    return (
+        f"{machine.get('cpus')} CPUs ({machine.get('cpu')}), {machine.get('ram_gib')} GiB RAM, "
+        f"{machine.get('os')}, Python {machine.get('python')}"
+    )
+
+
 def write_report(docs: Path, report: Mapping[str, Any]) -> None:
     """Write the raw JSON files and replace the generated block of docs/benchmarks.md."""
     results = docs / "benchmarks" / "results"
@@ -406,9 +415,19 @@ def write_report(docs: Path, report: Mapping[str, Any]) -> None:
     for name, entry in report["runs"].items():
         data = {"machine": report["machine"], "date": report["date"], **entry}
         (results / f"{name}.json").write_text(json.dumps(data, indent=2, default=str) + "\n")
+    # the table is rebuilt from every result on file, so a partial run updates its rows only
+    order = {plan.name: index for index, plan in enumerate(PLANS)}
+    rows: list[Row] = []
+    machines: list[str] = []
+    for path in sorted(results.glob("*.json"), key=lambda p: (order.get(p.stem, 99), p.stem)):
+        data = json.loads(path.read_text())
+        rows.append({**row(path.stem, data), "date": data.get("date", "-")})
+        described = _describe(data.get("machine") or {})
+        if described not in machines:
+            machines.append(described)
     page = docs / "benchmarks.md"
     text = page.read_text(encoding="utf-8") if page.exists() else "# Benchmarks\n"
-    block = render(report)
+    block = render(rows, machines)
     if BEGIN in text and END in text:
         head, rest = text.split(BEGIN, 1)
         tail = rest.split(END, 1)[1]

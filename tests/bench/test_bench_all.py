@@ -46,6 +46,19 @@ def test_the_generated_block_replaces_itself_and_keeps_the_rest_of_the_page(tmp_
     assert "FAILED: no snmpd" in second  # a failed run is a row, not a hole
     assert (docs / "benchmarks" / "results" / "decide.json").exists()
 
+    # a later partial run (``--only intents``) adds its row and keeps the others
+    entry = {
+        "command": "netpilot bench intents",
+        "seconds": 1.0,
+        "ok": True,
+        "result": {"intents": 10, "admission_ms_median": 3.0, "per_intent_us": 300.0},
+    }
+    partial = {**_report(p95=250.0), "runs": {"intents": entry}}
+    bench_all.write_report(docs, partial)
+    third = (docs / "benchmarks.md").read_text()
+    assert "| decide |" in third and "| intents |" in third and "| poll |" in third
+    assert third.index("| poll |") < third.index("| decide |") < third.index("| intents |")
+
 
 def test_a_result_the_summary_cannot_read_still_makes_a_row():
     entry = {"command": "netpilot bench day", "seconds": 1.0, "ok": True, "result": {"runs": 3}}
