@@ -408,9 +408,13 @@ class ContextualAnomalyDetector(Model):
         max_left_facts: largest left side a crossing may propose.
         max_active_contexts: context facts carried into the next step.
         threshold: the alarm level of :meth:`predict`.
+        range_tolerance: when set, a value beyond the range of the values seen so far by
+            more than this share of that range scores 1 (a *spatial* anomaly, as NAB's
+            Numenta detector adds to HTM): the value scale's extremes clip such values, so
+            the contexts alone can miss them. ``None`` (the published CAD OSE) leaves it off.
     """
 
-    _STATE = ("memory_", "predicted_", "recent_")
+    _STATE = ("memory_", "predicted_", "recent_", "seen_low_", "seen_high_")
 
     def __init__(
         self,
@@ -422,6 +426,7 @@ class ContextualAnomalyDetector(Model):
         max_left_facts: int = 7,
         max_active_contexts: int = 15,
         threshold: float = 0.75,
+        range_tolerance: float | None = None,
     ) -> None:
         self.low = low
         self.high = high
@@ -431,12 +436,15 @@ class ContextualAnomalyDetector(Model):
         self.max_left_facts = max_left_facts
         self.max_active_contexts = max_active_contexts
         self.threshold = threshold
+        self.range_tolerance = range_tolerance
 
     def fit(self, history: npt.ArrayLike = ()) -> Self:
         """Start afresh, then learn ``history`` (its scores are discarded)."""
         self.memory_ = ContextMemory(self.bits, self.max_left_facts, self.max_active_contexts)
         self.predicted_: set[int] = set()
         self.recent_: list[float] = [1.0]  # as published: silent for the first rest period
+        self.seen_low_ = math.inf
+        self.seen_high_ = -math.inf
         values = np.asarray(history, dtype=float).reshape(-1)
         if values.size:
             self.update(values)
@@ -463,6 +471,12 @@ class ContextualAnomalyDetector(Model):
         surprised = any(fact not in self.predicted_ for fact in facts)
         self.predicted_, active_share, added_share = self.memory_.step(facts, level)
         score = (1.0 - active_share + added_share) / 2.0 if surprised else 0.0
+        if self.range_tolerance is not None and math.isfinite(value):
+            low, high = self.seen_low_, self.seen_high_
+            margin = (high - low) * self.range_tolerance
+            if high > low and not low - margin <= value <= high + margin:
+                score = 1.0
+            self.seen_low_, self.seen_high_ = min(low, value), max(high, value)
         recent = self.recent_
         quiet = max(recent[-self.rest_period :]) < self.suppression_level
         recent.append(score)

@@ -97,10 +97,22 @@ def test_values_outside_the_range_are_clipped_to_the_extreme_levels():
     ]
 
 
+def test_the_range_check_catches_a_spike_that_the_value_scale_clips():
+    values = seasonal(11, 1800)
+    values[1734] += 20.0  # at the daily peak: clipped to the top level, which peaks reach
+    low, high = float(values[:1500].min()), float(values[:1500].max())
+    plain = ContextualAnomalyDetector(low=low, high=high, rest_period=30).fit()
+    checked = ContextualAnomalyDetector(low=low, high=high, rest_period=30, range_tolerance=0.02)
+    without, with_check = alarms(plain.update(values)), alarms(checked.fit().update(values))
+    assert 1734 not in without
+    assert with_check == [*without, 1734]
+
+
 def test_a_saved_detector_continues_exactly_where_it_stopped():
     values = seasonal(8, 1400, noise=1.0)
     values[1300] += 20.0
-    trained = detector().fit(values[:1000])
+    trained = ContextualAnomalyDetector(low=0.0, high=40.0, range_tolerance=0.02)
+    trained.fit(values[:1000])
     restored = ContextualAnomalyDetector.from_dict(json.loads(json.dumps(trained.to_dict())))
     np.testing.assert_array_equal(restored.update(values[1000:]), trained.update(values[1000:]))
     assert trained.predict(values[1000:]).sum() == restored.predict(values[1000:]).sum()
