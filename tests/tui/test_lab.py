@@ -16,6 +16,7 @@ controller.
 from __future__ import annotations
 
 import asyncio
+import shutil
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ from lab.scenarios import get_scenario
 from lab.topology import default_lab
 from tests.tui.test_console import confirmed_changes, rows, select_row, static_text, wait_for
 from tests.tui.test_screens import type_text
+from tests.tui.test_tmux import Tmux, ended
 from tui.app import NetpilotApp, TuiObserver, make_app
 from tui.screens.approvals import ApprovalsScreen
 from tui.screens.changes import ChangesScreen
@@ -335,3 +337,45 @@ async def test_the_console_attached_to_a_daemon_on_the_lab(daemon: Daemon):
     assert isinstance(changes, list)
     assert sorted(str(c["status"]) for c in changes) == ["confirmed", "confirmed"]
     assert daemon.socket.exists()
+
+
+async def test_netpilot_tui_connect_in_a_terminal_approves_a_plan(daemon: Daemon):
+    """The command itself, in a real terminal (tmux, 80x24): it finds the token next to the
+    socket, shows the daemon's pending plan, approves it with a reason, and detaches."""
+    if shutil.which("tmux") is None:
+        pytest.skip("tmux is not installed")
+    terminal = Tmux()
+
+    async def screen_shows(text: str, *, within: float = 60) -> str:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while True:
+            screen = await asyncio.to_thread(terminal.screen)
+            if text in " ".join(screen.split()):
+                return screen
+            assert loop.time() < deadline, f"{text!r} not on screen:\n{screen}"
+            await asyncio.sleep(0.2)
+
+    command = [str(NETPILOT), "tui", "--connect", f"unix:{daemon.socket}", "--output", "json"]
+    try:
+        await asyncio.to_thread(terminal.start, command, width=80, height=24)
+        await screen_shows("attached to unix:")
+        await screen_shows("video-west-east")
+        await screen_shows("6 Approvals 1 7 Models")  # the evening peak: a plan waits
+        await asyncio.to_thread(terminal.keys, "6")
+        await screen_shows("Plans awaiting approval: 1")
+        await asyncio.to_thread(terminal.keys, "a")
+        await screen_shows("Approve plan chg-")
+        await asyncio.to_thread(terminal.keys, "-l", "ok by the NOC")
+        await asyncio.to_thread(terminal.keys, "Enter")
+        await screen_shows("1 confirmed, 0 rolled back")
+        config = await running_config(daemon.inventory, "r2")
+        assert video_priority(config) > VIDEO_DEFAULT
+        await asyncio.to_thread(terminal.keys, "q")
+        assert await asyncio.to_thread(ended, terminal.command_pid, within=20)
+        final = await asyncio.to_thread(terminal.screen, history=True)
+        (summary,) = [line for line in final.splitlines() if line.startswith("{")]
+        assert f'"connected": "unix:{daemon.socket}"' in summary
+    finally:
+        await asyncio.to_thread(terminal.kill)
+    assert not daemon.task.done()  # the daemon runs on
