@@ -182,10 +182,8 @@ def load_series(path: Path) -> Path:
 
 
 @pytest.fixture
-async def daemon(tmp_path: Path, monkeypatch) -> AsyncIterator[Daemon]:
-    # the daemon reads the model registry where `netpilot models` writes it by default
-    monkeypatch.chdir(tmp_path)
-    store = tmp_path / ".netpilot" / "models"
+async def daemon(tmp_path: Path) -> AsyncIterator[Daemon]:
+    store = tmp_path / "models"  # the daemon's registry (models.store in its config)
     series = load_series(tmp_path / "r2-eth2.csv")
     await train(store, "r2-eth2-load", series)  # v1: the champion
     await train(store, "r2-eth2-load", series)  # v2: a challenger in shadow
@@ -206,6 +204,7 @@ async def daemon(tmp_path: Path, monkeypatch) -> AsyncIterator[Daemon]:
                 required_samples=3,
             ),
         )
+        config.write_text(config.read_text() + f"models:\n  store: {store}\n")
         settings = load_settings(config)  # the API: netpilot.sock and api-token, here
         stop = asyncio.Event()
         task = asyncio.create_task(serve(settings, stop=stop))
