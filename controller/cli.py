@@ -307,6 +307,17 @@ class CommandGroups:
         )
         return subcommands
 
+    def top_level(
+        self,
+        name: str,
+        help_text: str,
+        handler: Callable[[argparse.Namespace], int],
+        *,
+        json_output: bool = True,
+    ) -> argparse.ArgumentParser:
+        """Add ``netpilot NAME`` as a runnable command of its own (not a group)."""
+        return self.command(self._commands, name, help_text, handler, json_output=json_output)
+
     def command(
         self,
         subcommands: argparse._SubParsersAction[Any],

@@ -37,9 +37,7 @@ __all__ = ["daemon_address", "register"]
 
 def register(groups: CommandGroups) -> None:
     """Add ``netpilot tui``."""
-    # a command of its own, not a group: CommandGroups has no public way to add one yet
-    parser = groups.command(
-        groups._commands,  # see above: the lead is asked for a public CommandGroups method
+    parser = groups.top_level(
         "tui",
         "the operator console, attached to a running daemon through its local API",
         _tui,
