@@ -51,7 +51,14 @@ from controller.model import (
     ReconcileState,
 )
 from controller.rollback import rollback_change
-from policies.base import ChangeMark, ChangeWindows, LoadForecast, PolicySettings, World
+from policies.base import (
+    ChangeMark,
+    ChangeWindows,
+    LoadForecast,
+    PolicySettings,
+    StallAnswer,
+    World,
+)
 from policies.decide import Outcome, decide, measure
 from policies.twin import Twin
 
@@ -144,6 +151,9 @@ class Controller:
         policy_settings: the decision logic's tunables (confidence gating, boosts...).
         windows: freeze and maintenance windows.
         forecast: gives the load forecast for a tick's world (None: plan on current load).
+        stall: gives the stall model's answer for a tick's observations (e.g.
+            :func:`policies.video.stall_answer` with the registry's active classifier);
+            None: video-experience intents are monitored only.
     """
 
     def __init__(
@@ -162,6 +172,7 @@ class Controller:
         policy_settings: PolicySettings | None = None,
         windows: ChangeWindows | None = None,
         forecast: Callable[[World], LoadForecast | None] | None = None,
+        stall: Callable[[Mapping[str, Observation]], StallAnswer | None] | None = None,
     ) -> None:
         self.intents = tuple(intents)
         self.devices = {d.name: d for d in devices}
@@ -186,6 +197,7 @@ class Controller:
         )
         self.windows = windows or ChangeWindows()
         self._forecast = forecast
+        self.stall = stall
         # (device, leaf) -> its last confirmed change; device -> when it was changed
         self.history: dict[tuple[str, ConfigPath], ChangeMark] = {}
         self.device_changes: dict[str, list[datetime]] = {}
@@ -255,6 +267,8 @@ class Controller:
             windows=self.windows,
             settings=self.policy_settings,
         )
+        if self.stall is not None:
+            world = replace(world, stall=self.stall(observations))
         if self._forecast is not None:
             world = replace(world, forecast=self._forecast(world))
         return world

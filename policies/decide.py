@@ -31,6 +31,7 @@ from policies.base import Proposal, World
 from policies.energy import energy_report, propose_energy
 from policies.guards import GuardCheck, check_plan_guards, standing_ticks
 from policies.qos import propose_qos
+from policies.video import measure_video, propose_video
 
 __all__ = ["MEASURES", "POLICIES", "Outcome", "TickDecisions", "decide", "measure", "propose"]
 
@@ -39,6 +40,7 @@ Policy = Callable[[Intent, Expectation, World], Proposal]
 POLICIES: dict[ExpectationType, Policy] = {
     ExpectationType.E2E_QOS: propose_qos,
     ExpectationType.ENERGY_SAVING: propose_energy,
+    ExpectationType.VIDEO_EXPERIENCE: propose_video,
 }
 
 
@@ -64,7 +66,10 @@ def _measure_energy(expectation: Expectation, world: World) -> dict[str, float]:
     return values
 
 
-MEASURES: dict[ExpectationType, Measure] = {ExpectationType.ENERGY_SAVING: _measure_energy}
+MEASURES: dict[ExpectationType, Measure] = {
+    ExpectationType.ENERGY_SAVING: _measure_energy,
+    ExpectationType.VIDEO_EXPERIENCE: measure_video,
+}
 
 
 def measure(world: World) -> dict[str, dict[tuple[str, str], float]]:
@@ -149,7 +154,8 @@ def _model_fields(proposal: Proposal) -> dict[str, object]:
     fields: dict[str, object] = {}
     model = explanation.get("model")
     if isinstance(model, Mapping):
-        fields["model"] = model.get("name") or model.get("kind") or str(model)
+        # the registry's own record of who answered (the console reads it as such)
+        fields["model"] = dict(model)
         fields["version"] = model.get("version")
     elif model is not None:
         fields["model"] = model
