@@ -594,6 +594,8 @@ class _Transaction:
         assert dev.desired is not None
         undo = f"{self.txn}-undo"
         active = session if session is not None else await self.open_session(dev.name)
+        if isinstance(active, EmulatedCommitSession):
+            active.record_commits_with(None)  # confirmed at once below: nothing to hold
         try:
             if session is None:
                 await active.lock("candidate")
@@ -801,11 +803,15 @@ async def _recover(
             dev.phase = _Phase.VERIFY
         else:
             dev.phase = _Phase.COMMIT  # the commit may have been sent just before the stop
-        held = steps.get(HELD_STEP)
-        if held is not None and dev.phase is not _Phase.CONFIRMED:
-            commit = _held_from_json(dev.name, held.detail)
-            if commit is not None:
-                await _adopt(tx, dev, commit)
+        held = [
+            commit
+            for e in events
+            if e.device == dev.name and e.step == HELD_STEP
+            if (commit := _held_from_json(dev.name, e.detail)) is not None
+            and commit.persist_id == record.txn
+        ]
+        if held and dev.phase is not _Phase.CONFIRMED:
+            await _adopt(tx, dev, held[-1])
     if tx.verified:
         # verification completed: finish the job rather than undo it
         await _confirm_pending(tx)

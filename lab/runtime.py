@@ -51,7 +51,7 @@ from lab.backend import AgentSnapshot, InterfaceCounters, PowerComponent
 from lab.config import NAMESPACE, DeviceSettings, PowerMode, TrafficClass, parse_running
 from lab.equipment import PowerState
 from lab.netconf_server import LabNetconfServer
-from lab.network import NetworkConditions, NetworkModel, NetworkState
+from lab.network import NetworkConditions, NetworkModel, NetworkState, PathKpi
 from lab.power import DevicePower, device_power
 from lab.radio import RadioState, radio_state
 from lab.scenarios import DeviceFaultKind, Scenario
@@ -391,6 +391,8 @@ class LabNetwork:
         )
         self.faults = LabFaults(self)
         self.state: NetworkState | None = None
+        self._probes_state: NetworkState | None = None
+        self._probes: dict[str, list[tuple[tuple[str, str, TrafficClass], PathKpi]]] = {}
         self.powers: dict[str, DevicePower] = {}
         self.radios: dict[str, RadioState] = {}
         self.radios_before: dict[str, RadioState] = {}
@@ -893,6 +895,21 @@ class LabNetwork:
             components=components,
         )
 
+    def _probes_of(
+        self, state: NetworkState
+    ) -> dict[str, list[tuple[tuple[str, str, TrafficClass], PathKpi]]]:
+        """The state's path KPIs by source device, sorted, computed once per model step
+        (every device's ``<get>`` reads its own; scanning all paths each time made a
+        1,000-device lab's state reads quadratic)."""
+        if self._probes_state is not state:
+            index: dict[str, list[tuple[tuple[str, str, TrafficClass], PathKpi]]] = {}
+            for key, kpi in sorted(
+                state.paths.items(), key=lambda item: (item[0][0], item[0][1], item[0][2].value)
+            ):
+                index.setdefault(key[0], []).append((key, kpi))
+            self._probes_state, self._probes = state, index
+        return self._probes
+
     def state_element(self, name: str) -> ET.Element:
         """The ``netpilot-lab`` ``<state>`` container of one device."""
         state = self._current()
@@ -921,11 +938,7 @@ class LabNetwork:
                 ET.SubElement(entry, f"{q}offered-mbps").text = f"{stats.offered_mbps:.3f}"
                 ET.SubElement(entry, f"{q}queue-delay-ms").text = f"{stats.queue_delay_ms:.3f}"
                 ET.SubElement(entry, f"{q}drop-ratio").text = _ratio(stats.drop_ratio)
-        for (source, destination, cls), kpi in sorted(
-            state.paths.items(), key=lambda item: (item[0][0], item[0][1], item[0][2].value)
-        ):
-            if source != name:
-                continue
+        for (_, destination, cls), kpi in self._probes_of(state).get(name, ()):
             probe = ET.SubElement(root, f"{q}probe")
             ET.SubElement(probe, f"{q}destination").text = destination
             ET.SubElement(probe, f"{q}class").text = cls.value
