@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
+import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from bench.labproc import lab_process
 
 if TYPE_CHECKING:
     from controller.loop import TickReport
@@ -78,12 +78,32 @@ class _Sampler:
         return None
 
 
-def _summary(window: dict[str, list[float]], rss: float) -> dict[str, object]:
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _summary(
+    window: dict[str, list[float]],
+    rss: float,
+    cpu: tuple[float, float],
+    devices: int,
+    interval: float,
+) -> dict[str, object]:
     ticks = sorted(window["tick"]) or [0.0]
     lags = sorted(window["lag"]) or [0.0]
+    count = max(1, len(window["tick"]))
     return {
         "rss_mb": round(rss, 1),
         "ticks": len(window["tick"]),
+        # CPU per device per tick: what sets the shortest interval this machine can keep
+        "controller_cpu_ms_per_device_tick": round(cpu[0] * 1000 / count / devices, 3),
+        "lab_cpu_ms_per_device_tick": round(cpu[1] * 1000 / count / devices, 3),
+        "overruns": sum(1 for t in window["tick"] if t > interval),
         "tick_ms_p50": round(statistics.median(ticks) * 1000, 1),
         "lag_ms_p95": round(lags[min(len(lags) - 1, int(len(lags) * 0.95))] * 1000, 1),
         "devices_with_errors_max": int(max(window["errors"], default=0)),
@@ -97,36 +117,12 @@ async def _run(devices: int, minutes: float, interval: float, speed: float) -> d
 
     with tempfile.TemporaryDirectory(prefix="netpilot-bench-soak-") as tmp:
         state = Path(tmp)
-        lab = subprocess.Popen(  # noqa: S603, ASYNC220 - our own CLI; started once, not awaited
-            [
-                sys.executable,
-                "-m",
-                "controller",
-                "lab",
-                "up",
-                "--devices",
-                str(devices),
-                "--state-dir",
-                str(state / "lab"),
-                "--status-interval",
-                "0",
-                "--speed",
-                str(speed),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        try:
-            deadline = time.monotonic() + 300
-            while not (state / "lab" / "inventory.yaml").exists():
-                if lab.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the lab did not come up")
-                await asyncio.sleep(0.5)
+        async with lab_process(state / "lab", devices=devices, speed=speed) as lab:
             intents = state / "intents"
             intents.mkdir()
             config = write_controller_config(
                 state,
-                inventory=state / "lab" / "inventory.yaml",
+                inventory=lab.inventory,
                 intents_dir=intents,
                 journal=state / "journal.sqlite",
                 loop=LoopSettings(interval=timedelta(seconds=interval)),
@@ -136,29 +132,25 @@ async def _run(devices: int, minutes: float, interval: float, speed: float) -> d
             stop = asyncio.Event()
             rss_before = _rss_mb()  # the interpreter and its libraries, before any device
             rss: list[float] = []
+            cpu: list[tuple[float, float]] = []  # (controller, lab) CPU seconds per window
             task = asyncio.create_task(serve(load_settings(config), stop=stop, observers=[sampler]))
             windows = max(2, int(minutes * 60 // max(interval * 6, 30)))
             window_seconds = minutes * 60 / windows
             for _ in range(windows):
+                ours, theirs = time.process_time(), _cpu_seconds(lab.process.pid)
                 await asyncio.sleep(window_seconds)
+                cpu.append((time.process_time() - ours, _cpu_seconds(lab.process.pid) - theirs))
                 rss.append(_rss_mb())
                 sampler.windows.append({"tick": [], "lag": [], "errors": []})
             stop.set()
             await task
-        finally:
-            lab.send_signal(signal.SIGINT)
-            try:
-                lab.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                lab.kill()
-                lab.wait()
     first, last = sampler.windows[0], sampler.windows[-2]
     return {
         "devices": devices,
         "minutes": minutes,
         "interval_s": interval,
-        "start": _summary(first, rss[0]),
-        "end": _summary(last, rss[-1]),
+        "start": _summary(first, rss[0], cpu[0], devices, interval),
+        "end": _summary(last, rss[-1], cpu[-1], devices, interval),
         "rss_mb_before_controller": round(rss_before, 1),
         "rss_kb_per_device_end": round((rss[-1] - rss_before) * 1024 / devices, 1),
         "rss_growth_mb": round(rss[-1] - rss[0], 1),
@@ -176,5 +168,9 @@ def format_text(result: dict[str, object]) -> str:
         f"lag p95 {start['lag_ms_p95']} ms\n"
         f"end:   RSS {end['rss_mb']} MB, tick p50 {end['tick_ms_p50']} ms, "
         f"lag p95 {end['lag_ms_p95']} ms\n"
-        f"RSS per device {result['rss_kb_per_device_end']} KB; growth {result['rss_growth_mb']} MB"
+        f"RSS per device {result['rss_kb_per_device_end']} KB; "
+        f"growth {result['rss_growth_mb']} MB\n"
+        f"CPU per device per tick: controller {end['controller_cpu_ms_per_device_tick']} ms, "
+        f"lab {end['lab_cpu_ms_per_device_tick']} ms; overruns {start['overruns']} -> "
+        f"{end['overruns']}"
     )
