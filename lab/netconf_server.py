@@ -529,6 +529,7 @@ class LabNetconfServer:
             check_datastore(schema, running)
         self._running = running
         self._candidate = copy_datastore(running)
+        self._valid_candidate: ET.Element | None = None  # the candidate tree last validated
         # sessions whose edits the candidate holds since it last equalled running
         self._candidate_editors: set[int] = set()
         self._locks: dict[str, int] = {}
@@ -1163,9 +1164,13 @@ class LabNetconfServer:
         self._check_commit_allowed(session, persist_id)
         self._check_lock(session, "running")
         self._check_lock(session, "candidate")
-        errors = validate_datastore(self._schema, self._candidate)
-        if errors:
-            raise DatastoreError(*errors)
+        # datastores are never changed in place (an edit makes a new tree), so the tree a
+        # commit validated is still valid at the confirming commit: validated once
+        if self._candidate is not self._valid_candidate:
+            errors = validate_datastore(self._schema, self._candidate)
+            if errors:
+                raise DatastoreError(*errors)
+            self._valid_candidate = self._candidate
         if confirmed:
             self._confirmed_commit(session, params)
         elif self._pending is not None:
