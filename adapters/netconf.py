@@ -187,7 +187,11 @@ _ENCRYPTION_PREFERENCE = (
 )
 _DEFAULT_OPERATIONS = frozenset({"merge", "replace", "none"})
 # the module's configuration (and nothing of nacm & co.)
-CONFIG_FILTER = SubtreeFilter(f'<interfaces xmlns="{NAMESPACE}"/><qos xmlns="{NAMESPACE}"/>')
+# every configuration container of the module: radio carriers and subscriber limits too
+CONFIG_FILTER = SubtreeFilter(
+    f'<interfaces xmlns="{NAMESPACE}"/><qos xmlns="{NAMESPACE}"/>'
+    f'<radio xmlns="{NAMESPACE}"/><subscribers xmlns="{NAMESPACE}"/>'
+)
 STATE_FILTER = SubtreeFilter(f'<state xmlns="{NAMESPACE}"/>')
 SENSE_FILTER = SubtreeFilter(CONFIG_FILTER.xml + STATE_FILTER.xml)
 # preference when known_hosts holds several keys for one host: only the pinned key's
