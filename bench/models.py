@@ -657,6 +657,7 @@ def format_text(result: dict[str, object]) -> str:
         "nab_standard",
         "nab_low_fp",
         "nab_standard_heldout",
+        "nab_detector",
         "stall_f1",
         "stall_accuracy",
         "stall_baseline_f1",
