@@ -82,9 +82,7 @@ async def test_flash_crowd_stall_ratio_returns_under_target(crowd):
             break
         await asyncio.sleep(INTERVAL.total_seconds())
     first = next(i for i, v in enumerate(measured) if v is not None and v >= TARGET)
-    under = [
-        i for i in range(first, len(measured)) if measured[i] is not None and measured[i] < TARGET
-    ]  # type: ignore[operator]
+    under = [i for i, v in enumerate(measured) if i >= first and v is not None and v < TARGET]
     assert under, measured
     assert under[0] - first <= MAX_TICKS_TO_RECOVER, measured
     # it acted by confirmed changes, and each acting decision names the model and confidence
