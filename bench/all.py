@@ -58,7 +58,11 @@ PLANS: tuple[Plan, ...] = (
     Plan("transaction", (), ("--repeat", "5", "--warmup", "1")),
     Plan("reaction", (), ("--trials", "3")),
     Plan("day", (), ()),
-    Plan("soak", ("--devices", "1000", "--minutes", "30"), ("--devices", "100", "--minutes", "2")),
+    Plan(
+        "soak",
+        ("--devices", "1000", "--minutes", "30", "--interval", "30"),
+        ("--devices", "100", "--minutes", "2"),
+    ),
 )
 
 
