@@ -35,6 +35,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
+from enum import Enum
 from pathlib import Path
 
 import yaml
@@ -44,6 +45,8 @@ from controller.errors import ConfigFileError, IntentValidationError
 from controller.model import (
     CredentialRef,
     Device,
+    ExpectationType,
+    Intent,
     NetconfEndpoint,
     SnmpEndpoint,
     SnmpV3Credentials,
@@ -51,12 +54,33 @@ from controller.model import (
 from intents.yamldoc import Mapping, Node, parse_documents
 
 
+class LoopClass(str, Enum):
+    """Which loop decides an intent: the fast one (QoS and video, seconds) or the slow one
+    (energy saving, minutes: its optimisation is dearer, and sleeping links must not follow
+    every wiggle of the load)."""
+
+    FAST = "fast"
+    SLOW = "slow"
+
+    @staticmethod
+    def of(intent: Intent) -> LoopClass:
+        """Slow only when every expectation of the intent is an energy-saving one."""
+        kinds = {e.type for e in intent.expectations}
+        return LoopClass.SLOW if kinds == {ExpectationType.ENERGY_SAVING} else LoopClass.FAST
+
+
 @dataclass(frozen=True, slots=True)
 class LoopSettings:
-    """Cadence of the closed loop."""
+    """Cadence of the closed loop.
+
+    With ``slow_interval`` set, intents of the slow class (:class:`LoopClass`) are decided
+    on that cadence and the others every ``interval``; without it, every intent is decided
+    every ``interval``.
+    """
 
     interval: timedelta = timedelta(seconds=5)
     violation_ticks: int = 2  # hysteresis: a target must be missed this many ticks in a row
+    slow_interval: timedelta | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,11 +251,21 @@ def _loop_settings(node: Node | None) -> LoopSettings:
     loop = LoopSettings()
     if node is None:
         return loop
-    fields = node.mapping(allowed=("intervalSeconds", "violationTicks"))
+    fields = node.mapping(allowed=("intervalSeconds", "violationTicks", "slowIntervalSeconds"))
     ticks = fields.get("violationTicks")
+    interval = _seconds(fields.get("intervalSeconds"), loop.interval, minimum=0.1)
+    slow_node = fields.get("slowIntervalSeconds")
+    slow = _seconds(slow_node, interval, minimum=0.1) if slow_node else None
+    if slow is not None and slow_node is not None and slow < interval:
+        raise slow_node.error(
+            f"the slow loop ({slow.total_seconds():g} s) cannot run more often than the fast "
+            f"one ({interval.total_seconds():g} s)",
+            hint="slowIntervalSeconds is the energy loop's cadence, e.g. 300",
+        )
     return LoopSettings(
-        interval=_seconds(fields.get("intervalSeconds"), loop.interval, minimum=0.1),
+        interval=interval,
         violation_ticks=ticks.integer(minimum=1, maximum=100) if ticks else loop.violation_ticks,
+        slow_interval=slow,
     )
 
 

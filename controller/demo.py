@@ -152,6 +152,11 @@ def write_controller_config(
         "loop": {
             "intervalSeconds": loop.interval.total_seconds(),
             "violationTicks": loop.violation_ticks,
+            **(
+                {"slowIntervalSeconds": loop.slow_interval.total_seconds()}
+                if loop.slow_interval is not None
+                else {}
+            ),
         },
         "apply": {
             # whole seconds, as the config requires (NETCONF's confirm-timeout is a uint32)

@@ -276,3 +276,18 @@ def test_a_trap_listener_needs_a_numeric_address(tmp_path):
     with pytest.raises(ConfigFileError) as raised:
         load_settings(tmp_path / "netpilot.yaml")
     assert "netpilot.yaml:4" in str(raised.value) and "traps.listen" in str(raised.value)
+
+
+def test_a_slow_loop_cadence_is_read_and_cannot_be_faster_than_the_fast_one(tmp_path):
+    (tmp_path / "intents").mkdir()
+    (tmp_path / "inventory.yaml").write_text("devices: []\n")
+    config = tmp_path / "netpilot.yaml"
+    head = "inventory: inventory.yaml\nintents: intents\nloop:\n  intervalSeconds: 5\n"
+    config.write_text(head + "  slowIntervalSeconds: 300\n")
+    assert load_settings(config).loop.slow_interval == timedelta(seconds=300)
+    config.write_text(head)
+    assert load_settings(config).loop.slow_interval is None
+    config.write_text(head + "  slowIntervalSeconds: 2\n")
+    with pytest.raises(ConfigFileError) as raised:
+        load_settings(config)
+    assert "netpilot.yaml:5" in str(raised.value) and "slowIntervalSeconds" in str(raised.value)
