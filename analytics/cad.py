@@ -387,10 +387,18 @@ class ContextMemory:
         keys = (left_mask[rows] << 8) | right_mask[rows]
         _, first = np.unique(keys, return_index=True)
         proposals = []
+        lefts: dict[int, tuple[int, ...]] = {}  # many proposals share a side
+        rights: dict[int, tuple[int, ...]] = {}
         for key in keys[np.sort(first)].tolist():
             lm, rm = key >> 8, key & 0xFF
-            left_facts = tuple(f for j, f in enumerate(group) if lm >> j & 1)
-            right_facts = tuple(f for j, f in enumerate(facts) if rm >> j & 1)
+            left_facts = lefts.get(lm)
+            if left_facts is None:
+                left_facts = tuple(f for j, f in enumerate(group) if lm >> j & 1)
+                lefts[lm] = left_facts
+            right_facts = rights.get(rm)
+            if right_facts is None:
+                right_facts = tuple(f for j, f in enumerate(facts) if rm >> j & 1)
+                rights[rm] = right_facts
             proposals.append((left_facts, right_facts))
         return proposals
 
