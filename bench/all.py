@@ -283,10 +283,16 @@ def _transaction(r: Mapping[str, Any]) -> tuple[str, str, str, bool | None]:
             parts.append(f"{size} dev p50 {_get(figures, 'p50_ms')} ms")
     ratio = r.get("p50_ratio_largest_to_one")
     goal = r.get("goal_ratio", 2.0)
+    others = [
+        f"ratio {run.get('p50_ratio_largest_to_one')} with {run.get('commit_latency_ms')} ms "
+        "per commit"
+        for run in r.get("runs") or []
+        if isinstance(run, Mapping) and run.get("commit_latency_ms")
+    ]
     return (
         "; ".join(parts) or "-",
         f"largest/one <= {goal}",
-        f"ratio {ratio}",
+        "; ".join([f"ratio {ratio} (devices answer at once)", *others]),
         isinstance(ratio, int | float) and isinstance(goal, int | float) and ratio <= goal,
     )
 
