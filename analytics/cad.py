@@ -447,7 +447,13 @@ class ContextualAnomalyDetector(Model):
         self.range_tolerance = range_tolerance
 
     def fit(self, history: npt.ArrayLike = ()) -> Self:
-        """Start afresh, then learn ``history`` (its scores are discarded)."""
+        """Start afresh, then learn ``history`` (its scores are discarded).
+
+        Raises:
+            ValueError: a rest period under 1 sample, or ``bits`` outside 1..8.
+        """
+        if self.rest_period < 1:
+            raise ValueError("rest_period must be at least 1 sample")
         self.memory_ = ContextMemory(self.bits, self.max_left_facts, self.max_active_contexts)
         self.predicted_: set[int] = set()
         self.recent_: list[float] = [1.0]  # as published: silent for the first rest period

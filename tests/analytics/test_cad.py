@@ -131,6 +131,13 @@ def test_an_unfitted_detector_refuses_to_score():
         ContextualAnomalyDetector().step(1.0)
 
 
+def test_bad_hyperparameters_are_refused_at_fit():
+    with pytest.raises(ValueError, match="rest_period"):
+        ContextualAnomalyDetector(rest_period=0).fit()
+    with pytest.raises(ValueError, match="bits"):
+        ContextualAnomalyDetector(bits=9).fit()
+
+
 def test_a_malformed_memory_is_refused():
     with pytest.raises(ValueError, match="malformed context memory"):
         ContextMemory.from_dict({"bits": 3})
