@@ -21,6 +21,7 @@ __all__ = ["BENCHMARKS", "register"]
 # name -> module; add a line per benchmark
 BENCHMARKS: dict[str, str] = {
     "all": "bench.all",
+    "day": "bench.day",
     "decide": "bench.decide",
     "intents": "bench.intents",
     "lab": "bench.lab",

@@ -27,7 +27,7 @@ from typing import Protocol
 from adapters.base import ConfigSession
 from analytics.kpi import evaluate_intent, observe_target
 from controller.apply import VerificationSample, apply_plan, new_txn_id, recover_in_flight
-from controller.config import ApplySettings, LoopSettings
+from controller.config import ApplySettings, LoopClass, LoopSettings
 from controller.errors import ChangeError, ConnectError
 from controller.journal import Journal
 from controller.model import (
@@ -209,8 +209,14 @@ class Controller:
 
     # ---------------------------------------------------------------- the loop
 
-    async def tick(self) -> TickReport:
-        """Run one sense-analyze-decide-act cycle."""
+    async def tick(self, loop_class: LoopClass | None = None) -> TickReport:
+        """Run one sense-analyze-decide-act cycle.
+
+        Args:
+            loop_class: decide only the intents of this class (the fast loop for QoS and
+                video, the slow one for energy saving; :class:`controller.config.LoopClass`).
+                Every intent is evaluated either way. None: decide every intent.
+        """
         started = self.clock()
         self.ticks += 1
         sense_started = time.perf_counter()
@@ -218,7 +224,7 @@ class Controller:
         decide_started = time.perf_counter()
         self.last_observations = observations
         now = self.clock()
-        statuses, decisions = self._decide(observations, now=now)
+        statuses, decisions = self._decide(observations, now=now, loop_class=loop_class)
         report = TickReport(
             number=self.ticks,
             at=started,
@@ -274,7 +280,11 @@ class Controller:
         return world
 
     def _decide(
-        self, observations: Mapping[str, Observation], *, now: datetime
+        self,
+        observations: Mapping[str, Observation],
+        *,
+        now: datetime,
+        loop_class: LoopClass | None = None,
     ) -> tuple[tuple[IntentStatus, ...], tuple[Decision, ...]]:
         """Evaluate every intent, decide for all of them at once, act on what passed."""
         max_age = self._max_age()
@@ -305,9 +315,13 @@ class Controller:
             statuses[intent.name] = status
         self._record_accuracy(statuses, now)
         world = replace(world, statuses=statuses, states=dict(self.states))
-        outcomes = decide(world).outcomes
+        deciding = [i for i in world.intents if loop_class is None or LoopClass.of(i) is loop_class]
+        outcomes = decide(world, only={i.name for i in deciding}).outcomes
         decisions: list[Decision] = []
         for intent in world.intents:
+            if intent.name not in outcomes:
+                self._set_status(statuses[intent.name])  # evaluated, decided by its own loop
+                continue
             status, decision = self._conclude(intent, statuses[intent.name], outcomes[intent.name])
             statuses[intent.name] = status
             decisions.append(decision)

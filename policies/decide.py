@@ -14,7 +14,7 @@ The explanation record of a decision reads, in order, as an operator asks:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 
 from controller.model import (
@@ -251,9 +251,19 @@ def _outcome(ruling: Ruling, world: World) -> Outcome:
     )
 
 
-def decide(world: World) -> TickDecisions:
-    """Decide for every active intent of ``world`` (see the module docstring)."""
-    active = [i for i in world.intents if i.admin_state is not AdminState.DEACTIVATED]
+def decide(world: World, *, only: Collection[str] | None = None) -> TickDecisions:
+    """Decide for every active intent of ``world`` (see the module docstring).
+
+    Args:
+        world: the tick.
+        only: decide for these intents alone (a loop class's tick); the others' targets
+            still count in arbitration (their side effects are predicted all the same).
+    """
+    active = [
+        i
+        for i in world.intents
+        if i.admin_state is not AdminState.DEACTIVATED and (only is None or i.name in only)
+    ]
     proposals = [propose(intent, world) for intent in active]
     rulings = arbitrate(proposals, world)
     return TickDecisions({r.proposal.intent.name: _outcome(r, world) for r in rulings})

@@ -535,8 +535,9 @@ def _redundancy(
     pairs = sorted({tuple(sorted(pair)) for pair in demands})
     nodes = twin.model.device_names
     links = {link.name: link for link, _, _ in arcs}
+    partitions = _bridge_components(twin, view)
     for source, target in pairs:
-        if not _two_disjoint_possible(twin, view, source, target):
+        if not _two_disjoint_possible(partitions, source, target):
             continue  # the network itself cannot give two paths now (a fault): not required
         g = {a: program.var(0.0, integer=False) for a in range(len(arcs))}
         for node in nodes:
@@ -558,24 +559,40 @@ def _redundancy(
             program.row(row, -math.inf, 1.0)
 
 
-def _two_disjoint_possible(twin: Twin, view: TwinView, source: str, target: str) -> bool:
-    """Whether the links that are not down give two link-disjoint paths (no bridge between)."""
+def _bridge_components(twin: Twin, view: TwinView) -> list[dict[str, int]]:
+    """For each link that is up and a bridge, the component of every device without it."""
     up = [link for link in twin.topology.links if link.name not in view.conditions.links_down]
+    names = twin.model.device_names
+    partitions: list[dict[str, int]] = []
     for removed in up:
-        reach = {source}
-        frontier = [source]
-        while frontier:
-            here = frontier.pop()
-            for link in up:
-                if link is removed:
-                    continue
-                for a, b in ((link.a.device, link.b.device), (link.b.device, link.a.device)):
-                    if a == here and b not in reach:
-                        reach.add(b)
-                        frontier.append(b)
-        if target not in reach:
-            return False
-    return True
+        neighbours: dict[str, list[str]] = {n: [] for n in names}
+        for link in up:
+            if link is not removed:
+                neighbours[link.a.device].append(link.b.device)
+                neighbours[link.b.device].append(link.a.device)
+        component: dict[str, int] = {}
+        for start in names:
+            if start in component:
+                continue
+            label = len(set(component.values()))
+            component[start] = label
+            frontier = [start]
+            while frontier:
+                here = frontier.pop()
+                for there in neighbours[here]:
+                    if there not in component:
+                        component[there] = label
+                        frontier.append(there)
+        if len(set(component.values())) > 1:
+            partitions.append(component)
+    return partitions
+
+
+def _two_disjoint_possible(
+    partitions: Sequence[Mapping[str, int]], source: str, target: str
+) -> bool:
+    """Whether no single link's loss separates the two (Menger: two link-disjoint paths)."""
+    return all(p[source] == p[target] for p in partitions)
 
 
 def _radio(

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from analytics.stall import StallClassifier
+from bench.day import stall_training_set
 from controller.app import ControllerRuntime, build_controller
 from controller.config import LoopSettings, load_settings
 from controller.demo import write_controller_config
@@ -26,7 +27,6 @@ from policies.base import PolicySettings
 from policies.twin import Twin
 from policies.video import stall_answer
 from tests.e2e.conftest import APPLY, INTERVAL, Recorder
-from tests.policies.labworld import stall_training_set
 from tests.policies.test_video import MODEL, VIDEO
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -13,7 +13,6 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from adapters.parsing.netpilot_lab import parse_operational_state, render_config
-from analytics.stall import FlowSummary
 from controller.model import (
     Device,
     DeviceConfig,
@@ -26,7 +25,6 @@ from lab.scenarios import Scenario, get_scenario
 from lab.topology import LabSpec, load_named_lab
 from policies.base import ChangeWindows, LoadForecast, PolicySettings, StallAnswer, World
 from policies.twin import Twin
-from policies.video import flow_summary
 
 
 class LabWorld:
@@ -133,45 +131,3 @@ class LabWorld:
             windows=windows or ChangeWindows(),
             **extra,  # type: ignore[arg-type]
         )
-
-
-def stall_training_set(
-    topology: str = "metro",
-    scenario: str = "flash-crowd",
-    *,
-    seed: int = 7,
-    step_s: float = 10.0,
-    duration_s: float = 3600.0,
-    horizon_windows: int = 3,
-) -> tuple[list[FlowSummary], list[bool]]:
-    """Labelled sessions from a lab run: each subscriber's sensed flow of one feature
-    window, and whether its player stalls within ``horizon_windows`` windows from it (the
-    lab's ground truth: a player downloading slower than it plays stalls once its buffer
-    is gone, which the network sees before the player does)."""
-    world = LabWorld(topology, scenario, seed=seed)
-    video = world.lab.video
-    slot = {subscriber: i for i, subscriber in enumerate(video._ids)}
-    windows: list[list[tuple[FlowSummary, int]]] = []
-    stalls: list[object] = []
-    previous = video.stall_s.copy()
-    elapsed = 0.0
-    while elapsed < duration_s:
-        world.advance(step_s)
-        elapsed += step_s
-        stalls.append(video.stall_s - previous > 0)
-        previous = video.stall_s.copy()
-        windows.append(
-            [
-                (flow_summary(flow), slot[flow.id])
-                for observation in world.observations().values()
-                for flow in observation.subscribers
-            ]
-        )
-    flows: list[FlowSummary] = []
-    labels: list[bool] = []
-    for index, window in enumerate(windows[: len(windows) - horizon_windows]):
-        ahead = stalls[index : index + horizon_windows]
-        for flow, i in window:
-            flows.append(flow)
-            labels.append(any(bool(s[i]) for s in ahead))  # type: ignore[index]
-    return flows, labels

@@ -18,13 +18,14 @@ import pytest
 
 from analytics.kpi import evaluate_intent
 from analytics.stall import StallClassifier
+from bench.day import stall_training_set
 from controller.model import Decision, Intent, NotFulfilledState, ReconcileState
 from intents.load import IntentSource, load_intent_set
 from intents.support import FULL_SUPPORT
 from policies.base import PolicySettings
 from policies.decide import decide, measure
 from policies.video import stall_answer
-from tests.policies.labworld import LabWorld, stall_training_set
+from tests.policies.labworld import LabWorld
 
 VIDEO = """\
 apiVersion: netpilot/v1

@@ -212,3 +212,15 @@ async def test_a_rejected_plan_is_quarantined_with_the_operators_reason(approve_
     status = controller.statuses[INTENT.name]
     assert status.state is NotFulfilledState.FULFILMENT_FAILED
     assert any("not during the match" in r for r in status.reasons)
+
+
+async def test_a_loop_class_tick_decides_only_its_intents(rig):
+    from controller.config import LoopClass
+
+    controller, fakes, clock = rig
+    report = await controller.tick(LoopClass.SLOW)  # energy-only intents: none here
+    assert report.decisions == ()
+    assert report.statuses[0].targets[0].observed == 45.0  # evaluated all the same
+    assert INTENT.name not in controller.last_decisions
+    report = await controller.tick(LoopClass.FAST)
+    assert [d.intent for d in report.decisions] == [INTENT.name]
