@@ -1,4 +1,5 @@
-"""The scheduler around the loop: APScheduler 3.x calls ``Controller.tick`` on an interval.
+"""The scheduler around the loop: APScheduler 3.x calls ``Controller.tick`` on an interval
+(one job per loop class when the slow loop has its own cadence).
 
 The scheduler holds no logic. ``max_instances=1`` and ``coalesce=True`` make sure ticks never
 overlap: a tick that is still running when the next one is due makes the scheduler skip,
@@ -21,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from controller.config import LoopClass
 from controller.errors import NetpilotError
 from controller.loop import Controller
 
@@ -61,10 +63,14 @@ async def run_loop(
     stop: asyncio.Event,
     duration: timedelta | None = None,
     wakeup: Wakeup | None = None,
+    slow_interval: timedelta | None = None,
 ) -> None:
     """Tick ``controller`` every ``interval`` until ``stop`` is set or ``duration`` passes.
 
-    ``wakeup`` (optional) lets others ask for an early tick. On the way out it waits for
+    With ``slow_interval``, the fast loop class is ticked every ``interval`` and the slow
+    one every ``slow_interval`` (:class:`controller.config.LoopClass`); the two never
+    overlap. ``wakeup`` (optional) lets others ask for an early tick of every intent (a
+    trap or a new revision concerns both loops). On the way out it waits for
     changes in flight to end, so no transaction is abandoned between its commit and its
     confirm or rollback.
     """
@@ -72,12 +78,15 @@ async def run_loop(
     ticking = asyncio.Lock()
     wake = wakeup or Wakeup()
 
-    async def guarded_tick() -> None:
+    async def guarded_tick(loop_class: LoopClass | None = None) -> None:
         if stop.is_set():
             return
         try:
             async with ticking:
-                await controller.tick()
+                if loop_class is None:
+                    await controller.tick()
+                else:
+                    await controller.tick(loop_class)
         except NetpilotError as exc:
             # one bad tick is logged; the next one starts from the full state again
             log.warning("tick failed: %s", exc)
@@ -94,16 +103,25 @@ async def run_loop(
     controller.observers.controller_ready(controller)
     await controller.recover()  # changes a killed predecessor left pending, before any tick
     scheduler = AsyncIOScheduler(timezone=UTC)
-    scheduler.add_job(
-        guarded_tick,
-        "interval",
-        seconds=interval.total_seconds(),
-        next_run_time=datetime.now(UTC),
-        max_instances=1,
-        coalesce=True,
-        misfire_grace_time=max(1, int(interval.total_seconds())),
-        id="tick",
+    # one job per loop class, each with its own cadence; with no slow cadence, one job
+    # decides every intent
+    jobs: list[tuple[str, timedelta, LoopClass | None]] = (
+        [("tick", interval, None)]
+        if slow_interval is None
+        else [("fast", interval, LoopClass.FAST), ("slow", slow_interval, LoopClass.SLOW)]
     )
+    for name, every, loop_class in jobs:
+        scheduler.add_job(
+            guarded_tick,
+            "interval",
+            args=(loop_class,),
+            seconds=every.total_seconds(),
+            next_run_time=datetime.now(UTC),
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=max(1, int(every.total_seconds())),
+            id=name,
+        )
     scheduler.start()
     waker = asyncio.create_task(serve_wakeups(), name="loop-wakeups")
     try:

@@ -258,6 +258,7 @@ async def serve(
             stop=stop,
             duration=duration,
             wakeup=wakeup,
+            slow_interval=settings.loop.slow_interval,
         )
         summary = controller.summary()
         summary["wakeups"] = dict(wakeup.requests)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+from controller.config import LoopClass
 from controller.daemon import Wakeup, run_loop
 
 
@@ -115,3 +116,43 @@ async def test_a_wakeup_runs_a_tick_now_and_one_during_a_tick_runs_right_after_i
 async def _until_idle(controller: GatedController) -> None:
     for _ in range(50):  # let the loop run anything it was told to run now
         await asyncio.sleep(0)
+
+
+class ClassedController(SlowController):
+    """Records which loop class each tick was for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.classes: list[LoopClass | None] = []
+        self.three_fast = asyncio.Event()
+
+    async def tick(self, loop_class: LoopClass | None = None) -> None:
+        self.running += 1
+        self.most_at_once = max(self.most_at_once, self.running)
+        self.classes.append(loop_class)
+        await asyncio.sleep(0)
+        self.running -= 1
+        if self.classes.count(LoopClass.FAST) >= 3:
+            self.three_fast.set()
+
+
+async def test_each_loop_class_runs_on_its_own_cadence_and_never_beside_the_other():
+    controller = ClassedController()
+    stop = asyncio.Event()
+    loop = asyncio.create_task(
+        run_loop(
+            controller,  # type: ignore[arg-type]
+            interval=timedelta(seconds=0.05),
+            slow_interval=timedelta(hours=1),
+            stop=stop,
+        )
+    )
+    try:
+        await asyncio.wait_for(controller.three_fast.wait(), 10)
+    finally:
+        stop.set()
+        await asyncio.wait_for(loop, 10)
+    assert controller.classes.count(LoopClass.SLOW) == 1  # at start; the next is in an hour
+    assert controller.classes.count(LoopClass.FAST) >= 3
+    assert None not in controller.classes  # no tick of every intent unless woken
+    assert controller.most_at_once == 1
