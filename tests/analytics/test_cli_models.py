@@ -160,6 +160,20 @@ def test_a_kpi_detector_is_trained_from_telemetry(capsys, tmp_path, store):
     assert trained["artifact"]["metrics"]["alarm_rate"] < 0.01
 
 
+def test_cad_ose_is_chosen_with_its_value_range(capsys, tmp_path, store):
+    data = write_series(tmp_path / "kpi.csv", load(5, 2))
+    code, trained = run(
+        capsys, "models", "train", "edge-cad", "--kind", "kpi-anomaly", "--data", str(data),
+        "--detector", "cad-ose", "--value-range", "0", "400",
+        "--store", str(store), "--output", "json",
+    )  # fmt: skip
+    assert code == cli.EXIT_OK
+    assert trained["artifact"]["model_type"] == "ContextualAnomalyDetector"
+    params = trained["artifact"]["model"]["params"]
+    assert (params["low"], params["high"]) == (0.0, 400.0)  # the operator's range, not the data's
+    assert trained["role"] == "champion"
+
+
 def test_the_stall_classifier_is_trained_from_labelled_sessions(capsys, store):
     sessions = dataset("youtube-sieber/ifip_networking.csv.gz")
     code, trained = run(
