@@ -19,18 +19,21 @@ only when every one of its ports does), ``r_j`` (radio carrier ``j`` sleeps), su
 - **N+1** (``redundancy: n+1``): every pair of traffic endpoints keeps two link-disjoint
   paths over awake links (a 2-unit flow on unit capacities; Menger), so one failure leaves
   every demand routable;
-- **every covered area served**: each cell keeps an awake carrier of its own or of an
-  overlapping cell (two with ``n+1``), and the cells' forecast load fits, with headroom,
-  into the awake carriers (a sleeping cell's load goes to its overlapping cells);
+- **every covered area served**: each radio site sleeps exactly one of its allowed carrier
+  patterns (one binary per pattern): every cell keeps an awake carrier of its own or of an
+  overlapping cell (two with ``n+1``), and after the handover rule (a cell without an awake
+  carrier hands its load equally to its overlapping cells that have one) every awake cell's
+  forecast load fits, with headroom, into its awake carriers. The rule is nonlinear and a
+  site has few carriers, so the patterns are enumerated (exact, where rows would relax it);
 - **holds**: an element changed within the intent's cooldown keeps its state (no flapping;
   dropped only when the program is infeasible with them).
 
 The routing the network really uses is shortest-path by metric, not the program's flow, so
-every solution is checked on the twin (forecast demand, real routing): every demand routed,
-no awake port above ``maxUtilization``, and every e2e-qos intent's path predicted to meet its
-targets; a solution that fails gets a cut (not this set of sleeping links again) and the
-program is solved again. Carriers are checked with the radio handover rule (a cell without
-an awake carrier hands its load equally to its overlapping cells that have one).
+every solution is checked on the twin (forecast demand, real routing): nothing routed less
+than fully awake, no port pushed by the plan above ``maxUtilization`` (a port the load fills
+fully awake is the network's limit, not the plan's), and every e2e-qos intent's path
+predicted to meet its targets or at least not made worse; a solution that fails gets a cut
+(not this set of sleeping elements again) and the program is solved again.
 
 What the policy proposes: wakes first, on their own (restorative: they act at once, ahead of
 the forecast load by the wake lead time), then sleeps (an optimisation: acted on once the
@@ -426,7 +429,7 @@ def _build(
     bound: float,
     n_plus_one: bool,
     holds: bool,
-    cuts: Sequence[frozenset[str]],
+    cuts: Sequence[tuple[frozenset[str], frozenset[tuple[str, str]]]],
     radio_loads: Mapping[str, Mapping[str, float]],
 ) -> tuple[_Program, dict[str, int], dict[tuple[str, str], int], dict[tuple[str, str], int]]:
     program = _Program()
@@ -465,10 +468,11 @@ def _build(
     if n_plus_one:
         _redundancy(program, twin, view, link_var, demands)
     _radio(program, twin, carrier_var, radio_loads, bound, n_plus_one)
-    for cut in cuts:
-        program.row(
-            {link_var[name]: 1.0 for name in cut if name in link_var}, -math.inf, len(cut) - 1
-        )
+    for cut_links, cut_carriers in cuts:
+        row = {link_var[n]: 1.0 for n in cut_links if n in link_var}
+        row.update({carrier_var[k]: 1.0 for k in cut_carriers if k in carrier_var})
+        if row:
+            program.row(row, -math.inf, len(row) - 1)
     return program, link_var, card_var, carrier_var
 
 
@@ -595,6 +599,42 @@ def _two_disjoint_possible(
     return all(p[source] == p[target] for p in partitions)
 
 
+_MAX_PATTERN_CARRIERS = 12  # 2**12 patterns per site at most
+
+
+def _covered(radio: RadioSpec, asleep: frozenset[str], n_plus_one: bool) -> bool:
+    """Every cell keeps an awake carrier of its own or of an overlapping cell (two for n+1,
+    where the site has two to give)."""
+    for cell in radio.cells:
+        covering = [
+            k.name
+            for c in radio.cells
+            if c.name == cell.name or c.name in cell.overlaps
+            for k in c.carriers
+        ]
+        need = 2 if n_plus_one and len(covering) >= 2 else 1
+        if sum(1 for k in covering if k not in asleep) < need:
+            return False
+    return True
+
+
+def _radio_patterns(
+    radio: RadioSpec, loads: Mapping[str, float], bound: float, n_plus_one: bool
+) -> list[frozenset[str]]:
+    """Every set of a site's carriers that may sleep together: coverage kept and the cells'
+    load fitting after handover (the lab's rule, exactly). Nothing asleep is always allowed
+    (a site overloaded fully awake is the network's limit, not the plan's)."""
+    names = [k.name for _, k in radio.carriers()]
+    if len(names) > _MAX_PATTERN_CARRIERS:
+        return [frozenset()]
+    patterns: list[frozenset[str]] = [frozenset()]
+    for mask in range(1, 1 << len(names)):
+        asleep = frozenset(n for i, n in enumerate(names) if mask >> i & 1)
+        if _covered(radio, asleep, n_plus_one) and _handover_ok(radio, asleep, loads, bound):
+            patterns.append(asleep)
+    return patterns
+
+
 def _radio(
     program: _Program,
     twin: Twin,
@@ -603,42 +643,21 @@ def _radio(
     bound: float,
     n_plus_one: bool,
 ) -> None:
-    devices = sorted({d for d, _ in carrier_var})
-    for device in devices:
+    """Each site sleeps exactly one of its allowed patterns (one binary per pattern): the
+    radio rule is nonlinear (a sleeping cell hands its load to the overlapping cells that
+    stay awake), and a site has few carriers, so its feasible sets are enumerated."""
+    for device in sorted({d for d, _ in carrier_var}):
         radio = twin.topology.device(device).radio
         assert radio is not None
-        loads = radio_loads[device]
-        asleep_cell: dict[str, int] = {}
-        for cell in radio.cells:
-            z = program.var(0.0, integer=True)
-            asleep_cell[cell.name] = z
-            members = [carrier_var[(device, k.name)] for k in cell.carriers]
-            for var in members:
-                program.row({z: 1.0, var: -1.0}, -math.inf, 0.0)
-            program.row({z: 1.0, **{v: -1.0 for v in members}}, 1.0 - len(members), math.inf)
-        for cell in radio.cells:
-            # coverage: an awake carrier in the cell or in an overlapping one (two for n+1)
-            covering = [
-                k
-                for c in radio.cells
-                if c.name == cell.name or c.name in cell.overlaps
-                for k in c.carriers
-            ]
-            need = 2.0 if n_plus_one and len(covering) >= 2 else 1.0
-            row = {carrier_var[(device, k.name)]: -1.0 for k in covering}
-            program.row(row, need - len(covering), math.inf)
-            # capacity: own load plus what sleeping overlapping cells hand over (split
-            # equally over their overlaps), unless the cell sleeps itself
-            capacity = {carrier_var[(device, k.name)]: k.capacity_mbps for k in cell.carriers}
-            total = sum(capacity.values())
-            row = {var: -bound * cap for var, cap in capacity.items()}
-            big = loads[cell.name] + sum(loads.values())
-            row[asleep_cell[cell.name]] = row.get(asleep_cell[cell.name], 0.0) - big
-            for other in radio.cells:
-                if other.name in cell.overlaps and cell.name in other.overlaps:
-                    share = loads[other.name] / max(1, len(other.overlaps))
-                    row[asleep_cell[other.name]] = row.get(asleep_cell[other.name], 0.0) + share
-            program.row(row, -math.inf, bound * total - loads[cell.name])
+        patterns = _radio_patterns(radio, radio_loads[device], bound, n_plus_one)
+        chosen = [program.var(0.0, integer=True) for _ in patterns]
+        program.row(dict.fromkeys(chosen, 1.0), 1.0, 1.0)
+        for _, carrier in radio.carriers():
+            row = {carrier_var[(device, carrier.name)]: 1.0}
+            row.update(
+                {y: -1.0 for y, p in zip(chosen, patterns, strict=True) if carrier.name in p}
+            )
+            program.row(row, 0.0, 0.0)
 
 
 def _handover_ok(
@@ -689,7 +708,7 @@ def sleep_plan(
         device: _cell_loads(twin.topology.device(device).radio, _site_load(view, device, factors))  # type: ignore[arg-type]
         for device in sorted({d for d, _ in elements.carriers})
     }
-    cuts: list[frozenset[str]] = []
+    cuts: list[tuple[frozenset[str], frozenset[tuple[str, str]]]] = []
     status = "optimal"
     holds = True
     for _ in range(_MAX_CUTS):
@@ -731,9 +750,8 @@ def sleep_plan(
         cards = frozenset(k for k, v in card_var.items() if x[v] > 0.5)
         checks = _check(intent, expectation, world, links, carriers, factors, bound, radio_loads)
         if checks["ok"] is not True:
-            if not links:
-                # the radio is checked exactly by its rule in the program's feasibility;
-                # a failing check without sleeping links is a network already short
+            if not links and not carriers:
+                # nothing sleeps and the check still fails: the network is short as it is
                 return SleepSolution(
                     frozenset(),
                     frozenset(),
@@ -743,7 +761,9 @@ def sleep_plan(
                     "the network is short of headroom fully awake",
                     checks,
                 )
-            cuts.append(links)
+            # not this set again (the radio's handover rule and the real routing are exact
+            # where the program's flow and capacity rows are relaxations)
+            cuts.append((links, carriers))
             continue
         saved = sum(elements.link_saving[n] for n in links)
         saved += sum(elements.card_saving[k] for k in cards)
@@ -799,18 +819,33 @@ def _check(
     relevant = [k for k in up if k.name in links or _link_asleep(view, k)]
     configs = _sleep_configs(world, relevant, links, (), frozenset())
     state = twin.what_if(view, configs, scale=_scale(factors))
+    # the same demand with every element of the plan awake: what the network does anyway
+    awake = twin.what_if(
+        view, _sleep_configs(world, relevant, frozenset(), (), frozenset()), scale=_scale(factors)
+    )
     unrouted = sum(f.unroutable_mbps for f in state.flows.values())
+    unrouted_awake = sum(f.unroutable_mbps for f in awake.flows.values())
     utilization = max_utilization(state, twin.model.device_names)
+    # a port over the bound blocks the plan only when the plan put it there: a port the
+    # load fills fully awake is the network's limit, not a reason to wake what does not help
+    over = [
+        f"{device}/{name}"
+        for device, ds in state.devices.items()
+        for name, port in ds.ports.items()
+        if port.oper_up
+        and port.utilization > bound
+        and port.utilization > awake.port(device, name).utilization + 1e-3
+    ]
     paths: dict[str, object] = {}
-    ok = unrouted <= 1e-6 and utilization <= bound
+    ok = unrouted <= unrouted_awake + 1e-6 and not over
     for other in world.intents:
         for e in other.expectations:
             if e.type is not ExpectationType.E2E_QOS:
                 continue
             values = twin_targets(e, state)
-            before = twin_targets(e, view.state)
-            # a path already missing its target without any sleep is not this plan's doing:
-            # the plan only must not make it worse
+            before = twin_targets(e, awake)
+            # a path missing its target fully awake is not this plan's doing: the plan only
+            # must not make it worse
             fine = all(
                 meets(t, values[t.name], headroom=world.settings.min_headroom)
                 or values[t.name] <= before.get(t.name, math.inf) + 1e-9
@@ -823,13 +858,15 @@ def _check(
         radio = twin.topology.device(device).radio
         assert radio is not None
         asleep = frozenset(c for d, c in carriers if d == device)
-        if not _handover_ok(radio, asleep, loads, bound):
+        # a site overloaded fully awake is the network's limit: only sleeping may fail it
+        if asleep and not _handover_ok(radio, asleep, loads, bound):
             ok = False
             paths[f"radio/{device}"] = "overloaded after handover"
     return {
         "ok": ok,
         "unroutable_mbps": round(unrouted, 3),
         "max_utilization": round(utilization, 4),
+        "over_bound_by_the_plan": over,
         "qos_paths": paths,
     }
 
