@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     )
     from lab.runtime import LabNetwork
     from lab.topology import LabSpec
+    from policies.base import LoadForecast
     from policies.decide import Outcome
 
 DESCRIPTION = "a simulated 24-h day of the metro lab: no controller, static baseline, netpilot"
@@ -328,6 +329,8 @@ class _Netpilot:
         self.devices = _devices(spec)
         # intent -> (expectation, target, value before, configurations before) to post-check
         self.check: dict[str, tuple[str, str, float, dict[str, DeviceConfig]]] = {}
+        # per class, the twin's estimated total demand of the last ticks (the forecaster's data)
+        self.totals: list[tuple[datetime, dict[str, float]]] = []
 
     def __call__(self, lab: _Lab, tally: _Tally) -> None:
         from analytics.kpi import evaluate_intent
@@ -355,8 +358,13 @@ class _Netpilot:
             if self.classifier is not None
             else None
         )
+        self.totals = [
+            *self.totals[-5:],
+            (now, {c.value: v for c, v in view.total_by_class().items()}),
+        ]
         world = World(
             now=now,
+            forecast=_trend_forecast(self.totals, timedelta(minutes=20)),
             devices=self.devices,
             observations=observations,
             intents=self.intents,
@@ -460,6 +468,33 @@ class _Netpilot:
                 target.observed,
                 before,
             )
+
+
+def _trend_forecast(
+    totals: list[tuple[datetime, dict[str, float]]], horizon: timedelta
+) -> LoadForecast | None:
+    """A linear-trend forecast of each class's total demand ``horizon`` ahead (the slope
+    over the last ticks, rises only), with a 10 % margin for the upper quantile."""
+    from policies.base import LoadForecast
+
+    if len(totals) < 3:
+        return None
+    (first_at, first), (last_at, last) = totals[0], totals[-1]
+    span = (last_at - first_at).total_seconds()
+    factors: dict[str, float] = {}
+    for cls, now_mbps in last.items():
+        if now_mbps <= 0 or span <= 0:
+            factors[cls] = 1.1
+            continue
+        slope = max(0.0, (now_mbps - first.get(cls, now_mbps)) / span)
+        factors[cls] = 1.1 * (now_mbps + slope * horizon.total_seconds()) / now_mbps
+    return LoadForecast(
+        horizon=horizon,
+        factors=factors,
+        confidence=0.9,
+        model={"name": "linear-trend", "kind": "load-forecast", "source": "rule-baseline"},
+        quantile=0.9,
+    )
 
 
 def target_of(status: IntentStatus, expectation: str, name: str) -> Target | None:
