@@ -22,7 +22,7 @@ import asyncio
 import secrets
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -65,6 +65,7 @@ __all__ = [
 
 EVENTS_KEPT = 120  # ticks and changes a late console can catch up on (two minutes at 1 s)
 EVENTS_PER_ANSWER = 200
+OBSERVED_TICKS_KEPT = 5  # tick events that keep every device's observation (charts on attach)
 
 
 # --------------------------------------------------------------------------- encoding
@@ -298,7 +299,15 @@ class EventFeed:
         """Nothing to keep."""
 
     def tick_finished(self, report: TickReport) -> None:
+        # only the newest ticks keep their observations: at 1,000 devices one tick's are
+        # ~10 MB, and a deque of 120 of them grew the daemon by gigabytes (bench soak)
         self._add("tick", report)
+        ticks = [i for i, e in enumerate(self._events) if isinstance(e.value, TickReport)]
+        for index in ticks[:-OBSERVED_TICKS_KEPT]:
+            event = self._events[index]
+            assert isinstance(event.value, TickReport)
+            if event.value.observations:
+                self._events[index] = replace(event, value=replace(event.value, observations={}))
 
     def change_started(self, decision: Decision, txn: str) -> None:
         self._add("change-started", (decision, txn))
