@@ -184,6 +184,7 @@ class Controller:
         self.clock = clock
         self.observers = Observers(observers)
         self.states: dict[str, ReconcileState] = {i.name: ReconcileState() for i in self.intents}
+        self._retired_states: dict[str, ReconcileState] = {}  # of intents not in the set now
         self.statuses: dict[str, IntentStatus] = {}
         self.last_decisions: dict[str, Decision] = {}
         self.last_observations: dict[str, Observation] = {}
@@ -686,7 +687,8 @@ class Controller:
         """Make a new intent set the active one (all or nothing; it was validated already).
 
         An intent that stays keeps its reconcile state (its quarantine, cooldown and change
-        in flight); a new one starts fresh; a removed one stops being enforced at once.
+        in flight); a new one starts fresh; a removed one stops being enforced at once, and
+        should it come back, its quarantine and change history come back with it.
 
         Returns:
             The names added, removed, changed (new generation) and unchanged.
@@ -702,7 +704,20 @@ class Controller:
         }
         report["unchanged"] = sorted((new.keys() & old.keys()) - set(report["changed"]))
         self.intents = tuple(sorted(new.values(), key=lambda i: i.name))
-        self.states = {n: self.states.get(n, ReconcileState()) for n in new}
+        for name in report["removed"]:
+            # what must outlive the intent's absence: the changes it may not push again (an
+            # operator's rollback, a failed verification) and its rate limit's history; a
+            # revision that brings the intent back (a fallback after a quarantine) must not
+            # re-apply a change an operator undid
+            gone = self.states.get(name)
+            if gone is not None and (gone.quarantined or gone.recent_changes):
+                self._retired_states[name] = ReconcileState(
+                    quarantined=gone.quarantined, recent_changes=gone.recent_changes
+                )
+        self.states = {
+            n: self.states.get(n) or self._retired_states.pop(n, None) or ReconcileState()
+            for n in new
+        }
         for name in report["removed"]:
             self.statuses.pop(name, None)
             self.last_decisions.pop(name, None)

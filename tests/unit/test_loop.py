@@ -224,3 +224,23 @@ async def test_a_loop_class_tick_decides_only_its_intents(rig):
     assert INTENT.name not in controller.last_decisions
     report = await controller.tick(LoopClass.FAST)
     assert [d.intent for d in report.decisions] == [INTENT.name]
+
+
+async def test_an_intent_that_leaves_and_comes_back_keeps_its_quarantine(rig):
+    controller, fakes, clock = rig
+    await ticks(controller, clock, 4, timedelta(seconds=70))
+    assert controller.changes[ChangeStatus.ROLLED_BACK] == 1
+    quarantined = dict(controller.states[INTENT.name].quarantined)
+    assert quarantined
+
+    # a revision without the intent, then a fallback to one with it (GitOps quarantine)
+    controller.replace_intents([replace(INTENT, name="other-intent")])
+    assert INTENT.name not in controller.states
+    controller.replace_intents([INTENT])
+    assert dict(controller.states[INTENT.name].quarantined) == quarantined
+
+    await ticks(controller, clock, 4, timedelta(seconds=70))
+    assert fakes["r2"].calls.count("commit") <= 2  # "other-intent" may try once; INTENT never
+    assert controller.changes[ChangeStatus.ROLLED_BACK] <= 2
+    intent_commits = [r for r in controller.journal.changes() if r.intent == INTENT.name]
+    assert len(intent_commits) == 1  # the change it was refused is not pushed again
