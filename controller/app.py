@@ -15,14 +15,22 @@ from adapters.base import ConfigSession
 from adapters.netconf import NetconfClient
 from adapters.snmp import SnmpPoller
 from controller.config import ControllerSettings
-from controller.errors import IntentError, IntentValidationError
+from controller.errors import ConfigFileError, IntentError, IntentValidationError
 from controller.journal import Journal
 from controller.loop import Controller, ControllerObserver
 from controller.model import Device, Intent
 from controller.sense import Sensor
 from intents.load import IntentSource, load_intent_set
+from policies.twin import Twin, twin_spec_from_text
 
-__all__ = ["ControllerRuntime", "IntentSetError", "build_controller", "load_intent_dir", "utc_now"]
+__all__ = [
+    "ControllerRuntime",
+    "IntentSetError",
+    "build_controller",
+    "load_intent_dir",
+    "load_twin",
+    "utc_now",
+]
 
 
 def utc_now() -> datetime:
@@ -83,6 +91,22 @@ class ControllerRuntime:
         self.journal.close()
 
 
+def load_twin(path: Path) -> Twin:
+    """The what-if twin of the network described by a topology file.
+
+    Raises:
+        ConfigFileError: the file cannot be read or is not a valid topology.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigFileError(str(path), f"cannot read the topology: {exc.strerror}") from exc
+    try:
+        return Twin(twin_spec_from_text(text, str(path)))
+    except ValueError as exc:  # lab.topology.TopologyError names the file, line and field
+        raise ConfigFileError(str(path), f"not a valid topology: {exc}") from exc
+
+
 def build_controller(
     settings: ControllerSettings,
     *,
@@ -100,6 +124,7 @@ def build_controller(
 
     Raises:
         IntentSetError: the intent directory is invalid.
+        ConfigFileError: the topology file is invalid.
     """
     if intents is None:
         intents = load_intent_dir(settings.intents_dir, inventory=settings.inventory)
@@ -113,6 +138,7 @@ def build_controller(
         return await netconf.open_session(device.name)
 
     sensor = Sensor(settings.inventory, open_session=open_session, poller=poller, clock=clock)
+    twin = load_twin(settings.topology) if settings.topology is not None else None
     controller = Controller(
         intents=intents,
         devices=settings.inventory,
@@ -123,6 +149,7 @@ def build_controller(
         apply_settings=settings.apply,
         clock=clock,
         observers=observers,
+        twin=twin,
     )
     return ControllerRuntime(
         controller=controller, sensor=sensor, poller=poller, netconf=netconf, journal=journal

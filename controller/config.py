@@ -139,6 +139,9 @@ class ControllerSettings:
     apply: ApplySettings = field(default_factory=ApplySettings)
     service: ServiceSettings = field(default_factory=ServiceSettings)
     intent_source: IntentSourceSettings | None = None
+    # the network's topology file (the lab's YAML format): the what-if twin's model; None:
+    # the policies act without predictions
+    topology: Path | None = None
 
     @property
     def intents(self) -> IntentSourceSettings:
@@ -190,7 +193,17 @@ def _seconds(node: Node | None, default: timedelta, *, minimum: float = 0.0) -> 
 def _load_settings(path: Path) -> ControllerSettings:
     root = _single_document(path).mapping(
         required=("inventory", "intents"),
-        allowed=("journal", "loop", "apply", "api", "metrics", "logging", "traps", "models"),
+        allowed=(
+            "journal",
+            "loop",
+            "apply",
+            "api",
+            "metrics",
+            "logging",
+            "traps",
+            "models",
+            "topology",
+        ),
     )
     base = path.parent
     inventory = load_inventory(_resolve(base, root["inventory"].string(max_length=4096)))
@@ -208,7 +221,15 @@ def _load_settings(path: Path) -> ControllerSettings:
         apply=_apply_settings(root.get("apply")),
         service=_service_settings(root, base, journal_path),
         intent_source=intent_source,
+        topology=_existing_file(root["topology"], base) if "topology" in root else None,
     )
+
+
+def _existing_file(node: Node, base: Path) -> Path:
+    path = _resolve(base, node.string(max_length=4096))
+    if not path.is_file():
+        raise node.error(f"{path}: no such file", expected="the network's topology YAML")
+    return path
 
 
 def _looks_like_git(location: str) -> bool:

@@ -35,7 +35,7 @@ from controller.loop import ControllerObserver
 from controller.observers import LogObserver
 from lab.runtime import LabNetwork, write_inventory
 from lab.scenarios import get_scenario
-from lab.topology import default_lab
+from lab.topology import DEFAULT_TOPOLOGY_PATH, TOPOLOGIES_DIR, default_lab, topology_names
 
 __all__ = ["DemoOptions", "demo_main", "lab_up_main", "run_demo"]
 
@@ -102,6 +102,7 @@ async def run_demo(
             journal=state_dir / "journal.sqlite",
             loop=LoopSettings(interval=options.interval, violation_ticks=2),
             apply=DEMO_APPLY,
+            topology=DEFAULT_TOPOLOGY_PATH,  # the lab's own: default_lab() reads it
         )
         settings = load_settings(config_path)
         runtime = build_controller(settings, observers=observers)
@@ -143,10 +144,15 @@ def write_controller_config(
     journal: Path,
     loop: LoopSettings,
     apply: ApplySettings,
+    topology: Path | None = None,
 ) -> Path:
-    """Write a ``netpilot.yaml`` for the lab's inventory (what ``netpilot run`` reads)."""
-    config = {
+    """Write a ``netpilot.yaml`` for the lab's inventory (what ``netpilot run`` reads).
+
+    ``topology``: the lab's topology file, for the controller's what-if twin.
+    """
+    config: dict[str, object] = {
         "inventory": str(inventory),
+        **({"topology": str(topology.resolve())} if topology is not None else {}),
         "intents": str(intents_dir.resolve()),
         "journal": str(journal.resolve()),
         "loop": {
@@ -235,6 +241,17 @@ def demo_main(options: DemoOptions) -> int:
     return EXIT_OK
 
 
+def topology_file(args: argparse.Namespace) -> Path | None:
+    """The file of ``lab up``'s topology (None for a generated lab: it has no file)."""
+    if getattr(args, "devices", None) is not None:
+        return None
+    name = str(getattr(args, "topology", "metro"))
+    if name in topology_names():
+        return TOPOLOGIES_DIR / f"{name}.yaml"
+    path = Path(name)
+    return path if path.is_file() else None
+
+
 def lab_up_main(args: argparse.Namespace) -> int:
     """``netpilot lab up|status|fault``: the lab's own commands; ``up`` also writes a
     controller config (``netpilot.yaml``) next to the inventory it writes."""
@@ -254,6 +271,7 @@ def lab_up_main(args: argparse.Namespace) -> int:
             journal=state_dir / "journal.sqlite",
             loop=LoopSettings(),
             apply=ApplySettings(),
+            topology=topology_file(args),
         )
         if args.output != "json":  # JSON mode: only the lab's own JSON lines on stdout
             print(f"controller config: {config} (netpilot run --config {config})", flush=True)

@@ -257,12 +257,15 @@ def test_the_documented_daemon_config_loads_with_its_trap_listener(tmp_path):
     (tmp_path / "intents").mkdir()
     shutil.copy(docs / "inventory.yaml", tmp_path / "inventory.yaml")
     text = text.replace("/etc/netpilot/inventory.yaml", str(tmp_path / "inventory.yaml"))
+    topology = Path(__file__).resolve().parents[2] / "lab" / "topologies" / "metro.yaml"
+    text = text.replace("/etc/netpilot/topology.yaml", str(topology))
     text = text.replace("https://git.example.org/noc/intents.git", str(tmp_path / "intents"))
     text = text.replace("  branch: main\n", "").replace("/var/lib/netpilot", str(tmp_path))
     (tmp_path / "netpilot.yaml").write_text(text)
     settings = load_settings(tmp_path / "netpilot.yaml")
     assert settings.service.trap_listen == ("0.0.0.0", 162)  # noqa: S104 - parsed, not bound
     assert settings.service.metrics_listen == ("127.0.0.1", 9464)
+    assert settings.topology == topology
 
 
 def test_a_trap_listener_needs_a_numeric_address(tmp_path):
@@ -291,3 +294,28 @@ def test_a_slow_loop_cadence_is_read_and_cannot_be_faster_than_the_fast_one(tmp_
     with pytest.raises(ConfigFileError) as raised:
         load_settings(config)
     assert "netpilot.yaml:5" in str(raised.value) and "slowIntervalSeconds" in str(raised.value)
+
+
+def test_a_topology_file_gives_the_controller_its_what_if_twin(tmp_path):
+    from controller.app import load_twin
+    from lab.topology import DEFAULT_TOPOLOGY_PATH
+
+    (tmp_path / "intents").mkdir()
+    (tmp_path / "inventory.yaml").write_text("devices: []\n")
+    config = tmp_path / "netpilot.yaml"
+    head = "inventory: inventory.yaml\nintents: intents\n"
+    config.write_text(head + f"topology: {DEFAULT_TOPOLOGY_PATH}\n")
+    settings = load_settings(config)
+    assert settings.topology == DEFAULT_TOPOLOGY_PATH
+    assert set(load_twin(DEFAULT_TOPOLOGY_PATH).model.device_names) == {"r1", "r2", "r3", "r4"}
+
+    config.write_text(head + "topology: missing.yaml\n")
+    with pytest.raises(ConfigFileError) as raised:
+        load_settings(config)
+    assert "netpilot.yaml:3" in str(raised.value) and "no such file" in str(raised.value)
+
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("devices: [\n")
+    with pytest.raises(ConfigFileError) as invalid:
+        load_twin(broken)
+    assert "broken.yaml" in str(invalid.value) and "not a valid topology" in str(invalid.value)
