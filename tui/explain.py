@@ -78,7 +78,8 @@ def tree(key: str, value: object, depth: int = 0) -> list[Line]:
             return [Line(f"{label}{{}}")]
         lines = [Line(f"{label.rstrip()}")] if key else []
         for k, v in value.items():
-            lines += tree(str(k), v, depth + 1 if key else depth)
+            if not _empty(v):  # a key a policy left unset says nothing
+                lines += tree(str(k), v, depth + 1 if key else depth)
         return lines
     if isinstance(value, list | tuple):
         if not value:
@@ -108,9 +109,14 @@ def _extra(value: Mapping[str, object], known: frozenset[str], depth: int) -> li
     """A mapping's keys beyond ``known``, as tree lines (what a policy added)."""
     lines: list[Line] = []
     for key, item in value.items():
-        if key not in known:
+        if key not in known and not _empty(item):
             lines += tree(str(key), item, depth)
     return lines
+
+
+def _empty(value: object) -> bool:
+    """Nothing to show: a value a policy left unset (None, an empty mapping or list)."""
+    return value is None or (isinstance(value, Mapping | list | tuple) and not value)
 
 
 def _model(value: object, explanation: Mapping[str, object]) -> tuple[Line, ...]:
@@ -120,13 +126,14 @@ def _model(value: object, explanation: Mapping[str, object]) -> tuple[Line, ...]
     if isinstance(value, Mapping):
         name = value.get("name", "?")
         if value.get("source") == "model":
-            who = f"{name} v{value.get('version', '?')} (model)"
+            version = value.get("version")
+            who = f"{name}{f' v{version}' if version is not None else ''} (model)"
         else:
             who = f"{name}: rule {value.get('baseline', '?')} answered"
         lines.append(Line(who))
         if value.get("reason"):
             lines.append(Line(f"why this one: {value['reason']}"))
-        if "confidence" in value:
+        if not _empty(value.get("confidence")):
             lines.append(Line(f"confidence {_number(value['confidence'])}"))
         lines += _extra(
             value,
@@ -135,7 +142,7 @@ def _model(value: object, explanation: Mapping[str, object]) -> tuple[Line, ...]
         )
     else:
         lines.append(Line(str(value)))
-    if "confidence" in explanation:
+    if not _empty(explanation.get("confidence")):
         lines.append(Line(f"confidence {_number(explanation['confidence'])}"))
     return tuple(lines)
 
@@ -210,7 +217,7 @@ def _outcome(
     entry: FeedEntry, change: ChangeView | None, explanation: Mapping[str, object]
 ) -> tuple[Line, ...]:
     lines: list[Line] = []
-    if "predicted" in explanation:
+    if not _empty(explanation.get("predicted")):
         lines.append(Line(f"predicted: {_number(explanation['predicted'])}"))
     result = entry.result
     if result is not None:

@@ -193,7 +193,7 @@ def test_explanation_shows_keys_of_any_shape_as_a_tree():
             {"plan": "raise video on r2", "predicted": {"latencyMs": 12.5}},
             {"plan": "do nothing", "predicted": {"latencyMs": 57.0}},
         ],
-        "arbitration": {"winner": "video-west-east", "losers": ["bulk"], "empty": {}},
+        "arbitration": {"winner": "video-west-east", "losers": ["bulk"], "empty": {}, "none": None},
     }
     richer = replace(acting, decision=replace(decision, explanation=explanation))
     sections = {s.title: [line.text for line in s.lines] for s in explain(richer)}
@@ -218,8 +218,7 @@ def test_explanation_shows_keys_of_any_shape_as_a_tree():
         "arbitration:",
         "  winner: video-west-east",
         "  losers: bulk",
-        "  empty: {}",
-    ]
+    ]  # "empty" and "none": a key a policy left unset says nothing
 
 
 def test_known_keys_in_an_unexpected_shape_are_shown_as_written():
