@@ -329,7 +329,7 @@ class CommandGroups:
     ) -> argparse.ArgumentParser:
         """Add a runnable subcommand with ``--output`` (unless ``json_output`` is False)."""
         parser: argparse.ArgumentParser = subcommands.add_parser(
-            name, parents=[self.common], help=help_text
+            name, parents=[self.common], help=help_text, description=help_text
         )
         parser.set_defaults(handler=handler)
         if json_output:

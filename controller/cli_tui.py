@@ -111,6 +111,10 @@ def _tui(args: argparse.Namespace) -> int:
         address, token_file = daemon_address(
             connect=args.connect, token_file=args.token_file, config=args.config
         )
+        if address.startswith("unix:") and not Path(address[5:]).exists():
+            raise ConfigFileError(
+                address, "no daemon listens there: the socket does not exist (is netpilot run up?)"
+            )
         client = ApiClient(address, read_token(token_file))
         # before the console takes the terminal: a wrong address or token is said plainly
         asyncio.run(client.call("GET", "/v1/status"))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -56,6 +57,12 @@ class Wakeup:
         self._event.clear()
 
 
+def _quiet_skipped_runs(record: logging.LogRecord) -> bool:
+    """Drop the scheduler's "skipped: maximum number of running instances" lines: an
+    overrunning tick is reported once, by the loop (see ``guarded_tick``)."""
+    return "maximum number of running instances" not in record.getMessage()
+
+
 async def run_loop(
     controller: Controller,
     *,
@@ -81,12 +88,24 @@ async def run_loop(
     async def guarded_tick(loop_class: LoopClass | None = None) -> None:
         if stop.is_set():
             return
+        every = slow_interval if loop_class is LoopClass.SLOW and slow_interval else interval
         try:
             async with ticking:
+                started = time.monotonic()
                 if loop_class is None:
                     await controller.tick()
                 else:
                     await controller.tick(loop_class)
+                took = time.monotonic() - started
+                if took > every.total_seconds():
+                    # said once per tick, in our words (the scheduler would say "skipped:
+                    # maximum number of running instances reached" for every missed run)
+                    log.warning(
+                        "tick took %.1f s, longer than its %g s interval: the loop runs late "
+                        "(slow or unreachable devices, or too many for this interval)",
+                        took,
+                        every.total_seconds(),
+                    )
         except NetpilotError as exc:
             # one bad tick is logged; the next one starts from the full state again
             log.warning("tick failed: %s", exc)
@@ -100,6 +119,7 @@ async def run_loop(
                 return
             await guarded_tick()
 
+    logging.getLogger("apscheduler.scheduler").addFilter(_quiet_skipped_runs)
     controller.observers.controller_ready(controller)
     await controller.recover()  # changes a killed predecessor left pending, before any tick
     scheduler = AsyncIOScheduler(timezone=UTC)

@@ -74,11 +74,30 @@ def add_lab_commands(
     up.add_argument(
         "--devices", type=_devices, default=None, help="generate a lab of N devices instead"
     )
-    up.add_argument("--scenario", default="steady", choices=scenario_names())
+    up.add_argument(
+        "--scenario",
+        default="steady",
+        choices=scenario_names(),
+        help="the scripted day and events (default: %(default)s)",
+    )
     up.add_argument("--speed", type=_positive, default=None, help="lab seconds per wall second")
-    up.add_argument("--seed", type=int, default=1)
-    up.add_argument("--state-dir", type=Path, default=Path(".lab"))
-    up.add_argument("--duration", type=_positive, default=None, metavar="SECONDS")
+    up.add_argument(
+        "--seed", type=int, default=1, help="demand noise and video sessions (default: 1)"
+    )
+    up.add_argument(
+        "--state-dir",
+        type=Path,
+        default=Path(".lab"),
+        help="where the inventory, secrets, known_hosts, control socket and netpilot.yaml go "
+        "(default: %(default)s)",
+    )
+    up.add_argument(
+        "--duration",
+        type=_positive,
+        default=None,
+        metavar="SECONDS",
+        help="stop after this many wall seconds (default: until ctrl+c)",
+    )
     up.add_argument(
         "--status-interval",
         type=float,
@@ -175,7 +194,13 @@ def run_lab_command(
         result = inject_fault(args.state_dir, body)
     except ControlError as exc:
         return _fail(str(exc), args.output)
-    print(json.dumps(result) if args.output == "json" else f"ok: {result}")
+    if args.output == "json":
+        print(json.dumps(result))
+    else:
+        shown = result if isinstance(result, dict) else {}
+        print(
+            f"{args.target} {shown.get(args.target, args.name)}: {shown.get('action', args.action)}"
+        )
     return EXIT_OK
 
 

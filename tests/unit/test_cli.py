@@ -201,3 +201,16 @@ def test_the_summary_printer_is_shared_and_readable(capsys):
     ]
     cli.print_summary(SUMMARY, "json")
     assert json.loads(capsys.readouterr().out) == SUMMARY
+
+
+def test_tui_connect_to_a_socket_that_does_not_exist_says_so(capsys, tmp_path):
+    code = cli.main(["tui", "--connect", f"unix:{tmp_path}/netpilot.sock", "--output", "json"])
+    error = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["error"]
+    assert code == cli.EXIT_FAILURE
+    assert "no daemon listens there" in error["message"]
+
+
+def test_every_command_has_a_description_in_its_help(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["tui", "--help"])
+    assert "the operator console" in capsys.readouterr().out

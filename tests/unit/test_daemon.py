@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import timedelta
+
+import pytest
 
 from controller.config import LoopClass
 from controller.daemon import Wakeup, run_loop
@@ -48,7 +51,10 @@ class SlowController:
         return []
 
 
-async def test_ticks_never_overlap_and_shutdown_waits_for_the_running_one():
+async def test_ticks_never_overlap_and_shutdown_waits_for_the_running_one(
+    caplog: pytest.LogCaptureFixture,
+):
+    caplog.set_level(logging.WARNING)
     controller = SlowController()
     stop = asyncio.Event()
 
@@ -67,6 +73,9 @@ async def test_ticks_never_overlap_and_shutdown_waits_for_the_running_one():
     assert controller.finished_ticks == controller.ticks  # none was cut off
     assert controller.drained
     assert controller.recovered  # in-flight changes of an earlier run are settled first
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("longer than its 0.1 s interval" in m for m in messages)  # said by the loop
+    assert not any("maximum number of running instances" in m for m in messages)
 
 
 class GatedController(SlowController):
