@@ -85,13 +85,13 @@ class IntentsScreen(ConsoleScreen):
                 pane.border_title = "Source"
                 yield Static(intent_source_renderable(None), id="intent-source-text")
             with TabPane("History", id="history"), VerticalScroll(id="intent-history") as pane:
-                pane.border_title = "Revisions of the intent"
+                pane.border_title = "History of the intent"
                 yield Static(id="intent-history-text")
             with (
                 TabPane("Revisions", id="revisions"),
                 VerticalScroll(id="intent-revisions") as pane,
             ):
-                pane.border_title = "Intent source"
+                pane.border_title = "Revisions of the intent source"
                 yield Static(id="intent-revisions-text")
 
     def on_mount(self) -> None:
@@ -190,7 +190,7 @@ class IntentsScreen(ConsoleScreen):
             return
         if name == self._selected():
             self.history = history
-            self.query_one("#intent-history", VerticalScroll).border_title = f"Revisions of {name}"
+            self.query_one("#intent-history", VerticalScroll).border_title = f"History of {name}"
             self._render_panels()
 
     @work(exclusive=True, exit_on_error=False, group="intent-revisions")
