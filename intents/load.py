@@ -748,9 +748,16 @@ def _device_ref(node: Node, inventory: Inventory | None) -> str:
         raise node.error(
             f"unknown device {name!r}",
             expected="a device of the inventory",
-            hint=did_you_mean(name, sorted(inventory.names)),
+            hint=did_you_mean(name, sorted(inventory.names)) or _few(inventory.names),
         )
     return name
+
+
+def _few(names: Iterable[str]) -> str:
+    """Every name, when there are few: a short name such as ``r9`` is close to none of
+    ``r1``..``r4`` by similarity alone, and the list is the useful hint."""
+    known = sorted(names)
+    return f"known: {', '.join(known)}" if 0 < len(known) <= 12 else ""
 
 
 def _site_ref(node: Node, inventory: Inventory | None) -> str:

@@ -206,3 +206,11 @@ def test_mutated_good_file_never_crashes(position, insert):
 def test_approve_mode_loads_now_that_operators_can_approve():
     (intent,) = load(GOOD.replace("mode: dry-run", "mode: approve")).intents
     assert intent.mode is IntentMode.APPROVE
+
+
+def test_an_unknown_short_device_name_lists_the_inventory():
+    result = load(GOOD.replace("to: r4", "to: r9"))
+    (error,) = result.errors
+    assert "unknown device 'r9'" in str(error) and error.hint == "known: r1, r2, r3, r4"
+    close = load(GOOD.replace("to: r4", "to: rr4"))
+    assert close.errors[0].hint == "did you mean 'r4'?"  # a close name is still preferred
