@@ -51,7 +51,7 @@ async def test_approvals_list_pending_plans_first_with_their_reasoning():
         table = app.screen.query_one("#approvals", DataTable)
         assert table.border_title == "Plans awaiting approval: 1"
         # the bar under the title counts what waits for an operator
-        assert "6 Approvals 1 7 Models" in nav(app)
+        assert "6 Approvals (1) 7 Models" in nav(app)
         detail = static_text(app, "approval-detail-text")
         assert "r3     + qos/class[name=voice]/priority: - -> 2" in detail
         assert "latencyMs lessThan 20" in detail and "Why" in detail

@@ -45,7 +45,7 @@ def nav_text(current: str, pending: int = 0) -> Text:
             text.append(key, style="bold cyan")
             text.append(f" {title}")
         if mode == "approvals" and pending:
-            text.append(f" {pending}", style="bold black on yellow")
+            text.append(f" ({pending})", style="bold black on yellow")
     return text
 
 
