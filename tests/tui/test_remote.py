@@ -212,7 +212,7 @@ def test_netpilot_tui_refuses_a_daemon_it_cannot_reach(tmp_path):
         check=False,
     )
     assert process.returncode == 1
-    assert "API not reachable" in process.stderr
+    assert "no daemon listens there" in process.stderr
     assert '"error"' in process.stdout.strip().splitlines()[-1]
 
 
