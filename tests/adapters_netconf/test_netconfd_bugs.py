@@ -107,7 +107,7 @@ async def test_bug3_polled_device_never_reverts_so_rollback_is_explicit(session,
     restored = await session.get_running()
     elapsed = loop.time() - started
     assert restored == DeviceConfig()
-    assert elapsed < 0.5, f"rollback took {elapsed:.2f} s"
+    assert elapsed < 5.0, f"rollback took {elapsed:.2f} s"  # bounded: no timer is awaited
     await session.unlock()
 
 
