@@ -31,6 +31,7 @@ from controller.model import ChangeStatus
 if TYPE_CHECKING:
     from adapters.base import ConfigSession
     from controller.api_client import ApiClient
+    from controller.journal import ChangeRecord, EventRecord
 
 __all__ = [
     "COMMAND_MODULES",
@@ -589,13 +590,44 @@ def _changes(args: argparse.Namespace) -> int:
                 json.dumps({"change": record.as_dict(), "timeline": [e.as_dict() for e in events]})
             )
         else:
-            print(f"{record.txn}: {record.status.value} on {record.device} for {record.intent}")
-            print(f"  reason: {record.plan.get('reason')}")
-            for e in events:
-                print(f"  {e.at}  {e.step:<22} {json.dumps(e.detail, default=str)[:160]}")
+            _print_change(record, events)
         return EXIT_OK
     finally:
         journal.close()
+
+
+def _print_change(record: ChangeRecord, events: list[EventRecord]) -> None:
+    """``changes show`` in text: the plan, its diff, why, and the timeline."""
+    print(f"{record.txn}: {record.status.value} on {record.device} for {record.intent}")
+    print(f"  reason: {record.plan.get('reason')}")
+    edits = record.plan.get("edits")
+    if isinstance(edits, list) and edits:
+        print("  diff:")
+        for edit in edits:
+            if isinstance(edit, dict):
+                old, new = edit.get("old") or "-", edit.get("new") or "-"
+                print(f"    {edit.get('device')}: {edit.get('path')}: {old} -> {new}")
+    explanation = record.plan.get("explanation")
+    if isinstance(explanation, dict):
+        shown = {
+            k: explanation[k]
+            for k in ("target", "observed", "model", "predicted", "confidence")
+            if explanation.get(k) not in (None, {}, [], "")
+        }
+        if shown:
+            print("  why:")
+            for key, value in shown.items():
+                print(f"    {key}: {_short(value, 100)}")
+    print("  timeline:")
+    for e in events:
+        detail = ", ".join(f"{k}={_short(v, 60)}" for k, v in e.detail.items())
+        print(f"    {e.at}  {e.step:<22} {detail}")
+
+
+def _short(value: object, width: int) -> str:
+    """A value on one line, cut at ``width`` with an ellipsis (never mid-way unmarked)."""
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 # ------------------------------------------------------------------ reporting (shared)

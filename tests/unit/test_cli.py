@@ -143,6 +143,8 @@ def test_changes_list_and_show_read_without_writing(capsys, journal_file):
     assert [c["txn"] for c in last_json(out)["changes"]] == ["txn-1"]
     code, out, _ = run(capsys, "changes", "show", "txn-1", "--journal", str(journal_file))
     assert code == cli.EXIT_OK and "raise video priority" in out
+    assert "    r2: qos/class[name=video]/priority: - -> 1" in out.splitlines()  # the diff
+    assert "timeline:" in out
     assert journal_file.read_bytes() == before
 
 
