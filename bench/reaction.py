@@ -4,7 +4,8 @@ A generated lab of N devices (default 100) runs in its own process at lab speed 
 is wall time, so the reaction is in real seconds). The controller runs in this process as
 ``netpilot run`` builds it (:func:`controller.app.build_controller`, the APScheduler loop of
 :func:`controller.daemon.run_loop`), with one ``e2e-qos`` intent per access node: the voice
-class from ``edge-west`` to the node keeps its latency under 5 ms (0.8 ms unloaded).
+class from ``edge-west`` to the node keeps its latency under 12 ms (unloaded: 0.8 ms to the
+west site, 8.8 ms to the east one across the 8 ms long-haul ring link).
 
 A trial degrades one access node's primary uplink to a fifth of its capacity (the link
 saturates: every class queues, ~50 ms; raising the voice class's priority on the
@@ -48,7 +49,7 @@ DESCRIPTION = (
     "10 s polling on a 100-device lab"
 )
 
-LATENCY_TARGET_MS = 5.0
+LATENCY_TARGET_MS = 12.0
 DEGRADED_CAPACITY = 0.2
 VIOLATION_TICKS = 2
 VERIFICATION = timedelta(seconds=10)  # the window's upper bound; 3 good samples end it early
