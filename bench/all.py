@@ -324,12 +324,23 @@ def _day(r: Mapping[str, Any]) -> tuple[str, str, str, bool | None]:
                 f"{_get(figures, 'qos_violation_minutes')} QoS min, "
                 f"stall {_get(figures, 'video_stall_ratio')}, flaps {_get(figures, 'flaps')}"
             )
-    met = r.get("goals_met")
+    goals = r.get("goals")
+    met: bool | None = None
+    versus = "no controller and a static-threshold baseline, same run"
+    if isinstance(goals, Mapping):
+        checks = [v for v in goals.values() if isinstance(v, bool)]
+        met = all(checks) if checks else None
+        saving = goals.get("energy_saving_vs_none")
+        if isinstance(saving, int | float):
+            versus += f"; saving vs none {saving:.1%}"
+        failed = [k for k, v in goals.items() if v is False]
+        if failed:
+            versus += "; not met: " + ", ".join(failed)
     return (
         "; ".join(parts) or "-",
-        ">= 20 % energy saved, QoS no worse, stall under target, 0 flaps",
-        "no controller and a static-threshold baseline, same run",
-        met if isinstance(met, bool) else None,
+        ">= 20 % energy saved, QoS no worse, stall under target, 0 flaps, beats baseline",
+        versus,
+        met,
     )
 
 
