@@ -112,7 +112,7 @@ async def test_rejecting_a_plan_on_the_embedded_lab_leaves_the_device_alone(tmp_
         detail = static_text(app, "approval-detail-text")
         assert approval_id in detail and "qos/class[name=video]/priority" in detail
         assert "latencyMs lessThan 30" in detail
-        assert "6 Approvals 1" in " ".join(static_text(app, ".nav-bar").split())
+        assert "6 Approvals (1)" in " ".join(static_text(app, ".nav-bar").split())
 
         # x asks for a reason; none is refused in place; with one, the plan is rejected
         await pilot.press("x")
@@ -360,7 +360,7 @@ async def test_netpilot_tui_connect_in_a_terminal_approves_a_plan(daemon: Daemon
         await asyncio.to_thread(terminal.start, command, width=80, height=24)
         await screen_shows("attached to unix:")
         await screen_shows("video-west-east")
-        await screen_shows("6 Approvals 1 7 Models")  # the evening peak: a plan waits
+        await screen_shows("6 Approvals (1) 7 Models")  # the evening peak: a plan waits
         await asyncio.to_thread(terminal.keys, "6")
         await screen_shows("Plans awaiting approval: 1")
         await asyncio.to_thread(terminal.keys, "a")
