@@ -336,7 +336,7 @@ def _apply_settings(node: Node | None) -> ApplySettings:
     return apply
 
 
-def _address(node: Node) -> tuple[str, int]:
+def _address(node: Node, *, example: str = "0.0.0.0:162") -> tuple[str, int]:
     """``HOST:PORT`` with a numeric address (traps come from the devices' network)."""
     text = node.string()
     host, sep, port_text = text.rpartition(":")
@@ -346,28 +346,17 @@ def _address(node: Node) -> tuple[str, int]:
         ipaddress.ip_address(host)
     except ValueError:
         raise node.error(
-            f"{text!r} is not HOST:PORT with a numeric address", expected="e.g. 0.0.0.0:162"
+            f"{text!r} is not HOST:PORT with a numeric address", expected=f"e.g. {example}"
         ) from None
     if not sep or not 0 <= port <= 65535:
-        raise node.error(f"{text!r} is not HOST:PORT", expected="e.g. 0.0.0.0:162")
+        raise node.error(f"{text!r} is not HOST:PORT", expected=f"e.g. {example}")
     return host, port
 
 
 def _loopback_address(node: Node) -> tuple[str, int]:
     """``HOST:PORT`` with a loopback host: the API and the metrics never face a network."""
-    text = node.string()
-    host, sep, port_text = text.rpartition(":")
-    host = host.strip("[]")
-    try:
-        port = int(port_text)
-        loopback = ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        raise node.error(
-            f"{text!r} is not HOST:PORT with a numeric address", expected="e.g. 127.0.0.1:9464"
-        ) from None
-    if not sep or not 0 <= port <= 65535:
-        raise node.error(f"{text!r} is not HOST:PORT", expected="e.g. 127.0.0.1:9464")
-    if not loopback:
+    host, port = _address(node, example="127.0.0.1:9464")
+    if not ipaddress.ip_address(host).is_loopback:
         raise node.error(
             f"{host} is not a loopback address",
             hint="netpilot serves its API and metrics on loopback or a UNIX socket only; "
