@@ -40,9 +40,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
+from functools import partial
+from typing import TypeVar
 
 import yaml
 
@@ -144,6 +146,9 @@ class IntentSet:
     @property
     def ok(self) -> bool:
         return not self.errors
+
+
+_Part = TypeVar("_Part")
 
 
 @dataclass
@@ -317,10 +322,8 @@ def _parse_intent(document: Node, parse: _Parse) -> Intent | None:
     expectations: list[tuple[Expectation, Node]] = []
     ids: dict[str, Node] = {}
     for index, node in enumerate(expectation_nodes):
-        try:
-            expectation = _parse_expectation(node, index, parse)
-        except IntentValidationError as exc:
-            parse.errors.append(exc)
+        expectation = _collect(parse, partial(_parse_expectation, node, index, parse))
+        if expectation is None:
             continue
         if expectation.id in ids:
             parse.errors.append(
@@ -406,7 +409,22 @@ def _other_type_owning(key: str, owner: ExpectationType, kinds: str) -> str:
     return ""
 
 
-def _parse_expectation(node: Node, index: int, parse: _Parse) -> Expectation:
+def _collect(parse: _Parse, parse_part: Callable[[], _Part | None]) -> _Part | None:
+    """Parse one independent part; on an error, record it and go on (None) so that one run
+    reports every error of a document, not only its first."""
+    try:
+        return parse_part()
+    except IntentValidationError as exc:
+        parse.errors.append(exc)
+        return None
+
+
+def _parse_expectation(node: Node, index: int, parse: _Parse) -> Expectation | None:
+    """One expectation, or None when an error was recorded in ``parse``.
+
+    Its objects, targets and contexts are independent, so an error in one does not hide
+    the errors of the others.
+    """
     fields = node.mapping(
         required=("type", "targets", "objects"), allowed=("id", "verb", "contexts")
     )
@@ -428,12 +446,21 @@ def _parse_expectation(node: Node, index: int, parse: _Parse) -> Expectation:
         if verb_node
         else ExpectationVerb.ENSURE
     )
-    objects = _parse_objects(fields["objects"], spec, parse, enforced=enforced)
-    targets = _parse_targets(fields["targets"], spec, parse, enforced=enforced)
+    errors_before = len(parse.errors)
+    objects = _collect(
+        parse, lambda: _parse_objects(fields["objects"], spec, parse, enforced=enforced)
+    )
+    targets = _collect(
+        parse, lambda: _parse_targets(fields["targets"], spec, parse, enforced=enforced)
+    )
     contexts_node = fields.get("contexts")
     contexts = (
-        _parse_contexts(contexts_node, spec, parse, enforced=enforced) if contexts_node else {}
+        _collect(parse, lambda: _parse_contexts(contexts_node, spec, parse, enforced=enforced))
+        if contexts_node
+        else {}
     )
+    if len(parse.errors) > errors_before or objects is None or targets is None or contexts is None:
+        return None
     return Expectation(
         id=expectation_id,
         type=expectation_type,
@@ -452,8 +479,11 @@ def _parse_targets(
         raise node.error("must hold at least one target")
     targets: list[tuple[Target, Node]] = []
     names: dict[str, Node] = {}
+    errors_before = len(parse.errors)
     for target_node in target_nodes:
-        target = _parse_target(target_node, spec)
+        target = _collect(parse, partial(_parse_target, target_node, spec))
+        if target is None:
+            continue  # every target is checked, so all of their errors are reported
         if target.name in names:
             raise target_node.error(
                 f"target {target.name!r} appears twice in one expectation",
@@ -470,6 +500,8 @@ def _parse_targets(
         assert target_spec is not None
         _warn_direction(target, target_spec, target_node, parse)
         targets.append((target, target_node))
+    if len(parse.errors) > errors_before:
+        return targets  # which targets are missing is unknowable while some did not parse
     given = set(names)
     if spec.one_of_targets and len(given & set(spec.one_of_targets)) != 1:
         choices = " or ".join(spec.one_of_targets)

@@ -1,0 +1,65 @@
+"""Within ONE expectation, every independent error is reported in one run: the objects,
+each target and the contexts are checked even after an earlier part failed."""
+
+from __future__ import annotations
+
+from intents.load import IntentSource, load_intent_set
+from intents.support import FULL_SUPPORT
+from tests.intents.conftest import DEVICES
+
+BROKEN = """\
+apiVersion: netpilot/v1
+kind: Intent
+metadata: {name: video}
+spec:
+  priority: 100
+  expectations:
+    - id: latency
+      type: e2e-qos
+      objects: {trafficClass: video, path: {from: r1, to: r9}}
+      targets:
+        - {name: latencyMs, condition: lessThan, value: 30, unit: s}
+        - {name: lossRatio, condition: lessThan, value: 7}
+      contexts:
+        - {name: timeWindow, value: "25:00-26:00"}
+"""
+
+
+def test_every_error_of_one_expectation_is_reported_with_its_line():
+    result = load_intent_set(
+        [IntentSource("q.yaml", BROKEN)], inventory=DEVICES, support=FULL_SUPPORT
+    )
+    messages = [str(e) for e in result.errors]
+    assert not result.ok
+    # the unknown device (line 9), the wrong unit (line 11), the ratio above 1 (line 12),
+    # the impossible time window (line 14): four errors, each at its own line
+    assert [m.split(":")[1] for m in messages] == ["9", "11", "12", "14"], messages
+    assert "'r9'" in messages[0]
+    assert "unit" in messages[1]
+    assert "25:00-26:00" in messages[3]
+    assert result.intents == ()
+
+
+def test_a_target_error_does_not_invent_a_missing_target_error():
+    # energy-saving needs maxUtilization; when that very target fails to parse, only its own
+    # error is reported, not also "needs a maxUtilization target"
+    text = """\
+apiVersion: netpilot/v1
+kind: Intent
+metadata: {name: night}
+spec:
+  priority: 40
+  expectations:
+    - id: sleep
+      type: energy-saving
+      objects: {devices: [r1], resources: [links]}
+      targets:
+        - {name: powerReductionRatio, condition: greaterThanOrEqual, value: 0.2}
+        - {name: maxUtilization, condition: lessThan, value: 0.8, unit: W}
+"""
+    result = load_intent_set(
+        [IntentSource("e.yaml", text)], inventory=DEVICES, support=FULL_SUPPORT
+    )
+    messages = [str(e) for e in result.errors]
+    assert len(messages) == 1, messages
+    assert messages[0].startswith("e.yaml:12:"), messages
