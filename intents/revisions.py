@@ -25,7 +25,7 @@ from datetime import datetime
 from enum import Enum
 
 from controller.errors import IntentValidationError
-from controller.model import Intent
+from controller.model import AdminState, Intent, IntentMode
 from intents.conflicts import Conflict, PathDevices, resolve_conflicts
 from intents.diff import IntentSetDiff, diff_intent_sets
 from intents.inventory import Inventory
@@ -326,13 +326,51 @@ def quarantine(
             Outcome.QUARANTINED, revision, now, reason, state.active, IntentSetDiff()
         )
     history = tuple(h for h in state.history if h.info.id not in quarantined)
-    fallback = history[0] if history else None
+    fallback = _no_bolder(history[0], state.active) if history else None
     new_state = GitOpsState(active=fallback, history=history[1:], quarantined=quarantined)
     diff = diff_intent_sets(state.active.intents, _intents_of(fallback))
     back_to = f"fell back to revision {fallback.info.short}" if fallback else "no earlier revision"
     return new_state, Admission(
         Outcome.QUARANTINED, revision, now, f"{reason}; {back_to}", fallback, diff, switched=True
     )
+
+
+# how far each mode lets the controller go on its own (higher: further)
+_AUTONOMY = {IntentMode.DRY_RUN: 0, IntentMode.APPROVE: 1, IntentMode.AUTO: 2}
+
+
+def _no_bolder(fallback: ActiveRevision, quarantined: ActiveRevision) -> ActiveRevision:
+    """The fallback revision, held to the caution of the revision it replaces.
+
+    The quarantined revision is the operators' latest word. Where it made an intent more
+    cautious (``approve`` or ``dry-run`` instead of ``auto``, or deactivated it), falling
+    back must not undo that: the fallback's meaning (targets, objects) comes back, its
+    autonomy does not grow. Each capped intent carries a note saying so.
+    """
+    latest = {i.name: i for i in quarantined.enforced}
+    enforced: list[Intent] = []
+    notes = {name: tuple(lines) for name, lines in fallback.evaluation.notes.items()}
+    for intent in fallback.enforced:
+        newer = latest.get(intent.name)
+        if newer is None:
+            enforced.append(intent)
+            continue
+        capped = intent
+        if _AUTONOMY[newer.mode] < _AUTONOMY[intent.mode]:
+            capped = replace(capped, mode=newer.mode)
+        if newer.admin_state is AdminState.DEACTIVATED:
+            capped = replace(capped, admin_state=AdminState.DEACTIVATED)
+        if capped != intent:
+            notes[intent.name] = (
+                *notes.get(intent.name, ()),
+                f"fell back to revision {fallback.info.short} with mode {capped.mode.value} "
+                f"and adminState {capped.admin_state.value}, as the quarantined revision "
+                f"{quarantined.info.short} set them (a fallback never acts more on its own "
+                "than the operators' latest revision allowed)",
+            )
+        enforced.append(capped)
+    evaluation = replace(fallback.evaluation, enforced=tuple(enforced), notes=notes)
+    return replace(fallback, evaluation=evaluation)
 
 
 def blame(state: GitOpsState, intent: str) -> str | None:

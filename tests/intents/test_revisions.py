@@ -165,3 +165,47 @@ def test_history_is_bounded_and_skips_quarantined_revisions():
     state, _ = quarantine(state, state.history[0].info, "bad too", now=T0)
     state, admission = quarantine(state, active_of(state).info, "bad", now=T0)
     assert active_of(admission).info.id == "r12"  # r13 was quarantined before
+
+
+def with_spec(text: str, line: str) -> str:
+    """An intent text with one more ``spec`` line (``mode: ...``, ``adminState: ...``)."""
+    return text.replace("spec:\n", f"spec:\n  {line}\n", 1)
+
+
+def test_a_fallback_never_acts_more_on_its_own_than_the_quarantined_revision_allowed():
+    # a1: video in auto. b2: the operators tighten video (new target) and put it in approve
+    # mode, and deactivate voice. b2's change fails: fall back to a1's targets, but video
+    # stays in approve mode and voice stays deactivated, each with a note saying why.
+    voice = qos("voice", cls="voice", priority=10)
+    state, _ = step(GitOpsState(), revision("a1", video=qos("video", latency=30), voice=voice))
+    state, _ = step(
+        state,
+        revision(
+            "b2",
+            video=with_spec(qos("video", latency=10), "mode: approve"),
+            voice=with_spec(voice, "adminState: deactivated"),
+        ),
+        minutes=1,
+    )
+    state, admission = change_failed(state, "video", "latency stayed at 14 ms", now=T0)
+    assert admission is not None and admission.outcome is Outcome.QUARANTINED
+    enforced = {i.name: i for i in active_of(state).enforced}
+    assert enforced["video"].expectations[0].targets[0].value == 30  # a1's meaning is back
+    assert enforced["video"].mode.value == "approve"  # b2's caution stays
+    assert enforced["voice"].admin_state.value == "deactivated"
+    notes = active_of(state).evaluation.notes
+    assert "mode approve" in notes["video"][-1] and "b2" in notes["video"][-1]
+    assert "adminState deactivated" in notes["voice"][-1]
+
+
+def test_a_fallback_keeps_its_own_more_cautious_mode():
+    # a1 was the cautious one (dry-run); b2 went to auto and failed: back to dry-run, no note
+    state, _ = step(
+        GitOpsState(), revision("a1", video=with_spec(qos("video", latency=30), "mode: dry-run"))
+    )
+    state, _ = step(state, revision("b2", video=qos("video", latency=10)), minutes=1)
+    state, admission = change_failed(state, "video", "no effect", now=T0)
+    assert admission is not None
+    video = active_of(state).enforced[0]
+    assert video.mode.value == "dry-run"
+    assert not active_of(state).evaluation.notes.get("video")
