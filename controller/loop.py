@@ -79,6 +79,8 @@ class TickReport:
     observations: Mapping[str, Observation]
     # wall seconds per stage: "sense" (collect observations), "decide" (evaluate + policies)
     stages: Mapping[str, float] = field(default_factory=dict)
+    # the loop class this tick decided (None: every intent, e.g. a woken tick or one loop)
+    loop_class: LoopClass | None = None
 
 
 class ObservationSource(Protocol):
@@ -237,6 +239,7 @@ class Controller:
                 "sense": decide_started - sense_started,
                 "decide": time.perf_counter() - decide_started,
             },
+            loop_class=loop_class,
         )
         self.observers.tick_finished(report)
         return report

@@ -7,13 +7,17 @@ serves them on its metrics listener (controller/api.py) at ``/metrics``.
 Metric names follow Prometheus conventions (``_total`` counters, ``_seconds`` units):
 
 - ``netpilot_ticks_total``, ``netpilot_tick_duration_seconds`` (histogram),
-  ``netpilot_stage_duration_seconds{stage}`` (sense, decide), ``netpilot_loop_lag_seconds``
-  (how late a tick started against its interval);
+  ``netpilot_stage_duration_seconds{stage,loop}`` (sense, decide),
+  ``netpilot_loop_lag_seconds{loop}`` (how late a tick started against its own loop's
+  interval). ``loop`` is the loop class a tick decided: ``fast`` (every ``interval``),
+  ``slow`` (every ``slow_interval``) or ``all`` (every intent: the only loop when there is
+  no slow cadence, and the early ticks a wake-up asks for);
 - ``netpilot_device_polls_total{device}``, ``netpilot_device_errors_total{device}``,
   ``netpilot_device_reachable{device}``;
 - ``netpilot_changes_total{status}``, ``netpilot_changes_in_flight``;
 - ``netpilot_intent_fulfilled{intent}`` (1 / 0), ``netpilot_intent_target_value{intent,target}``;
-- ``netpilot_tick_overruns_total`` (ticks longer than the interval: a missed deadline),
+- ``netpilot_tick_overruns_total`` (ticks longer than their loop's interval: a missed
+  deadline),
   ``netpilot_loop_wakeups_total{reason}`` (early ticks: ``trap:linkDown``, ``intents``);
 - ``netpilot_model_status{model,status}`` (1 for the current status: ``active`` or
   ``fallback`` to the rule baseline), ``netpilot_model_champion_version{model}``,
@@ -31,6 +35,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from analytics.registry import ModelRecord, ModelStatus
+from controller.config import LoopClass
 from controller.loop import Controller, TickReport
 from controller.model import ChangeResult, Decision, FulfilmentStatus
 
@@ -43,11 +48,15 @@ class MetricsObserver:
     """A controller observer that keeps the Prometheus metrics up to date.
 
     Args:
-        interval: the loop's tick interval (to measure lag against).
+        interval: the (fast) loop's tick interval.
+        slow_interval: the slow loop's interval, when it has its own cadence (then the
+            ``all`` ticks are the early ones a wake-up asks for: they run off any cadence, so
+            no lag is measured for them).
     """
 
-    def __init__(self, interval: timedelta) -> None:
+    def __init__(self, interval: timedelta, *, slow_interval: timedelta | None = None) -> None:
         self.interval = interval
+        self.slow_interval = slow_interval
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.ticks = Counter("netpilot_ticks", "Loop ticks run", registry=r)
@@ -59,14 +68,15 @@ class MetricsObserver:
         )
         self.stage_seconds = Histogram(
             "netpilot_stage_duration_seconds",
-            "Wall time of one loop stage",
-            ["stage"],
+            "Wall time of one loop stage, per loop class",
+            ["stage", "loop"],
             buckets=_TICK_BUCKETS,
             registry=r,
         )
         self.lag = Gauge(
             "netpilot_loop_lag_seconds",
-            "How late the last tick started against its interval",
+            "How late the last tick of a loop class started against that loop's interval",
+            ["loop"],
             registry=r,
         )
         self.polls = Counter("netpilot_device_polls", "Device observations", ["device"], registry=r)
@@ -99,6 +109,7 @@ class MetricsObserver:
             "netpilot_loop_wakeups", "Early ticks requested, by reason", ["reason"], registry=r
         )
         self._last_tick: datetime | None = None
+        self._last_start: dict[str, datetime] = {}  # per loop label: its last tick's start
         self._running: set[str] = set()
 
     def wakeup(self, reason: str) -> None:
@@ -114,6 +125,14 @@ class MetricsObserver:
         """When the last tick started (None before the first)."""
         return self._last_tick
 
+    def loop_interval(self, loop_class: LoopClass | None) -> timedelta | None:
+        """The cadence ticks of ``loop_class`` run on (None: woken ticks, on no cadence)."""
+        if loop_class is LoopClass.SLOW:
+            return self.slow_interval or self.interval
+        if loop_class is None and self.slow_interval is not None:
+            return None
+        return self.interval
+
     def exposition(self) -> bytes:
         """The metrics in Prometheus' text format."""
         return generate_latest(self.registry)
@@ -127,13 +146,23 @@ class MetricsObserver:
     def tick_finished(self, report: TickReport) -> None:
         self.ticks.inc()
         self.tick_seconds.observe(report.duration.total_seconds())
-        if report.duration > self.interval:
+        loop = _loop_label(report.loop_class)
+        every = self.loop_interval(report.loop_class)
+        # an early (woken) tick has no deadline of its own; it counts against the fast one
+        if report.duration > (every or self.interval):
             self.overruns.inc()
         for stage, seconds in report.stages.items():
-            self.stage_seconds.labels(stage=stage).observe(seconds)
-        if self._last_tick is not None:
-            late = (report.at - self._last_tick - self.interval).total_seconds()
-            self.lag.set(max(0.0, late))
+            self.stage_seconds.labels(stage=stage, loop=loop).observe(seconds)
+        if every is not None:
+            # each loop against its own cadence: a slow tick 5 min after the previous slow
+            # one is on time, not 5 min late against the fast interval
+            previous = self._last_start.get(loop)
+            if previous is not None:
+                late = (report.at - previous - every).total_seconds()
+                self.lag.labels(loop=loop).set(max(0.0, late))
+            else:
+                self.lag.labels(loop=loop).set(0.0)
+            self._last_start[loop] = report.at
         self._last_tick = report.at
         for name, observation in report.observations.items():
             self.polls.labels(device=name).inc()
@@ -159,6 +188,10 @@ class MetricsObserver:
         self._running.discard(result.change_id)
         self.in_flight.set(len(self._running))
         self.changes.labels(status=result.status.value).inc()
+
+
+def _loop_label(loop_class: LoopClass | None) -> str:
+    return "all" if loop_class is None else loop_class.value
 
 
 class _ModelCollector(Collector):

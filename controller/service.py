@@ -191,7 +191,7 @@ async def serve(
     except BaseException:
         store.close()
         raise
-    metrics = MetricsObserver(settings.loop.interval)
+    metrics = MetricsObserver(settings.loop.interval, slow_interval=settings.loop.slow_interval)
     runtime = build_controller(
         settings, intents=manager.enforced(), observers=[LogObserver(), metrics, *observers]
     )

@@ -219,11 +219,14 @@ async def test_a_loop_class_tick_decides_only_its_intents(rig):
 
     controller, fakes, clock = rig
     report = await controller.tick(LoopClass.SLOW)  # energy-only intents: none here
+    assert report.loop_class is LoopClass.SLOW  # the metrics measure it against its interval
     assert report.decisions == ()
     assert report.statuses[0].targets[0].observed == 45.0  # evaluated all the same
     assert INTENT.name not in controller.last_decisions
     report = await controller.tick(LoopClass.FAST)
+    assert report.loop_class is LoopClass.FAST
     assert [d.intent for d in report.decisions] == [INTENT.name]
+    assert (await controller.tick()).loop_class is None  # every intent (a woken tick)
 
 
 async def test_an_intent_that_leaves_and_comes_back_keeps_its_quarantine(rig):
