@@ -19,6 +19,7 @@ decision that must not under-provision needs.
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from typing import ClassVar, Self
 
 import numpy as np
@@ -33,7 +34,10 @@ __all__ = [
     "HoltWinters",
     "QuantileForecaster",
     "SeasonalNaive",
+    "TrendUpperForecast",
     "mean_absolute_percentage_error",
+    "seasonal_upper_ratio",
+    "trend_upper_forecast",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -364,3 +368,129 @@ class QuantileForecaster(HoltWinters):
         point = super().forecast_at(horizon)
         upper: FloatArray = point + self.margin_[min(horizon, self.horizon) - 1]
         return upper
+
+
+# --------------------------------------------------------------------------- live upper forecasts
+#
+# A controller that has just started has minutes of history, not the two days Holt-Winters
+# needs. The two functions below give it an upper forecast anyway: from its own short history
+# (the rule baseline), or from the daily shape of a forecaster trained offline and kept in
+# the model registry.
+
+
+@dataclass(frozen=True, slots=True)
+class TrendUpperForecast:
+    """An upper forecast from a short history (see :func:`trend_upper_forecast`).
+
+    Args:
+        upper: per series, the upper forecast at the horizon.
+        level: per series, the smoothed level now (the EWMA).
+        slope_per_s: per series, the rising trend used (0 when the load falls).
+        margin: per series, the error quantile added.
+        relative_errors: per one-step forecast of the history, its mean relative error over
+            the series with a non-zero value (NaN when all were zero): what a monitor folds.
+    """
+
+    upper: FloatArray
+    level: FloatArray
+    slope_per_s: FloatArray
+    margin: FloatArray
+    relative_errors: FloatArray
+
+
+def trend_upper_forecast(
+    times_s: npt.ArrayLike,
+    history: npt.ArrayLike,
+    *,
+    horizon_s: float,
+    quantile: float = 0.95,
+    alpha: float = 0.3,
+) -> TrendUpperForecast:
+    """The load ``horizon_s`` ahead that each series stays under with probability ``quantile``,
+    from a short, irregular history.
+
+    ``upper = level + max(0, slope) * horizon_s + margin`` per series, where ``level`` is the
+    :class:`EwmaForecaster` level after the history, ``slope`` the least-squares slope of the
+    history over time (a falling trend is not extrapolated: an upper bound must not plan on
+    the load going away), and ``margin`` the ``quantile`` of the EWMA's one-step errors on
+    the history (at least 0). It is the rule baseline of a load forecast when no trained
+    forecaster answers.
+
+    Args:
+        times_s: the samples' times in seconds (increasing; any origin).
+        history: samples x series (a 1-D array is one series).
+        horizon_s: how far ahead, in seconds.
+        quantile: the probability of staying under the forecast.
+        alpha: the EWMA's weight of the newest sample.
+
+    Raises:
+        ValueError: fewer than two samples, times that do not match the samples, or
+            missing values.
+    """
+    matrix = as_matrix(history)
+    times = np.asarray(times_s, dtype=float).reshape(-1)
+    if matrix.shape[0] < 2:
+        raise ValueError("a trend needs at least two samples")
+    if times.shape[0] != matrix.shape[0]:
+        raise ValueError(f"{times.shape[0]} times for {matrix.shape[0]} samples")
+    if not np.isfinite(matrix).all() or not np.isfinite(times).all():
+        raise ValueError("the history has missing values")
+    model = EwmaForecaster(alpha=alpha).fit(matrix[:1])
+    forecasts = model.update(matrix[1:]).reshape(-1, matrix.shape[1])
+    errors = matrix[1:] - forecasts
+    margin: FloatArray = np.maximum(np.quantile(errors, quantile, axis=0), 0.0)
+    centred = times - times.mean()
+    spread = float(np.sum(centred * centred))
+    if spread > 0:
+        slope = centred @ (matrix - matrix.mean(axis=0)) / spread
+    else:
+        slope = np.zeros(matrix.shape[1])
+    rising: FloatArray = np.maximum(slope, 0.0)
+    level: FloatArray = model.level_.copy()
+    upper: FloatArray = level + rising * max(horizon_s, 0.0) + margin
+    actual = matrix[1:]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratios = np.where(actual != 0, np.abs(errors) / np.abs(actual), np.nan)
+    counted = np.sum(np.isfinite(ratios), axis=1)
+    sums = np.nansum(ratios, axis=1)
+    relative: FloatArray = np.where(counted > 0, sums / np.maximum(counted, 1), np.nan)
+    return TrendUpperForecast(upper, level, rising, margin, relative)
+
+
+def seasonal_upper_ratio(model: HoltWinters, *, position: float, steps: int) -> FloatArray:
+    """How much the load may grow from now to ``steps`` samples ahead, by a trained daily shape.
+
+    Per series: the largest upper forecast over the next ``steps`` season slots (level plus
+    the slot's seasonal term, plus a :class:`QuantileForecaster`'s margin for that horizon)
+    divided by the point forecast of the current slot. The model's trend is left out: it
+    was learned on the training window, the ratio only borrows the shape of the day.
+
+    Args:
+        model: a fitted Holt-Winters (or quantile) forecaster.
+        position: where "now" is, in samples since the model's first training sample
+            (``(now - training start) / sampling interval``).
+        steps: the horizon in samples (at least 1; at most a season is looked at).
+
+    Returns:
+        Per series, the ratio (at least 0; 1 where the current point forecast is not
+        positive, as there is no shape to scale).
+
+    Raises:
+        NotFittedError: the model is not fitted.
+    """
+    if not model.is_fitted:
+        raise NotFittedError("seasonal_upper_ratio needs a fitted forecaster")
+    m = model.season_length
+    now_slot = int(round(position)) % m
+    ahead = range(1, max(1, min(int(steps), m)) + 1)
+    margin = getattr(model, "margin_", None)
+    base: FloatArray = model.level_ + model.season_[now_slot]
+    best = np.full_like(base, -np.inf)
+    for h in ahead:
+        value = model.level_ + model.season_[(now_slot + h) % m]
+        if isinstance(margin, np.ndarray):
+            value = value + margin[min(h, margin.shape[0]) - 1]
+        best = np.maximum(best, value)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio: FloatArray = np.where(base > 0, np.maximum(best, 0.0) / base, 1.0)
+    return ratio

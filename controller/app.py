@@ -2,6 +2,11 @@
 
 Used by ``netpilot run`` (a config file), ``netpilot demo`` (the embedded lab's generated
 config) and the tests. Everything it builds is closed by :meth:`ControllerRuntime.close`.
+
+Every intent type gets what its policy needs: the what-if twin (``topology:``), the load
+forecast for energy saving and the stall model's answer for video experience, each from
+the model registry (``models: {store: DIR}``) when a trained model is active there, else
+from its rule baseline (controller/predictors.py).
 """
 
 from __future__ import annotations
@@ -14,13 +19,17 @@ from pathlib import Path
 from adapters.base import ConfigSession
 from adapters.netconf import NetconfClient
 from adapters.snmp import SnmpPoller
+from analytics.registry import ModelKind
 from controller.config import ControllerSettings
 from controller.errors import ConfigFileError, IntentError, IntentValidationError
 from controller.journal import Journal
 from controller.loop import Controller, ControllerObserver
 from controller.model import Device, Intent
+from controller.models_store import DEFAULT_STORE
+from controller.predictors import LoadForecastSource, ModelWatch, StallSource
 from controller.sense import Sensor
 from intents.load import IntentSource, load_intent_set
+from policies.base import PolicySettings
 from policies.twin import Twin, twin_spec_from_text
 
 __all__ = [
@@ -139,6 +148,11 @@ def build_controller(
 
     sensor = Sensor(settings.inventory, open_session=open_session, poller=poller, clock=clock)
     twin = load_twin(settings.topology) if settings.topology is not None else None
+    policy_settings = PolicySettings(violation_ticks=settings.loop.violation_ticks)
+    # the same store `netpilot models` and the daemon's metrics read
+    store = settings.service.model_store or DEFAULT_STORE
+    forecast = LoadForecastSource(ModelWatch(store, ModelKind.LOAD_FORECAST))
+    stall = StallSource(ModelWatch(store, ModelKind.STALL), boost_mbps=policy_settings.boost_mbps)
     controller = Controller(
         intents=intents,
         devices=settings.inventory,
@@ -150,6 +164,9 @@ def build_controller(
         clock=clock,
         observers=observers,
         twin=twin,
+        policy_settings=policy_settings,
+        forecast=forecast,
+        stall=stall,
     )
     return ControllerRuntime(
         controller=controller, sensor=sensor, poller=poller, netconf=netconf, journal=journal

@@ -33,12 +33,16 @@ class Support:
             (a type absent here has no policy: its intents are admitted, not enforced).
         contexts: context names the loop honours on enforced expectations.
         site_pairs: whether an e2e-qos expectation between two sites is measured.
+        subscriber_groups: whether a video-experience expectation's ``subscriberGroup`` is
+            honoured (the devices report subscribers without their group: the policy would
+            act for every subscriber of the selected nodes, not the group's alone).
     """
 
     modes: frozenset[IntentMode]
     measured_targets: Mapping[ExpectationType, frozenset[str]] = field(default_factory=dict)
     contexts: frozenset[str] = frozenset()
     site_pairs: bool = False
+    subscriber_groups: bool = False
 
     def enforces(self, expectation_type: ExpectationType) -> bool:
         """Whether the controller has a policy for this expectation type."""
@@ -49,10 +53,28 @@ class Support:
         return target in self.measured_targets.get(expectation_type, frozenset())
 
 
-# This version: the e2e-qos policy acts on latency and loss measured by path probes.
+# This version (policies.decide runs one policy per type; policies.decide.measure and
+# analytics.kpi.evaluate_intent measure the targets):
+# - e2e-qos acts on latency and loss measured by path probes;
+# - energy-saving acts on the power draw against the fully-awake reference
+#   (powerReductionRatio, powerBudgetWatts: measured with the topology's power profiles, so
+#   they need `topology:`) and keeps maxUtilization (sensed port utilisation), honouring
+#   redundancy and wakeLeadTimeSeconds (the MILP's N+1 rows, the forecast horizon);
+# - video-experience acts on stallRatio (the stall model's answer per subscriber flow).
+#   bitrateKbps is computed alongside, but no action is chosen for it, and nothing
+#   measures startupDelaySeconds: both stay warnings;
+# - timeWindow: outside its window no expectation is acted on (policies.decide.propose),
+#   and energy saving wakes what it put to sleep (policies.energy).
 CURRENT_SUPPORT = Support(
     modes=frozenset({IntentMode.AUTO, IntentMode.DRY_RUN, IntentMode.APPROVE}),
-    measured_targets={ExpectationType.E2E_QOS: frozenset({"latencyMs", "lossRatio"})},
+    measured_targets={
+        ExpectationType.E2E_QOS: frozenset({"latencyMs", "lossRatio"}),
+        ExpectationType.ENERGY_SAVING: frozenset(
+            {"powerReductionRatio", "powerBudgetWatts", "maxUtilization"}
+        ),
+        ExpectationType.VIDEO_EXPERIENCE: frozenset({"stallRatio"}),
+    },
+    contexts=frozenset({"timeWindow", "redundancy", "wakeLeadTimeSeconds"}),
 )
 
 # Everything the schema allows (schema-only checks, and tests of the schema itself).
@@ -71,4 +93,5 @@ FULL_SUPPORT = Support(
     },
     contexts=frozenset({"timeWindow", "redundancy", "wakeLeadTimeSeconds"}),
     site_pairs=True,
+    subscriber_groups=True,
 )

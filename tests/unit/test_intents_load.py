@@ -127,11 +127,11 @@ BROKEN = [
     pytest.param(
         GOOD.replace(
             "      type: e2e-qos\n",
-            "      type: e2e-qos\n      contexts: [{name: timeWindow, value: '18:00-22:00'}]\n",
+            "      type: e2e-qos\n      contexts: [{name: redundancy, value: n+1}]\n",
         ),
         10,
-        "context 'timeWindow' is not supported by this netpilot version yet",
-        id="contexts-not-yet",
+        "unknown context 'redundancy' for an e2e-qos expectation",
+        id="context-of-another-type",
     ),
     pytest.param(
         "apiVersion: netpilot/v1\nkind: Intent\nmetadata: &m {name: a}\nspec: *m\n",
