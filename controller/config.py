@@ -8,6 +8,8 @@ Example ``netpilot.yaml``::
     loop:
       intervalSeconds: 2             # one sense-analyze-decide-act tick
       violationTicks: 2              # consecutive violated evaluations before acting
+      senseDeadlineSeconds: 1.6      # a device that has not answered by then is reported
+                                     # missing for the tick (default: 0.8 x intervalSeconds)
     apply:
       confirmTimeoutSeconds: 120     # whole seconds: the device reverts by itself if netpilot
                                      # goes silent (NETCONF confirm-timeout is a uint32)
@@ -81,6 +83,21 @@ class LoopSettings:
     interval: timedelta = timedelta(seconds=5)
     violation_ticks: int = 2  # hysteresis: a target must be missed this many ticks in a row
     slow_interval: timedelta | None = None
+    # how long a tick waits for one device's observation (None: SENSE_DEADLINE_SHARE of the
+    # interval); a device that has not answered by then is reported missing for that tick
+    sense_deadline: timedelta | None = None
+
+    @property
+    def device_sense_deadline(self) -> timedelta:
+        """The per-device sense deadline in force: the configured one, or by default
+        :data:`SENSE_DEADLINE_SHARE` of the (fast) interval, so one dead device still lets
+        the tick end within its interval, with time left to decide."""
+        if self.sense_deadline is not None:
+            return self.sense_deadline
+        return self.interval * SENSE_DEADLINE_SHARE
+
+
+SENSE_DEADLINE_SHARE = 0.8  # the default sense deadline's share of the tick interval
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,7 +289,9 @@ def _loop_settings(node: Node | None) -> LoopSettings:
     loop = LoopSettings()
     if node is None:
         return loop
-    fields = node.mapping(allowed=("intervalSeconds", "violationTicks", "slowIntervalSeconds"))
+    fields = node.mapping(
+        allowed=("intervalSeconds", "violationTicks", "slowIntervalSeconds", "senseDeadlineSeconds")
+    )
     ticks = fields.get("violationTicks")
     interval = _seconds(fields.get("intervalSeconds"), loop.interval, minimum=0.1)
     slow_node = fields.get("slowIntervalSeconds")
@@ -283,10 +302,21 @@ def _loop_settings(node: Node | None) -> LoopSettings:
             f"one ({interval.total_seconds():g} s)",
             hint="slowIntervalSeconds is the energy loop's cadence, e.g. 300",
         )
+    deadline_node = fields.get("senseDeadlineSeconds")
+    deadline = _seconds(deadline_node, interval, minimum=0.01) if deadline_node else None
+    if deadline is not None and deadline_node is not None and deadline > interval:
+        raise deadline_node.error(
+            f"the sense deadline ({deadline.total_seconds():g} s) is longer than the tick "
+            f"interval ({interval.total_seconds():g} s): one dead device would make every "
+            "tick overrun",
+            hint=f"leave it out for the default ({SENSE_DEADLINE_SHARE:g} x intervalSeconds), "
+            "or set it to at most intervalSeconds",
+        )
     return LoopSettings(
         interval=interval,
         violation_ticks=ticks.integer(minimum=1, maximum=100) if ticks else loop.violation_ticks,
         slow_interval=slow,
+        sense_deadline=deadline,
     )
 
 

@@ -196,6 +196,8 @@ async def serve(
         settings, intents=manager.enforced(), observers=[LogObserver(), metrics, *observers]
     )
     controller = runtime.controller
+    # a dead device costs a tick this long, not its NETCONF timeout (controller/sense.py)
+    runtime.sensor.deadline = settings.loop.device_sense_deadline
     wakeup = Wakeup(listener=metrics.wakeup)
     model_store = settings.service.model_store or DEFAULT_STORE
     metrics.watch_models(lambda: _model_records(model_store))
