@@ -1063,6 +1063,10 @@ class LabNetconfServer:
         if result.datastore is not self._candidate:
             self._candidate = result.datastore
             self._candidate_editors.add(session.session_id)
+            if test_option is EditTestOption.TEST_THEN_SET and not result.errors:
+                # test-then-set validated this whole tree, and trees are never changed in
+                # place: the commit need not validate it again (one validation per edit)
+                self._valid_candidate = result.datastore
         if result.errors:
             raise DatastoreError(*result.errors)
         return "<ok/>"

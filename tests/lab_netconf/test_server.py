@@ -267,6 +267,35 @@ async def test_commit_refuses_an_invalid_candidate(device: Device) -> None:
     assert device.backend.change_count == 0
 
 
+async def test_a_tree_is_validated_once_between_edit_and_commit(
+    device: Device, monkeypatch
+) -> None:
+    """test-then-set validates the whole resulting candidate; the confirmed commit and the
+    confirm then commit that same, unchanged tree without validating it again. A
+    test-option=set edit validated nothing, so its commit validates."""
+    import lab.netconf_server as server_module
+
+    validated: list[ET.Element] = []
+    real = server_module.validate_datastore
+
+    def counting(schema, datastore):  # the server's own validations (edit-config's aside)
+        validated.append(datastore)
+        return real(schema, datastore)
+
+    monkeypatch.setattr(server_module, "validate_datastore", counting)
+    client = await device.connect()
+    await client.lock(target="candidate")
+    await client.edit_config(target="candidate", config=add_interface("eth1"))
+    await client.commit(confirmed=True, timeout="60", persist="p1")
+    await client.commit(persist_id="p1")
+    assert interface_names(device.server.running) == ["eth1"]
+    assert validated == []
+    await client.edit_config(target="candidate", config=add_interface("eth2"), test_option="set")
+    await client.commit()
+    assert len(validated) == 1
+    assert interface_names(device.server.running) == ["eth1", "eth2"]
+
+
 # -- rpc-error as ncclient sees it ------------------------------------------------------
 
 
