@@ -274,9 +274,9 @@ async def test_a_tree_is_validated_once_between_edit_and_commit(
     confirm then commit that same, unchanged tree without validating it again. A
     test-option=set edit validated nothing, so its commit validates."""
     import lab.netconf_server as server_module
+    from lab.datastore import validate_datastore as real
 
     validated: list[ET.Element] = []
-    real = server_module.validate_datastore
 
     def counting(schema, datastore):  # the server's own validations (edit-config's aside)
         validated.append(datastore)
