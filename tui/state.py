@@ -167,8 +167,10 @@ class NetworkSummary:
     devices_up: int
     max_utilization: float | None
     max_utilization_at: str  # "r2 eth2"
-    confirmed: int  # changes the controller made and kept
-    rolled_back: int  # changes undone: verification failed, or an operator rolled them back
+    # counted as the exit summary counts them (``Controller.summary``), so both agree:
+    confirmed: int  # changes the loop made and confirmed (undone ones included)
+    undone: int  # of those, how many an operator rolled back since
+    rolled_back: int  # changes the loop rolled back itself (verification failed)
     in_flight: int
 
 
@@ -378,14 +380,8 @@ class ConsoleState:
             devices_up=up,
             max_utilization=None if best is None else best[0],
             max_utilization_at="" if best is None else best[1],
-            confirmed=sum(
-                1 for c in kept if c.status is ChangeStatus.CONFIRMED and not c.rolled_back_by
-            ),
-            rolled_back=sum(
-                1
-                for c in kept
-                if c.status is ChangeStatus.ROLLED_BACK
-                or (c.status is ChangeStatus.CONFIRMED and c.rolled_back_by)
-            ),
+            confirmed=sum(1 for c in kept if c.status is ChangeStatus.CONFIRMED),
+            undone=sum(1 for c in kept if c.status is ChangeStatus.CONFIRMED and c.rolled_back_by),
+            rolled_back=sum(1 for c in kept if c.status is ChangeStatus.ROLLED_BACK),
             in_flight=sum(1 for c in (*kept, *operator) if c.status is ChangeStatus.PENDING),
         )

@@ -117,8 +117,12 @@ def test_summary_counts_devices_load_and_changes():
     )
     state.set_changes([undo, replace(CHANGE_VIEW, rolled_back_by="chg-undo-1")])
     summary = state.summary()
-    # the operator's rollback is not a change of its own; the change it undid is rolled back
-    assert (summary.confirmed, summary.rolled_back) == (0, 1)
+    # as the exit summary counts: the operator's rollback is not a change of its own; the
+    # change it undid stays counted as confirmed, and as undone
+    assert (summary.confirmed, summary.undone, summary.rolled_back) == (1, 1, 0)
+    failed = replace(CHANGE_VIEW, txn="chg-failed-1", status=ChangeStatus.ROLLED_BACK)
+    state.set_changes([undo, replace(CHANGE_VIEW, rolled_back_by="chg-undo-1"), failed])
+    assert (state.summary().confirmed, state.summary().rolled_back) == (1, 1)
 
 
 def test_explanation_reads_from_target_to_outcome():
@@ -252,3 +256,17 @@ def test_describe_detail_keeps_a_step_on_one_line():
     assert describe_detail({"edits": ["p: 0 -> 1", "q: - -> 2"]}) == "edits: p: 0 -> 1; q: - -> 2"
     long = describe_detail({"detail": "x" * 300}, width=50)
     assert len(long) == 50 and long.endswith("…")
+
+
+def test_status_bar_counts_changes_as_the_exit_summary_does():
+    from tui.widgets.frame import summary_text
+
+    state = evening()
+    undo = replace(
+        CHANGE_VIEW, txn="chg-undo-1", rollback_of=TXN, started_at=at(TICKS) + timedelta(1)
+    )
+    state.set_changes([undo, replace(CHANGE_VIEW, rolled_back_by="chg-undo-1")])
+    line = summary_text(state.summary()).plain
+    assert line.endswith("1 confirmed, 0 rolled back, 1 undone by operator"), line
+    state.set_changes([CHANGE_VIEW])
+    assert summary_text(state.summary()).plain.endswith("1 confirmed, 0 rolled back")

@@ -161,7 +161,9 @@ def test_demo_in_a_terminal_rolls_a_change_back_on_the_device(tmux, tmp_path):
     tmux.keys("y")
     screen = wait_screen(tmux, lambda s: "undone" in s, within=20)
     # the list says what undid the change (the reason column is cut at 80 columns)
-    assert "operator rollback of" in screen and "0 confirmed, 1 rolled back" in screen
+    # the status bar counts as the exit summary below does: 1 confirmed (since undone by an
+    # operator: the list says "undone"), 0 rolled back by the loop itself
+    assert "operator rollback of" in screen and "1 confirmed, 0 rolled back" in screen
 
     # on the device itself: the video class is back to its default priority
     after = asyncio.run(running_config(state, "r2"))
@@ -181,3 +183,5 @@ def test_demo_in_a_terminal_rolls_a_change_back_on_the_device(tmux, tmp_path):
     assert lines, final
     summary = json.loads(lines[-1])
     assert summary["changes"]["confirmed"] == 1 and summary["ticks"] > 0
+    assert summary["changes"]["operator_rollbacks"] == 1
+    assert summary["changes"]["rolled_back"] == 0

@@ -88,6 +88,8 @@ def summary_text(summary: NetworkSummary, notice: str = "", problem: str = "") -
     text.append(f"{summary.confirmed} confirmed", style="green" if summary.confirmed else "")
     text.append(", ")
     text.append(f"{summary.rolled_back} rolled back", style="yellow" if summary.rolled_back else "")
+    if summary.undone:  # last: at 80 columns it may be cut; the Changes list marks them too
+        text.append(f", {summary.undone} undone by operator", style="yellow")
     if summary.in_flight:
         text.append(f", {summary.in_flight} in flight", style="cyan")
     return text
