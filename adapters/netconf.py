@@ -21,14 +21,21 @@ Design points, each forced by a measured fact (docs/benchmarks/netconf.md):
   send queue every ``TICK`` (0.1 s: ~100 ms per RPC), and paramiko adds a second thread per
   connection waking every 0.1 s. Lowering TICK to 5 ms made the sequence lock + edit +
   validate + confirmed commit + confirm + unlock 36 ms, at 200 wake-ups per second per idle
-  session (100 idle sessions: 28 % of a core). Here ncclient builds every request and
-  parses every reply (its operation classes in ``async_mode``), but the bytes travel over
-  asyncssh channels driven by the event loop: an idle session costs no thread and no
-  wake-up (1,000 idle sessions: 0.001 % of a core, 40 KiB each), and an RPC costs one
-  write and one callback. The same sequence's p50 is 5-8 ms against netconfd. The
-  object ncclient's operations talk to is :class:`_NetconfChannel`, which implements the
-  part of ncclient's ``Session`` they use (``send``, listener registry,
-  ``server_capabilities``, ``id``).
+  session (100 idle sessions: 28 % of a core). Here ncclient builds the generic requests
+  (any filter, any ``<config>`` text, notifications; its operation classes in
+  ``async_mode``), but the bytes travel over asyncssh channels driven by the event loop:
+  an idle session costs no thread and no wake-up (1,000 idle sessions: 0.001 % of a core,
+  40 KiB each), and an RPC costs one write and one callback. The same sequence's p50 is
+  5-8 ms against netconfd. The object ncclient's operations talk to is
+  :class:`_NetconfChannel`, which implements the part of ncclient's ``Session`` they use
+  (``send``, listener registry, ``server_capabilities``, ``id``).
+* **The change transaction's requests are rendered here** (lock, discard, get-config of
+  the module, inline validate, edit-config of rendered edits, commits, unlock:
+  :meth:`NetconfSession._call`), and every reply is parsed once: ncclient's per-request
+  objects (a uuid, a threading.Event, a listener registration, an lxml round trip) and its
+  parses of each reply (a full iterparse to route it, then a second parse) were the
+  largest item of the controller's CPU per device-transaction on the 50-device bench
+  (docs/transactions.md).
 * **Host keys** are checked against ``device.netconf.known_hosts`` only (OpenSSH's
   ``[host]:port`` lookup, hashed entries included), never ``~/.ssh``: the known key is
   pinned, so a different key is refused (:class:`~controller.errors.AuthError`). A host
@@ -94,18 +101,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
-from xml.sax.saxutils import quoteattr
+from xml.sax.saxutils import escape, quoteattr
 
 import asyncssh
 import paramiko  # only its known_hosts parser (OpenSSH format, hashed hosts included)
 from ncclient import manager as nc_manager
 from ncclient.operations import edit as nc_edit
-from ncclient.operations import lock as nc_lock
 from ncclient.operations import retrieve as nc_retrieve
 from ncclient.operations import subscribe as nc_subscribe
 from ncclient.operations.errors import MissingCapabilityError as NcMissingCapabilityError
 from ncclient.operations.errors import OperationError
-from ncclient.operations.rpc import RaiseMode
+from ncclient.operations.rpc import RaiseMode, RPCError
 from ncclient.transport.errors import TransportError
 from ncclient.transport.session import HelloHandler, SessionListener
 from ncclient.xml_ import XMLError, parse_root, to_ele
@@ -372,7 +378,10 @@ class _NetconfChannel(asyncssh.SSHClientSession[bytes]):
         self._chunked_out = False
         self._corked: list[bytes] | None = None
         self._listeners: set[Any] = set()
-        self._waiting: dict[Any, asyncio.Future[None]] = {}
+        self._waiting: dict[Any, asyncio.Future[Any]] = {}
+        # requests netpilot renders itself (see NetconfSession._call): message-id -> reply
+        self._calls: dict[str, asyncio.Future[tuple[str, Any]]] = {}
+        self._next_call = 1
         self._hello: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._closed: AdapterError | None = None
 
@@ -551,6 +560,29 @@ class _NetconfChannel(asyncssh.SSHClientSession[bytes]):
         future.add_done_callback(lambda _: self._waiting.pop(rpc, None))
         return future
 
+    def call(self, operation: str) -> asyncio.Future[tuple[str, Any]]:
+        """Send one ``<rpc>`` whose operation netpilot rendered (``operation``: the XML of
+        the operation element, base namespace as default namespace).
+
+        Returns:
+            A future resolved with the reply as text and its parsed root element (None:
+            the reply could be routed but not parsed), or failed with the session's error.
+
+        Raises:
+            TransportError: the session is closed (nothing was sent).
+        """
+        message_id = str(self._next_call)
+        self._next_call += 1
+        self.send(
+            f'{_XML_DECLARATION}<rpc xmlns="{NETCONF_NAMESPACE}" message-id="{message_id}">'
+            f"{operation}</rpc>"
+        )
+        future: asyncio.Future[tuple[str, Any]] = asyncio.get_running_loop().create_future()
+        # kept until its reply comes (or the session ends), even if the caller stopped
+        # waiting: a late reply is then dropped, not taken for an unknown message-id
+        self._calls[message_id] = future
+        return future
+
     def _on_message(self, message: bytes) -> None:
         try:
             raw = message.decode("utf-8")
@@ -565,32 +597,37 @@ class _NetconfChannel(asyncssh.SSHClientSession[bytes]):
                 ProtocolError(self.device, "refused a reply with a document type declaration")
             )
             return
-        # Parsed once, here: the element routes the reply and is handed to the waiting
-        # request (see _checked), so the reply is not parsed again to find its rpc-errors.
-        # (ncclient's parse_root, used before, ran a full iterparse just for the root's
-        # tag: 0.2 ms per <data> reply, more than parsing the whole reply into a tree.)
-        parsed: Any = None
         try:
-            parsed = to_ele(raw)
-            root: tuple[str, Any] | None = (parsed.tag, parsed.attrib)
-        except SyntaxError:  # lxml's XMLSyntaxError: route it by its root alone, if it has one
-            try:
-                root = parse_root(raw)
-            except SyntaxError as exc:
-                self._fail_waiting(ProtocolError(self.device, f"malformed XML reply: {exc}"))
-                return
+            parsed, root = _parse_reply(raw)
+        except SyntaxError as exc:  # lxml's XMLSyntaxError
+            self._fail_waiting(ProtocolError(self.device, f"malformed XML reply: {exc}"))
+            return
         if root is None:
             self._fail_waiting(ProtocolError(self.device, "empty reply"))
             return
         if root[0] == _NOTIFICATION_TAG:
             self._on_notification(raw)
             return
+        self._deliver(raw, parsed, root)
+
+    def _deliver(self, raw: str, parsed: Any, root: tuple[str, Any]) -> None:
+        """Hand a reply to the request it answers (by message-id)."""
+        message_id = root[1].get("message-id")
+        call = self._calls.pop(message_id, None) if root[0] == _RPC_REPLY_TAG else None
+        if call is not None:
+            if not call.done():
+                call.set_result((raw, parsed))
+            return
+        if not self._listeners:
+            self._fail_waiting(
+                ProtocolError(self.device, f"unroutable reply: unknown message-id {message_id!r}")
+            )
+            return
         for listener in list(self._listeners):
             try:
                 listener.callback(root, raw)
             except OperationError as exc:  # no or unknown message-id
                 self._fail_waiting(ProtocolError(self.device, f"unroutable reply: {exc}"))
-        message_id = root[1].get("message-id")
         for rpc, future in list(self._waiting.items()):
             if rpc.event.is_set() and not future.done():
                 future.set_result(parsed if rpc.id == message_id else None)
@@ -609,7 +646,7 @@ class _NetconfChannel(asyncssh.SSHClientSession[bytes]):
         self.notifications.put_nowait(item)
 
     def _fail_waiting(self, error: AdapterError) -> None:
-        for future in list(self._waiting.values()):
+        for future in [*self._waiting.values(), *self._calls.values()]:
             if not future.done():
                 future.set_exception(error)
 
@@ -794,6 +831,25 @@ async def _connect_error(
 # --------------------------------------------------------------------------- errors
 
 
+def _parse_reply(raw: str) -> tuple[Any, tuple[str, Any] | None]:
+    """A reply parsed once: its root element (None if it is not well-formed) and its root's
+    (tag, attributes) for routing (None: empty).
+
+    The element routes the reply and is handed to the waiting request for its rpc-errors,
+    so a reply is not parsed a second time. (ncclient's ``parse_root``, used before for
+    routing, ran a full iterparse for the root's tag alone: 0.2 ms per ``<data>`` reply,
+    more than parsing the whole reply into a tree.)
+
+    Raises:
+        SyntaxError: not even the root element can be read.
+    """
+    try:
+        parsed = to_ele(raw)
+    except SyntaxError:  # malformed after its root, perhaps: route it by its root alone
+        return None, parse_root(raw)
+    return parsed, (parsed.tag, parsed.attrib)
+
+
 def _rpc_error(device: str, errors: list[Any]) -> RpcError:
     """The first error-severity ``<rpc-error>`` of a reply, as :class:`RpcError`."""
     first = errors[0]
@@ -811,7 +867,38 @@ def _rpc_error(device: str, errors: list[Any]) -> RpcError:
 
 
 _OK_TAG = f"{{{NETCONF_NAMESPACE}}}ok"
+_RPC_REPLY_TAG = f"{{{NETCONF_NAMESPACE}}}rpc-reply"
+_XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>'
 _RPC_ERROR_TAG = f"{{{NETCONF_NAMESPACE}}}rpc-error"
+
+
+# the operations of the change transaction, rendered (see NetconfSession._call)
+_CONFIG_FILTER_XML = f'<filter type="subtree">{CONFIG_FILTER.xml}</filter>'
+
+
+def _get_config_xml(source: str) -> str:
+    return f"<get-config><source><{source}/></source>{_CONFIG_FILTER_XML}</get-config>"
+
+
+def _edit_candidate_xml(config: str, *, rollback_on_error: bool) -> str:
+    error_option = "<error-option>rollback-on-error</error-option>" if rollback_on_error else ""
+    return (
+        "<edit-config><target><candidate/></target><default-operation>merge"
+        f"</default-operation>{error_option}{config}</edit-config>"
+    )
+
+
+def _validate_xml(config: DeviceConfig) -> str:
+    # the configuration inline (never <candidate/>: netconfd then loses the candidate on
+    # the next commit)
+    return f"<validate><source>{render_config(config)}</source></validate>"
+
+
+@dataclass(frozen=True, slots=True)
+class _Reply:
+    """The reply to a request netpilot rendered: its text (as ncclient's ``RPCReply.xml``)."""
+
+    xml: str
 
 
 def _reply_errors(root: Any, error_class: type) -> list[Any]:
@@ -932,56 +1019,94 @@ class NetconfSession:
             (parsed,) = await self._replies(name, [rpc])
         return self._checked(name, rpc, parsed)
 
-    async def _pipelined(self, requests: list[tuple[str, type, dict[str, Any]]]) -> list[Any]:
-        """Send several RPCs at once and wait for every reply (RFC 6241 lets a client
-        send requests without waiting; the server answers them in order).
+    async def _call(self, name: str, operation: str) -> _Reply:
+        """Send one request netpilot rendered (see :meth:`_NetconfChannel.call`) and return
+        its reply.
+
+        The change transaction's operations (lock, discard, get-config of the module,
+        inline validate, edit-config of rendered edits, commits, unlock) take this path:
+        their XML comes from our own renderers, so ncclient's request objects (a uuid, a
+        threading.Event, a listener registration and an lxml round trip per request)
+        bought nothing there. Generic operations (any filter, any ``<config>`` text,
+        notifications) still go through ncclient (:meth:`_rpc`).
+
+        Raises:
+            ConnectError, AdapterTimeoutError, ProtocolError, RpcError.
+        """
+        (outcome,) = await self._pipelined([(name, operation)], pipeline=False)
+        if isinstance(outcome, AdapterError):
+            raise outcome
+        return outcome
+
+    async def _pipelined(
+        self, requests: list[tuple[str, str]], *, pipeline: bool = True
+    ) -> list[_Reply | RpcError | ProtocolError]:
+        """Send several rendered requests at once and wait for every reply (RFC 6241 lets
+        a client send requests without waiting; the server answers them in order).
 
         All requests go out in one write, so one SSH packet carries them and the device
         answers them in one round trip. With ``pipeline=False`` (a server that mishandles
-        several requests in one read) they are sent one after the other instead, with the
-        same outcome.
+        several requests in one read: ``NetconfPoolSettings.pipeline_requests``) they are
+        sent one after the other instead, with the same outcome.
 
         Returns:
-            Per request, in order: its parsed reply, or the RpcError / ProtocolError it got
+            Per request, in order: its reply, or the RpcError / ProtocolError it got
             (later requests were still sent and answered).
 
         Raises:
             ConnectError, AdapterTimeoutError: the transport failed (then no outcome is
-                known); MissingCapabilityError, ValueError: a request cannot be built
-                (nothing was sent).
+                known).
         """
-        if not self._pipeline:
-            outcomes: list[Any] = []
-            for name, operation, params in requests:
-                try:
-                    outcomes.append(await self._rpc(name, operation, **params))
-                except (RpcError, ProtocolError) as exc:
-                    outcomes.append(exc)
-            return outcomes
         channel = self._channel
         if self._closed:
             raise ConnectError(self._device, "the session is closed")
-        names = "+".join(name for name, _, _ in requests)
+        if not (pipeline and self._pipeline) and len(requests) > 1:
+            outcomes: list[_Reply | RpcError | ProtocolError] = []
+            for request in requests:
+                outcomes.extend(await self._pipelined([request], pipeline=False))
+            return outcomes
+        names = "+".join(name for name, _ in requests)
         async with channel.lock:
             if not channel.alive:
                 raise ConnectError(self._device, f"<{names}>: the session is closed")
             channel.cork()
             try:
-                rpcs = [
-                    self._request(name, operation, params) for name, operation, params in requests
-                ]
+                waiting = [channel.call(operation) for _, operation in requests]
+            except TransportError as exc:
+                channel.uncork(write=False)
+                raise ConnectError(self._device, f"<{names}>: connection lost") from exc
             except BaseException:
                 channel.uncork(write=False)
                 raise
             channel.uncork()
-            parsed = await self._replies(names, rpcs)
+            replies = await self._wait(names, waiting)
         outcomes = []
-        for (name, _, _), rpc, root in zip(requests, rpcs, parsed, strict=True):
+        for (name, _), (raw, parsed) in zip(requests, replies, strict=True):
             try:
-                outcomes.append(self._checked(name, rpc, root))
+                outcomes.append(self._checked_call(name, raw, parsed))
             except (RpcError, ProtocolError) as exc:
                 outcomes.append(exc)
         return outcomes
+
+    def _checked_call(self, name: str, raw: str, parsed: Any) -> _Reply:
+        """The reply to a rendered request; its rpc-errors raised, its warnings logged."""
+        if parsed is None:
+            try:
+                parsed = to_ele(raw)
+            except (SyntaxError, XMLError) as exc:
+                raise ProtocolError(self._device, f"<{name}>: malformed reply: {exc}") from exc
+        self._raise_errors(name, _reply_errors(parsed, RPCError))
+        return _Reply(raw)
+
+    async def _wait(self, name: str, waiting: list[asyncio.Future[Any]]) -> list[Any]:
+        """The results of ``waiting`` (replies to requests already sent), within the RPC
+        timeout."""
+        try:
+            return await asyncio.wait_for(asyncio.gather(*waiting), self._rpc_timeout)
+        except TimeoutError as exc:
+            raise AdapterTimeoutError(
+                self._device, f"no reply to <{name}> within {self._rpc_timeout:g} s"
+            ) from exc
 
     def _request(self, name: str, operation: type, params: dict[str, Any]) -> Any:
         """Build and send one request (channel lock held)."""
@@ -1007,13 +1132,7 @@ class NetconfSession:
         Returns:
             Per request, its reply's parsed root element (None: see ``expect``).
         """
-        waiting = [self._channel.expect(rpc) for rpc in rpcs]
-        try:
-            return await asyncio.wait_for(asyncio.gather(*waiting), self._rpc_timeout)
-        except TimeoutError as exc:
-            raise AdapterTimeoutError(
-                self._device, f"no reply to <{name}> within {self._rpc_timeout:g} s"
-            ) from exc
+        return await self._wait(name, [self._channel.expect(rpc) for rpc in rpcs])
 
     def _checked(self, name: str, rpc: Any, parsed: Any = None) -> Any:
         """The reply of ``rpc``; its rpc-errors raised, its warnings logged.
@@ -1030,14 +1149,18 @@ class NetconfSession:
             reported = reply.errors
         else:
             reported = _reply_errors(parsed, reply.ERROR_CLS)
+        self._raise_errors(name, reported)
+        return reply
+
+    def _raise_errors(self, name: str, reported: list[Any]) -> None:
+        """Raise the first error-severity rpc-error of a reply; log its warnings."""
         if not reported:
-            return reply
+            return
         errors = [e for e in reported if (e.severity or "error").strip() == "error"]
         if errors:
             raise _rpc_error(self._device, errors)
         for warning in reported:
             logger.info("%s: <%s> warning: %s", self._device, name, warning.message)
-        return reply
 
     # ------------------------------------------------------------------ generic reads
 
@@ -1092,11 +1215,14 @@ class NetconfSession:
 
     async def get_running(self) -> DeviceConfig:
         """``<get-config>`` of running, parsed (see ``ConfigSession.get_running``)."""
-        return parse_config(await self.get_config("running", CONFIG_FILTER), device=self._device)
+        reply = await self._call("get-config", _get_config_xml("running"))
+        return parse_config(reply.xml, device=self._device)
 
     async def get_candidate(self) -> DeviceConfig:
         """``<get-config>`` of candidate, parsed (see ``ConfigSession.get_candidate``)."""
-        return parse_config(await self.get_config("candidate", CONFIG_FILTER), device=self._device)
+        self._require(Capability.CANDIDATE)
+        reply = await self._call("get-config", _get_config_xml("candidate"))
+        return parse_config(reply.xml, device=self._device)
 
     async def get_state(self) -> tuple[tuple[ClassQueue, ...], tuple[ProbeResult, ...]]:
         """``<get>`` filtered to ``/npl:state``, parsed (see ``ConfigSession.get_state``)."""
@@ -1206,7 +1332,7 @@ class NetconfSession:
                 pending).
         """
         self._require(Capability.CANDIDATE)
-        await self._rpc("commit", nc_edit.Commit)
+        await self._call("commit", "<commit/>")
         self._channel.dirty = False
 
     # ------------------------------------------------------------------ ConfigSession writes
@@ -1219,7 +1345,7 @@ class NetconfSession:
         # recorded before sending: a lost reply may still have locked it
         self._channel.locked_datastores.add(datastore)
         try:
-            await self._rpc("lock", nc_lock.Lock, target=datastore)
+            await self._call("lock", f"<lock><target><{datastore}/></target></lock>")
         except RpcError:
             self._channel.locked_datastores.discard(datastore)
             raise
@@ -1229,7 +1355,7 @@ class NetconfSession:
         datastore = _datastore(target)
         if datastore == "candidate":
             self._require(Capability.CANDIDATE)
-        await self._rpc("unlock", nc_lock.Unlock, target=datastore)
+        await self._call("unlock", f"<unlock><target><{datastore}/></target></unlock>")
         self._channel.locked_datastores.discard(datastore)
 
     async def edit_candidate(self, edits: tuple[ConfigEdit, ...]) -> None:
@@ -1241,39 +1367,46 @@ class NetconfSession:
         self._require(Capability.CANDIDATE)
         if not edits:
             return
-        await self.edit_config(render_edits(edits), target="candidate")
+        document = render_edits(edits)
+        rollback = Capability.ROLLBACK_ON_ERROR in self.capabilities
+        self._channel.dirty = True
+        await self._call("edit-config", _edit_candidate_xml(document, rollback_on_error=rollback))
 
     async def validate(self, config: DeviceConfig) -> None:
         """``<validate>`` of the full configuration sent inline (see ``ConfigSession``)."""
         self._require(Capability.VALIDATE)
-        document = to_ele(render_config(config))
-        # a <config> element as source makes ncclient send it inline (never <candidate/>:
-        # netconfd then loses the candidate on the next commit)
-        await self._rpc("validate", nc_edit.Validate, source=document)
+        await self._call("validate", _validate_xml(config))
 
     async def commit(self, *, confirm_timeout: timedelta, persist_id: str) -> None:
         """Confirmed ``<commit>`` with ``<persist>`` (see ``ConfigSession.commit``)."""
         self._require(Capability.CANDIDATE, Capability.CONFIRMED_COMMIT)
         seconds = _confirm_seconds(confirm_timeout, persist_id)
-        await self._rpc(
-            "commit", nc_edit.Commit, confirmed=True, timeout=str(seconds), persist=persist_id
+        await self._call(
+            "commit",
+            f"<commit><confirmed/><confirm-timeout>{seconds}</confirm-timeout>"
+            f"<persist>{escape(persist_id)}</persist></commit>",
         )
         self._channel.dirty = False
 
     async def confirm(self, persist_id: str) -> None:
         """Confirming ``<commit>`` with ``<persist-id>`` (see ``ConfigSession.confirm``)."""
         self._require(Capability.CANDIDATE, Capability.CONFIRMED_COMMIT)
-        await self._rpc("commit", nc_edit.Commit, persist_id=persist_id)
+        await self._call(
+            "commit", f"<commit><persist-id>{escape(persist_id)}</persist-id></commit>"
+        )
 
     async def cancel_commit(self, persist_id: str) -> None:
         """``<cancel-commit>`` with ``<persist-id>`` (see ``ConfigSession.cancel_commit``)."""
         self._require(Capability.CANDIDATE, Capability.CONFIRMED_COMMIT)
-        await self._rpc("cancel-commit", nc_edit.CancelCommit, persist_id=persist_id)
+        await self._call(
+            "cancel-commit",
+            f"<cancel-commit><persist-id>{escape(persist_id)}</persist-id></cancel-commit>",
+        )
 
     async def discard(self) -> None:
         """``<discard-changes>`` (see ``ConfigSession.discard``)."""
         self._require(Capability.CANDIDATE)
-        await self._rpc("discard-changes", nc_edit.DiscardChanges)
+        await self._call("discard-changes", "<discard-changes/>")
         self._channel.dirty = False
 
     async def lock_and_read_running(self) -> DeviceConfig:
@@ -1285,13 +1418,9 @@ class NetconfSession:
         channel.locked_datastores.add("candidate")
         locked, discarded, running = await self._pipelined(
             [
-                ("lock", nc_lock.Lock, {"target": "candidate"}),
-                ("discard-changes", nc_edit.DiscardChanges, {}),
-                (
-                    "get-config",
-                    nc_retrieve.GetConfig,
-                    {"source": "running", "filter": _filter_element(CONFIG_FILTER)},
-                ),
+                ("lock", "<lock><target><candidate/></target></lock>"),
+                ("discard-changes", "<discard-changes/>"),
+                ("get-config", _get_config_xml("running")),
             ]
         )
         if isinstance(locked, RpcError):
@@ -1302,7 +1431,7 @@ class NetconfSession:
         channel.dirty = False
         if isinstance(running, AdapterError):
             raise running
-        return parse_config(str(running.xml), device=self._device)
+        return parse_config(running.xml, device=self._device)
 
     async def load_candidate(
         self, config: DeviceConfig, edits: tuple[ConfigEdit, ...]
@@ -1310,36 +1439,24 @@ class NetconfSession:
         """Inline ``<validate>`` + merge ``<edit-config>`` + ``<get-config>`` of candidate,
         pipelined (see ``ConfigSession.load_candidate``)."""
         self._require(Capability.VALIDATE, Capability.CANDIDATE)
-        requests: list[tuple[str, type, dict[str, Any]]] = [
-            ("validate", nc_edit.Validate, {"source": to_ele(render_config(config))})
-        ]
+        requests = [("validate", _validate_xml(config))]
         if edits:
             rollback = Capability.ROLLBACK_ON_ERROR in self.capabilities
             requests.append(
                 (
                     "edit-config",
-                    nc_edit.EditConfig,
-                    {
-                        "config": render_edits(edits),
-                        "target": "candidate",
-                        "default_operation": "merge",
-                        "error_option": ErrorOption.ROLLBACK_ON_ERROR.value if rollback else None,
-                    },
+                    _edit_candidate_xml(render_edits(edits), rollback_on_error=rollback),
                 )
             )
             self._channel.dirty = True
-        requests.append(
-            (
-                "get-config",
-                nc_retrieve.GetConfig,
-                {"source": "candidate", "filter": _filter_element(CONFIG_FILTER)},
-            )
-        )
+        requests.append(("get-config", _get_config_xml("candidate")))
         outcomes = await self._pipelined(requests)
         for outcome in outcomes:
             if isinstance(outcome, AdapterError):
                 raise outcome
-        return parse_config(str(outcomes[-1].xml), device=self._device)
+        last = outcomes[-1]
+        assert isinstance(last, _Reply)
+        return parse_config(last.xml, device=self._device)
 
     # ------------------------------------------------------------------ notifications
 
