@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from adapters.netconf import NetconfClient, open_session
+from adapters.parsing.framing import encode_message
+from adapters.parsing.netpilot_lab import NAMESPACE as LAB
 from controller.errors import (
     AdapterError,
     AdapterTimeoutError,
@@ -128,6 +130,32 @@ async def test_silent_device_is_timeout_and_a_late_slot_is_not_confused(rogue):
             await session.get_running()
         assert loop.time() - started < 3  # bounded by the endpoint's 1 s timeout
         assert await session.get_running() == DeviceConfig()
+
+
+async def test_a_reply_that_comes_after_its_timeout_is_dropped(rogue):
+    # the reply to the timed-out request arrives in front of the next request's reply: it
+    # is dropped (its request was abandoned), not taken for an unroutable reply
+    abandoned: list[str] = []
+
+    def respond(index: int, message_id: str, request: str) -> Answer:
+        if index == 1:
+            abandoned.append(message_id)
+            return Silent()
+        if index == 2:
+            late = data(
+                abandoned[0],
+                f'<qos xmlns="{LAB}"><class><name>video</name><weight>99</weight></class></qos>',
+            )
+            frames = [encode_message(r.encode(), chunked=True) for r in (late, data(message_id))]
+            return Raw(b"".join(frames))
+        return polite(index, message_id, request)
+
+    _, device = await rogue(respond=respond)
+    async with await open_session(device) as session:
+        with pytest.raises(AdapterTimeoutError):
+            await session.get_running()
+        assert await session.get_running() == DeviceConfig()
+        assert session.alive
 
 
 async def test_reply_with_an_unknown_message_id_fails_the_waiting_rpc(rogue):
