@@ -28,9 +28,10 @@ STRICT = (
 )
 
 
+@pytest.mark.parametrize("gated", [False, True], ids=["ungated", "gated"])
 @pytest.mark.parametrize(("pipeline", "writes_per_exchange"), [(True, 1), (False, 3)])
 async def test_each_exchange_is_one_round_trip_when_pipelined(
-    tmp_path: Path, pipeline: bool, writes_per_exchange: int
+    tmp_path: Path, pipeline: bool, writes_per_exchange: int, gated: bool
 ) -> None:
     async with lab_server(tmp_path) as target:
         proxy, device = await proxied_lab(target, tmp_path)
@@ -38,6 +39,14 @@ async def test_each_exchange_is_one_round_trip_when_pipelined(
         server: Any = target.server
         flush = server._flush
         writes = 0
+        gate_calls = 0
+
+        async def open_gate() -> None:  # a reachable, fast lab device (lab.runtime's gate)
+            nonlocal gate_calls
+            gate_calls += 1
+
+        if gated:
+            server._gate = open_gate
 
         async def counting_flush(session: Any) -> None:
             nonlocal writes
@@ -63,6 +72,7 @@ async def test_each_exchange_is_one_round_trip_when_pipelined(
             await session.discard()
             await session.unlock()
             await session.close()
+            assert (gate_calls > 0) == gated
         finally:
             await client.close()
             await proxy.stop()
