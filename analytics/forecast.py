@@ -409,12 +409,14 @@ def trend_upper_forecast(
     """The load ``horizon_s`` ahead that each series stays under with probability ``quantile``,
     from a short, irregular history.
 
-    ``upper = level + max(0, slope) * horizon_s + margin`` per series, where ``level`` is the
-    :class:`EwmaForecaster` level after the history, ``slope`` the least-squares slope of the
-    history over time (a falling trend is not extrapolated: an upper bound must not plan on
-    the load going away), and ``margin`` the ``quantile`` of the EWMA's one-step errors on
-    the history (at least 0). It is the rule baseline of a load forecast when no trained
-    forecaster answers.
+    ``upper = level + max(0, slope) * min(horizon_s, span) + margin`` per series, where
+    ``level`` is the :class:`EwmaForecaster` level after the history, ``slope`` the
+    least-squares slope of the history over time (a falling trend is not extrapolated: an
+    upper bound must not plan on the load going away), ``span`` the time the history covers
+    (a trend is not extrapolated further ahead than it was seen: a slope fitted on a few
+    noisy seconds says nothing about the next twenty minutes), and ``margin`` the
+    ``quantile`` of the EWMA's one-step errors on the history (at least 0). It is the rule
+    baseline of a load forecast when no trained forecaster answers.
 
     Args:
         times_s: the samples' times in seconds (increasing; any origin).
@@ -447,7 +449,8 @@ def trend_upper_forecast(
         slope = np.zeros(matrix.shape[1])
     rising: FloatArray = np.maximum(slope, 0.0)
     level: FloatArray = model.level_.copy()
-    upper: FloatArray = level + rising * max(horizon_s, 0.0) + margin
+    reach = min(max(horizon_s, 0.0), float(times[-1] - times[0]))
+    upper: FloatArray = level + rising * reach + margin
     actual = matrix[1:]
     with np.errstate(divide="ignore", invalid="ignore"):
         ratios = np.where(actual != 0, np.abs(errors) / np.abs(actual), np.nan)

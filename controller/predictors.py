@@ -105,20 +105,22 @@ class ModelWatch:
     def __init__(self, store: Path | None, kind: ModelKind) -> None:
         self.store = store
         self.kind = kind
-        self._signature: tuple[tuple[str, int], ...] | None = None
+        self._signature: tuple[tuple[str, int, int, int], ...] | None = None
         self._current: RegistryModel | None = None
         self.problem = ""
 
-    def _stat(self) -> tuple[tuple[str, int], ...]:
+    def _stat(self) -> tuple[tuple[str, int, int, int], ...]:
         if self.store is None or not self.store.is_dir():
             return ()
         found = []
         for directory in sorted(self.store.iterdir()):
-            record = directory / "record.json"
             try:
-                found.append((directory.name, record.stat().st_mtime_ns))
+                stat = (directory / "record.json").stat()
             except OSError:
                 continue
+            # records are replaced atomically (a new file renamed over the old one): a new
+            # inode tells a change apart even within the file system's timestamp granularity
+            found.append((directory.name, stat.st_ino, stat.st_mtime_ns, stat.st_size))
         return tuple(found)
 
     def current(self) -> RegistryModel | None:
@@ -240,7 +242,9 @@ class LoadForecastSource:
         models: the store's load-forecast model.
         history: ticks of per-class demand totals kept (bounded).
         min_samples: ticks of history before the rule forecasts (until then: None, the
-            energy policy plans against the current load, as without a forecaster).
+            energy policy plans against the current load, as without a forecaster). Two,
+            the least a trend needs: a sleep acts once its plan stood for the hysteresis
+            (at least two ticks), so it is always planned against a forecast.
         quantile: the rule's upper quantile.
     """
 
@@ -249,7 +253,7 @@ class LoadForecastSource:
         models: ModelWatch,
         *,
         history: int = 120,
-        min_samples: int = 3,
+        min_samples: int = 2,
         quantile: float = 0.95,
     ) -> None:
         self.models = models
