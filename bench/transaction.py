@@ -49,6 +49,7 @@ DESCRIPTION = (
     "without and with a per-commit device latency"
 )
 _READY = "bench-lab-ready"
+GOAL_RATIO = 2.0  # issue #8: the largest plan within twice one device's p50
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -87,7 +88,9 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         "sizes": headline["sizes"],
         "p50_ratio_largest_to_one": headline["p50_ratio_largest_to_one"],
         "commit_latency_ms": headline["commit_latency_ms"],
-        "goal_ratio": 2.0,
+        "cpu_floor_ms_largest": headline["cpu_floor_ms_largest"],
+        "cpu_budget_ms_per_device_txn_for_goal": headline["cpu_budget_ms_per_device_txn_for_goal"],
+        "goal_ratio": GOAL_RATIO,
         "runs": runs,
         "failed_transactions": sum(int(r["failed_transactions"]) for r in runs),
         "lab_devices": headline["lab_devices"],
@@ -269,8 +272,32 @@ async def _measure(
     return {
         "sizes": results,
         "p50_ratio_largest_to_one": ratio,
+        **_cpu_bound(one, largest, max(sizes)),
         "failed_transactions": failures,
         "lab_idle_cpu_percent": None if idle_rate is None else round(idle_rate * 100, 1),
+    }
+
+
+def _cpu_bound(one: object, largest: object, size: int) -> dict[str, float | None]:
+    """The CPU arithmetic of the largest plan (docs/transactions.md).
+
+    The controller and the lab are one Python process each, one event loop each: each can
+    use one core at most, whatever the machine has. So the largest plan cannot take less
+    than ``size`` times the larger of the two CPU costs per device-transaction (the floor,
+    with perfect overlap of the two processes), and the goal (``GOAL_RATIO`` times one
+    device's p50) needs each side's CPU per device-transaction at or under
+    ``GOAL_RATIO * p50(1) / size`` (the budget).
+    """
+    if not isinstance(one, dict) or not isinstance(largest, dict) or size < 2:
+        return {"cpu_floor_ms_largest": None, "cpu_budget_ms_per_device_txn_for_goal": None}
+    costs = [
+        float(largest[key])
+        for key in ("controller_cpu_ms_per_device_txn", "lab_cpu_ms_per_device_txn")
+        if largest.get(key) is not None
+    ]
+    return {
+        "cpu_floor_ms_largest": round(size * max(costs), 1),
+        "cpu_budget_ms_per_device_txn_for_goal": round(GOAL_RATIO * float(one["p50_ms"]) / size, 2),
     }
 
 
@@ -320,6 +347,11 @@ def format_text(result: dict[str, object]) -> str:
         lines.append(
             f"p50 ratio largest/one: {run_['p50_ratio_largest_to_one']} "
             f"(lab idle CPU {run_['lab_idle_cpu_percent']} %, taken off its figures)"
+        )
+        lines.append(
+            f"CPU floor of the largest plan (one core per process): "
+            f"{run_.get('cpu_floor_ms_largest')} ms; CPU per device-transaction and side the "
+            f"goal allows: {run_.get('cpu_budget_ms_per_device_txn_for_goal')} ms"
         )
     lines.append(
         f"goal: largest/one <= {result['goal_ratio']} (without device latency: "
