@@ -63,11 +63,12 @@ from controller.model import (
 from intents.contexts import expectation_applies, redundancy, wake_lead_time
 from lab.config import TrafficClass as LabClass
 from lab.equipment import RadioSpec
+from lab.network import NetworkState
 from lab.topology import Link
 from policies._scipy import solve_milp
 from policies.base import ActionKind, Candidate, Proposal, World
 from policies.predict import max_utilization, meets, twin_targets
-from policies.twin import Twin, TwinView, with_power_modes
+from policies.twin import ENDPOINT_ROLES, Twin, TwinView, with_power_modes
 
 __all__ = ["EnergyReport", "SleepSolution", "energy_report", "propose_energy", "sleep_plan"]
 
@@ -431,6 +432,7 @@ def _build(
     holds: bool,
     cuts: Sequence[tuple[frozenset[str], frozenset[tuple[str, str]]]],
     radio_loads: Mapping[str, Mapping[str, float]],
+    reserve: float = 0.0,
 ) -> tuple[_Program, dict[str, int], dict[tuple[str, str], int], dict[tuple[str, str], int]]:
     program = _Program()
     link_var: dict[str, int] = {}
@@ -467,7 +469,16 @@ def _build(
     _flows(program, twin, view, link_var, demands, bound)
     if n_plus_one:
         _redundancy(program, twin, view, link_var, demands)
-    _radio(program, twin, carrier_var, radio_loads, bound, n_plus_one)
+    _radio(
+        program,
+        twin,
+        carrier_var,
+        radio_loads,
+        bound,
+        n_plus_one,
+        asleep_now=elements.asleep_carriers,
+        reserve=reserve,
+    )
     for cut_links, cut_carriers in cuts:
         row = {link_var[n]: 1.0 for n in cut_links if n in link_var}
         row.update({carrier_var[k]: 1.0 for k in cut_carriers if k in carrier_var})
@@ -496,11 +507,14 @@ def _flows(
     bound: float,
 ) -> None:
     arcs = _arcs(twin, view)
+    endpoints = _endpoints(twin)
     origins = sorted({o for o, _ in demands})
     flow: dict[tuple[str, int], int] = {}
     for origin in origins:
-        for a in range(len(arcs)):
-            flow[(origin, a)] = program.var(0.0, integer=False, upper=math.inf)
+        for a, (_, tail, _) in enumerate(arcs):
+            # an endpoint forwards only its own traffic (see _endpoints)
+            through = tail in endpoints and tail != origin
+            flow[(origin, a)] = program.var(0.0, integer=False, upper=0.0 if through else math.inf)
     nodes = twin.model.device_names
     for origin in origins:
         sent = sum(rate for (o, _), rate in demands.items() if o == origin)
@@ -536,14 +550,19 @@ def _redundancy(
     demands: Mapping[tuple[str, str], float],
 ) -> None:
     arcs = _arcs(twin, view)
+    endpoints = _endpoints(twin)
     pairs = sorted({tuple(sorted(pair)) for pair in demands})
     nodes = twin.model.device_names
     links = {link.name: link for link, _, _ in arcs}
-    partitions = _bridge_components(twin, view)
     for source, target in pairs:
-        if not _two_disjoint_possible(partitions, source, target):
+        if _disjoint_paths(arcs, endpoints, source, target) < 2:
             continue  # the network itself cannot give two paths now (a fault): not required
-        g = {a: program.var(0.0, integer=False) for a in range(len(arcs))}
+        g = {
+            a: program.var(
+                0.0, integer=False, upper=0.0 if _through(tail, source, endpoints) else 1.0
+            )
+            for a, (_, tail, _) in enumerate(arcs)
+        }
         for node in nodes:
             balance = 2.0 if node == source else -2.0 if node == target else 0.0
             row: dict[int, float] = {}
@@ -563,40 +582,55 @@ def _redundancy(
             program.row(row, -math.inf, 1.0)
 
 
-def _bridge_components(twin: Twin, view: TwinView) -> list[dict[str, int]]:
-    """For each link that is up and a bridge, the component of every device without it."""
-    up = [link for link in twin.topology.links if link.name not in view.conditions.links_down]
-    names = twin.model.device_names
-    partitions: list[dict[str, int]] = []
-    for removed in up:
-        neighbours: dict[str, list[str]] = {n: [] for n in names}
-        for link in up:
-            if link is not removed:
-                neighbours[link.a.device].append(link.b.device)
-                neighbours[link.b.device].append(link.a.device)
-        component: dict[str, int] = {}
-        for start in names:
-            if start in component:
-                continue
-            label = len(set(component.values()))
-            component[start] = label
-            frontier = [start]
-            while frontier:
-                here = frontier.pop()
-                for there in neighbours[here]:
-                    if there not in component:
-                        component[there] = label
-                        frontier.append(there)
-        if len(set(component.values())) > 1:
-            partitions.append(component)
-    return partitions
+def _endpoints(twin: Twin) -> frozenset[str]:
+    """Devices that originate and terminate traffic (edge and access: the twin's endpoint
+    roles). They forward only their own: a path through an access node couples its
+    subscribers' fate to another node's load (a flash crowd behind one access node would
+    fill the other's uplink), and no operator routes transit through customer access."""
+    return frozenset(d.name for d in twin.topology.devices if d.role in ENDPOINT_ROLES)
 
 
-def _two_disjoint_possible(
-    partitions: Sequence[Mapping[str, int]], source: str, target: str
-) -> bool:
-    """Whether no single link's loss separates the two (Menger: two link-disjoint paths)."""
-    return all(p[source] == p[target] for p in partitions)
+def _through(tail: str, source: str, endpoints: frozenset[str]) -> bool:
+    """Whether an arc leaving ``tail`` would make ``tail`` a transit hop for ``source``."""
+    return tail in endpoints and tail != source
+
+
+def _disjoint_paths(
+    arcs: Sequence[tuple[Link, str, str]], endpoints: frozenset[str], source: str, target: str
+) -> int:
+    """How many link-disjoint paths join the two over the links that are up, transiting no
+    endpoint (Menger: a unit-capacity max flow, by augmenting paths; at most 2 needed)."""
+    capacity: dict[tuple[str, str, str], int] = {}
+    adjacent: dict[str, list[tuple[str, str]]] = {}
+    for link, tail, head in arcs:
+        if _through(tail, source, endpoints):
+            continue
+        capacity[(link.name, tail, head)] = 1
+        adjacent.setdefault(tail, []).append((link.name, head))
+    found = 0
+    while found < 2:
+        parent: dict[str, tuple[str, str]] = {}
+        frontier = [source]
+        seen = {source}
+        while frontier and target not in seen:
+            here = frontier.pop(0)
+            for name, there in adjacent.get(here, ()):
+                if there in seen or capacity.get((name, here, there), 0) <= 0:
+                    continue
+                seen.add(there)
+                parent[there] = (name, here)
+                frontier.append(there)
+        if target not in seen:
+            break
+        node = target
+        while node != source:
+            name, back = parent[node]
+            capacity[(name, back, node)] -= 1
+            capacity[(name, node, back)] = capacity.get((name, node, back), 0) + 1
+            adjacent.setdefault(node, []).append((name, back))
+            node = back
+        found += 1
+    return found
 
 
 _MAX_PATTERN_CARRIERS = 12  # 2**12 patterns per site at most
@@ -619,18 +653,30 @@ def _covered(radio: RadioSpec, asleep: frozenset[str], n_plus_one: bool) -> bool
 
 
 def _radio_patterns(
-    radio: RadioSpec, loads: Mapping[str, float], bound: float, n_plus_one: bool
+    radio: RadioSpec,
+    loads: Mapping[str, float],
+    bound: float,
+    n_plus_one: bool,
+    *,
+    asleep_now: frozenset[str] = frozenset(),
+    reserve: float = 0.0,
 ) -> list[frozenset[str]]:
     """Every set of a site's carriers that may sleep together: coverage kept and the cells'
     load fitting after handover (the lab's rule, exactly). Nothing asleep is always allowed
-    (a site overloaded fully awake is the network's limit, not the plan's)."""
+    (a site overloaded fully awake is the network's limit, not the plan's).
+
+    A hysteresis band against flapping: a pattern that puts to sleep a carrier awake now
+    must fit under ``bound x (1 - reserve)``; keeping asleep what already sleeps only under
+    ``bound`` (what wakes a carrier). Without the band, a forecast that hovers at the bound
+    sleeps a carrier one tick and wakes it the next."""
     names = [k.name for _, k in radio.carriers()]
     if len(names) > _MAX_PATTERN_CARRIERS:
         return [frozenset()]
     patterns: list[frozenset[str]] = [frozenset()]
     for mask in range(1, 1 << len(names)):
         asleep = frozenset(n for i, n in enumerate(names) if mask >> i & 1)
-        if _covered(radio, asleep, n_plus_one) and _handover_ok(radio, asleep, loads, bound):
+        limit = bound * (1.0 - reserve) if asleep - asleep_now else bound
+        if _covered(radio, asleep, n_plus_one) and _handover_ok(radio, asleep, loads, limit):
             patterns.append(asleep)
     return patterns
 
@@ -642,6 +688,9 @@ def _radio(
     radio_loads: Mapping[str, Mapping[str, float]],
     bound: float,
     n_plus_one: bool,
+    *,
+    asleep_now: frozenset[tuple[str, str]] = frozenset(),
+    reserve: float = 0.0,
 ) -> None:
     """Each site sleeps exactly one of its allowed patterns (one binary per pattern): the
     radio rule is nonlinear (a sleeping cell hands its load to the overlapping cells that
@@ -649,7 +698,14 @@ def _radio(
     for device in sorted({d for d, _ in carrier_var}):
         radio = twin.topology.device(device).radio
         assert radio is not None
-        patterns = _radio_patterns(radio, radio_loads[device], bound, n_plus_one)
+        patterns = _radio_patterns(
+            radio,
+            radio_loads[device],
+            bound,
+            n_plus_one,
+            asleep_now=frozenset(c for d, c in asleep_now if d == device),
+            reserve=reserve,
+        )
         chosen = [program.var(0.0, integer=True) for _ in patterns]
         program.row(dict.fromkeys(chosen, 1.0), 1.0, 1.0)
         for _, carrier in radio.carriers():
@@ -722,6 +778,7 @@ def sleep_plan(
             holds=holds,
             cuts=cuts,
             radio_loads=radio_loads,
+            reserve=world.settings.min_headroom,
         )
         result = solve_milp(
             np.array(program.cost),
@@ -836,8 +893,14 @@ def _check(
         and port.utilization > bound
         and port.utilization > awake.port(device, name).utilization + 1e-3
     ]
+    # demands the plan sends through an endpoint that fully awake routing does not
+    endpoints = _endpoints(twin)
+    transit = sorted(
+        f"{o}->{d}/{c.value}"
+        for o, d, c in _transiting(state, endpoints) - _transiting(awake, endpoints)
+    )
     paths: dict[str, object] = {}
-    ok = unrouted <= unrouted_awake + 1e-6 and not over
+    ok = unrouted <= unrouted_awake + 1e-6 and not over and not transit
     for other in world.intents:
         for e in other.expectations:
             if e.type is not ExpectationType.E2E_QOS:
@@ -867,7 +930,17 @@ def _check(
         "unroutable_mbps": round(unrouted, 3),
         "max_utilization": round(utilization, 4),
         "over_bound_by_the_plan": over,
+        "through_an_endpoint": transit,
         "qos_paths": paths,
+    }
+
+
+def _transiting(state: NetworkState, endpoints: frozenset[str]) -> set[tuple[str, str, LabClass]]:
+    """Demands with a route (any equal-cost one) through an endpoint that is neither end."""
+    return {
+        key
+        for key, kpi in state.paths.items()
+        if key in state.flows and any(hop in endpoints for path in kpi.paths for hop in path[1:-1])
     }
 
 
