@@ -1100,13 +1100,36 @@ class NetconfSession:
 
     async def _wait(self, name: str, waiting: list[asyncio.Future[Any]]) -> list[Any]:
         """The results of ``waiting`` (replies to requests already sent), within the RPC
-        timeout."""
+        timeout; when it fails, every one of them is cancelled (a late reply is dropped).
+
+        One timer for the exchange, the futures awaited in order (the replies come in
+        order): ``wait_for(gather(...))`` made a task, a gathering future and a timer per
+        exchange, which showed in the CPU per device-transaction.
+
+        Raises:
+            AdapterTimeoutError: not every reply came within the RPC timeout.
+        """
+        expired = False
+
+        def expire() -> None:
+            nonlocal expired
+            expired = True
+            for future in waiting:
+                future.cancel()
+
+        timer = asyncio.get_running_loop().call_later(self._rpc_timeout, expire)
         try:
-            return await asyncio.wait_for(asyncio.gather(*waiting), self._rpc_timeout)
-        except TimeoutError as exc:
-            raise AdapterTimeoutError(
-                self._device, f"no reply to <{name}> within {self._rpc_timeout:g} s"
-            ) from exc
+            return [await future for future in waiting]
+        except asyncio.CancelledError:
+            if expired:
+                raise AdapterTimeoutError(
+                    self._device, f"no reply to <{name}> within {self._rpc_timeout:g} s"
+                ) from None
+            raise
+        finally:
+            timer.cancel()
+            for future in waiting:
+                future.cancel()  # a no-op for those done; the rest were abandoned
 
     def _request(self, name: str, operation: type, params: dict[str, Any]) -> Any:
         """Build and send one request (channel lock held)."""
