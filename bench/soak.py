@@ -7,6 +7,14 @@ API, the journal). Every sample window records the process's RSS, the ticks' dur
 the loop lag (how late a tick started against its interval). The figures to compare are the
 first window's against the last one's: memory and lag must not grow (issue #10 asks for a
 30-minute run at 1,000 devices; ``--minutes`` shortens it).
+
+The RSS is also kept after every tick, with the number of subscriber flows the tick observed:
+the lab's video sessions follow its daily profile (x60: a lab day in 24 minutes), and what a
+tick holds grows and shrinks with them. A run that covers a lab day and more also compares
+the RSS of two ticks one lab day apart (same time of day, same workload): the growth that
+no workload explains. The result says which allocator settings were in force (the daemon
+trims the C heap after every tick; ``MALLOC_ARENA_MAX`` and ``PYTHONMALLOC`` come from the
+environment, as in the systemd unit, docs/examples/netpilot.service).
 """
 
 from __future__ import annotations
@@ -49,6 +57,12 @@ def run(args: argparse.Namespace) -> dict[str, object]:
     return asyncio.run(_run(args.devices, args.minutes, args.interval, args.speed))
 
 
+def _malloc_trims() -> bool:
+    from controller import daemon
+
+    return daemon._MALLOC_TRIM is not None
+
+
 def _rss_mb() -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -57,11 +71,14 @@ def _rss_mb() -> float:
 
 
 class _Sampler:
-    """An observer that keeps tick durations, lags and errors per sample window."""
+    """An observer that keeps tick durations, lags and errors per sample window, and the
+    RSS and subscriber flows after every tick."""
 
     def __init__(self, interval: float) -> None:
         self.interval = interval
         self.windows: list[dict[str, list[float]]] = [{"tick": [], "lag": [], "errors": []}]
+        self.rss_by_tick: list[float] = []
+        self.flows_by_tick: list[int] = []
         self._last_start: float | None = None
 
     def controller_ready(self, controller: object) -> None:
@@ -76,6 +93,10 @@ class _Sampler:
         self._last_start = started
         errors = sum(1 for o in report.observations.values() if o.errors)
         window["errors"].append(float(errors))
+        # read when the tick has ended: its observations are still referenced (the API's
+        # event feed keeps the newest ticks'), the daemon's trim comes after the observers
+        self.rss_by_tick.append(round(_rss_mb(), 1))
+        self.flows_by_tick.append(sum(len(o.subscribers) for o in report.observations.values()))
 
     def change_started(self, decision: object, txn: str) -> None:
         return None
@@ -151,6 +172,19 @@ async def _run(devices: int, minutes: float, interval: float, speed: float) -> d
             stop.set()
             await task
     first, last = sampler.windows[0], sampler.windows[-2]
+    warm = len(first["tick"])  # the first window's ticks: sessions open, event feed filled
+    day = round(86_400 / (interval * speed))  # ticks per lab day
+    rss_ticks, flows = sampler.rss_by_tick, sampler.flows_by_tick
+    same_time = (
+        {
+            "ticks": [warm, warm + day],
+            "rss_mb": [rss_ticks[warm - 1], rss_ticks[warm + day - 1]],
+            "subscriber_flows": [flows[warm - 1], flows[warm + day - 1]],
+            "rss_growth_mb": round(rss_ticks[warm + day - 1] - rss_ticks[warm - 1], 1),
+        }
+        if warm >= 1 and len(rss_ticks) >= warm + day
+        else None
+    )
     return {
         "devices": devices,
         "minutes": minutes,
@@ -160,6 +194,15 @@ async def _run(devices: int, minutes: float, interval: float, speed: float) -> d
         "rss_mb_before_controller": round(rss_before, 1),
         "rss_kb_per_device_end": round((rss[-1] - rss_before) * 1024 / devices, 1),
         "rss_growth_mb": round(rss[-1] - rss[0], 1),
+        # RSS after each tick (the daemon trims after it), and the flows it observed
+        "rss_mb_by_tick": rss_ticks,
+        "subscriber_flows_by_tick": flows,
+        "rss_same_lab_time": same_time,
+        "allocator": {
+            "malloc_trim_after_tick": _malloc_trims(),
+            "MALLOC_ARENA_MAX": os.environ.get("MALLOC_ARENA_MAX"),
+            "PYTHONMALLOC": os.environ.get("PYTHONMALLOC"),
+        },
     }
 
 
@@ -167,6 +210,14 @@ def format_text(result: dict[str, object]) -> str:
     start, end = result["start"], result["end"]
     assert isinstance(start, dict)
     assert isinstance(end, dict)
+    same = result.get("rss_same_lab_time")
+    same_text = (
+        f"\nticks {same['ticks'][0]} and {same['ticks'][1]} (one lab day apart): RSS "
+        f"{same['rss_mb'][0]} -> {same['rss_mb'][1]} MB, subscriber flows "
+        f"{same['subscriber_flows'][0]} -> {same['subscriber_flows'][1]}"
+        if isinstance(same, dict)
+        else ""
+    )
     return (
         f"{result['devices']} devices for {result['minutes']} min at {result['interval_s']} s "
         f"ticks\n"
@@ -178,5 +229,5 @@ def format_text(result: dict[str, object]) -> str:
         f"growth {result['rss_growth_mb']} MB\n"
         f"CPU per device per tick: controller {end['controller_cpu_ms_per_device_tick']} ms, "
         f"lab {end['lab_cpu_ms_per_device_tick']} ms; overruns {start['overruns']} -> "
-        f"{end['overruns']}"
+        f"{end['overruns']}" + same_text
     )
