@@ -63,12 +63,11 @@ from controller.model import (
 from intents.contexts import expectation_applies, redundancy, wake_lead_time
 from lab.config import TrafficClass as LabClass
 from lab.equipment import RadioSpec
-from lab.network import NetworkState
 from lab.topology import Link
 from policies._scipy import solve_milp
 from policies.base import ActionKind, Candidate, Proposal, World
 from policies.predict import max_utilization, meets, twin_targets
-from policies.twin import ENDPOINT_ROLES, Twin, TwinView, with_power_modes
+from policies.twin import Twin, TwinView, endpoint_transit, with_power_modes
 
 __all__ = ["EnergyReport", "SleepSolution", "energy_report", "propose_energy", "sleep_plan"]
 
@@ -583,11 +582,9 @@ def _redundancy(
 
 
 def _endpoints(twin: Twin) -> frozenset[str]:
-    """Devices that originate and terminate traffic (edge and access: the twin's endpoint
-    roles). They forward only their own: a path through an access node couples its
-    subscribers' fate to another node's load (a flash crowd behind one access node would
-    fill the other's uplink), and no operator routes transit through customer access."""
-    return frozenset(d.name for d in twin.topology.devices if d.role in ENDPOINT_ROLES)
+    """Devices that originate and terminate traffic (edge and access): they forward only
+    their own (see :func:`policies.twin.endpoint_transit`)."""
+    return frozenset(twin.endpoints)
 
 
 def _through(tail: str, source: str, endpoints: frozenset[str]) -> bool:
@@ -897,7 +894,7 @@ def _check(
     endpoints = _endpoints(twin)
     transit = sorted(
         f"{o}->{d}/{c.value}"
-        for o, d, c in _transiting(state, endpoints) - _transiting(awake, endpoints)
+        for o, d, c in endpoint_transit(state, endpoints) - endpoint_transit(awake, endpoints)
     )
     paths: dict[str, object] = {}
     ok = unrouted <= unrouted_awake + 1e-6 and not over and not transit
@@ -932,15 +929,6 @@ def _check(
         "over_bound_by_the_plan": over,
         "through_an_endpoint": transit,
         "qos_paths": paths,
-    }
-
-
-def _transiting(state: NetworkState, endpoints: frozenset[str]) -> set[tuple[str, str, LabClass]]:
-    """Demands with a route (any equal-cost one) through an endpoint that is neither end."""
-    return {
-        key
-        for key, kpi in state.paths.items()
-        if key in state.flows and any(hop in endpoints for path in kpi.paths for hop in path[1:-1])
     }
 
 

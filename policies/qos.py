@@ -39,10 +39,11 @@ from controller.model import (
     ReconcileState,
     TrafficClass,
 )
+from lab.network import NetworkState
 from policies.base import ActionKind, Candidate, Proposal, World
 from policies.guards import check_guards
 from policies.predict import meets, predict_targets, twin_targets
-from policies.twin import lab_class
+from policies.twin import Twin, TwinView, endpoint_transit, lab_class
 
 __all__ = ["Bottleneck", "decide_qos", "find_bottleneck", "propose_qos"]
 
@@ -502,6 +503,8 @@ def _predict(candidate: Candidate, expectation: Expectation, world: World) -> Ca
     except ValueError:
         return replace(candidate, meets_target=False)
     after = twin.what_if(view, desired)
+    if _new_endpoint_transit(twin, view, after):
+        return replace(candidate, meets_target=False)
     before_values = twin_targets(expectation, view.state)
     after_values = twin_targets(expectation, after)
     status = world.statuses.get(world_intent_of(expectation, world))
@@ -517,6 +520,14 @@ def _predict(candidate: Candidate, expectation: Expectation, world: World) -> Ca
         if t.name in predicted
     )
     return replace(candidate, predicted=predicted, meets_target=ok)
+
+
+def _new_endpoint_transit(twin: Twin, view: TwinView, after: NetworkState) -> bool:
+    """Whether ``after`` routes a demand through a traffic endpoint that the network keeps
+    off it now (a metric change must not make an access node carry another's traffic)."""
+    return bool(
+        endpoint_transit(after, twin.endpoints) - endpoint_transit(view.state, twin.endpoints)
+    )
 
 
 def world_intent_of(expectation: Expectation, world: World) -> str:

@@ -63,9 +63,11 @@ from lab.topology import LabSpec, Role, Topology, parse_lab, startup_settings
 from policies._scipy import nonnegative_least_squares
 
 __all__ = [
+    "ENDPOINT_ROLES",
     "Demands",
     "Twin",
     "TwinView",
+    "endpoint_transit",
     "lab_class",
     "lab_settings",
     "twin_spec_from_text",
@@ -522,3 +524,19 @@ def with_power_modes(
         interfaces=tuple(interfaces[n] for n in sorted(interfaces)),
         carriers=tuple(carrier_map[n] for n in sorted(carrier_map)),
     )
+
+
+def endpoint_transit(
+    state: NetworkState, endpoints: Iterable[str]
+) -> set[tuple[str, str, LabClass]]:
+    """Demands of ``state`` with a route (any equal-cost one) through a traffic endpoint
+    that is neither of its ends. An endpoint (edge, access) forwards only its own traffic: a
+    route through an access node couples its subscribers to another node's load (a flash
+    crowd behind one fills the other's uplink), and no operator routes transit through
+    customer access."""
+    through = frozenset(endpoints)
+    return {
+        key
+        for key, kpi in state.paths.items()
+        if key in state.flows and any(hop in through for path in kpi.paths for hop in path[1:-1])
+    }

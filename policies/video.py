@@ -52,7 +52,12 @@ from controller.model import (
 from lab.config import TrafficClass as LabClass
 from policies.base import ActionKind, Candidate, Proposal, StallAnswer, World
 from policies.predict import node_video_supply
-from policies.qos import Bottleneck, _priority_candidate, _reroute_candidates
+from policies.qos import (
+    Bottleneck,
+    _new_endpoint_transit,
+    _priority_candidate,
+    _reroute_candidates,
+)
 
 __all__ = ["StallModel", "flow_summary", "measure_video", "propose_video", "stall_answer"]
 
@@ -242,7 +247,8 @@ def _predict_supply(candidate: Candidate, world: World, node: str) -> Candidate:
     return replace(
         candidate,
         predicted={"videoSupplyRatio": supply},
-        meets_target=supply >= _SUPPLY_OK,
+        # one node's video must not be helped through another access node's links
+        meets_target=supply >= _SUPPLY_OK and not _new_endpoint_transit(twin, view, after),
     )
 
 
