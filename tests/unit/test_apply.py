@@ -594,3 +594,57 @@ async def test_steps_share_commits_yet_each_is_on_disk_before_the_next_call(tmp_
     staged = [e for e in journal.events(txn=result.change_id, limit=100_000) if e.device in names]
     # ten devices in step share commits (about 10 for 80 steps here), not one per step
     assert commits <= len(staged) // 2, (commits, len(staged))
+
+
+class UnlockRendezvous:
+    """A FakeSession whose unlock waits until every device of the plan has begun its own
+    unlock (bounded: a transaction that unlocks one device after the other never gets
+    there, and each unlock then records that it waited in vain)."""
+
+    def __init__(
+        self,
+        inner: FakeSession,
+        everyone: int,
+        all_begun: asyncio.Event,
+        log: list[tuple[str, str]],
+    ) -> None:
+        self._inner = inner
+        self._everyone = everyone
+        self._all_begun = all_begun
+        self._log = log
+
+    def __getattr__(self, name: str):
+        return getattr(self._inner, name)
+
+    async def unlock(self, target: str = "candidate") -> None:
+        self._log.append(("begun", self._inner.device))
+        if sum(1 for kind, _ in self._log if kind == "begun") == self._everyone:
+            self._all_begun.set()
+        try:
+            await asyncio.wait_for(self._all_begun.wait(), 5)
+            self._log.append(("met", self._inner.device))
+        except TimeoutError:
+            self._log.append(("alone", self._inner.device))
+        await self._inner.unlock(target)
+
+
+async def test_the_devices_are_unlocked_concurrently(fleet, journal):
+    all_begun = asyncio.Event()
+    log: list[tuple[str, str]] = []
+
+    async def open_session(name: str):
+        return UnlockRendezvous(await fleet[name].open(), len(fleet), all_begun, log)
+
+    time = Time()
+    result = await apply_plan(
+        fleet_plan(),
+        open_session=open_session,
+        verify=verifier(GOOD),
+        journal=journal,
+        settings=SETTINGS,
+        clock=time.clock,
+        sleep=time.sleep,
+    )
+    assert result.status is ChangeStatus.CONFIRMED, result.detail
+    assert sorted(device for kind, device in log if kind == "met") == sorted(NAMES), log
+    assert ends(fleet) == dict.fromkeys(NAMES, DESIRED)
