@@ -26,7 +26,12 @@ from controller.journal import Journal
 from controller.loop import Controller, ControllerObserver
 from controller.model import Device, Intent
 from controller.models_store import DEFAULT_STORE
-from controller.predictors import LoadForecastSource, ModelWatch, StallSource
+from controller.predictors import (
+    FORECAST_BASELINE,
+    LoadForecastSource,
+    ModelWatch,
+    StallSource,
+)
 from controller.sense import Sensor
 from intents.load import IntentSource, load_intent_set
 from policies.base import PolicySettings
@@ -151,7 +156,9 @@ def build_controller(
     policy_settings = PolicySettings(violation_ticks=settings.loop.violation_ticks)
     # the same store `netpilot models` and the daemon's metrics read
     store = settings.service.model_store or DEFAULT_STORE
-    forecast = LoadForecastSource(ModelWatch(store, ModelKind.LOAD_FORECAST))
+    forecast = LoadForecastSource(
+        ModelWatch(store, ModelKind.LOAD_FORECAST, baseline=FORECAST_BASELINE)
+    )
     stall = StallSource(ModelWatch(store, ModelKind.STALL), boost_mbps=policy_settings.boost_mbps)
     controller = Controller(
         intents=intents,

@@ -100,11 +100,14 @@ class ModelWatch:
     Args:
         store: the store's directory (None or missing: no model, the rule answers).
         kind: the kind of model wanted.
+        baseline: the rule that answers without a model (default: the registry's name for
+            the kind's baseline), for the log.
     """
 
-    def __init__(self, store: Path | None, kind: ModelKind) -> None:
+    def __init__(self, store: Path | None, kind: ModelKind, *, baseline: str = "") -> None:
         self.store = store
         self.kind = kind
+        self.baseline = baseline or kind.baseline
         self._signature: tuple[tuple[str, int, int, int], ...] | None = None
         self._current: RegistryModel | None = None
         self.problem = ""
@@ -167,13 +170,18 @@ class ModelWatch:
     def _log(self) -> None:
         current = self._current
         if self.problem:
-            log.warning("%s model: %s; the rule baseline answers", self.kind.value, self.problem)
+            log.warning(
+                "%s model: %s; the %s baseline answers",
+                self.kind.value,
+                self.problem,
+                self.baseline,
+            )
         elif current is None:
             log.info(
-                "%s: no trained model in %s; the %s rule answers",
+                "%s: no trained model in %s; the %s baseline answers",
                 self.kind.value,
                 self.store,
-                self.kind.baseline,
+                self.baseline,
             )
         elif current.answers:
             log.info(
@@ -184,10 +192,11 @@ class ModelWatch:
             )
         else:
             log.info(
-                "%s: model %s in fallback (%s); the rule answers",
+                "%s: model %s in fallback (%s); the %s baseline answers",
                 self.kind.value,
                 current.record.name,
                 current.record.reason or "no champion",
+                self.baseline,
             )
 
 
