@@ -191,11 +191,13 @@ async def wait_for_running(dev: NetconfdDevice, wanted: DeviceConfig, bound: flo
 
 
 async def test_the_timer_restores_an_unconfirmed_commit(at_base, clients):
-    client = clients(emulated_timer_scale=0.005)  # 60 s of confirm-timeout last 0.3 s
+    # 60 s of confirm-timeout last 2.4 s: long enough for the read-back of the change to come
+    # first on a loaded machine (0.3 s once fired before it under a load of 5)
+    client = clients(emulated_timer_scale=0.04)
     pending = await commit_unconfirmed(client, "p-timer")
     assert await running_of(at_base) == CHANGED
     assert (pending.persist_id, pending.saved) == ("p-timer", BASE)
-    await wait_for_running(at_base, BASE)
+    await wait_for_running(at_base, BASE, bound=30)
     assert client.pending_emulated_commit("running") is None
     session = await client.open_session("running")
     try:
