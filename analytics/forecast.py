@@ -387,8 +387,10 @@ class TrendUpperForecast:
         level: per series, the smoothed level now (the EWMA).
         slope_per_s: per series, the rising trend used (0 when the load falls).
         margin: per series, the error quantile added.
-        relative_errors: per one-step forecast of the history, its mean relative error over
-            the series with a non-zero value (NaN when all were zero): what a monitor folds.
+        relative_errors: per one-step forecast of the history, its absolute error summed
+            over the series, over the summed actual values (a volume-weighted relative
+            error: a small, noisy series weighs as little as it loads the links; NaN when
+            every value was zero): what a monitor folds.
     """
 
     upper: FloatArray
@@ -451,12 +453,10 @@ def trend_upper_forecast(
     level: FloatArray = model.level_.copy()
     reach = min(max(horizon_s, 0.0), float(times[-1] - times[0]))
     upper: FloatArray = level + rising * reach + margin
-    actual = matrix[1:]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratios = np.where(actual != 0, np.abs(errors) / np.abs(actual), np.nan)
-    counted = np.sum(np.isfinite(ratios), axis=1)
-    sums = np.nansum(ratios, axis=1)
-    relative: FloatArray = np.where(counted > 0, sums / np.maximum(counted, 1), np.nan)
+    volume = np.sum(np.abs(matrix[1:]), axis=1)
+    missed = np.sum(np.abs(errors), axis=1)
+    relative: FloatArray = np.full(volume.shape, np.nan)
+    np.divide(missed, volume, out=relative, where=volume > 0)
     return TrendUpperForecast(upper, level, rising, margin, relative)
 
 

@@ -11,7 +11,8 @@
   whose confidence is measured on its own one-step errors.
 - :class:`StallSource` (``Controller(stall=...)``): each tick, every subscriber flow the
   devices report goes through the registry's active ``stall`` classifier, else through the
-  ``throughput-rule`` baseline (:mod:`analytics.baselines`).
+  ``throughput-rule`` baseline (:mod:`analytics.baselines`: a busy flow under the lowest
+  rung of a video bitrate ladder stalls).
 
 Both say in the decision's explanation who answered (the registry's explanation record:
 name, kind, source ``model`` or ``rule-baseline``, version, confidence, baseline, reason).
@@ -28,14 +29,14 @@ import logging
 import math
 from collections import deque
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 
 from analytics._params import Model
-from analytics.baselines import DEFAULT_STALL_CUT_BPS, RuleStallModel, throughput_rule
+from analytics.baselines import DEFAULT_STALL_CUT_MBPS
 from analytics.forecast import HoltWinters, seasonal_upper_ratio, trend_upper_forecast
 from analytics.registry import (
     ModelArtifact,
@@ -54,6 +55,7 @@ from controller.model import ExpectationType, Intent, Observation
 from controller.models_store import ModelStore, ModelStoreError
 from intents.contexts import wake_lead_time
 from policies.base import LoadForecast, StallAnswer, World
+from policies.predict import rule_stall_answer
 from policies.video import stall_answer
 
 __all__ = [
@@ -389,9 +391,11 @@ class StallSource:
             return stall_answer(
                 current.model, info, observations, boost_mbps=self.boost_mbps, source="model"
             )
-        cut = DEFAULT_STALL_CUT_BPS
+        cut_mbps = DEFAULT_STALL_CUT_MBPS
         if current is not None and current.artifact is not None:
-            cut = current.artifact.metrics.get("baseline_cut_bps", cut) or cut
+            # the cut the rule learned on the model's own training data (bytes per second)
+            learned = current.artifact.metrics.get("baseline_cut_bps", 0.0)
+            cut_mbps = learned * 8 / 1e6 if learned > 0 else cut_mbps
         info = _rule_explanation(
             ModelKind.STALL,
             current,
@@ -400,12 +404,11 @@ class StallSource:
             confidence=self.rule_confidence,
             store=self.models.store,
         )
-        info["cut_mbps"] = round(cut * 8 / 1e6, 4)
-        answer = stall_answer(
-            RuleStallModel(throughput_rule(cut)),
-            info,
+        info["cut_mbps"] = round(cut_mbps, 4)
+        return rule_stall_answer(
             observations,
+            model=info,
             boost_mbps=self.boost_mbps,
-            source=ModelSource.RULE_BASELINE.value,
+            cut_mbps=cut_mbps,
+            rule_confidence=self.rule_confidence,
         )
-        return None if answer is None else replace(answer, rule_confidence=self.rule_confidence)

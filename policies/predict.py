@@ -11,9 +11,18 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 
-from controller.model import Expectation, ExpectationType, Target, TargetCondition
+from analytics.baselines import DEFAULT_STALL_CUT_MBPS, MIN_ACTIVE_RATIO, busy_and_slow
+from controller.model import (
+    Expectation,
+    ExpectationType,
+    Observation,
+    SubscriberFlow,
+    Target,
+    TargetCondition,
+)
 from lab.config import TrafficClass as LabClass
 from lab.network import NetworkState
+from policies.base import StallAnswer
 from policies.twin import lab_class
 
 __all__ = [
@@ -21,6 +30,7 @@ __all__ = [
     "meets",
     "node_video_supply",
     "predict_targets",
+    "rule_stall_answer",
     "twin_targets",
 ]
 
@@ -117,3 +127,58 @@ def meets(target: Target, value: float, *, headroom: float = 0.0) -> bool:
             return value >= target.value + margin
         case TargetCondition.WITHIN_RANGE:
             return target.is_met(value)
+
+
+def rule_stall_answer(
+    observations: Mapping[str, Observation],
+    *,
+    model: Mapping[str, object],
+    boost_mbps: float,
+    cut_mbps: float = DEFAULT_STALL_CUT_MBPS,
+    min_active_ratio: float = MIN_ACTIVE_RATIO,
+    rule_confidence: float = 0.5,
+) -> StallAnswer | None:
+    """The stall rule baseline's answer for every subscriber the devices report.
+
+    :func:`analytics.baselines.busy_and_slow` on each flow: probability 1 for a busy flow
+    under ``cut_mbps``, else 0; with the boost, a flow gets at least ``boost_mbps`` (the
+    same counterfactual the classifier is asked, :func:`policies.video.stall_answer`). The
+    rule knows no degrees: its answers carry ``rule_confidence``.
+
+    Args:
+        observations: this tick's observations.
+        model: the explanation of who answers (the registry's shape, source
+            ``rule-baseline``).
+        boost_mbps: the boost rate.
+        cut_mbps: the rule's throughput cut.
+        min_active_ratio: the share of its window from which a flow is busy.
+        rule_confidence: the confidence given to the rule's answers.
+
+    Returns:
+        None when no device reports subscribers.
+    """
+    flows: list[SubscriberFlow] = []
+    nodes: dict[str, str] = {}
+    for name, observation in sorted(observations.items()):
+        for flow in observation.subscribers:
+            flows.append(flow)
+            nodes[flow.id] = name
+    if not flows:
+        return None
+    rates = [f.throughput_mbps for f in flows]
+    active = [f.active_ratio for f in flows]
+    now = busy_and_slow(rates, active, cut_mbps=cut_mbps, min_active_ratio=min_active_ratio)
+    boosted = busy_and_slow(
+        [max(r, boost_mbps) for r in rates],
+        active,
+        cut_mbps=cut_mbps,
+        min_active_ratio=min_active_ratio,
+    )
+    return StallAnswer(
+        probabilities={f.id: float(p) for f, p in zip(flows, now, strict=True)},
+        nodes=nodes,
+        model=dict(model),
+        source="rule-baseline",
+        rule_confidence=rule_confidence,
+        boost_probabilities={f.id: float(p) for f, p in zip(flows, boosted, strict=True)},
+    )

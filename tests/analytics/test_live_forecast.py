@@ -45,14 +45,19 @@ def test_a_falling_load_is_not_planned_away():
     assert result.upper[0] >= result.level[0]
 
 
-def test_several_series_are_forecast_at_once_and_zero_values_have_no_relative_error():
+def test_several_series_at_once_and_the_relative_error_is_weighted_by_volume():
     times = np.arange(6.0)
     rows = np.array([[10.0, 0.0], [12.0, 0.0], [11.0, 0.0], [13.0, 0.0], [12.0, 0.0], [14.0, 0.0]])
     result = trend_upper_forecast(times, rows, horizon_s=5.0)
     assert result.upper.shape == (2,)
     assert result.upper[1] == 0.0
     assert result.relative_errors.shape == (5,)
-    assert np.isfinite(result.relative_errors).all()  # the first series counts
+    assert np.isfinite(result.relative_errors).all()  # the empty series adds nothing
+    # a small, noisy series beside a big steady one barely moves the error
+    noisy = rows.copy()
+    noisy[:, 1] = [0.1, 0.3, 0.0, 0.4, 0.1, 0.2]
+    mixed = trend_upper_forecast(times, noisy, horizon_s=5.0)
+    assert np.all(mixed.relative_errors - result.relative_errors < 0.05)
     flat = trend_upper_forecast(times, np.zeros(6), horizon_s=5.0)
     assert np.isnan(flat.relative_errors).all()
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from analytics.baselines import DEFAULT_STALL_CUT_BPS
+from analytics.baselines import DEFAULT_STALL_CUT_MBPS, busy_and_slow
 from analytics.registry import ModelKind, ModelStatus, register
 from analytics.stall import FlowSummary
 from analytics.training import train_load_forecast, train_stall
@@ -31,7 +31,7 @@ NOW = datetime(2026, 11, 28, 20, 0, tzinfo=UTC)
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "metro"
 
 
-def flow(subscriber: str, mbps: float) -> SubscriberFlow:
+def flow(subscriber: str, mbps: float, active: float = 1.0) -> SubscriberFlow:
     return SubscriberFlow(
         id=subscriber,
         throughput_mbps=mbps,
@@ -40,16 +40,27 @@ def flow(subscriber: str, mbps: float) -> SubscriberFlow:
         bytes=int(mbps * 1e6),
         mean_request_bytes=500_000,
         request_interval_ms=2000.0,
-        active_ratio=0.5,
+        active_ratio=active,
     )
 
 
 OBSERVATIONS = {
     "acc-east-1": Observation(
-        "acc-east-1", NOW, subscribers=(flow("s1", 0.1), flow("s2", 3.0), flow("s3", 0.2))
+        "acc-east-1",
+        NOW,
+        subscribers=(flow("s1", 0.1), flow("s2", 3.0, 0.4), flow("s3", 0.2), flow("s5", 0.0, 0.0)),
     ),
     "ran-east-1": Observation("ran-east-1", NOW, subscribers=(flow("s4", 8.0),)),
 }
+
+
+def test_the_rule_flags_busy_flows_under_the_lowest_rung_not_idle_ones():
+    flagged = busy_and_slow([0.1, 0.1, 0.0, 0.3, 5.0], [1.0, 0.5, 0.0, 1.0, 1.0])
+    assert flagged.tolist() == [True, True, False, False, False]
+    with pytest.raises(ValueError, match="positive"):
+        busy_and_slow([1.0], [1.0], cut_mbps=0.0)
+    with pytest.raises(ValueError, match="active ratios"):
+        busy_and_slow([1.0, 2.0], [1.0])
 
 
 def train_stall_model(store: Path, name: str = "stall-lab") -> None:
@@ -71,12 +82,8 @@ def test_without_a_model_the_throughput_rule_answers_and_says_so(tmp_path):
     answer = StallSource(ModelWatch(store, ModelKind.STALL), boost_mbps=6)(OBSERVATIONS)
     assert answer is not None
     assert answer.source == "rule-baseline" and answer.rule_confidence == 0.5
-    cut_mbps = DEFAULT_STALL_CUT_BPS * 8 / 1e6
-    assert answer.probabilities == {
-        s: float(f.throughput_mbps < cut_mbps)
-        for o in OBSERVATIONS.values()
-        for s, f in ((f.id, f) for f in o.subscribers)
-    }
+    # s1 and s3 fetch all the time under 0.235 Mbit/s; s5 sent nothing (idle, not starved)
+    assert answer.probabilities == {"s1": 1.0, "s2": 0.0, "s3": 1.0, "s4": 0.0, "s5": 0.0}
     assert answer.nodes["s4"] == "ran-east-1"
     assert all(p == 0.0 for p in answer.boost_probabilities.values())  # 6 Mbit/s is above it
     model = answer.model
@@ -85,7 +92,7 @@ def test_without_a_model_the_throughput_rule_answers_and_says_so(tmp_path):
         "throughput-rule",
         None,
     )
-    assert str(store) in str(model["reason"]) and model["cut_mbps"] == 0.235
+    assert str(store) in str(model["reason"]) and model["cut_mbps"] == DEFAULT_STALL_CUT_MBPS
 
 
 def test_no_subscribers_no_answer(tmp_path):
