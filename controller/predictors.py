@@ -214,6 +214,10 @@ def _rule_explanation(
     """The explanation record of a rule baseline's answer (the registry's shape)."""
     if problem:
         reason = f"the store cannot be used: {problem}"
+    elif current is not None and current.answers:
+        # active, yet not a model this source can use (another model type in the record)
+        model = type(current.model).__name__
+        reason = f"{current.record.name} v{current.record.champion} ({model}) cannot be used here"
     elif current is None:
         reason = f"no trained {kind.value} model in {store}"
     elif current.model is None:

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from analytics.baselines import DEFAULT_STALL_CUT_MBPS, busy_and_slow
-from analytics.registry import ModelKind, ModelStatus, register
-from analytics.stall import FlowSummary
+from analytics.registry import ModelArtifact, ModelKind, ModelStatus, TrainingWindow, register
+from analytics.stall import FlowSummary, LogisticRegression
 from analytics.training import train_load_forecast, train_stall
 from controller.model import Observation, SubscriberFlow
 from controller.models_store import ModelStore
@@ -123,6 +123,22 @@ def test_the_active_stall_classifier_answers_and_a_fallback_hands_back_to_the_ru
     assert fallback.model["name"] == "stall-lab" and fallback.model["reason"] == "fallback: drifted"
     learned = registry.artifact("stall-lab", 1).metrics["baseline_cut_bps"]
     assert fallback.model["cut_mbps"] == round(learned * 8 / 1e6, 4)
+
+
+def test_an_active_model_of_another_type_leaves_the_answer_to_the_rule(tmp_path):
+    store = tmp_path / "models"
+    # a bare logistic regression (no flow features of its own) registered as a stall model
+    bare = LogisticRegression().fit([[0.1], [0.2], [3.0], [5.0]], [1, 1, 0, 0])
+    artifact = ModelArtifact(
+        "odd-stall", 1, ModelKind.STALL, bare.to_dict(), ("throughput",),
+        TrainingWindow(None, None, 4), {"reference_error": 0.0}, NOW,
+    )  # fmt: skip
+    registry = ModelStore(store)
+    registry.save_artifact(artifact)
+    registry.save_record(register(None, artifact, now=NOW))
+    answer = StallSource(ModelWatch(store, ModelKind.STALL), boost_mbps=6)(OBSERVATIONS)
+    assert answer is not None and answer.source == "rule-baseline"
+    assert answer.model["reason"] == "odd-stall v1 (LogisticRegression) cannot be used here"
 
 
 def test_an_unreadable_store_is_reported_and_the_rule_answers(tmp_path):
