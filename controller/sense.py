@@ -195,9 +195,10 @@ class Sensor:
             health.retry_at = now + wait
         if health.failures == 1:
             log.warning(
-                "%s is not observed (%s); polled less often until it answers again",
+                "%s is not observed (%s)%s",
                 name,
                 reason,
+                "; polled less often until it answers again" if self.deadline else "",
             )
 
     async def observe(self, name: str) -> Observation:
