@@ -244,6 +244,13 @@ class PolicySettings:
         stall_probability: a subscriber with at least this stall probability is stalling.
         min_saving_w: an energy plan that saves less than this (net) is not worth a change.
         min_headroom: the share of a target's bound a QoS prediction must keep in reserve.
+        act_on_prediction: a restoring plan backed by a trained model's confident prediction
+            that its target is missed (a video-experience proposal whose stall answer comes
+            from a trained model, not the rule baseline, with confidence at or above
+            ``min_confidence`` and the node's predicted stall ratio over the target) acts on
+            the first violated tick: the hysteresis, which guards against acting on one noisy
+            measured sample, is bypassed and the explanation says so. False: such a plan
+            waits for ``violation_ticks`` of measured confirmation like every other one.
     """
 
     violation_ticks: int = 2
@@ -255,6 +262,7 @@ class PolicySettings:
     stall_probability: float = 0.5
     min_saving_w: float = 40.0
     min_headroom: float = 0.1
+    act_on_prediction: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,10 @@ The explanation record of a decision reads, in order, as an operator asks:
 ``target`` -> ``observed`` (the KPI) -> ``model``, ``version``, ``confidence`` ->
 ``candidates`` (each with its predicted effect on its own targets) -> ``arbitration``
 (the side effects predicted on every other intent's targets, and any conflict report) ->
-``guards`` (each passed or failed, and why) -> ``chosen`` and ``plan``.
+``guards`` (each passed or failed, and why) -> ``chosen`` and ``plan``. A plan that acts on
+a model's confident prediction before the hysteresis is satisfied also carries
+``prediction`` (the policy's record), ``acted_on: prediction`` and ``bypassed`` (the guard
+and why).
 """
 
 from __future__ import annotations
@@ -197,6 +200,11 @@ def _outcome(ruling: Ruling, world: World) -> Outcome:
     plan = candidate.plan(intent.name, bases, candidate.description)
     checks = check_plan_guards(proposal, candidate, plan, world)
     explanation["guards"] = [g.as_dict() for g in checks]
+    bypassed = [g for g in checks if g.bypassed]
+    if bypassed:
+        # the plan did not wait for measured confirmation: say on what it acts instead
+        explanation["acted_on"] = "prediction"
+        explanation["bypassed"] = [{"guard": g.name, "why": g.bypassed} for g in bypassed]
     explanation["plan"] = {
         "id": plan.id,
         "devices": list(plan.devices),

@@ -10,29 +10,155 @@ intents, freeze and maintenance windows, and confidence gating (act only when th
 behind the proposal is confident; otherwise the decision is a recommendation). A plan that
 gives capacity back (a wake) is restorative: it needs no hysteresis, is exempt from the
 cooldown, the rate limits and the windows, because holding it back is what would hurt.
+
+The hysteresis exists against acting on one noisy measured sample. A trained model's
+confident prediction that a target is missed is another signal: a restoring plan whose
+policy records one (:class:`ModelPrediction`, under ``explanation["prediction"]``) acts on
+the first violated tick when ``PolicySettings.act_on_prediction`` is on, the model's answer
+is a trained model's (not a rule baseline's), its confidence is at or above
+``min_confidence`` and the prediction is over the target. The hysteresis check then passes
+with the bypass named in its detail (``bypassed``); every other guard still applies.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from controller.model import Intent, Plan, ReconcileState
-from policies.base import Candidate, Proposal, World
+from policies.base import Candidate, PolicySettings, Proposal, World
 
-__all__ = ["GuardCheck", "check_guards", "check_plan_guards", "standing_ticks"]
+__all__ = [
+    "PREDICTION",
+    "GuardCheck",
+    "ModelPrediction",
+    "check_guards",
+    "check_plan_guards",
+    "prediction_bypass",
+    "standing_ticks",
+]
+
+PREDICTION = "prediction"  # the explanation key a policy records its model's prediction under
+TRAINED_MODEL = "model"  # the source of a trained model's answer (the other: rule-baseline)
 
 
 @dataclass(frozen=True, slots=True)
 class GuardCheck:
-    """One guard's verdict."""
+    """One guard's verdict.
+
+    Args:
+        name: the guard.
+        passed: whether it let the plan through.
+        detail: why, for operators.
+        bypassed: why the guard's own rule was set aside ("" when it was applied).
+    """
 
     name: str
     passed: bool
     detail: str
+    bypassed: str = ""
 
     def as_dict(self) -> dict[str, object]:
-        return {"guard": self.name, "passed": self.passed, "detail": self.detail}
+        record: dict[str, object] = {
+            "guard": self.name,
+            "passed": self.passed,
+            "detail": self.detail,
+        }
+        if self.bypassed:
+            record["bypassed"] = self.bypassed
+        return record
+
+
+@dataclass(frozen=True, slots=True)
+class ModelPrediction:
+    """A model's prediction that a target is missed, as a policy records it.
+
+    Args:
+        model: the model's name.
+        version: its version (None for a rule baseline).
+        source: ``model`` (a trained model) or ``rule-baseline``.
+        confidence: the model's confidence in the prediction.
+        probability: the predicted probability of the event (e.g. the mean stall probability
+            of the subscribers predicted to stall).
+        predicted: the target's value as predicted (e.g. the node's predicted stall ratio).
+        target: the target, described (``stallRatio lessThan 0.02``).
+        over_target: whether ``predicted`` misses the target.
+        scope: what the prediction is about (an access node).
+    """
+
+    model: str
+    version: object
+    source: str
+    confidence: float
+    probability: float
+    predicted: float
+    target: str
+    over_target: bool
+    scope: str = ""
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "model": self.model,
+            "version": self.version,
+            "source": self.source,
+            "confidence": round(self.confidence, 4),
+            "probability": round(self.probability, 4),
+            "predicted": round(self.predicted, 6),
+            "target": self.target,
+            "over_target": self.over_target,
+            "scope": self.scope,
+        }
+
+    @classmethod
+    def from_record(cls, record: object) -> ModelPrediction | None:
+        """The prediction :meth:`as_dict` recorded (None: no or a malformed record)."""
+        if not isinstance(record, Mapping):
+            return None
+        values = [record.get(k) for k in ("confidence", "probability", "predicted")]
+        numbers = [float(v) for v in values if isinstance(v, int | float)]
+        if len(numbers) != len(values):
+            return None
+        confidence, probability, predicted = numbers
+        return cls(
+            model=str(record.get("model", "")),
+            version=record.get("version"),
+            source=str(record.get("source", "")),
+            confidence=confidence,
+            probability=probability,
+            predicted=predicted,
+            target=str(record.get("target", "")),
+            over_target=record.get("over_target") is True,
+            scope=str(record.get("scope", "")),
+        )
+
+
+def prediction_bypass(proposal: Proposal, settings: PolicySettings) -> str:
+    """Why ``proposal`` may act without measured confirmation ("" when it may not).
+
+    Only a restoring proposal whose policy recorded a trained model's prediction, confident
+    (at or above the gate) and over the target, with ``settings.act_on_prediction`` on.
+    """
+    confidence = proposal.confidence
+    if not settings.act_on_prediction or not proposal.urgent or confidence is None:
+        return ""
+    prediction = ModelPrediction.from_record(proposal.explanation.get(PREDICTION))
+    if (
+        prediction is None
+        or prediction.source != TRAINED_MODEL
+        or not prediction.over_target
+        # the confidence the gate itself judges (the record's is rounded for reading)
+        or confidence < settings.min_confidence
+    ):
+        return ""
+    where = f" for {prediction.scope}" if prediction.scope else ""
+    return (
+        f"acting on a prediction: {prediction.model} v{prediction.version} (trained model) "
+        f"predicts {prediction.predicted:.3f}{where} against {prediction.target} (probability "
+        f"{prediction.probability:.2f}), confidence {confidence:.2f} >= "
+        f"{settings.min_confidence:.2f}; the hysteresis guards against a noisy measured "
+        "sample, not a confident prediction (act_on_prediction)"
+    )
 
 
 def check_guards(
@@ -116,8 +242,12 @@ def check_plan_guards(
         checks.append(GuardCheck("cooldown", True, "restorative: exempt"))
         checks.append(GuardCheck("rate-limit", True, "restorative: exempt"))
     elif proposal.urgent:
+        bypass = prediction_bypass(proposal, settings)
         checks.extend(
-            check_guards(intent, state, now=now, violation_ticks=settings.violation_ticks)
+            GuardCheck(g.name, True, f"{g.detail}: bypassed", bypass)
+            if g.name == "hysteresis" and not g.passed and bypass
+            else g
+            for g in check_guards(intent, state, now=now, violation_ticks=settings.violation_ticks)
         )
     else:
         standing = standing_ticks(state, plan)

@@ -14,12 +14,20 @@ Acting (:func:`propose_video`), for the node with the most stalling subscribers:
    path from the video's origin to the node: lift the video class's priority on the
    bottleneck, or change a path metric (split the node's traffic over its backup uplink).
    Each is predicted on the twin; the least disruptive one predicted to deliver the node's
-   video wins.
+   video wins. When none alone is, pairs of two of different kinds are predicted too.
 2. Otherwise (the access itself is short: radio, line rate), a per-subscriber boost
    (``min-rate-mbps``) for the stalling subscribers the model predicts it would save.
 
 Confidence is the classifier's mean confidence (``max(p, 1 - p)``) over the stalling
 subscribers: below the guard's limit the decision is a recommendation.
+
+The classifier predicts stalls (its labels: "this player stalls within the next windows"),
+so its answer for the worst node is recorded as a :class:`~policies.guards.ModelPrediction`
+(``explanation["prediction"]``: model, version, source, confidence, the mean stall
+probability of the node's stalling subscribers, the node's predicted stall ratio against
+the target). When it comes from a trained model and is confident, the guards let the plan
+act on the first violated tick instead of waiting for the hysteresis
+(``PolicySettings.act_on_prediction``); a rule baseline's answer waits.
 """
 
 from __future__ import annotations
@@ -51,6 +59,7 @@ from controller.model import (
 )
 from lab.config import TrafficClass as LabClass
 from policies.base import ActionKind, Candidate, Proposal, StallAnswer, World
+from policies.guards import PREDICTION, ModelPrediction
 from policies.predict import node_video_supply
 from policies.qos import (
     Bottleneck,
@@ -174,6 +183,27 @@ def _confidence(answer: StallAnswer, stalling: Sequence[str]) -> float:
     return sum(values) / len(values) if values else 1.0
 
 
+def _prediction(
+    answer: StallAnswer, node: _Node, target: Target, confidence: float
+) -> ModelPrediction:
+    """What the stall model predicts for ``node``: the share of its subscribers that stall,
+    against the expectation's ``stallRatio`` target."""
+    ratio = len(node.stalling) / node.active if node.active else 0.0
+    probabilities = [answer.probabilities[s] for s in node.stalling]
+    name = answer.model.get("name")
+    return ModelPrediction(
+        model=str(name) if name is not None else answer.source,
+        version=answer.model.get("version"),
+        source=answer.source,
+        confidence=confidence,
+        probability=sum(probabilities) / len(probabilities) if probabilities else 0.0,
+        predicted=ratio,
+        target=target.describe(),
+        over_target=not target.is_met(ratio),
+        scope=f"{node.name} ({len(node.stalling)} of {node.active} subscribers)",
+    )
+
+
 def _origin(world: World, node: str) -> str | None:
     """The largest source of video towards ``node`` (the twin's demand estimate)."""
     view = world.view
@@ -252,6 +282,38 @@ def _predict_supply(candidate: Candidate, world: World, node: str) -> Candidate:
     )
 
 
+def _network_pairs(singles: list[Candidate], world: World, node: str) -> list[Candidate]:
+    """Two network actions of different kinds together (on different leaves), predicted on
+    the twin, when none alone is predicted to deliver the node's video (as the e2e-qos
+    policy tries pairs): e.g. video priority on the bottleneck and a split over the backup
+    uplink, neither enough alone in a flash crowd."""
+    ranked = sorted(
+        (c for c in singles if c.predicted),
+        key=lambda c: -c.predicted.get("videoSupplyRatio", 0.0),
+    )[:4]
+    pairs: list[Candidate] = []
+    for i, first in enumerate(ranked):
+        for second in ranked[i + 1 :]:
+            if first.action is second.action:
+                continue
+            edits: dict[str, tuple[ConfigEdit, ...]] = dict(first.edits)
+            clash = False
+            for device, more in second.edits.items():
+                mine = edits.get(device, ())
+                clash = clash or bool({e.path for e in mine} & {e.path for e in more})
+                edits[device] = (*mine, *more)
+            if clash:
+                continue
+            pair = Candidate(
+                first.action,
+                f"{first.description}; and {second.description}",
+                edits,
+                disruption=first.disruption + second.disruption,
+            )
+            pairs.append(_predict_supply(pair, world, node))
+    return pairs
+
+
 def _boost_candidate(world: World, node: _Node) -> Candidate | None:
     answer = world.stall
     assert answer is not None
@@ -311,16 +373,20 @@ def propose_video(intent: Intent, expectation: Expectation, world: World) -> Pro
     worst = nodes[0]
     confidence = _confidence(answer, worst.stalling)
     explanation["node"] = worst.name
+    explanation[PREDICTION] = _prediction(answer, worst, stall_target.target, confidence).as_dict()
     candidates: list[Candidate] = []
     origin = _origin(world, worst.name)
     if world.view is not None and origin is not None:
         supply = node_video_supply(world.view.state, worst.name)
         explanation["video_supply_ratio"] = round(supply, 4)
         if supply < _SUPPLY_OK:
-            candidates.extend(
+            singles = [
                 _predict_supply(c, world, worst.name)
                 for c in _network_candidates(world, worst, origin)
-            )
+            ]
+            candidates.extend(singles)
+            if not any(c.meets_target for c in singles):
+                candidates.extend(_network_pairs(singles, world, worst.name))
     boost = _boost_candidate(world, worst)
     if boost is not None:
         candidates.append(boost)
@@ -333,6 +399,7 @@ def propose_video(intent: Intent, expectation: Expectation, world: World) -> Pro
             c
             for c in candidates
             if c.meets_target
+            and len(c.devices) <= intent.guards.max_devices_per_change
             and c.plan(intent.name, bases, c.description).id not in state.quarantined
         ),
         None,

@@ -22,9 +22,9 @@ from bench.day import stall_training_set
 from controller.model import Decision, Intent, NotFulfilledState, ReconcileState
 from intents.load import IntentSource, load_intent_set
 from intents.support import FULL_SUPPORT
-from policies.base import PolicySettings
+from policies.base import ActionKind, PolicySettings
 from policies.decide import decide, measure
-from policies.video import stall_answer
+from policies.video import propose_video, stall_answer
 from tests.policies.labworld import LabWorld
 
 VIDEO = """\
@@ -162,3 +162,56 @@ def test_an_unsure_model_only_recommends(classifier) -> None:
     assert outcome.decision.actions is None
     assert outcome.decision.summary.startswith("recommend: ")
     assert outcome.recommended is not None
+
+
+def test_when_no_single_network_action_delivers_a_pair_is_predicted_and_wins(classifier) -> None:
+    """In the crowd neither the video priority on the bottleneck nor a split over the
+    backup uplink alone is predicted to deliver acc-east-1's video: the policy predicts two
+    together on the twin and prefers the pair that delivers over a boost at the access node
+    (a per-subscriber rate cannot help while the network upstream drops the video)."""
+    intent = video_intent()
+    lab = LabWorld("metro", "flash-crowd", seed=1)
+    for _ in range(15):
+        lab.advance(60)
+        observations = lab.observations()
+        answer = stall_answer(classifier, MODEL, observations, boost_mbps=SETTINGS.boost_mbps)
+        world = lab.world([intent], stall=answer, settings=SETTINGS)
+        status = evaluate_intent(
+            intent,
+            observations,
+            now=lab.now,
+            max_age=timedelta(minutes=2),
+            measured=measure(world).get(intent.name),
+        )
+        if status.state is NotFulfilledState.DEGRADED:
+            break
+    else:
+        pytest.fail("the crowd never made the east viewers miss the target")
+    proposal = propose_video(
+        intent, intent.expectations[0], replace(world, statuses={intent.name: status})
+    )
+    supply = proposal.explanation["video_supply_ratio"]
+    assert isinstance(supply, float) and supply < 0.99
+    network = [c for c in proposal.candidates if c.action is not ActionKind.BOOST]
+    pairs = [c for c in network if "; and " in c.description]
+    singles = [c for c in network if c not in pairs]
+    assert singles and not any(c.meets_target for c in singles)
+    assert pairs
+    chosen = proposal.chosen
+    assert chosen is not None and chosen in pairs, proposal.summary
+    assert chosen.meets_target
+    assert chosen.predicted["videoSupplyRatio"] >= 0.99
+    assert len(chosen.devices) <= intent.guards.max_devices_per_change
+    # the pair is two of the singles together: each one's edits, in one change
+    parts = [
+        s
+        for s in singles
+        if all(e in chosen.edits.get(d, ()) for d, edits in s.edits.items() for e in edits)
+    ]
+    assert len({p.action for p in parts}) == 2
+    # every single of them predicted less than the pair delivers
+    assert all(
+        p.predicted["videoSupplyRatio"] < chosen.predicted["videoSupplyRatio"] for p in parts
+    )
+    # a boost was possible too, and lost to the pair
+    assert any(c.action is ActionKind.BOOST for c in proposal.candidates)
