@@ -677,6 +677,15 @@ def _parse_objects(node: Node, spec: ExpectationSpec, parse: _Parse, *, enforced
     devices = _parse_devices(devices_node, inventory) if devices_node else ()
     group_node = fields.get(ObjectField.SUBSCRIBER_GROUP.value)
     group = group_node.string(max_length=63) if group_node else ""
+    if group_node is not None and enforced and not parse.support.subscriber_groups:
+        # acting for the selected nodes' every subscriber would act beyond what the file says
+        raise group_node.error(
+            "subscriber groups are not honoured by this netpilot version: the devices report "
+            "subscribers without their group, so the policy would act for every subscriber "
+            "of the selected nodes",
+            hint="select the access nodes that serve the group (select: or devices:) and "
+            "remove subscriberGroup",
+        )
     resources_node = fields.get(ObjectField.RESOURCES.value)
     resources = _parse_resources(resources_node) if resources_node else ()
     objects = Objects(

@@ -63,3 +63,30 @@ spec:
     messages = [str(e) for e in result.errors]
     assert len(messages) == 1, messages
     assert messages[0].startswith("e.yaml:12:"), messages
+
+
+def test_a_subscriber_group_on_an_enforced_video_expectation_is_refused():
+    # devices report subscribers without their group: honouring the file is impossible, and
+    # acting for every subscriber of the nodes would act beyond it
+    text = """\
+apiVersion: netpilot/v1
+kind: Intent
+metadata: {name: viewers}
+spec:
+  priority: 80
+  expectations:
+    - id: east
+      type: video-experience
+      objects: {select: {site: east}, subscriberGroup: residential}
+      targets:
+        - {name: stallRatio, condition: lessThan, value: 0.01}
+"""
+    refused = load_intent_set([IntentSource("v.yaml", text)], inventory=DEVICES)
+    assert [str(e).split(": ")[1] for e in refused.errors] == [
+        "spec.expectations[0].objects.subscriberGroup"
+    ], [str(e) for e in refused.errors]
+    assert str(refused.errors[0]).startswith("v.yaml:9:")
+    # the schema itself allows it (a version that honours groups loads it)
+    assert load_intent_set(
+        [IntentSource("v.yaml", text)], inventory=DEVICES, support=FULL_SUPPORT
+    ).ok
