@@ -105,7 +105,13 @@ class Model:
     @classmethod
     def _param_names(cls) -> tuple[str, ...]:
         signature = inspect.signature(cls.__init__)
-        return tuple(name for name in signature.parameters if name != "self")
+        # a model without hyperparameters inherits object.__init__(*args, **kwargs): none
+        return tuple(
+            name
+            for name, parameter in signature.parameters.items()
+            if name != "self"
+            and parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD)
+        )
 
     def get_params(self) -> dict[str, Any]:
         """The hyperparameters, as given to ``__init__``."""

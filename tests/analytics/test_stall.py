@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -82,6 +84,9 @@ def test_classifier_and_rule_decide_on_a_separable_toy():
     assert rule.predict([flow(5e4), flow(5e5)]).tolist() == [True, False]
     restored = StallClassifier.from_dict(model.to_dict())
     np.testing.assert_allclose(restored.predict_proba(flows), model.predict_proba(flows))
+    # the rule (no hyperparameters) round-trips through JSON too: the registry stores it
+    restored_rule = RateRule.from_dict(json.loads(json.dumps(rule.to_dict())))
+    assert restored_rule.cut_bps_ == rule.cut_bps_
 
 
 def test_on_public_sessions_grouped_by_video_burst_features_reach_the_goal():
