@@ -54,8 +54,8 @@ MAX_TICKS = 30  # one lab minute each (the lab runs 60x)
 async def _runtime(
     network: LabNetwork, tmp_path: Path, intents: list[str], store: Path
 ) -> tuple[ControllerRuntime, Recorder]:
-    """(the lab was started in ``tmp_path / "lab"``)"""
-    """A controller built as ``netpilot run --config`` builds it on a ``lab up`` config."""
+    """A controller built as ``netpilot run --config`` builds it on a ``lab up`` config
+    (the lab was started in ``tmp_path / "lab"``)."""
     intents_dir = tmp_path / "intents"
     intents_dir.mkdir()
     for name in intents:
