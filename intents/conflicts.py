@@ -435,6 +435,7 @@ def resolve_conflicts(
     inventory: Inventory | None = None,
     path_devices: PathDevices | None = None,
     locations: Locations | None = None,
+    twin_arbitration: bool = False,
 ) -> Resolution:
     """Detect conflicts between intents and apply the priority resolution.
 
@@ -444,6 +445,12 @@ def resolve_conflicts(
         path_devices: the devices an e2e-qos expectation's path may cross, if the caller
             knows the topology (None, or a None answer: every device may be on the path).
         locations: where each ``(intent, expectation)`` is written, for the report.
+        twin_arbitration: the controller checks every plan on a what-if twin against the
+            other intents' targets; a sleep-vs-headroom conflict that energy saving loses
+            to an e2e-qos path is then resolved at run time (its sleep plans refused where
+            predicted to break the path's targets), not by narrowing the energy expectation
+            away. Against video experience (whose stall ratio the twin does not predict) it
+            is still narrowed.
 
     Returns:
         The conflicts, the enforced intent set, per-intent notes and the errors of
@@ -460,7 +467,9 @@ def resolve_conflicts(
         for intent in active
     }
     for i, j in sorted(_candidate_pairs(active, profiles)):
-        pair = _resolve_pair(active[i], active[j], profiles, inventory, located)
+        pair = _resolve_pair(
+            active[i], active[j], profiles, inventory, located, twin_arbitration=twin_arbitration
+        )
         if pair is not None:
             conflicts.extend(pair.conflicts)
             effects.extend(pair.effects)
@@ -553,6 +562,8 @@ def _resolve_pair(
     profiles: Mapping[str, list[_Profile]],
     inventory: Inventory | None,
     located: Locations,
+    *,
+    twin_arbitration: bool = False,
 ) -> _PairOutcome | None:
     outcome = _PairOutcome()
     if first.priority >= second.priority:
@@ -623,6 +634,21 @@ def _resolve_pair(
                 f"{winner.priority} > {loser.priority}) saves energy"
             )
             resolution = f"{winner.name} wins: {effect_text}"
+            outcome.notes.append((loser.name, f"conflict: {resolution}"))
+        elif (
+            finding.kind is ConflictKind.SLEEP_VS_HEADROOM
+            and twin_arbitration
+            and ew.type is ExpectationType.E2E_QOS
+        ):
+            # every sleep plan is checked on the twin against the path's latency and loss
+            # before it is applied (policies.arbitration): only the plans that would hurt are
+            # refused. (The twin does not predict a stall ratio: against video-experience the
+            # energy expectation is still narrowed here.)
+            resolution = (
+                f"{winner.name} wins (priority {winner.priority} > {loser.priority}): "
+                f"{loser.name}'s sleep plans for {el.id} are checked on the what-if twin "
+                f"and refused where they are predicted to break {winner.name}'s targets"
+            )
             outcome.notes.append((loser.name, f"conflict: {resolution}"))
         else:
             scope_text = f"at {', '.join(sorted(remove))}" if remove is not None else "anywhere"

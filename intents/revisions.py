@@ -139,6 +139,7 @@ def evaluate(
         inventory=inventory,
         path_devices=path_devices,
         locations=loaded.locations,
+        twin_arbitration=support.twin_arbitration,
     )
     return Evaluation(
         intents=loaded.intents,

@@ -36,6 +36,12 @@ class Support:
         subscriber_groups: whether a video-experience expectation's ``subscriberGroup`` is
             honoured (the devices report subscribers without their group: the policy would
             act for every subscriber of the selected nodes, not the group's alone).
+        twin_arbitration: whether every plan is checked on a what-if twin against the
+            other intents' targets before it is applied (the controller has a topology:
+            ``topology:`` in its config). Then an energy-saving expectation that loses a
+            sleep-vs-headroom conflict to an e2e-qos path keeps acting, and its plans are
+            refused at run time where the twin predicts they would break the path's latency
+            or loss, instead of being narrowed away at admission (see intents.conflicts).
     """
 
     modes: frozenset[IntentMode]
@@ -43,6 +49,7 @@ class Support:
     contexts: frozenset[str] = frozenset()
     site_pairs: bool = False
     subscriber_groups: bool = False
+    twin_arbitration: bool = False
 
     def enforces(self, expectation_type: ExpectationType) -> bool:
         """Whether the controller has a policy for this expectation type."""

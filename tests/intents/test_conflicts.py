@@ -160,6 +160,28 @@ def test_with_a_topology_only_the_path_devices_are_taken_away():
     assert "at r2" in conflict.resolution
 
 
+def test_with_twin_arbitration_the_losing_energy_intent_keeps_acting_under_the_twin():
+    # the controller checks every sleep plan on its what-if twin against the video path's
+    # targets: the conflict is reported, and resolved at run time instead of at admission
+    texts = [IntentSource("q.yaml", qos("video", priority=100))]
+    texts.append(IntentSource("e.yaml", energy("sleep", priority=40, select="{site: east}")))
+    loaded = load_intent_set(texts, inventory=INVENTORY, support=FULL_SUPPORT)
+    resolution = resolve_conflicts(loaded.intents, inventory=INVENTORY, twin_arbitration=True)
+    (conflict,) = resolution.conflicts
+    assert conflict.kind is ConflictKind.SLEEP_VS_HEADROOM and conflict.winner == "video"
+    assert "checked on the what-if twin" in conflict.resolution
+    sleep = enforced(resolution, "sleep")
+    original = next(i for i in loaded.intents if i.name == "sleep")
+    assert sleep.mode is IntentMode.AUTO and sleep == original  # not narrowed
+    assert any("refused where they are predicted to break" in n for n in resolution.notes["sleep"])
+    # the twin does not predict stalls: against video experience the narrowing stays
+    texts[0] = IntentSource("v.yaml", video("viewers", priority=80, select="{site: east}"))
+    loaded = load_intent_set(texts, inventory=INVENTORY, support=FULL_SUPPORT)
+    resolution = resolve_conflicts(loaded.intents, inventory=INVENTORY, twin_arbitration=True)
+    assert [c.winner for c in resolution.conflicts] == ["viewers"]
+    assert enforced(resolution, "sleep") != next(i for i in loaded.intents if i.name == "sleep")
+
+
 def test_energy_winning_leaves_the_qos_intent_alone_but_says_why():
     resolution = resolve(
         qos("video", priority=10), energy("sleep", priority=900, select="{role: core}")
