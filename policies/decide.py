@@ -97,8 +97,8 @@ class Outcome:
     Args:
         decision: the decision (with a plan only when every guard passed).
         conflicts: run-time conflicts that concern the intent (for its status).
-        pending: the id of an optimising plan held back only by the hysteresis (the loop
-            counts for how many ticks it stood); "" when none.
+        pending: the id of an optimising plan that was held back (the loop counts for how
+            many ticks it stood, for the hysteresis); "" when none.
         recommended: the plan held back only by confidence gating (recommend, not act).
         predicted: what the chosen candidate is predicted to make of the intent's targets
             (the loop compares it with what it observes after the change: twin accuracy).
@@ -237,9 +237,10 @@ def _outcome(ruling: Ruling, world: World) -> Outcome:
             explanation["recommendation"] = explanation["plan"]
         else:
             summary = f"{candidate.description}: held back by {names}"
-        pending = ""
-        if not proposal.urgent and any(g.name == "hysteresis" for g in failed):
-            pending = plan.id  # the plan stands one more tick
+        # the plan stood one more tick, whatever held it back: a cooldown or a change in
+        # flight must not restart its hysteresis count (the count alternated 1, 2, 1, 2...
+        # through an energy intent's cooldown, so the plan never stood two ticks at its end)
+        pending = "" if proposal.urgent else plan.id
         return Outcome(
             Decision(intent.name, world.now, summary, None, explanation, expectation),
             ruling.conflicts,

@@ -204,3 +204,46 @@ spec:
     guards = {g["guard"]: g["passed"] for g in checks}
     assert guards["confidence"] is False
     assert outcome.decision.explanation["confidence"] == 0.3
+
+
+def test_a_plan_held_back_by_its_cooldown_keeps_its_hysteresis_count() -> None:
+    # An optimising plan that stood long enough but waits out the intent's cooldown stays
+    # pending, so it acts the first tick after the cooldown; it used to be dropped from
+    # pending whenever the hysteresis passed, and the count went 1, 2, 1, 2... for ever.
+    (energy,) = load(
+        """\
+apiVersion: netpilot/v1
+kind: Intent
+metadata: {name: energy}
+spec:
+  priority: 10
+  expectations:
+    - id: sleep
+      type: energy-saving
+      objects: {devices: [r1, r2, r3, r4], resources: [links]}
+      targets:
+        - {name: powerReductionRatio, condition: greaterThanOrEqual, value: 0.01}
+        - {name: maxUtilization, condition: lessThan, value: 0.95}
+      contexts:
+        - {name: redundancy, value: none}
+  guards: {maxDevicesPerChange: 4, cooldownSeconds: 600}
+"""
+    )
+    night = LabWorld("four-router", "night-low-load")
+    night.advance(5 * 3600)
+    first = decide(night.world([energy])).outcomes["energy"]
+    assert first.pending and "hysteresis" in first.decision.summary
+    recent = (night.now - timedelta(seconds=60),)  # an earlier change: 540 s of cooldown left
+    states = {
+        "energy": ReconcileState(pending=first.pending, pending_ticks=1, recent_changes=recent)
+    }
+    cooling = decide(night.world([energy], states=states)).outcomes["energy"]
+    checks: list[dict[str, object]] = cooling.decision.explanation["guards"]  # type: ignore[assignment]
+    guards = {g["guard"]: g["passed"] for g in checks}
+    assert guards["hysteresis"] is True and guards["cooldown"] is False
+    assert cooling.decision.actions is None
+    assert cooling.pending == first.pending  # it stood: the count goes on
+    # once the cooldown is over, the plan that stood acts at once
+    states = {"energy": ReconcileState(pending=first.pending, pending_ticks=2)}
+    acting = decide(night.world([energy], states=states)).outcomes["energy"]
+    assert acting.decision.actions is not None and acting.decision.actions.id == first.pending
