@@ -39,8 +39,10 @@ from policies.twin import Twin, twin_spec_from_text
 
 __all__ = [
     "ControllerRuntime",
+    "DecisionInputs",
     "IntentSetError",
     "build_controller",
+    "decision_inputs",
     "load_intent_dir",
     "load_twin",
     "utc_now",
@@ -121,6 +123,36 @@ def load_twin(path: Path) -> Twin:
         raise ConfigFileError(str(path), f"not a valid topology: {exc}") from exc
 
 
+@dataclass(frozen=True)
+class DecisionInputs:
+    """What the policies need besides the observations: the what-if twin, the tunables, and
+    the sources of the load forecast and the stall answer (each the registry's model, else
+    its rule baseline)."""
+
+    twin: Twin | None
+    policy_settings: PolicySettings
+    forecast: LoadForecastSource
+    stall: StallSource
+
+
+def decision_inputs(settings: ControllerSettings) -> DecisionInputs:
+    """The decision inputs of a controller with these settings (``netpilot run``, and
+    ``netpilot intents plan``, which must decide as the daemon would).
+
+    Raises:
+        ConfigFileError: the topology file is invalid.
+    """
+    twin = load_twin(settings.topology) if settings.topology is not None else None
+    policy_settings = PolicySettings(violation_ticks=settings.loop.violation_ticks)
+    # the same store `netpilot models` and the daemon's metrics read
+    store = settings.service.model_store or DEFAULT_STORE
+    forecast = LoadForecastSource(
+        ModelWatch(store, ModelKind.LOAD_FORECAST, baseline=FORECAST_BASELINE)
+    )
+    stall = StallSource(ModelWatch(store, ModelKind.STALL), boost_mbps=policy_settings.boost_mbps)
+    return DecisionInputs(twin, policy_settings, forecast, stall)
+
+
 def build_controller(
     settings: ControllerSettings,
     *,
@@ -152,14 +184,7 @@ def build_controller(
         return await netconf.open_session(device.name)
 
     sensor = Sensor(settings.inventory, open_session=open_session, poller=poller, clock=clock)
-    twin = load_twin(settings.topology) if settings.topology is not None else None
-    policy_settings = PolicySettings(violation_ticks=settings.loop.violation_ticks)
-    # the same store `netpilot models` and the daemon's metrics read
-    store = settings.service.model_store or DEFAULT_STORE
-    forecast = LoadForecastSource(
-        ModelWatch(store, ModelKind.LOAD_FORECAST, baseline=FORECAST_BASELINE)
-    )
-    stall = StallSource(ModelWatch(store, ModelKind.STALL), boost_mbps=policy_settings.boost_mbps)
+    inputs = decision_inputs(settings)
     controller = Controller(
         intents=intents,
         devices=settings.inventory,
@@ -170,10 +195,10 @@ def build_controller(
         apply_settings=settings.apply,
         clock=clock,
         observers=observers,
-        twin=twin,
-        policy_settings=policy_settings,
-        forecast=forecast,
-        stall=stall,
+        twin=inputs.twin,
+        policy_settings=inputs.policy_settings,
+        forecast=inputs.forecast,
+        stall=inputs.stall,
     )
     return ControllerRuntime(
         controller=controller, sensor=sensor, poller=poller, netconf=netconf, journal=journal

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from controller.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CommandGroups, report_failure
 from controller.model import (
+    AdminState,
     Device,
     FulfilmentStatus,
     Intent,
@@ -559,16 +560,20 @@ def _apply(args: argparse.Namespace) -> int:
 
 
 class ReadOnlyPlanner:
-    """The controller's sensing and policies, read-only: a :class:`intents.plan.Planner`.
+    """The controller's sensing and decision, read-only: a :class:`intents.plan.Planner`.
 
-    Built from the pieces ``build_controller`` uses (Sensor, SnmpPoller, NETCONF sessions,
-    ``evaluate_intent``, ``decide_qos``) without a journal or a config session. Each
-    degraded intent is planned as if its violation had lasted the hysteresis (a plan asks
-    what the controller does about the state read now); cooldown and rate limit start
-    fresh, as for a controller without history.
+    Built from what ``netpilot run`` uses (Sensor, SnmpPoller, NETCONF sessions, and
+    :func:`controller.app.decision_inputs`: the what-if twin of ``topology:``, the load
+    forecast and the stall model or their rule baselines), then every intent's policy,
+    arbitration and guards in one :func:`policies.decide.decide`, without a journal or a
+    config session. A plan asks what the controller does about the state read now: each
+    degraded intent is decided as if its violation had lasted the hysteresis, and an
+    optimising plan (an energy sleep) as if it had stood for it; cooldown and rate limits
+    start fresh, as for a controller without history. The load forecast has one sample, so
+    energy decisions are made on the current load.
 
     Args:
-        settings: the controller settings (inventory, loop cadence).
+        settings: the controller settings (inventory, loop cadence, topology, model store).
         clock: the current time (UTC).
     """
 
@@ -577,13 +582,18 @@ class ReadOnlyPlanner:
         self.clock = clock or (lambda: datetime.now(UTC))
 
     async def plan(self, intents: Sequence[Intent]) -> ActionPlan:
-        """Sense every device once and run the policies on ``intents``."""
+        """Sense every device once and decide for ``intents``."""
+        from dataclasses import replace
+
         from adapters.netconf import open_session
         from adapters.snmp import SnmpPoller
         from analytics.kpi import evaluate_intent
+        from controller.app import decision_inputs
         from controller.sense import Sensor
-        from policies.qos import decide_qos
+        from policies.base import World
+        from policies.decide import decide, measure
 
+        inputs = decision_inputs(self.settings)  # before the network: a bad topology fails fast
         poller = SnmpPoller()
         sensor = Sensor(
             self.settings.inventory, open_session=open_session, poller=poller, clock=self.clock
@@ -595,31 +605,62 @@ class ReadOnlyPlanner:
             await poller.close()
         now = self.clock()
         max_age = self.settings.loop.interval * 2 + timedelta(seconds=5)
-        devices = {d.name: d for d in self.settings.inventory}
         ticks = self.settings.loop.violation_ticks
-        statuses: list[IntentStatus] = []
-        decisions = []
+        statuses: dict[str, IntentStatus] = {}
+        active: list[Intent] = []
         for intent in intents:
             if not any(CURRENT_SUPPORT.enforces(e.type) for e in intent.expectations):
-                statuses.append(
-                    not_running_status(
-                        intent.name, ("not enforced by this netpilot version",), now=now
-                    )
-                )
-                continue
-            status = evaluate_intent(intent, observations, now=now, max_age=max_age)
-            statuses.append(status)
-            degraded = status.state is NotFulfilledState.DEGRADED
-            state = ReconcileState(consecutive_violations=ticks if degraded else 0)
-            decisions.append(
-                decide_qos(
-                    intent, status, devices, observations, state, now=now, violation_ticks=ticks
-                )
+                reason = "not enforced by this netpilot version"
+                statuses[intent.name] = not_running_status(intent.name, (reason,), now=now)
+            elif intent.admin_state is AdminState.DEACTIVATED:
+                reason = "deactivated by the operator"
+                statuses[intent.name] = not_running_status(intent.name, (reason,), now=now)
+            else:
+                active.append(intent)
+        view = None
+        if inputs.twin is not None:
+            pairs = [
+                (e.objects.path.source, e.objects.path.destination)
+                for i in active
+                for e in i.expectations
+                if e.objects.path is not None
+            ]
+            view = inputs.twin.observe(observations, now=now, probe_pairs=pairs)
+        world = World(
+            now=now,
+            devices={d.name: d for d in self.settings.inventory},
+            observations=observations,
+            intents=tuple(active),
+            twin=inputs.twin,
+            view=view,
+            settings=inputs.policy_settings,
+        )
+        world = replace(world, stall=inputs.stall(observations), forecast=inputs.forecast(world))
+        measured = measure(world)
+        states: dict[str, ReconcileState] = {}
+        for intent in active:
+            status = evaluate_intent(
+                intent, observations, now=now, max_age=max_age, measured=measured.get(intent.name)
             )
+            statuses[intent.name] = status
+            degraded = status.state is NotFulfilledState.DEGRADED
+            states[intent.name] = ReconcileState(consecutive_violations=ticks if degraded else 0)
+        world = replace(world, statuses=statuses, states=states)
+        outcomes = decide(world).outcomes
+        # an optimising plan waits until it stood for the hysteresis: decide again as if it had
+        standing = {name: o.pending for name, o in outcomes.items() if o.pending}
+        if standing:
+            states = {
+                name: replace(state, pending=standing[name], pending_ticks=ticks - 1)
+                if name in standing
+                else state
+                for name, state in states.items()
+            }
+            outcomes = decide(replace(world, states=states)).outcomes
         return ActionPlan(
             at=now,
-            actions=actions_from_decisions(intents, decisions),
-            statuses=tuple(statuses),
+            actions=actions_from_decisions(intents, [o.decision for o in outcomes.values()]),
+            statuses=tuple(statuses[i.name] for i in intents),
             devices_read=tuple(sorted(n for n, o in observations.items() if not o.errors)),
             device_errors={n: tuple(o.errors) for n, o in observations.items() if o.errors},
         )

@@ -130,9 +130,14 @@ def actions_from_decisions(
         )
         if "quarantined" in explanation:
             blocked = (*blocked, f"quarantined: {explanation['quarantined']} failed verification")
-        if decision.change is not None:
-            devices = (decision.change.device,)
-            edits = tuple(e.describe() for e in decision.change.edits)
+        plan = decision.actions  # a multi-device plan (an energy sleep) as well as one change
+        if plan is not None:
+            devices = plan.devices
+            edits = tuple(
+                f"{c.device}: {e.describe()}" if len(plan.changes) > 1 else e.describe()
+                for c in plan.changes
+                for e in c.edits
+            )
             kind = (
                 ActionKind.REPORT_ONLY
                 if modes.get(decision.intent) is IntentMode.DRY_RUN
