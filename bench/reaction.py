@@ -220,7 +220,6 @@ async def _interval_run(
     watcher = _Watcher()
     settings = load_settings(config)
     runtime = build_controller(settings, observers=[watcher])
-    runtime.sensor.deadline = settings.loop.device_sense_deadline  # as netpilot run sets it
     controller = runtime.controller
     stop = asyncio.Event()
     loop_task = asyncio.create_task(

@@ -301,7 +301,13 @@ class EventFeed:
     def tick_finished(self, report: TickReport) -> None:
         # only the newest ticks keep their observations: at 1,000 devices one tick's are
         # ~10 MB, and a deque of 120 of them grew the daemon by gigabytes (bench soak)
-        self._add("tick", report)
+        # the feed keeps what the API sends: subscriber flows are never sent, and at the
+        # metro's evening one tick holds thousands of them (bench soak: RSS followed them)
+        lean = {
+            name: replace(o, subscribers=()) if o.subscribers else o
+            for name, o in report.observations.items()
+        }
+        self._add("tick", replace(report, observations=lean))
         ticks = [i for i, e in enumerate(self._events) if isinstance(e.value, TickReport)]
         for index in ticks[:-OBSERVED_TICKS_KEPT]:
             event = self._events[index]

@@ -183,7 +183,14 @@ def build_controller(
     async def open_session(device: Device) -> ConfigSession:
         return await netconf.open_session(device.name)
 
-    sensor = Sensor(settings.inventory, open_session=open_session, poller=poller, clock=clock)
+    # a dead device costs a tick its sense deadline, not its NETCONF timeout (controller/sense.py)
+    sensor = Sensor(
+        settings.inventory,
+        open_session=open_session,
+        poller=poller,
+        clock=clock,
+        deadline=settings.loop.device_sense_deadline,
+    )
     inputs = decision_inputs(settings)
     controller = Controller(
         intents=intents,

@@ -20,6 +20,7 @@ import ipaddress
 import logging
 import signal
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -40,6 +41,7 @@ from controller.model import Intent
 from controller.models_store import DEFAULT_STORE, ModelStore, ModelStoreError
 from controller.observers import LogObserver
 from intents.revisions import Admission, Outcome
+from intents.support import CURRENT_SUPPORT
 
 __all__ = ["admission_summary", "serve"]
 
@@ -175,7 +177,10 @@ async def serve(
     """
     _warn_insecure_snmp(settings)
     store = IntentStore(default_store_path(settings.journal_path))
-    manager = IntentSetManager(store, inventory=settings.inventory)  # restores the last good
+    # with a topology every plan is checked on the what-if twin against the other intents'
+    # targets, so admission leaves a sleep-vs-path-headroom conflict to that check
+    support = replace(CURRENT_SUPPORT, twin_arbitration=settings.topology is not None)
+    manager = IntentSetManager(store, inventory=settings.inventory, support=support)
     source = open_source(
         settings.intents.location,
         branch=settings.intents.branch,
@@ -196,8 +201,6 @@ async def serve(
         settings, intents=manager.enforced(), observers=[LogObserver(), metrics, *observers]
     )
     controller = runtime.controller
-    # a dead device costs a tick this long, not its NETCONF timeout (controller/sense.py)
-    runtime.sensor.deadline = settings.loop.device_sense_deadline
     wakeup = Wakeup(listener=metrics.wakeup)
     model_store = settings.service.model_store or DEFAULT_STORE
     metrics.watch_models(lambda: _model_records(model_store))

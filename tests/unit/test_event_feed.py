@@ -32,3 +32,24 @@ def test_older_ticks_lose_their_observations_but_stay_in_the_feed():
     assert isinstance(events, list) and len(events) == 10  # every tick is still told
     observed = [e["report"]["number"] for e in events if e["report"]["observations"]]
     assert observed == list(range(11 - OBSERVED_TICKS_KEPT, 11))
+
+
+def test_the_feed_keeps_no_subscriber_flows():
+    # the API never sends them, and at the metro's evening a tick holds thousands
+    from dataclasses import replace
+
+    from controller.model import SubscriberFlow
+
+    flow = SubscriberFlow("sub-1", 2.0, 20.0, 0.0, 1_000_000, 500_000, 250.0, 0.5)
+    report = _tick(1)
+    report = replace(
+        report,
+        observations={n: replace(o, subscribers=(flow,)) for n, o in report.observations.items()},
+    )
+    feed = EventFeed()
+    feed.tick_finished(report)
+    (event,) = feed._events
+    assert isinstance(event.value, TickReport)
+    kept = event.value.observations
+    assert set(kept) == {"d0", "d1", "d2"} and all(not o.subscribers for o in kept.values())
+    assert all(o.subscribers == (flow,) for o in report.observations.values())  # not mutated
