@@ -16,6 +16,7 @@ class LogObserver:
     def __init__(self, logger: logging.Logger | None = None) -> None:
         self.log = logger or logging.getLogger("netpilot")
         self._last: dict[str, str] = {}
+        self._device_errors: dict[str, tuple[str, ...]] = {}
 
     def controller_ready(self, controller: Controller) -> None:
         self.log.info(
@@ -38,8 +39,20 @@ class LogObserver:
                 )
                 self._last[status.name] = line
         for observation in report.observations.values():
-            for error in observation.errors:
-                self.log.warning("tick %d: %s: %s", report.number, observation.device, error)
+            # a device's errors are logged when they change, not every tick (a dead device
+            # would write a line per tick for weeks); the sensor logs its own "sense:"
+            # verdicts (missed deadline, backoff) once per state change
+            device = observation.device
+            errors = observation.errors
+            if any(e.startswith("sense: ") for e in errors) or errors == self._device_errors.get(
+                device, ()
+            ):
+                continue  # not observed this tick (the sensor said why), or nothing new
+            for error in errors:
+                self.log.warning("tick %d: %s: %s", report.number, device, error)
+            if not errors:
+                self.log.info("tick %d: %s: observed without errors again", report.number, device)
+            self._device_errors[device] = errors
 
     def change_started(self, decision: Decision, txn: str) -> None:
         self.log.info(

@@ -1,0 +1,43 @@
+"""The headless log: a device's errors are written when they change, not every tick."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from controller.loop import TickReport
+from controller.model import Observation
+from controller.observers import LogObserver
+
+T0 = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+
+def _tick(number: int, **errors: tuple[str, ...]) -> TickReport:
+    at = T0 + timedelta(seconds=number)
+    return TickReport(
+        number=number,
+        at=at,
+        duration=timedelta(milliseconds=5),
+        statuses=(),
+        decisions=(),
+        observations={d: Observation(device=d, at=at, errors=e) for d, e in errors.items()},
+    )
+
+
+def test_device_errors_are_logged_on_change_only(caplog: pytest.LogCaptureFixture) -> None:
+    observer = LogObserver(logging.getLogger("netpilot.test"))
+    timeout = ("snmp: no answer within 2 s",)
+    resting = "sense: not polled until 12:00:{:02d} after 2 failed poll(s) in a row"
+    with caplog.at_level(logging.INFO, logger="netpilot.test"):
+        observer.tick_finished(_tick(1, r1=(), r2=timeout))
+        observer.tick_finished(_tick(2, r1=(), r2=timeout))  # the same error: no line
+        for n in range(3, 6):  # the sensor's own verdicts, different each tick: its lines
+            observer.tick_finished(_tick(n, r1=(), r2=(resting.format(n),)))
+        observer.tick_finished(_tick(6, r1=(), r2=()))
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines == [
+        "tick 1: r2: snmp: no answer within 2 s",
+        "tick 6: r2: observed without errors again",
+    ], lines
