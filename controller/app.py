@@ -12,7 +12,7 @@ from its rule baseline (controller/predictors.py).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -144,6 +144,11 @@ def decision_inputs(settings: ControllerSettings) -> DecisionInputs:
     """
     twin = load_twin(settings.topology) if settings.topology is not None else None
     policy_settings = PolicySettings(violation_ticks=settings.loop.violation_ticks)
+    chosen = settings.decision  # policy: in the config; what it leaves out keeps the default
+    if chosen.min_confidence is not None:
+        policy_settings = replace(policy_settings, min_confidence=chosen.min_confidence)
+    if chosen.act_on_prediction is not None:
+        policy_settings = replace(policy_settings, act_on_prediction=chosen.act_on_prediction)
     # the same store `netpilot models` and the daemon's metrics read
     store = settings.service.model_store or DEFAULT_STORE
     forecast = LoadForecastSource(

@@ -10,6 +10,11 @@ Example ``netpilot.yaml``::
       violationTicks: 2              # consecutive violated evaluations before acting
       senseDeadlineSeconds: 1.6      # a device that has not answered by then is reported
                                      # missing for the tick (default: 0.8 x intervalSeconds)
+    policy:
+      minConfidence: 0.8             # below this model confidence a policy recommends, and
+                                     # does not act (the rule baselines answer with 0.5)
+      actOnPrediction: true          # a trained model's confident stall prediction acts on
+                                     # the first violated tick (false: wait for the hysteresis)
     apply:
       confirmTimeoutSeconds: 120     # whole seconds: the device reverts by itself if netpilot
                                      # goes silent (NETCONF confirm-timeout is a uint32)
@@ -146,6 +151,15 @@ class IntentSourceSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class DecisionSettings:
+    """The decision logic's tunables an operator sets (``policy:``); None keeps the
+    default of :class:`policies.base.PolicySettings`."""
+
+    min_confidence: float | None = None
+    act_on_prediction: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ControllerSettings:
     """Everything ``netpilot run`` needs, resolved to absolute paths."""
 
@@ -159,6 +173,7 @@ class ControllerSettings:
     # the network's topology file (the lab's YAML format): the what-if twin's model; None:
     # the policies act without predictions
     topology: Path | None = None
+    decision: DecisionSettings = field(default_factory=DecisionSettings)
 
     @property
     def intents(self) -> IntentSourceSettings:
@@ -220,6 +235,7 @@ def _load_settings(path: Path) -> ControllerSettings:
             "traps",
             "models",
             "topology",
+            "policy",
         ),
     )
     base = path.parent
@@ -239,6 +255,19 @@ def _load_settings(path: Path) -> ControllerSettings:
         service=_service_settings(root, base, journal_path),
         intent_source=intent_source,
         topology=_existing_file(root["topology"], base) if "topology" in root else None,
+        decision=_decision_settings(root.get("policy")),
+    )
+
+
+def _decision_settings(node: Node | None) -> DecisionSettings:
+    if node is None:
+        return DecisionSettings()
+    fields = node.mapping(allowed=("minConfidence", "actOnPrediction"))
+    confidence = fields.get("minConfidence")
+    act = fields.get("actOnPrediction")
+    return DecisionSettings(
+        min_confidence=confidence.number(minimum=0.0, maximum=1.0) if confidence else None,
+        act_on_prediction=act.boolean() if act else None,
     )
 
 
