@@ -360,17 +360,6 @@ def fit_gpd_moments(excesses: npt.ArrayLike) -> tuple[float, float]:
     return 0.5 * (1.0 - ratio), max(0.5 * mean * (1.0 + ratio), _TINY)
 
 
-def _gpd_log_likelihood(y: FloatArray, gamma: float, sigma: float) -> float:
-    if sigma <= 0:
-        return -math.inf
-    if abs(gamma) < 1e-9:
-        return float(-len(y) * math.log(sigma) - y.sum() / sigma)
-    inner = 1.0 + gamma * y / sigma
-    if np.any(inner <= 0):
-        return -math.inf
-    return float(-len(y) * math.log(sigma) - (1.0 + 1.0 / gamma) * np.log(inner).sum())
-
-
 def fit_gpd_grimshaw(excesses: npt.ArrayLike, *, grid: int = 40) -> tuple[float, float]:
     """GPD maximum-likelihood fit by Grimshaw's trick, as in SPOT (Siffer et al., §3.3).
 
@@ -378,8 +367,8 @@ def fit_gpd_grimshaw(excesses: npt.ArrayLike, *, grid: int = 40) -> tuple[float,
     ``u(x) = mean(1 / (1 + x Y))`` and ``v(x) = 1 + mean(log(1 + x Y))``; each root gives
     ``gamma = v(x) - 1`` and ``sigma = gamma / x``. Roots lie in ``(-1/Y_max, 0)`` and
     ``(0, 2 (mean - Y_min) / (mean Y_min))``; they are bracketed on a grid and refined by
-    bisection, and the candidate with the best likelihood wins, the exponential case
-    (``gamma = 0``, ``sigma = mean``) included.
+    Newton's method kept inside the bracket, and the candidate with the best likelihood
+    wins, the exponential case (``gamma = 0``, ``sigma = mean``) included.
 
     Args:
         excesses: the peaks minus the initial threshold (positive).
@@ -392,39 +381,137 @@ def fit_gpd_grimshaw(excesses: npt.ArrayLike, *, grid: int = 40) -> tuple[float,
     y = y[y > 0]
     if len(y) == 0:
         return 0.0, 1.0
+    count = len(y)
     mean, low, high = float(y.mean()), float(y.min()), float(y.max())
-
-    def w(x: FloatArray) -> FloatArray:
-        # u(x) v(x) - 1 for a vector of x at once (rows: x, columns: excesses)
-        inner = 1.0 + np.outer(x, y)
-        result: FloatArray = np.mean(1.0 / inner, axis=1) * (1.0 + np.mean(np.log(inner), axis=1))
-        return result - 1.0
-
     candidates = [(0.0, mean)]
     epsilon = 1e-8 / max(mean, _TINY)
-    intervals = [(-1.0 / high + epsilon, -epsilon)]
+    starts = [-1.0 / high + epsilon]
+    stops = [-epsilon]
     if low > 0 and mean > low:
-        intervals.append((epsilon, 2.0 * (mean - low) / (mean * low)))
-    for start, stop in intervals:
-        if stop <= start:
-            continue
-        # the roots can sit anywhere across orders of magnitude: a geometric grid in |x|
-        xs = np.geomspace(start, stop, grid) if start > 0 else -np.geomspace(-start, -stop, grid)
-        ws = w(xs)
-        for i in np.flatnonzero((ws[:-1] == 0.0) | (ws[:-1] * ws[1:] < 0)).tolist():
-            lo, hi, w_lo = float(xs[i]), float(xs[i + 1]), float(ws[i])
-            for _ in range(40):
-                mid = 0.5 * (lo + hi)
-                w_mid = float(w(np.array([mid]))[0])
-                if w_lo * w_mid <= 0:
-                    hi = mid
-                else:
-                    lo, w_lo = mid, w_mid
-            root = 0.5 * (lo + hi)
+        starts.append(epsilon)
+        stops.append(2.0 * (mean - low) / (mean * low))
+    # both intervals' grids in one evaluation: the cost of a refit is numpy's per-call
+    # overhead more than arithmetic (a few hundred excesses), so calls are what to save
+    usable = [i for i in range(len(starts)) if stops[i] > starts[i]]
+    if not usable:
+        return candidates[0]
+    first = np.array([abs(starts[i]) for i in usable])
+    last = np.array([abs(stops[i]) for i in usable])
+    signs = np.array([1.0 if starts[i] > 0 else -1.0 for i in usable])
+    # the roots can sit anywhere across orders of magnitude: a geometric grid in |x|
+    xs = (np.geomspace(first, last, grid) * signs).T  # one row per interval
+    ws = _grimshaw_w(xs.reshape(-1), y, count).reshape(xs.shape)
+    brackets = [
+        (float(xs[row, i]), float(xs[row, i + 1]), float(ws[row, i]))
+        for row in range(len(usable))
+        for i in np.flatnonzero((ws[row, :-1] == 0.0) | (ws[row, :-1] * ws[row, 1:] < 0)).tolist()
+    ]
+    if brackets:
+        for root in _grimshaw_roots(brackets, y, count):
             gamma = float(np.mean(np.log(1.0 + root * y)))
             if root != 0 and gamma / root > 0:
                 candidates.append((gamma, gamma / root))
-    return max(candidates, key=lambda c: _gpd_log_likelihood(y, c[0], c[1]))
+    return _best_gpd_candidate(y, candidates)
+
+
+def _grimshaw_w(x: FloatArray, y: FloatArray, count: int) -> FloatArray:
+    """``w(x) = u(x) v(x) - 1`` for a vector of ``x`` at once."""
+    inner = 1.0 + np.multiply.outer(x, y)  # rows: x, columns: excesses
+    u = np.add.reduce(1.0 / inner, axis=1) / count
+    w: FloatArray = u * (1.0 + np.add.reduce(np.log(inner), axis=1) / count) - 1.0
+    return w
+
+
+def _grimshaw_w_slope(x: FloatArray, y: FloatArray, count: int) -> tuple[FloatArray, FloatArray]:
+    """``w(x)`` and ``w'(x)`` for a vector of ``x`` at once."""
+    inner = 1.0 + np.multiply.outer(x, y)
+    reciprocal = 1.0 / inner
+    u = np.add.reduce(reciprocal, axis=1) / count
+    v = 1.0 + np.add.reduce(np.log(inner), axis=1) / count
+    # u' = -mean(Y / (1 + xY)^2), v' = mean(Y / (1 + xY))
+    share = reciprocal * y
+    du = -np.add.reduce(share * reciprocal, axis=1) / count
+    dv = np.add.reduce(share, axis=1) / count
+    w: FloatArray = u * v - 1.0
+    dw: FloatArray = du * v + u * dv
+    return w, dw
+
+
+def _grimshaw_roots(
+    brackets: list[tuple[float, float, float]], y: FloatArray, count: int
+) -> list[float]:
+    """The root of ``w`` in each sign-changing bracket ``(lo, hi, w(lo))``.
+
+    Newton's method kept inside its bracket (a bisection step whenever Newton would leave
+    it), all unfinished brackets in one numpy evaluation per iteration: a handful of
+    iterations instead of 40 bisections, each a separate evaluation. It stops at the
+    resolution 40 bisections would reach (the bracket over ``2^40``). The bookkeeping is
+    on Python floats: for a few brackets that is cheaper than numpy calls.
+    """
+    lows = [b[0] for b in brackets]
+    highs = [b[1] for b in brackets]
+    w_lows = [b[2] for b in brackets]
+    resolutions = [abs(hi - lo) * 2.0**-41 for lo, hi in zip(lows, highs, strict=True)]
+    # a grid point where w is exactly 0 is the root
+    xs = [
+        lo if w_lo == 0.0 else 0.5 * (lo + hi)
+        for lo, hi, w_lo in zip(lows, highs, w_lows, strict=True)
+    ]
+    active = [i for i, w_lo in enumerate(w_lows) if w_lo != 0.0]
+    for _ in range(100):
+        if not active:
+            break
+        values, slopes = _grimshaw_w_slope(np.array([xs[i] for i in active]), y, count)
+        still = []
+        for i, w, dw in zip(active, values.tolist(), slopes.tolist(), strict=True):
+            x, lo, hi = xs[i], lows[i], highs[i]
+            if w == 0.0:
+                continue
+            # keep the bracket: the root is on the side whose sign differs from w(lo)
+            if w * w_lows[i] > 0:
+                lo = lows[i] = x
+                w_lows[i] = w
+            else:
+                hi = highs[i] = x
+            step = x - w / dw if dw != 0.0 else math.nan
+            if not (step - lo) * (step - hi) < 0:  # outside the bracket, or NaN
+                step = 0.5 * (lo + hi)
+            xs[i] = step
+            if abs(step - x) > resolutions[i] and abs(hi - lo) > resolutions[i]:
+                still.append(i)
+        active = still
+    return xs
+
+
+def _best_gpd_candidate(
+    y: FloatArray, candidates: list[tuple[float, float]]
+) -> tuple[float, float]:
+    """The ``(gamma, sigma)`` of highest GPD log-likelihood on ``y`` (the first of equals).
+
+    The logarithms of all candidates in one evaluation; a non-positive scale or a point
+    outside the support scores ``-inf``; a shape within 1e-9 of 0 is the exponential.
+    """
+    count = len(y)
+    total = float(y.sum())
+    gammas = np.array([c[0] for c in candidates])
+    sigmas = np.array([c[1] for c in candidates])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inner = 1.0 + np.multiply.outer(gammas, y) / sigmas[:, None]
+        log_sums = np.add.reduce(np.log(inner), axis=1).tolist()
+        valid = np.all(inner > 0, axis=1).tolist()
+    best, best_value = candidates[0], -math.inf
+    for (gamma, sigma), log_sum, positive in zip(candidates, log_sums, valid, strict=True):
+        if sigma <= 0:
+            value = -math.inf
+        elif abs(gamma) < 1e-9:
+            value = -count * math.log(sigma) - total / sigma
+        elif not positive:
+            value = -math.inf
+        else:
+            value = -count * math.log(sigma) - (1.0 + 1.0 / gamma) * log_sum
+        if value > best_value:
+            best, best_value = (gamma, sigma), value
+    return best
 
 
 def _gpd_tail(excess: float, gamma: float, sigma: float) -> float:
@@ -515,10 +602,53 @@ class Spot(Model):
         return False
 
     def update(self, values: npt.ArrayLike) -> npt.NDArray[np.bool_]:
-        """Decide on each new value (anomaly or not), learning the normal ones."""
+        """Decide on each new value (anomaly or not), learning the normal ones.
+
+        The same decisions as :meth:`step` on each value in turn; only the values above the
+        initial threshold (about ``1 - level`` of them) are stepped in Python, the others
+        just count towards ``n``.
+        """
         self._check_fitted()
         data = np.asarray(values, dtype=float).reshape(-1)
-        return np.array([self._step(float(v)) for v in data], dtype=bool)
+        alarms = np.zeros(len(data), dtype=bool)
+        self._advance(data, alarms, stop_after_alarm=False)
+        return alarms
+
+    def _advance(
+        self, data: FloatArray, alarms: npt.NDArray[np.bool_], *, stop_after_alarm: bool
+    ) -> int:
+        """Decide on ``data`` in order into ``alarms``; the number of values decided (all,
+        or up to and including the first alarm when ``stop_after_alarm``)."""
+        position = 0
+        for index in np.flatnonzero(data > self.initial_threshold_).tolist():
+            stopped = self._count_quiet(data, position, index, alarms, stop_after_alarm)
+            if stopped is not None:
+                return stopped
+            alarms[index] = self._step(float(data[index]))
+            position = index + 1
+            if stop_after_alarm and alarms[index]:
+                return position
+        stopped = self._count_quiet(data, position, len(data), alarms, stop_after_alarm)
+        return len(data) if stopped is None else stopped
+
+    def _count_quiet(
+        self,
+        data: FloatArray,
+        start: int,
+        stop: int,
+        alarms: npt.NDArray[np.bool_],
+        stop_after_alarm: bool,
+    ) -> int | None:
+        # values at or below the initial threshold are neither peaks nor, while z_q is above
+        # the initial threshold (risk below the peak share), anomalies
+        if self.threshold_ >= self.initial_threshold_:
+            self.count_ += stop - start
+            return None
+        for index in range(start, stop):
+            alarms[index] = self._step(float(data[index]))
+            if stop_after_alarm and alarms[index]:
+                return index + 1
+        return None
 
     def predict(self, values: npt.ArrayLike) -> npt.NDArray[np.bool_]:
         """The decisions :meth:`update` would take, model unchanged."""
@@ -539,6 +669,7 @@ class Dspot(Model):
     """
 
     _STATE = ("spot_", "window_")
+    _BLOCK = 256  # values whose deviations :meth:`update` computes at once
 
     def __init__(self, depth: int = 10, risk: float = 1e-4, level: float = 0.98) -> None:
         self.depth = depth
@@ -570,10 +701,33 @@ class Dspot(Model):
         return anomaly
 
     def update(self, values: npt.ArrayLike) -> npt.NDArray[np.bool_]:
-        """Decide on each new value, learning the normal ones."""
+        """Decide on each new value, learning the normal ones.
+
+        The same decisions as :meth:`step` on each value in turn: the deviations are
+        computed for a block as if every value were normal (the window sums added in the
+        order :meth:`step` adds them), and recomputed after an anomaly, which leaves the
+        window unchanged.
+        """
         self._check_fitted()
         data = np.asarray(values, dtype=float).reshape(-1)
-        return np.array([self.step(float(v)) for v in data], dtype=bool)
+        alarms = np.zeros(len(data), dtype=bool)
+        depth = len(self.window_)
+        position = 0
+        while position < len(data):
+            # a bounded block: after an anomaly the rest of it is recomputed
+            block = data[position : position + self._BLOCK]
+            history = np.concatenate([np.array(self.window_), block])
+            windows = np.lib.stride_tricks.sliding_window_view(history[:-1], depth)
+            sums = windows[:, 0].copy()
+            for column in range(1, depth):
+                sums += windows[:, column]
+            decided = self.spot_._advance(
+                block - sums / depth, alarms[position:], stop_after_alarm=True
+            )
+            normal = decided - int(alarms[position + decided - 1])
+            self.window_ = (self.window_ + block[:normal].tolist())[-depth:]
+            position += decided
+        return alarms
 
     def predict(self, values: npt.ArrayLike) -> npt.NDArray[np.bool_]:
         """The decisions :meth:`update` would take, model unchanged."""
