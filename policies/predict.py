@@ -129,6 +129,19 @@ def meets(target: Target, value: float, *, headroom: float = 0.0) -> bool:
             return target.is_met(value)
 
 
+def subscriber_flows(
+    observations: Mapping[str, Observation],
+) -> tuple[list[SubscriberFlow], dict[str, str]]:
+    """Every subscriber flow the devices report (in device order), and each flow's node."""
+    flows: list[SubscriberFlow] = []
+    nodes: dict[str, str] = {}
+    for name, observation in sorted(observations.items()):
+        for flow in observation.subscribers:
+            flows.append(flow)
+            nodes[flow.id] = name
+    return flows, nodes
+
+
 def rule_stall_answer(
     observations: Mapping[str, Observation],
     *,
@@ -157,12 +170,7 @@ def rule_stall_answer(
     Returns:
         None when no device reports subscribers.
     """
-    flows: list[SubscriberFlow] = []
-    nodes: dict[str, str] = {}
-    for name, observation in sorted(observations.items()):
-        for flow in observation.subscribers:
-            flows.append(flow)
-            nodes[flow.id] = name
+    flows, nodes = subscriber_flows(observations)
     if not flows:
         return None
     rates = [f.throughput_mbps for f in flows]

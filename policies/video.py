@@ -60,7 +60,7 @@ from controller.model import (
 from lab.config import TrafficClass as LabClass
 from policies.base import ActionKind, Candidate, Proposal, StallAnswer, World
 from policies.guards import PREDICTION, ModelPrediction
-from policies.predict import node_video_supply
+from policies.predict import node_video_supply, subscriber_flows
 from policies.qos import (
     Bottleneck,
     _new_endpoint_transit,
@@ -115,12 +115,7 @@ def stall_answer(
     Returns:
         None when no device reports subscribers.
     """
-    flows: list[SubscriberFlow] = []
-    nodes: dict[str, str] = {}
-    for name, observation in sorted(observations.items()):
-        for flow in observation.subscribers:
-            flows.append(flow)
-            nodes[flow.id] = name
+    flows, nodes = subscriber_flows(observations)
     if not flows:
         return None
     now = np.asarray(predict.predict_proba([flow_summary(f) for f in flows]), dtype=float)
