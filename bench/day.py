@@ -349,16 +349,12 @@ class _Netpilot:
         from controller.model import NotFulfilledState
         from policies.base import World
         from policies.decide import decide, measure
+        from policies.twin import probe_pairs
         from policies.video import stall_answer
 
         now = lab.now
         observations = lab.observations()
-        pairs = [
-            (e.objects.path.source, e.objects.path.destination)
-            for i in self.intents
-            for e in i.expectations
-            if e.objects.path is not None
-        ]
+        pairs = probe_pairs(self.intents)
         view = self.twin.observe(observations, now=now, probe_pairs=pairs)
         stall = (
             stall_answer(

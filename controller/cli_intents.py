@@ -592,6 +592,7 @@ class ReadOnlyPlanner:
         from controller.sense import Sensor
         from policies.base import World
         from policies.decide import decide, measure
+        from policies.twin import probe_pairs
 
         inputs = decision_inputs(self.settings)  # before the network: a bad topology fails fast
         poller = SnmpPoller()
@@ -619,12 +620,7 @@ class ReadOnlyPlanner:
                 active.append(intent)
         view = None
         if inputs.twin is not None:
-            pairs = [
-                (e.objects.path.source, e.objects.path.destination)
-                for i in active
-                for e in i.expectations
-                if e.objects.path is not None
-            ]
+            pairs = probe_pairs(active)
             view = inputs.twin.observe(observations, now=now, probe_pairs=pairs)
         world = World(
             now=now,

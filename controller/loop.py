@@ -60,7 +60,7 @@ from policies.base import (
     World,
 )
 from policies.decide import Outcome, decide, measure
-from policies.twin import Twin
+from policies.twin import Twin, probe_pairs
 
 __all__ = ["Controller", "ControllerObserver", "ObservationSource", "Observers", "TickReport"]
 
@@ -253,12 +253,7 @@ class Controller:
         active = tuple(i for i in self.intents if i.admin_state is not AdminState.DEACTIVATED)
         view = None
         if self.twin is not None:
-            pairs = [
-                (e.objects.path.source, e.objects.path.destination)
-                for i in active
-                for e in i.expectations
-                if e.objects.path is not None
-            ]
+            pairs = probe_pairs(active)
             view = self.twin.observe(observations, now=now, probe_pairs=pairs)
         horizon = now - timedelta(hours=1)
         world = World(

@@ -42,6 +42,7 @@ import numpy.typing as npt
 
 from controller.model import (
     DeviceConfig,
+    Intent,
     Observation,
     PowerMode,
     PowerState,
@@ -80,6 +81,17 @@ ENDPOINT_ROLES = frozenset({Role.EDGE, Role.ACCESS})
 MAX_LEAST_SQUARES_ENDPOINTS = 40  # beyond: the gravity model alone (pairs grow as n^2)
 _PRIOR_WEIGHT = 0.05  # weight of the gravity prior against the measurements
 _MIN_DEMAND_MBPS = 0.01
+
+
+def probe_pairs(intents: Iterable[Intent]) -> list[tuple[str, str]]:
+    """The (source, destination) of every e2e path the intents name: the probes the twin
+    calibrates its view on (:meth:`Twin.observe`)."""
+    return [
+        (e.objects.path.source, e.objects.path.destination)
+        for i in intents
+        for e in i.expectations
+        if e.objects.path is not None
+    ]
 
 
 def lab_class(traffic_class: TrafficClass) -> LabClass:

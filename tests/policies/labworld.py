@@ -24,7 +24,7 @@ from lab.runtime import LabNetwork
 from lab.scenarios import Scenario, get_scenario
 from lab.topology import LabSpec, load_named_lab
 from policies.base import ChangeWindows, LoadForecast, PolicySettings, StallAnswer, World
-from policies.twin import Twin
+from policies.twin import Twin, probe_pairs
 
 
 class LabWorld:
@@ -110,12 +110,7 @@ class LabWorld:
         """The policies' world for this instant, with the twin loaded from observations."""
         intents = tuple(intents)
         observations = self.observations()
-        pairs = [
-            (e.objects.path.source, e.objects.path.destination)
-            for i in intents
-            for e in i.expectations
-            if e.objects.path is not None
-        ]
+        pairs = probe_pairs(intents)
         view = self.twin.observe(observations, now=self.now, probe_pairs=pairs)
         return World(
             now=self.now,
