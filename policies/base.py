@@ -97,6 +97,24 @@ class Candidate:
             for device in self.devices
         }
 
+    def combined(self, other: Candidate) -> Candidate | None:
+        """Both actions in one candidate (not yet predicted), or None when they are of one kind
+        or set a leaf in common (the policies try pairs when no single action suffices)."""
+        if self.action is other.action:
+            return None
+        edits: dict[str, tuple[ConfigEdit, ...]] = dict(self.edits)
+        for device, more in other.edits.items():
+            mine = edits.get(device, ())
+            if {e.path for e in mine} & {e.path for e in more}:
+                return None
+            edits[device] = (*mine, *more)
+        return Candidate(
+            self.action,
+            f"{self.description}; and {other.description}",
+            edits,
+            disruption=self.disruption + other.disruption,
+        )
+
     def plan(self, intent: str, bases: Mapping[str, DeviceConfig], reason: str) -> Plan:
         """The transaction that carries the action out (ids are content-derived).
 

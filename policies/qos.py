@@ -544,30 +544,5 @@ def _pairs(singles: list[Candidate], expectation: Expectation, world: World) -> 
         (c for c in singles if c.predicted),
         key=lambda c: sum(c.predicted.values()),
     )[:4]
-    pairs: list[Candidate] = []
-    for i, first in enumerate(ranked):
-        for second in ranked[i + 1 :]:
-            if first.action is second.action:
-                continue
-            edits: dict[str, tuple[ConfigEdit, ...]] = dict(first.edits)
-            clash = False
-            for device, more in second.edits.items():
-                mine = edits.get(device, ())
-                if {e.path for e in mine} & {e.path for e in more}:
-                    clash = True
-                edits[device] = (*mine, *more)
-            if clash:
-                continue
-            pairs.append(
-                _predict(
-                    Candidate(
-                        first.action,
-                        f"{first.description}; and {second.description}",
-                        edits,
-                        disruption=first.disruption + second.disruption,
-                    ),
-                    expectation,
-                    world,
-                )
-            )
-    return pairs
+    pairs = (first.combined(second) for i, first in enumerate(ranked) for second in ranked[i + 1 :])
+    return [_predict(pair, expectation, world) for pair in pairs if pair is not None]

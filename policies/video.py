@@ -286,27 +286,8 @@ def _network_pairs(singles: list[Candidate], world: World, node: str) -> list[Ca
         (c for c in singles if c.predicted),
         key=lambda c: -c.predicted.get("videoSupplyRatio", 0.0),
     )[:4]
-    pairs: list[Candidate] = []
-    for i, first in enumerate(ranked):
-        for second in ranked[i + 1 :]:
-            if first.action is second.action:
-                continue
-            edits: dict[str, tuple[ConfigEdit, ...]] = dict(first.edits)
-            clash = False
-            for device, more in second.edits.items():
-                mine = edits.get(device, ())
-                clash = clash or bool({e.path for e in mine} & {e.path for e in more})
-                edits[device] = (*mine, *more)
-            if clash:
-                continue
-            pair = Candidate(
-                first.action,
-                f"{first.description}; and {second.description}",
-                edits,
-                disruption=first.disruption + second.disruption,
-            )
-            pairs.append(_predict_supply(pair, world, node))
-    return pairs
+    pairs = (first.combined(second) for i, first in enumerate(ranked) for second in ranked[i + 1 :])
+    return [_predict_supply(pair, world, node) for pair in pairs if pair is not None]
 
 
 def _boost_candidate(world: World, node: _Node) -> Candidate | None:

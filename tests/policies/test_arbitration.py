@@ -166,9 +166,7 @@ def test_explanation_record_reads_from_target_to_plan(peak: LabWorld) -> None:
     assert all("predicted" in c for c in candidates)
 
 
-def test_confidence_gating_recommends_instead_of_acting(peak: LabWorld) -> None:
-    (energy,) = load(
-        """\
+ENERGY = """\
 apiVersion: netpilot/v1
 kind: Intent
 metadata: {name: energy}
@@ -183,9 +181,18 @@ spec:
         - {name: maxUtilization, condition: lessThan, value: 0.95}
       contexts:
         - {name: redundancy, value: none}
-  guards: {maxDevicesPerChange: 4}
+  guards: {guards}
 """
-    )
+
+
+def energy_intent(guards: str) -> Intent:
+    """A four-router night energy intent (links of r1-r4, no redundancy) with ``guards``."""
+    (intent,) = load(ENERGY.replace("{guards}", guards))
+    return intent
+
+
+def test_confidence_gating_recommends_instead_of_acting(peak: LabWorld) -> None:
+    energy = energy_intent("{maxDevicesPerChange: 4}")
     from policies.base import LoadForecast
 
     night = LabWorld("four-router", "night-low-load")
@@ -210,25 +217,7 @@ def test_a_plan_held_back_by_its_cooldown_keeps_its_hysteresis_count() -> None:
     # An optimising plan that stood long enough but waits out the intent's cooldown stays
     # pending, so it acts the first tick after the cooldown; it used to be dropped from
     # pending whenever the hysteresis passed, and the count went 1, 2, 1, 2... for ever.
-    (energy,) = load(
-        """\
-apiVersion: netpilot/v1
-kind: Intent
-metadata: {name: energy}
-spec:
-  priority: 10
-  expectations:
-    - id: sleep
-      type: energy-saving
-      objects: {devices: [r1, r2, r3, r4], resources: [links]}
-      targets:
-        - {name: powerReductionRatio, condition: greaterThanOrEqual, value: 0.01}
-        - {name: maxUtilization, condition: lessThan, value: 0.95}
-      contexts:
-        - {name: redundancy, value: none}
-  guards: {maxDevicesPerChange: 4, cooldownSeconds: 600}
-"""
-    )
+    energy = energy_intent("{maxDevicesPerChange: 4, cooldownSeconds: 600}")
     night = LabWorld("four-router", "night-low-load")
     night.advance(5 * 3600)
     first = decide(night.world([energy])).outcomes["energy"]
