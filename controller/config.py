@@ -13,8 +13,9 @@ Example ``netpilot.yaml``::
     policy:
       minConfidence: 0.8             # below this model confidence a policy recommends, and
                                      # does not act (the rule baselines answer with 0.5)
-      actOnPrediction: true          # a trained model's confident stall prediction acts on
-                                     # the first violated tick (false: wait for the hysteresis)
+      actOnPrediction: true          # a trained model's confident stall prediction that the
+                                     # network corroborates acts on the first violated tick
+                                     # (false: wait for the hysteresis)
     apply:
       confirmTimeoutSeconds: 120     # whole seconds: the device reverts by itself if netpilot
                                      # goes silent (NETCONF confirm-timeout is a uint32)

@@ -265,7 +265,8 @@ class PolicySettings:
         act_on_prediction: a restoring plan backed by a trained model's confident prediction
             that its target is missed (a video-experience proposal whose stall answer comes
             from a trained model, not the rule baseline, with confidence at or above
-            ``min_confidence`` and the node's predicted stall ratio over the target) acts on
+            ``min_confidence``, the node's predicted stall ratio over the target, and the
+            network's measurements corroborating it: ``ModelPrediction.evidence``) acts on
             the first violated tick: the hysteresis, which guards against acting on one noisy
             measured sample, is bypassed and the explanation says so. False: such a plan
             waits for ``violation_ticks`` of measured confirmation like every other one.

@@ -85,6 +85,9 @@ class ModelPrediction:
         target: the target, described (``stallRatio lessThan 0.02``).
         over_target: whether ``predicted`` misses the target.
         scope: what the prediction is about (an access node).
+        evidence: what the network's own measurements show that agrees with the prediction
+            (the twin sees the node short of video, a port or carrier of it busy or
+            dropping video); "" when nothing does. A prediction acts early only with it.
     """
 
     model: str
@@ -96,6 +99,7 @@ class ModelPrediction:
     target: str
     over_target: bool
     scope: str = ""
+    evidence: str = ""
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -108,6 +112,7 @@ class ModelPrediction:
             "target": self.target,
             "over_target": self.over_target,
             "scope": self.scope,
+            "evidence": self.evidence,
         }
 
     @classmethod
@@ -130,6 +135,7 @@ class ModelPrediction:
             target=str(record.get("target", "")),
             over_target=record.get("over_target") is True,
             scope=str(record.get("scope", "")),
+            evidence=str(record.get("evidence") or ""),
         )
 
 
@@ -137,7 +143,11 @@ def prediction_bypass(proposal: Proposal, settings: PolicySettings) -> str:
     """Why ``proposal`` may act without measured confirmation ("" when it may not).
 
     Only a restoring proposal whose policy recorded a trained model's prediction, confident
-    (at or above the gate) and over the target, with ``settings.act_on_prediction`` on.
+    (at or above the gate), over the target and corroborated by a network measurement
+    (``evidence``), with ``settings.act_on_prediction`` on. The corroboration is there
+    because a classifier's confident false positive on one quiet flow is cheap to make and
+    costly to act on: in the lab's day every uncorroborated confident prediction was one
+    (docs/benchmarks.md#bench-day), the flash crowd's was corroborated.
     """
     confidence = proposal.confidence
     if not settings.act_on_prediction or not proposal.urgent or confidence is None:
@@ -147,6 +157,7 @@ def prediction_bypass(proposal: Proposal, settings: PolicySettings) -> str:
         prediction is None
         or prediction.source != TRAINED_MODEL
         or not prediction.over_target
+        or not prediction.evidence
         # the confidence the gate itself judges (the record's is rounded for reading)
         or confidence < settings.min_confidence
     ):
@@ -156,8 +167,10 @@ def prediction_bypass(proposal: Proposal, settings: PolicySettings) -> str:
         f"acting on a prediction: {prediction.model} v{prediction.version} (trained model) "
         f"predicts {prediction.predicted:.3f}{where} against {prediction.target} (probability "
         f"{prediction.probability:.2f}), confidence {confidence:.2f} >= "
-        f"{settings.min_confidence:.2f}; the hysteresis guards against a noisy measured "
-        "sample, not a confident prediction (act_on_prediction)"
+        f"{settings.min_confidence:.2f}, corroborated by the network ({prediction.evidence}); "
+        "the hysteresis "
+        "guards against a noisy measured sample, not a corroborated confident prediction "
+        "(act_on_prediction)"
     )
 
 

@@ -25,9 +25,11 @@ The classifier predicts stalls (its labels: "this player stalls within the next 
 so its answer for the worst node is recorded as a :class:`~policies.guards.ModelPrediction`
 (``explanation["prediction"]``: model, version, source, confidence, the mean stall
 probability of the node's stalling subscribers, the node's predicted stall ratio against
-the target). When it comes from a trained model and is confident, the guards let the plan
-act on the first violated tick instead of waiting for the hysteresis
-(``PolicySettings.act_on_prediction``); a rule baseline's answer waits.
+the target, and the *evidence*: what the network's own measurements show that agrees with
+it, see :func:`_evidence`). When it comes from a trained model, is confident and the
+network corroborates it, the guards let the plan act on the first violated tick instead of
+waiting for the hysteresis (``PolicySettings.act_on_prediction``); a rule baseline's answer,
+or an uncorroborated one, waits.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ from controller.model import (
     Intent,
     Observation,
     PathRef,
+    PowerState,
     SubscriberFlow,
     Target,
     TargetCondition,
@@ -71,6 +74,10 @@ from policies.qos import (
 __all__ = ["StallModel", "flow_summary", "measure_video", "propose_video", "stall_answer"]
 
 _SUPPLY_OK = 0.99
+# a node's own port or radio carrier this busy, or a video queue of it dropping this share,
+# corroborates a stall prediction (the access is short)
+_BUSY = 0.9
+_DROPPING = 0.001
 
 
 class StallModel(Protocol):
@@ -178,11 +185,38 @@ def _confidence(answer: StallAnswer, stalling: Sequence[str]) -> float:
     return sum(values) / len(values) if values else 1.0
 
 
+def _evidence(world: World, node: str, supply: float | None) -> str:
+    """What the network's measurements show that agrees with a stall prediction for
+    ``node`` ("" when nothing): the twin sees the node short of video, or one of the node's
+    own ports, radio carriers or video queues is busy or dropping."""
+    found: list[str] = []
+    if supply is not None and supply < _SUPPLY_OK:
+        found.append(f"the twin sees {node} receiving {supply:.0%} of its video")
+    observation = world.observations.get(node)
+    if observation is not None:
+        found.extend(
+            f"{node} {q.interface} dropping {q.drop_ratio:.1%} of video"
+            for q in observation.queues
+            if q.traffic_class is TrafficClass.VIDEO and q.drop_ratio >= _DROPPING
+        )
+        found.extend(
+            f"{node} {p.interface} at {p.utilization:.0%}"
+            for p in observation.ports
+            if p.oper_up and p.utilization >= _BUSY
+        )
+        found.extend(
+            f"{node} carrier {c.name} at {c.load:.0%} load"
+            for c in observation.carriers
+            if c.power_state is PowerState.ACTIVE and c.load >= _BUSY
+        )
+    return "; ".join(found)
+
+
 def _prediction(
-    answer: StallAnswer, node: _Node, target: Target, confidence: float
+    answer: StallAnswer, node: _Node, target: Target, confidence: float, evidence: str
 ) -> ModelPrediction:
     """What the stall model predicts for ``node``: the share of its subscribers that stall,
-    against the expectation's ``stallRatio`` target."""
+    against the expectation's ``stallRatio`` target, with the network's ``evidence``."""
     ratio = len(node.stalling) / node.active if node.active else 0.0
     probabilities = [answer.probabilities[s] for s in node.stalling]
     name = answer.model.get("name")
@@ -196,6 +230,7 @@ def _prediction(
         target=target.describe(),
         over_target=not target.is_met(ratio),
         scope=f"{node.name} ({len(node.stalling)} of {node.active} subscribers)",
+        evidence=evidence,
     )
 
 
@@ -349,20 +384,22 @@ def propose_video(intent: Intent, expectation: Expectation, world: World) -> Pro
     worst = nodes[0]
     confidence = _confidence(answer, worst.stalling)
     explanation["node"] = worst.name
-    explanation[PREDICTION] = _prediction(answer, worst, stall_target.target, confidence).as_dict()
     candidates: list[Candidate] = []
     origin = _origin(world, worst.name)
+    supply: float | None = None
     if world.view is not None and origin is not None:
         supply = node_video_supply(world.view.state, worst.name)
         explanation["video_supply_ratio"] = round(supply, 4)
-        if supply < _SUPPLY_OK:
-            singles = [
-                _predict_supply(c, world, worst.name)
-                for c in _network_candidates(world, worst, origin)
-            ]
-            candidates.extend(singles)
-            if not any(c.meets_target for c in singles):
-                candidates.extend(_network_pairs(singles, world, worst.name))
+    explanation[PREDICTION] = _prediction(
+        answer, worst, stall_target.target, confidence, _evidence(world, worst.name, supply)
+    ).as_dict()
+    if origin is not None and supply is not None and supply < _SUPPLY_OK:
+        singles = [
+            _predict_supply(c, world, worst.name) for c in _network_candidates(world, worst, origin)
+        ]
+        candidates.extend(singles)
+        if not any(c.meets_target for c in singles):
+            candidates.extend(_network_pairs(singles, world, worst.name))
     boost = _boost_candidate(world, worst)
     if boost is not None:
         candidates.append(boost)

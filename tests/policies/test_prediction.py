@@ -1,6 +1,7 @@
 """A video-experience plan acts on the stall model's confident prediction at the first
-violated tick; a rule baseline's answer, an unsure model, or the knob off wait for the
-hysteresis (measured confirmation). Pure: a synthetic world, time as an argument.
+violated tick when the network corroborates it; a rule baseline's answer, an unsure model,
+an uncorroborated prediction, or the knob off wait for the hysteresis (measured
+confirmation). Pure: a synthetic world, time as an argument.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from controller.model import (
     Intent,
     NotFulfilledState,
     Observation,
+    PortStatus,
     ReconcileState,
     SubscriberFlow,
 )
@@ -87,8 +89,10 @@ def outcome(
     violations: int,
     settings: PolicySettings = SETTINGS,
     state: ReconcileState | None = None,
+    access_utilization: float = 0.96,
 ) -> Outcome:
-    """The intent's outcome at ``NOW`` after ``violations`` consecutive violated ticks."""
+    """The intent's outcome at ``NOW`` after ``violations`` consecutive violated ticks, the
+    node's subscriber port at ``access_utilization`` (busy by default: it corroborates)."""
     intent = video_intent()
     observations = {
         NODE: Observation(
@@ -96,6 +100,7 @@ def outcome(
             at=NOW,
             config=DeviceConfig(),
             subscribers=tuple(flow(i) for i in range(SUBSCRIBERS)),
+            ports=(PortStatus("eth2", True, 100.0, access_utilization),),
         )
     }
     world = World(
@@ -147,16 +152,34 @@ def test_a_confident_model_prediction_acts_on_the_first_violated_tick() -> None:
     assert prediction.probability == pytest.approx(0.9)
     assert prediction.predicted == pytest.approx(4 / SUBSCRIBERS)
     assert prediction.over_target
+    assert prediction.evidence == f"{NODE} eth2 at 96%"
     bypassed = explanation["bypassed"]
     assert isinstance(bypassed, list) and len(bypassed) == 1
     bypass = bypassed[0]
     assert isinstance(bypass, dict)
     assert bypass["guard"] == "hysteresis"
     assert "prediction" in bypass["why"] and "stall-classifier" in bypass["why"]
+    assert f"corroborated by the network ({NODE} eth2 at 96%)" in bypass["why"]
     hysteresis = guard(result, "hysteresis")
     assert hysteresis["passed"] is True
     assert hysteresis["bypassed"] == bypass["why"]
     assert guard(result, "confidence")["passed"] is True
+
+
+def test_a_confident_prediction_the_network_does_not_corroborate_waits() -> None:
+    # the same confident model, but the node's port is quiet: nothing in the network agrees
+    stall = answer(stalling=4, probability=0.9)
+    first = outcome(stall, violations=1, access_utilization=0.3)
+    assert first.decision.actions is None
+    assert "hysteresis" in first.decision.summary
+    assert guard(first, "hysteresis")["passed"] is False
+    assert "bypassed" not in guard(first, "hysteresis")
+    prediction = ModelPrediction.from_record(first.decision.explanation[PREDICTION])
+    assert prediction is not None and prediction.over_target and prediction.evidence == ""
+    # measured confirmation on the next tick acts, as for any restoring plan
+    second = outcome(stall, violations=2, access_utilization=0.3)
+    assert second.decision.actions is not None
+    assert "acted_on" not in second.decision.explanation
 
 
 def test_a_rule_baseline_answer_waits_for_the_hysteresis() -> None:
@@ -217,5 +240,7 @@ def test_the_bypass_needs_an_urgent_confident_prediction_over_the_target() -> No
     assert not prediction_bypass(replace(urgent, confidence=0.7), settings)  # under the gate
     under = replace(urgent, explanation={PREDICTION: {**record, "over_target": False}})
     assert not prediction_bypass(under, settings)
+    alone = replace(urgent, explanation={PREDICTION: {**record, "evidence": ""}})
+    assert not prediction_bypass(alone, settings)  # nothing in the network agrees
     assert not prediction_bypass(replace(urgent, urgent=False), settings)  # only a restoration
     assert not prediction_bypass(replace(urgent, explanation={}), settings)  # no prediction
