@@ -407,12 +407,27 @@ class Controller:
         assert plan is not None
         if intent.mode is IntentMode.DRY_RUN:
             return replace(decision, summary=f"dry-run: would {decision.summary}")
-        if intent.mode is IntentMode.APPROVE and not self._approved(intent, decision, plan):
-            approval = self.approvals[plan.id]
-            return replace(
-                decision.with_plan(None),
-                summary=f"{decision.summary}: awaiting approval {approval.id} "
-                "(netpilot changes approve)",
+        if intent.mode is IntentMode.APPROVE:
+            approval = self._approval(intent, decision, plan)
+            if approval.status is ApprovalStatus.REJECTED:
+                return replace(
+                    decision.with_plan(None),
+                    summary=f"{decision.summary}: held back, an operator rejected the same "
+                    f"action ({approval.id}): {approval.reason or 'no reason given'}",
+                )
+            if approval.status is not ApprovalStatus.APPROVED:
+                return replace(
+                    decision.with_plan(None),
+                    summary=f"{decision.summary}: awaiting approval {approval.id} "
+                    "(netpilot changes approve)",
+                )
+            # what the operator approved, not this tick's values of the same action (the
+            # transaction's drift check refuses it if a device changed meanwhile)
+            plan = approval.proposed
+            decision = replace(
+                decision.with_plan(plan),
+                summary=approval.summary,
+                explanation={**decision.explanation, "approved": approval.id},
             )
         busy = sorted(set(plan.devices) & self._busy_devices)
         if busy:
@@ -438,32 +453,48 @@ class Controller:
 
     # ---------------------------------------------------------------- approvals
 
-    def _approved(self, intent: Intent, decision: Decision, plan: Plan) -> bool:
-        """Whether an approve-mode decision may act; requests the approval the first time."""
+    def _approval(self, intent: Intent, decision: Decision, plan: Plan) -> Approval:
+        """The approval an approve-mode plan stands on; requested the first time.
+
+        A plan of the same shape as one the intent is already waiting on, or one an operator
+        answered (the same action with this tick's values: a shaping rate follows the load)
+        stands on that approval, so the operator is asked once and answers what was shown.
+        A rejection holds for as long as its quarantine does (until a new intent revision or
+        an operator clears it). A plan of another shape supersedes a pending one: the
+        network moved on.
+        """
         approval = self.approvals.get(plan.id)
-        if approval is None:
-            # a new proposal supersedes what the intent was waiting on: the network moved on
-            for other in list(self.approvals.values()):
-                if other.intent == intent.name and other.status is ApprovalStatus.PENDING:
-                    self._set_approval(other.id, ApprovalStatus.SUPERSEDED, "a newer plan")
-            approval = Approval(
-                id=plan.id,
-                intent=intent.name,
-                change=plan.changes[0],
-                summary=decision.summary,
-                requested_at=self.clock(),
-                explanation=dict(decision.explanation),
-                plan=plan if len(plan.changes) > 1 else None,
-            )
-            self.approvals[plan.id] = approval
-            self.journal.event(
-                "approval-requested",
-                at=approval.requested_at,
-                intent=intent.name,
-                device=",".join(approval.devices),
-                detail=approval.as_dict(),
-            )
-        return approval.status is ApprovalStatus.APPROVED
+        if approval is not None:
+            return approval
+        quarantined = self.states[intent.name].quarantined
+        for other in self.approvals.values():
+            if other.intent != intent.name or other.proposed.shape != plan.shape:
+                continue
+            if other.status in (ApprovalStatus.PENDING, ApprovalStatus.APPROVED) or (
+                other.status is ApprovalStatus.REJECTED and other.id in quarantined
+            ):
+                return other
+        for other in list(self.approvals.values()):
+            if other.intent == intent.name and other.status is ApprovalStatus.PENDING:
+                self._set_approval(other.id, ApprovalStatus.SUPERSEDED, "a newer plan")
+        approval = Approval(
+            id=plan.id,
+            intent=intent.name,
+            change=plan.changes[0],
+            summary=decision.summary,
+            requested_at=self.clock(),
+            explanation=dict(decision.explanation),
+            plan=plan if len(plan.changes) > 1 else None,
+        )
+        self.approvals[plan.id] = approval
+        self.journal.event(
+            "approval-requested",
+            at=approval.requested_at,
+            intent=intent.name,
+            device=",".join(approval.devices),
+            detail=approval.as_dict(),
+        )
+        return approval
 
     def _set_approval(self, approval_id: str, status: ApprovalStatus, reason: str = "") -> Approval:
         approval = replace(
@@ -485,9 +516,10 @@ class Controller:
     def decide_approval(self, approval_id: str, *, approve: bool, reason: str = "") -> Approval:
         """An operator's answer to a pending approval.
 
-        Approved: the next tick applies the plan, if the loop still proposes it (the
-        transaction's drift check refuses it if the device changed meanwhile). Rejected: the
-        change is quarantined for its intent, with the operator's reason.
+        Approved: the next tick that still proposes the same action (the same leaves of the
+        same devices) applies the plan as approved (the transaction's drift check refuses it
+        if a device changed meanwhile). Rejected: the change is quarantined for its intent,
+        with the operator's reason, and the same action is held back while it is.
 
         Raises:
             ChangeError: no such approval, or it is not pending any more.

@@ -897,6 +897,12 @@ class Plan:
         """The devices the plan changes, in order."""
         return tuple(c.device for c in self.changes)
 
+    @property
+    def shape(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """Which leaves of which devices the plan sets: two plans of one shape are the same
+        action with other values (a shaping rate recomputed from this tick's load)."""
+        return tuple(sorted((c.device, e.path) for c in self.changes for e in c.edits))
+
     @staticmethod
     def make(intent: str, changes: tuple[ChangeSet, ...], reason: str) -> Plan:
         """Build a plan; refuses an empty plan and two change sets for one device.
@@ -949,6 +955,11 @@ class Approval:
     def devices(self) -> tuple[str, ...]:
         """The devices the plan changes."""
         return self.plan.devices if self.plan is not None else (self.change.device,)
+
+    @property
+    def proposed(self) -> Plan:
+        """The plan the operator was shown (the one applied when approved)."""
+        return self.plan if self.plan is not None else Plan.single(self.change)
 
     def as_dict(self) -> dict[str, object]:
         changes = self.plan.changes if self.plan is not None else (self.change,)

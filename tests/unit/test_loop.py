@@ -24,10 +24,14 @@ from controller.journal import Journal
 from controller.loop import Controller
 from controller.model import (
     ApprovalStatus,
+    ChangeSet,
     ChangeStatus,
     ClassQueue,
+    ConfigEdit,
+    Decision,
     Device,
     DeviceConfig,
+    EditOp,
     Expectation,
     ExpectationObjects,
     ExpectationType,
@@ -38,12 +42,14 @@ from controller.model import (
     NetconfEndpoint,
     NotFulfilledState,
     PathRef,
+    Plan,
     ProbeResult,
     Target,
     TargetCondition,
     TrafficClass,
 )
 from controller.sense import Sensor
+from policies.decide import Outcome
 
 VIDEO = TrafficClass.VIDEO
 INTENT = Intent(
@@ -59,6 +65,8 @@ INTENT = Intent(
     ),
     guards=Guards(cooldown=timedelta(seconds=60), max_changes_per_hour=3),
 )
+NOW = datetime(2026, 11, 28, 20, 0, tzinfo=UTC)
+NO_DECISION = Decision(intent=INTENT.name, at=NOW, summary="")
 APPLY = ApplySettings(
     confirm_timeout=timedelta(seconds=60),
     verification_window=timedelta(milliseconds=50),
@@ -247,3 +255,69 @@ async def test_an_intent_that_leaves_and_comes_back_keeps_its_quarantine(rig):
     assert controller.changes[ChangeStatus.ROLLED_BACK] <= 2
     intent_commits = [r for r in controller.journal.changes() if r.intent == INTENT.name]
     assert len(intent_commits) == 1  # the change it was refused is not pushed again
+
+
+def same_action(plan: Plan, value: str) -> Decision:
+    """The decision a later tick makes for the same action with another value (as a shaping
+    rate follows the load)."""
+    change = plan.changes[0]
+    edits = tuple(replace(e, new=value) for e in change.edits)
+    moved = ChangeSet.make(change.intent, change.device, edits, change.reason, base=change.base)
+    return Decision(
+        intent=INTENT.name, at=NOW, summary=f"set {value}", expectation="video-latency"
+    ).with_plan(Plan.single(moved))
+
+
+async def test_an_approval_stands_for_the_same_action_with_this_ticks_values(approve_rig):
+    controller, fakes, clock = approve_rig
+    await ticks(controller, clock, 2, timedelta(seconds=10))
+    (approval,) = controller.approvals.values()
+    shown = approval.proposed
+    intent = replace(INTENT, mode=IntentMode.APPROVE)
+    # the next ticks propose the same leaf with other values: still the one approval
+    for value in ("5", "6"):
+        held = controller._act(intent, same_action(shown, value), Outcome(decision=NO_DECISION))
+        assert held.actions is None
+        assert f"awaiting approval {approval.id}" in held.summary
+    assert list(controller.approvals) == [approval.id]
+    assert controller.approvals[approval.id].status is ApprovalStatus.PENDING
+    controller.decide_approval(approval.id, approve=True, reason="ok")
+    # approved: a later tick's variant applies what the operator was shown
+    acted = controller._act(intent, same_action(shown, "7"), Outcome(decision=NO_DECISION))
+    await controller.drain()
+    assert acted.actions == shown
+    assert acted.explanation["approved"] == approval.id
+    assert controller.approvals[approval.id].status is ApprovalStatus.APPLIED
+    assert fakes["r2"].calls.count("commit") == 1
+    (record,) = controller.journal.changes()
+    assert record.change_id == approval.id  # the approved change set, not the "7" variant
+
+
+async def test_a_rejected_action_is_held_back_with_other_values_too(approve_rig):
+    controller, fakes, clock = approve_rig
+    await ticks(controller, clock, 2, timedelta(seconds=10))
+    (approval,) = controller.approvals.values()
+    controller.decide_approval(approval.id, approve=False, reason="not during the match")
+    intent = replace(INTENT, mode=IntentMode.APPROVE)
+    held = controller._act(
+        intent, same_action(approval.proposed, "5"), Outcome(decision=NO_DECISION)
+    )
+    assert held.actions is None
+    assert "rejected the same action" in held.summary and "not during the match" in held.summary
+    assert list(controller.approvals) == [approval.id]  # not asked again
+    # another action (another leaf) is a new question, and supersedes nothing rejected
+    change = approval.proposed.changes[0]
+    other = ChangeSet.make(
+        change.intent,
+        change.device,
+        (ConfigEdit(EditOp.ADD, ("qos", "class[name=video]", "weight"), None, "10"),),
+        "weight",
+        base=change.base,
+    )
+    decision = Decision(intent=INTENT.name, at=NOW, summary="weight", expectation="video-latency")
+    asked = controller._act(
+        intent, decision.with_plan(Plan.single(other)), Outcome(decision=NO_DECISION)
+    )
+    assert "awaiting approval" in asked.summary
+    assert controller.approvals[other.id].status is ApprovalStatus.PENDING
+    assert controller.approvals[approval.id].status is ApprovalStatus.REJECTED
