@@ -520,7 +520,29 @@ def _approvals(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _daemon_rollback(
+    args: argparse.Namespace, token_file: Path
+) -> tuple[int, dict[str, Any]] | None:
+    """The daemon's answer to ``changes rollback``; None (and a note) when none answers."""
+    if not token_file.exists():
+        # the daemon writes its token when it starts: none has run with this config
+        print(f"no daemon has run with {args.config} (no {token_file}): ", end="", file=sys.stderr)
+    else:
+        try:
+            client = _daemon_client(args.config)
+            return asyncio.run(
+                client.request("POST", f"/v1/changes/{args.txn}/rollback", {"force": args.force})
+            )
+        except ConnectError as exc:
+            print(f"no daemon answered ({exc}): ", end="", file=sys.stderr)
+    print("rolling back directly on the devices", file=sys.stderr)
+    return None
+
+
 def _rollback(args: argparse.Namespace) -> int:
+    """``changes rollback``: through the daemon when one answers (it checks that no other
+    change holds the devices and quarantines the undone change, so its loop does not push it
+    again); directly on the devices when none runs."""
     from adapters.netconf import open_session
     from controller.app import utc_now
     from controller.config import load_settings
@@ -528,6 +550,21 @@ def _rollback(args: argparse.Namespace) -> int:
     from controller.rollback import rollback_change
 
     settings = load_settings(args.config)
+    answer = _daemon_rollback(args, settings.service.token_file)
+    if answer is not None:
+        status, body = answer
+        if status != 200:
+            error = body.get("error", {})
+            message = error.get("message", body) if isinstance(error, dict) else body
+            return report_failure(f"the daemon refused: {message}", args.output)
+        done = body.get("rollback")
+        rollback = done if isinstance(done, dict) else {}
+        if args.output == "json":
+            print(json.dumps(body))
+        else:
+            change, state = rollback.get("change_id"), rollback.get("status")
+            print(f"{change}: {state} - {rollback.get('detail')}")
+        return EXIT_OK if rollback.get("status") == "confirmed" else EXIT_FAILURE
     devices = {d.name: d for d in settings.inventory}
     journal = Journal(settings.journal_path)
 

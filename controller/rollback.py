@@ -51,7 +51,8 @@ async def rollback_change(
     """Undo a confirmed change with a new transaction.
 
     Raises:
-        ChangeError: no such change, it is not confirmed, or its record lacks the base.
+        ChangeError: no such change, it is not confirmed, an operator rollback already undid
+            it, or its record lacks the base.
     """
     record = journal.change(txn)
     if record is None:
@@ -60,6 +61,9 @@ async def rollback_change(
         raise ChangeError(
             txn, f"only a confirmed change can be rolled back; this one is {record.status.value}"
         )
+    undone_by = journal.rolled_back_by().get(txn)
+    if undone_by:
+        raise ChangeError(txn, f"already rolled back by {undone_by}")
     states = _states(journal, txn)
     if not states:
         raise ChangeError(txn, "the journal has no pre-change configuration for this change")

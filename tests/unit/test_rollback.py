@@ -114,12 +114,23 @@ async def test_only_confirmed_changes_roll_back(applied):
         txn, journal=journal, open_session=open_session, settings=SETTINGS, clock=clock
     )
     assert rollback.status is ChangeStatus.CONFIRMED
-    # rolled back already: the devices no longer hold what the change left, and forcing
-    # finds nothing left to do
-    again = await rollback_change(
-        txn, journal=journal, open_session=open_session, settings=SETTINGS, clock=clock
-    )
-    assert again.status is ChangeStatus.REJECTED_PRECHECK
+    # rolled back already: refused with the rollback that did it, forced or not
+    for force in (False, True):
+        with pytest.raises(ChangeError, match=f"already rolled back by {rollback.change_id}"):
+            await rollback_change(
+                txn,
+                journal=journal,
+                open_session=open_session,
+                settings=SETTINGS,
+                clock=clock,
+                force=force,
+            )
+
+
+async def test_a_forced_rollback_of_devices_already_back_has_nothing_to_do(applied):
+    fleet, journal, open_session, txn = applied
+    for device in fleet.values():
+        device.running = device.candidate = BASE  # someone undid it by hand
     with pytest.raises(ChangeError, match="already holds"):
         await rollback_change(
             txn,
