@@ -607,14 +607,18 @@ def _changes(args: argparse.Namespace) -> int:
     # is pointed at (which may not be a journal at all)
     journal = Journal(args.journal, read_only=True)
     try:
+        # a confirmed change an operator rolled back since is "undone" (as the console says)
+        undone = journal.rolled_back_by()
         if args.changes_command == "list":
             records = journal.changes(limit=args.limit)
             if args.output == "json":
-                print(json.dumps({"changes": [r.as_dict() for r in records]}))
+                listed = [{**r.as_dict(), "rolled_back_by": undone.get(r.txn, "")} for r in records]
+                print(json.dumps({"changes": listed}))
             else:
                 for r in records:
+                    status = "undone" if r.txn in undone else r.status.value
                     print(
-                        f"{r.started_at}  {r.txn}  {r.device:<8} {r.status.value:<18} "
+                        f"{r.started_at}  {r.txn}  {r.device:<8} {status:<18} "
                         f"{r.plan.get('reason', '')}"
                     )
             return EXIT_OK
@@ -622,20 +626,24 @@ def _changes(args: argparse.Namespace) -> int:
         if record is None:
             return report_failure(f"no change {args.txn!r} in {args.journal}", args.output)
         events = journal.events(txn=args.txn)
+        by = undone.get(record.txn, "")
         if args.output == "json":
-            print(
-                json.dumps({"change": record.as_dict(), "timeline": [e.as_dict() for e in events]})
-            )
+            change = {**record.as_dict(), "rolled_back_by": by}
+            print(json.dumps({"change": change, "timeline": [e.as_dict() for e in events]}))
         else:
-            _print_change(record, events)
+            _print_change(record, events, rolled_back_by=by)
         return EXIT_OK
     finally:
         journal.close()
 
 
-def _print_change(record: ChangeRecord, events: list[EventRecord]) -> None:
+def _print_change(
+    record: ChangeRecord, events: list[EventRecord], *, rolled_back_by: str = ""
+) -> None:
     """``changes show`` in text: the plan, its diff, why, and the timeline."""
     print(f"{record.txn}: {record.status.value} on {record.device} for {record.intent}")
+    if rolled_back_by:
+        print(f"  undone: rolled back by {rolled_back_by} (netpilot changes show {rolled_back_by})")
     print(f"  reason: {record.plan.get('reason')}")
     edits = record.plan.get("edits")
     if isinstance(edits, list) and edits:

@@ -12,7 +12,7 @@ import pytest
 import controller.demo
 from controller import cli
 from controller.journal import Journal
-from controller.model import ChangeSet, ConfigEdit, EditOp, Plan
+from controller.model import ChangeResult, ChangeSet, ChangeStatus, ConfigEdit, EditOp, Plan
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "intents"
 T0 = datetime(2026, 11, 28, 20, 0, tzinfo=UTC)
@@ -146,6 +146,35 @@ def test_changes_list_and_show_read_without_writing(capsys, journal_file):
     assert "    r2: qos/class[name=video]/priority: - -> 1" in out.splitlines()  # the diff
     assert "timeline:" in out
     assert journal_file.read_bytes() == before
+
+
+def test_a_change_an_operator_rolled_back_is_listed_as_undone(capsys, journal_file):
+    journal = Journal(journal_file)
+    journal.finish_change(
+        "txn-1", ChangeResult("txn-1", "video", "r2", ChangeStatus.CONFIRMED, "ok", T0, T0)
+    )
+    undo = ChangeSet.make(
+        "video",
+        "r2",
+        (ConfigEdit(EditOp.REMOVE, ("qos", "class[name=video]", "priority"), "1", None),),
+        "roll back txn-1 on r2",
+    )
+    journal.begin_change("txn-2", Plan.single(undo), at=T0, explanation={"rollback_of": "txn-1"})
+    journal.finish_change(
+        "txn-2", ChangeResult("txn-2", "video", "r2", ChangeStatus.CONFIRMED, "ok", T0, T0)
+    )
+    journal.close()
+    code, out, _ = run(capsys, "changes", "list", "--journal", str(journal_file))
+    assert code == cli.EXIT_OK
+    (first,) = [line for line in out.splitlines() if "txn-1" in line]
+    assert " undone " in first and "confirmed" not in first
+    code, out, _ = run(
+        capsys, "changes", "list", "--journal", str(journal_file), "--output", "json"
+    )
+    by_txn = {c["txn"]: c for c in last_json(out)["changes"]}
+    assert by_txn["txn-1"]["rolled_back_by"] == "txn-2" and by_txn["txn-2"]["rolled_back_by"] == ""
+    code, out, _ = run(capsys, "changes", "show", "txn-1", "--journal", str(journal_file))
+    assert "  undone: rolled back by txn-2" in out.splitlines()[1]
 
 
 def test_changes_show_of_an_unknown_transaction_fails_with_json(capsys, journal_file):
