@@ -166,7 +166,7 @@ def test_a_change_an_operator_rolled_back_is_listed_as_undone(capsys, journal_fi
     journal.close()
     code, out, _ = run(capsys, "changes", "list", "--journal", str(journal_file))
     assert code == cli.EXIT_OK
-    (first,) = [line for line in out.splitlines() if "txn-1" in line]
+    (first,) = [line for line in out.splitlines() if "  txn-1  " in line]
     assert " undone " in first and "confirmed" not in first
     code, out, _ = run(
         capsys, "changes", "list", "--journal", str(journal_file), "--output", "json"
