@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import importlib
 import json
+import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -387,16 +388,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     _setup_logging(getattr(args, "verbose", False))
     output = getattr(args, "output", "text")
     try:
-        return _dispatch(args)
+        code = _dispatch(args)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler below
     except NetpilotError as exc:
         return report_failure(exc, output)
     except KeyboardInterrupt:
         return report_failure("interrupted", output)
+    except BrokenPipeError:
+        # the reader went away (`netpilot ... | head`): stop quietly, as a Unix tool does;
+        # stdout is pointed at /dev/null so the interpreter's final flush cannot fail again
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_FAILURE
     except Exception as exc:
         # a bug: keep the traceback, but a JSON reader still gets its last line
         if output == "json":
             print(json.dumps({"error": _error_data(exc)}))
         raise
+    return code
 
 
 def _dispatch(args: argparse.Namespace) -> int:

@@ -245,3 +245,26 @@ def test_every_command_has_a_description_in_its_help(capsys):
     with pytest.raises(SystemExit):
         cli.main(["tui", "--help"])
     assert "the operator console" in capsys.readouterr().out
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly():
+    import os
+    import subprocess
+    import sys
+
+    # `netpilot ... | head -1`: the pipe's reader is gone before netpilot writes
+    read, write = os.pipe()
+    os.close(read)
+    netpilot = Path(sys.executable).parent / "netpilot"
+    try:
+        process = subprocess.run(
+            [str(netpilot), "intents", "validate", str(EXAMPLES)],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        os.close(write)
+    assert process.returncode == cli.EXIT_FAILURE
+    assert b"Traceback" not in process.stderr and b"BrokenPipe" not in process.stderr
