@@ -529,6 +529,13 @@ class Controller:
             raise ChangeError(approval_id, "no such approval")
         if approval.status is not ApprovalStatus.PENDING:
             raise ChangeError(approval_id, f"the approval is {approval.status.value}, not pending")
+        log.info(
+            "approval %s for %s %s by an operator: %s",
+            approval_id,
+            approval.intent,
+            "approved" if approve else "rejected",
+            reason or "no reason given",
+        )
         if approve:
             return self._set_approval(approval_id, ApprovalStatus.APPROVED, reason)
         state = self.states.get(approval.intent)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from controller.loop import Controller, TickReport
-from controller.model import ChangeResult, Decision
+from controller.model import ChangeResult, ChangeStatus, Decision
 
 __all__ = ["LogObserver"]
 
@@ -17,6 +18,7 @@ class LogObserver:
         self.log = logger or logging.getLogger("netpilot")
         self._last: dict[str, str] = {}
         self._device_errors: dict[str, tuple[str, ...]] = {}
+        self._held: dict[str, str] = {}
 
     def controller_ready(self, controller: Controller) -> None:
         self.log.info(
@@ -54,13 +56,33 @@ class LogObserver:
                 self.log.info("tick %d: %s: observed without errors again", report.number, device)
             self._device_errors[device] = errors
 
+        for decision in report.decisions:
+            self._held_decision(report.number, decision)
+
+    def _held_decision(self, tick: int, decision: Decision) -> None:
+        """A plan held for an operator (awaiting approval, a recommendation, dry-run) is
+        logged when it first appears, not every tick (its numbers may move every tick)."""
+        summary = decision.summary
+        held = decision.actions is None and (
+            "awaiting approval" in summary
+            or summary.startswith(("recommend", "dry-run"))
+            or "rejected the same action" in summary
+        )
+        key = re.sub(r"\d+(\.\d+)?", "#", summary) if held else ""
+        if key and self._held.get(decision.intent) != key:
+            self.log.info("tick %d: decision for %s: %s", tick, decision.intent, summary)
+        self._held[decision.intent] = key
+
     def change_started(self, decision: Decision, txn: str) -> None:
         self.log.info(
             "decision for %s: %s -> transaction %s", decision.intent, decision.summary, txn
         )
 
     def change_finished(self, result: ChangeResult) -> None:
-        self.log.info(
+        # anything but a confirmed change is something an operator should look at
+        level = logging.INFO if result.status is ChangeStatus.CONFIRMED else logging.WARNING
+        self.log.log(
+            level,
             "change %s on %s ended %s: %s",
             result.change_id,
             result.device,

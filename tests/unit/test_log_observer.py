@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from controller.loop import TickReport
-from controller.model import Observation
+from controller.model import ChangeResult, ChangeStatus, Decision, Observation
 from controller.observers import LogObserver
 
 T0 = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -41,3 +42,30 @@ def test_device_errors_are_logged_on_change_only(caplog: pytest.LogCaptureFixtur
         "tick 1: r2: snmp: no answer within 2 s",
         "tick 6: r2: observed without errors again",
     ], lines
+
+
+def test_a_held_plan_is_logged_once_and_a_failed_change_as_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    observer = LogObserver(logging.getLogger("netpilot.test"))
+
+    def tick(number: int, summary: str) -> TickReport:
+        decision = Decision(intent="video", at=T0, summary=summary)
+        return replace(_tick(number), decisions=(decision,))
+
+    waiting = "shape bulk to {} Mbit/s: awaiting approval chg-1 (netpilot changes approve)"
+    recommend = "recommend: boost 8 subscribers (confidence 0.61)"
+    with caplog.at_level(logging.INFO, logger="netpilot.test"):
+        observer.tick_finished(tick(1, waiting.format(62)))
+        observer.tick_finished(tick(2, waiting.format(78)))  # the same plan, other numbers
+        observer.tick_finished(tick(3, "fulfilled: no action"))
+        observer.tick_finished(tick(4, recommend))
+        observer.change_finished(
+            ChangeResult("chg-2", "video", "r2", ChangeStatus.ABORTED, "commit failed", T0, T0)
+        )
+    records = [(r.levelno, r.getMessage()) for r in caplog.records]
+    assert records == [
+        (logging.INFO, f"tick 1: decision for video: {waiting.format(62)}"),
+        (logging.INFO, f"tick 4: decision for video: {recommend}"),
+        (logging.WARNING, "change chg-2 on r2 ended aborted: commit failed"),
+    ], records
