@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import json
+import os
 import resource
 import signal
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -120,6 +122,37 @@ def format_status(status: dict[str, object]) -> str:
     return line
 
 
+LOCK_FILE = "lab.lock"
+
+
+class StateDirInUseError(RuntimeError):
+    """Another lab runs with this state directory (its inventory and sockets are there)."""
+
+
+@contextlib.contextmanager
+def _own_state_dir(state_dir: Path) -> Iterator[None]:
+    """Hold ``state_dir`` for one lab: a second one there would overwrite the first's
+    inventory and control socket and leave the first running unreachable."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    with (state_dir / LOCK_FILE).open("a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read().strip() or "another process"
+            raise StateDirInUseError(
+                f"a lab already runs with state directory {state_dir} ({holder}): stop it "
+                "(Ctrl-C, or kill that PID) or give this one another --state-dir"
+            ) from None
+        lock.truncate(0)
+        lock.write(f"pid {os.getpid()}\n")
+        lock.flush()
+        try:
+            yield
+        finally:
+            lock.truncate(0)
+
+
 async def serve_lab(
     options: LabOptions,
     *,
@@ -140,6 +173,17 @@ async def serve_lab(
         The final status, with ``devices``, ``state_dir``, ``inventory`` and
         ``start_seconds`` (wall time from the call to the devices serving).
     """
+    with _own_state_dir(options.state_dir.resolve()):
+        return await _serve_lab(options, stop=stop, on_ready=on_ready, out=out)
+
+
+async def _serve_lab(
+    options: LabOptions,
+    *,
+    stop: asyncio.Event,
+    on_ready: Callable[[LabNetwork, Path], Awaitable[None] | None] | None,
+    out: TextIO,
+) -> dict[str, object]:
     begun = time.perf_counter()
     spec = build_spec(options)
     scenario = get_scenario(options.scenario)
@@ -231,7 +275,7 @@ def run_lab(
 
     try:
         final = asyncio.run(go())
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ValueError, KeyError, StateDirInUseError) as exc:
         message = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
         print(f"netpilot lab: error: {message}", file=sys.stderr)
         if options.output == "json":
