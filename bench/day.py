@@ -19,8 +19,9 @@ Runs:
 - ``baseline``: a static-threshold controller: fixed rules, no models, no what-if. Video
   latency over target: lift video one priority level on the device whose video queue is
   longest (the first policy netpilot had). Video drops over 1 % on a port towards an east
-  access node: lift video there. Energy: from 00:00 to 06:00 every NR capacity carrier and
-  every backup uplink (metric 30) sleeps; at 06:00, or as soon as an awake port passes 80 %,
+  access node: lift video there. Energy: from 00:00 to 06:00 every capacity-layer carrier
+  (the NR ones; coverage-layer carriers stay on, the same rule as netpilot's) and every
+  backup uplink (metric 30) sleeps; at 06:00, or as soon as an awake port passes 80 %,
   everything wakes.
 - ``netpilot``: the controller's decide step (``policies.decide``): the policies with the
   what-if twin, the stall classifier (trained on another run of the lab, labels from its
@@ -637,7 +638,7 @@ class _Baseline:
             if device.radio is None:
                 continue
             for _, carrier in device.radio.carriers():
-                if not carrier.name.endswith("n3500"):
+                if not carrier.may_sleep:  # the coverage layer stays on, as for netpilot
                     continue
                 path = ("radio", f"carrier[name={carrier.name}]", "power-mode")
                 old = lab.configs[device.name].flatten().get(path)

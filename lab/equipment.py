@@ -38,6 +38,7 @@ from types import MappingProxyType
 __all__ = [
     "BUILTIN_RADIO_PROFILES",
     "BUILTIN_ROUTER_PROFILES",
+    "CarrierLayer",
     "CarrierSpec",
     "CellSpec",
     "LineCardSpec",
@@ -161,6 +162,19 @@ class LineCardSpec:
     ports: tuple[str, ...]
 
 
+class CarrierLayer(str, Enum):
+    """A carrier's role in its cell (topology ``layer``).
+
+    A *coverage* carrier (a low band such as LTE 800) gives the cell its footprint: it
+    stays on whatever the load, since a higher band's smaller footprint would leave coverage
+    holes. A *capacity* carrier (a high band such as NR 3.5 GHz) adds throughput where the
+    coverage layer already reaches, and may sleep when its load fits the awake carriers.
+    """
+
+    COVERAGE = "coverage"
+    CAPACITY = "capacity"
+
+
 @dataclass(frozen=True, slots=True)
 class CarrierSpec:
     """One carrier of a cell.
@@ -169,11 +183,20 @@ class CarrierSpec:
         name: unique on its device (the YANG ``/radio/carrier`` key).
         capacity_mbps: mean downlink cell capacity of the carrier (> 0).
         profile: radio power profile name (default: the site's).
+        layer: coverage (never put to sleep by a policy) or capacity (may sleep); a carrier
+            that does not say is a capacity carrier, so topologies written before the field
+            existed keep their behaviour.
     """
 
     name: str
     capacity_mbps: float
     profile: str = ""
+    layer: CarrierLayer = CarrierLayer.CAPACITY
+
+    @property
+    def may_sleep(self) -> bool:
+        """Whether an energy policy may put the carrier to sleep (capacity layer only)."""
+        return self.layer is CarrierLayer.CAPACITY
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 
 from lab.config import TrafficClass
-from lab.equipment import CarrierSpec, CellSpec, LineCardSpec, RadioSpec
+from lab.equipment import CarrierLayer, CarrierSpec, CellSpec, LineCardSpec, RadioSpec
 from lab.topology import DeviceSpec, LabSpec, Link, LinkEnd, Role, Topology
 from lab.traffic import Demand
 
@@ -56,7 +56,10 @@ def _radio() -> RadioSpec:
             cell,
             1.0,
             tuple(other for other in names if other != cell),
-            (CarrierSpec(f"{cell}-l800", 40.0), CarrierSpec(f"{cell}-n3500", 350.0)),
+            (
+                CarrierSpec(f"{cell}-l800", 40.0, layer=CarrierLayer.COVERAGE),
+                CarrierSpec(f"{cell}-n3500", 350.0, layer=CarrierLayer.CAPACITY),
+            ),
         )
         for cell in names
     )

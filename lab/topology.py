@@ -45,6 +45,7 @@ from lab.config import DeviceSettings, InterfaceSettings, TrafficClass
 from lab.equipment import (
     BUILTIN_RADIO_PROFILES,
     BUILTIN_ROUTER_PROFILES,
+    CarrierLayer,
     CarrierSpec,
     CellSpec,
     LineCardSpec,
@@ -584,7 +585,10 @@ def _read_radio(  # noqa: C901 - one flat validation of a nested YAML block
         ):
             spot = f"{where}.carriers[{j}]"
             carrier_fields = reader.mapping(
-                carrier_node, spot, required=("name", "capacity_mbps"), optional=("profile",)
+                carrier_node,
+                spot,
+                required=("name", "capacity_mbps"),
+                optional=("profile", "layer"),
             )
             carrier_name = reader.string(carrier_fields["name"][1], f"{spot}.name")
             if carrier_name in carrier_names:
@@ -602,7 +606,16 @@ def _read_radio(  # noqa: C901 - one flat validation of a nested YAML block
                 carrier_profile = reader.choice(
                     carrier_fields["profile"][1], f"{spot}.profile", sorted(profiles)
                 )
-            carriers.append(CarrierSpec(carrier_name, capacity, carrier_profile))
+            layer = CarrierLayer.CAPACITY
+            if "layer" in carrier_fields:
+                layer = CarrierLayer(
+                    reader.choice(
+                        carrier_fields["layer"][1],
+                        f"{spot}.layer",
+                        [member.value for member in CarrierLayer],
+                    )
+                )
+            carriers.append(CarrierSpec(carrier_name, capacity, carrier_profile, layer))
         if not carriers:
             raise reader.error(cell_fields["carriers"][1], f"{where}.carriers", "at least one")
         cells.append(CellSpec(name, share, overlaps, tuple(carriers)))

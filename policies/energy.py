@@ -19,6 +19,10 @@ only when every one of its ports does), ``r_j`` (radio carrier ``j`` sleeps), su
 - **N+1** (``redundancy: n+1``): every pair of traffic endpoints keeps two link-disjoint
   paths over awake links (a 2-unit flow on unit capacities; Menger), so one failure leaves
   every demand routable;
+- **the coverage layer stays on**: only capacity-layer carriers (topology ``layer:
+  capacity``, the default) may sleep; a coverage carrier (``layer: coverage``, e.g. LTE 800
+  under NR 3.5 GHz) is fixed awake, since the capacity band's smaller footprint would leave
+  coverage holes an operator would not accept, and one found asleep is woken;
 - **every covered area served**: each radio site sleeps exactly one of its allowed carrier
   patterns (one binary per pattern): every cell keeps an awake carrier of its own or of an
   overlapping cell (two with ``n+1``), and after the handover rule (a cell without an awake
@@ -75,6 +79,10 @@ _SLACK_COST = 1e4  # per Mbit/s over headroom: far above any saving
 _SWITCH_COST_W = 15.0  # per element changed: prefer the running state on ties
 _MAX_CUTS = 12
 _CONFIG_RADIO = "radio"
+_COVERAGE_WHY = (
+    "only capacity-layer carriers sleep: the coverage layer (e.g. LTE 800) stays on, since "
+    "the capacity band's smaller footprint would leave coverage holes"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,17 +170,28 @@ def _cell_loads(radio: RadioSpec, load: float) -> dict[str, float]:
 
 def _carrier_saving(twin: Twin, radio: RadioSpec, carrier: str, cell_load: float) -> float:
     """Watts saved by sleeping one carrier (EARTH): its idle draw over its sleep draw, plus
-    the load-dependent power its traffic costs more on it than on the site's largest carrier
-    (the same traffic loads a small carrier's amplifier harder)."""
+    the load-dependent power its traffic costs more on it than where it goes (the same
+    traffic loads a small carrier's amplifier harder).
+
+    A capacity carrier's traffic goes to its cell's coverage carriers, which never sleep:
+    when they are smaller, the move costs load power, and the saving can be negative (on the
+    metro lab a cell's 36 Mbit/s on its 40 Mbit/s LTE 800 carrier costs more than sleeping
+    the NR 3.5 GHz carrier saves). Without a coverage carrier in the cell (a topology whose
+    carriers say no ``layer``), the traffic is priced as if it went to the site's largest
+    carrier, never below the idle saving."""
     spec_cell = next(c for c in radio.cells if any(k.name == carrier for k in c.carriers))
     spec = next(k for k in spec_cell.carriers if k.name == carrier)
     profile = twin.spec.radio_profiles[spec.profile or radio.profile]
-    largest = max(k.capacity_mbps for _, k in radio.carriers())
     cell_capacity = sum(k.capacity_mbps for k in spec_cell.carriers)
     traffic = cell_load * spec.capacity_mbps / cell_capacity
     per_mbps = profile.ntrx * profile.delta_p * profile.pmax_w
+    idle = profile.ntrx * (profile.p0_w - profile.sleep_w)
+    coverage = sum(k.capacity_mbps for k in spec_cell.carriers if not k.may_sleep)
+    if spec.may_sleep and coverage > 0:
+        return idle + per_mbps * traffic * (1.0 / spec.capacity_mbps - 1.0 / coverage)
+    largest = max(k.capacity_mbps for _, k in radio.carriers())
     load_part = per_mbps * traffic * (1.0 / spec.capacity_mbps - 1.0 / largest)
-    return profile.ntrx * (profile.p0_w - profile.sleep_w) + max(0.0, load_part)
+    return idle + max(0.0, load_part)
 
 
 def energy_report(expectation: Expectation, world: World) -> EnergyReport | None:
@@ -274,6 +293,7 @@ class _Elements:
     asleep_carriers: frozenset[tuple[str, str]]
     held_links: frozenset[str]
     held_carriers: frozenset[tuple[str, str]]
+    coverage: frozenset[tuple[str, str]] = frozenset()  # coverage layer: never asleep
 
 
 def _link_asleep(view: TwinView, link: Link) -> bool:
@@ -353,11 +373,19 @@ def _carrier_elements(
     selected: set[str],
     factors: Mapping[str, float],
     hold: timedelta,
-) -> tuple[list[tuple[str, str]], dict[tuple[str, str], float], set[tuple[str, str]]]:
-    """Radio carriers of the selected sites: their saving at the forecast load, holds."""
+) -> tuple[
+    list[tuple[str, str]],
+    dict[tuple[str, str], float],
+    set[tuple[str, str]],
+    set[tuple[str, str]],
+]:
+    """Radio carriers of the selected sites: their saving at the forecast load, holds, and
+    the coverage-layer ones (never asleep, so never held asleep either: one found asleep
+    wakes at once)."""
     carriers: list[tuple[str, str]] = []
     saving: dict[tuple[str, str], float] = {}
     held: set[tuple[str, str]] = set()
+    coverage: set[tuple[str, str]] = set()
     for name in sorted(selected):
         radio = twin.topology.device(name).radio if twin.topology.has_device(name) else None
         if radio is None:
@@ -368,9 +396,11 @@ def _carrier_elements(
             saving[(name, carrier.name)] = _carrier_saving(
                 twin, radio, carrier.name, loads[cell.name]
             )
-            if _held(world, name, _carrier_path(carrier.name), hold):
+            if not carrier.may_sleep:
+                coverage.add((name, carrier.name))
+            elif _held(world, name, _carrier_path(carrier.name), hold):
                 held.add((name, carrier.name))
-    return carriers, saving, held
+    return carriers, saving, held, coverage
 
 
 def _elements(
@@ -394,8 +424,9 @@ def _elements(
     carriers: list[tuple[str, str]] = []
     carrier_saving: dict[tuple[str, str], float] = {}
     held_carriers: set[tuple[str, str]] = set()
+    coverage: set[tuple[str, str]] = set()
     if "carriers" in resources:
-        carriers, carrier_saving, held_carriers = _carrier_elements(
+        carriers, carrier_saving, held_carriers, coverage = _carrier_elements(
             twin, view, world, selected, factors, hold
         )
     return _Elements(
@@ -409,6 +440,7 @@ def _elements(
         asleep_carriers=frozenset(c for c in carriers if _carrier_asleep(view, *c)),
         held_links=frozenset(held_links),
         held_carriers=frozenset(held_carriers),
+        coverage=frozenset(coverage),
     )
 
 
@@ -458,6 +490,8 @@ def _build(
         switch = _SWITCH_COST_W if not current else -_SWITCH_COST_W
         fixed = holds and key in elements.held_carriers
         value = 1.0 if current else 0.0
+        if key in elements.coverage:  # the coverage layer stays awake (no pattern has it)
+            fixed, value = True, 0.0
         carrier_var[key] = program.var(
             -elements.carrier_saving[key] + switch,
             integer=True,
@@ -658,15 +692,17 @@ def _radio_patterns(
     asleep_now: frozenset[str] = frozenset(),
     reserve: float = 0.0,
 ) -> list[frozenset[str]]:
-    """Every set of a site's carriers that may sleep together: coverage kept and the cells'
-    load fitting after handover (the lab's rule, exactly). Nothing asleep is always allowed
-    (a site overloaded fully awake is the network's limit, not the plan's).
+    """Every set of a site's capacity-layer carriers that may sleep together: coverage kept
+    and the cells' load fitting after handover (the lab's rule, exactly). Nothing asleep is
+    always allowed (a site overloaded fully awake is the network's limit, not the plan's).
+    Coverage-layer carriers are in no pattern: they never sleep (a capacity band's smaller
+    footprint would leave holes where only the coverage band reaches).
 
     A hysteresis band against flapping: a pattern that puts to sleep a carrier awake now
     must fit under ``bound x (1 - reserve)``; keeping asleep what already sleeps only under
     ``bound`` (what wakes a carrier). Without the band, a forecast that hovers at the bound
     sleeps a carrier one tick and wakes it the next."""
-    names = [k.name for _, k in radio.carriers()]
+    names = [k.name for _, k in radio.carriers() if k.may_sleep]
     if len(names) > _MAX_PATTERN_CARRIERS:
         return [frozenset()]
     patterns: list[frozenset[str]] = [frozenset()]
@@ -1138,6 +1174,13 @@ def propose_energy(intent: Intent, expectation: Expectation, world: World) -> Pr
         why = "the forecast load at the wake lead time needs them"
     limit = intent.guards.max_devices_per_change
     elements = _elements(expectation, intent, world, factors)
+    if elements.coverage:
+        explanation["coverage_layer"] = {
+            "kept_awake": [f"{d}/{c}" for d, c in sorted(elements.coverage)],
+            "why": _COVERAGE_WHY,
+        }
+    if wake_carriers & elements.coverage:
+        why = f"{why}; coverage-layer carriers never sleep ({_COVERAGE_WHY})"
     if wake_links or wake_carriers:
         links, carriers = _within_radius(twin, wake_links, wake_carriers, elements, limit)
         edits = _power_edits(world, links, carriers, PowerMode.ACTIVE)
@@ -1176,9 +1219,14 @@ def propose_energy(intent: Intent, expectation: Expectation, world: World) -> Pr
         return Proposal(intent, expectation, summary, explanation, confidence=confidence)
     edits = _power_edits(world, links, carriers, PowerMode.SLEEP)
     predicted, ok = _predict_power(expectation, world, report, edits)
+    kept = (
+        f"; {len(elements.coverage)} coverage-layer carrier(s) kept awake"
+        if carriers and elements.coverage
+        else ""
+    )
     sleep = Candidate(
         ActionKind.SLEEP,
-        f"sleep {', '.join(names)} (saves ~{saved:.0f} W)",
+        f"sleep {', '.join(names)} (saves ~{saved:.0f} W){kept}",
         edits,
         disruption=0.5 * len(names),
         predicted=predicted,

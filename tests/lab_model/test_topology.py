@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from lab.config import TrafficClass
+from lab.equipment import CarrierLayer
 from lab.topology import (
     DeviceSpec,
     Link,
@@ -18,6 +19,7 @@ from lab.topology import (
     default_topology,
     load_lab,
     load_topology,
+    metro_lab,
     startup_settings,
 )
 
@@ -293,3 +295,60 @@ def test_loader_refuses_an_empty_file(tmp_path: Path):
     path.write_text("# nothing\n")
     with pytest.raises(TopologyError, match="empty"):
         load_topology(path)
+
+
+RADIO_SITE = """\
+name: radio
+devices:
+  - {name: a, role: edge, site: west}
+  - name: cell-site
+    role: access
+    site: west
+    radio:
+      profile: earth-macro
+      cells:
+        - name: a
+          carriers:
+            - {name: a-l800, capacity_mbps: 40, layer: coverage}
+            - {name: a-n3500, capacity_mbps: 350, layer: capacity}
+            - {name: a-n2600, capacity_mbps: 100}
+links:
+  - {a: {device: a, port: eth1}, b: {device: cell-site, port: eth1}, capacity_mbps: 1000}
+"""
+
+
+def test_a_carrier_names_its_layer_and_defaults_to_capacity(tmp_path: Path):
+    path = tmp_path / "radio.yaml"
+    path.write_text(RADIO_SITE)
+    radio = load_topology(path).device("cell-site").radio
+    assert radio is not None
+    layers = {carrier.name: carrier.layer for _, carrier in radio.carriers()}
+    assert layers == {
+        "a-l800": CarrierLayer.COVERAGE,
+        "a-n3500": CarrierLayer.CAPACITY,
+        "a-n2600": CarrierLayer.CAPACITY,
+    }
+    assert [c.may_sleep for _, c in radio.carriers()] == [False, True, True]
+
+
+def test_a_bad_carrier_layer_names_file_line_and_field(tmp_path: Path):
+    path = tmp_path / "radio.yaml"
+    path.write_text(_replace_line(RADIO_SITE, "layer: coverage", "layer: umbrella"))
+    with pytest.raises(TopologyError) as caught:
+        load_topology(path)
+    error = caught.value
+    field = "devices[1].radio.cells[0].carriers[0].layer"
+    assert (error.path, error.line, error.field) == (str(path), 12, field)
+    assert "expected one of coverage, capacity, got 'umbrella'" in error.message
+    assert str(error).startswith(f"{path}:12: {field}: ")
+
+
+def test_the_metro_lab_marks_its_coverage_and_capacity_layers():
+    for device in metro_lab().topology.devices:
+        if device.radio is None:
+            continue
+        for _, carrier in device.radio.carriers():
+            expected = (
+                CarrierLayer.COVERAGE if carrier.name.endswith("-l800") else CarrierLayer.CAPACITY
+            )
+            assert carrier.layer is expected, (device.name, carrier.name)
