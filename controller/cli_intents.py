@@ -46,7 +46,7 @@ from intents.plan import ActionPlan, PlanReport, actions_from_decisions
 from intents.report import fulfilment_report, not_running_status
 from intents.revisions import Outcome, evaluate
 from intents.schema import json_schema
-from intents.support import CURRENT_SUPPORT
+from intents.support import CURRENT_SUPPORT, Support, controller_support
 
 if TYPE_CHECKING:
     from controller.config import ControllerSettings
@@ -89,6 +89,12 @@ def register(groups: CommandGroups) -> None:
     )
     describe.add_argument("name", help="intent name")
     describe.add_argument(
+        "--inventory",
+        type=Path,
+        default=None,
+        help="inventory file (default: the --config's): resolves selectors and conflict devices",
+    )
+    describe.add_argument(
         "--path",
         type=Path,
         action="append",
@@ -116,6 +122,11 @@ def register(groups: CommandGroups) -> None:
     apply.add_argument("source", help="an intent directory, or a Git repository path or URL")
     apply.add_argument("--branch", default=None, help="Git branch (default: main)")
     apply.add_argument("--subdir", default="", help="the intents' directory in the repository")
+    apply.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help="admit a source without any intent (it removes every intent); refused otherwise",
+    )
     apply.add_argument(
         "--cache-dir", type=Path, default=None, help="Git mirror (default: next to the store)"
     )
@@ -203,6 +214,13 @@ class _Inputs:
     @property
     def inventory(self) -> Inventory | None:
         return Inventory.from_devices(self.devices) if self.devices is not None else None
+
+    @property
+    def support(self) -> Support:
+        """What the controller of ``--config`` honours (this version without a config)."""
+        if self.settings is None:
+            return CURRENT_SUPPORT
+        return controller_support(topology=self.settings.topology is not None)
 
 
 def _inputs(args: argparse.Namespace) -> _Inputs:
@@ -418,6 +436,7 @@ def _status_from_record(intent: Intent, record: StatusRecord) -> IntentStatus:
 def _describe(args: argparse.Namespace) -> int:
     inputs = _inputs(args)
     history: list[StatusRecord] = []
+    latest_record: StatusRecord | None = None
     introduced = ""
     if args.path:
         origin = ", ".join(str(p) for p in args.path)
@@ -432,10 +451,13 @@ def _describe(args: argparse.Namespace) -> int:
             sources = record.files or ()
             introduced = record.introduced.get(args.name, "")
             history = store.status_history(args.name)
+            latest_record = store.latest_status(args.name)
         finally:
             store.close()
         origin = f"revision {record.info.short} ({record.info.source})"
-    evaluation = evaluate(sources, inventory=inputs.inventory)
+    # admitted as `netpilot run` admits it for this config (its topology decides whether a
+    # sleep-vs-path conflict is left to the what-if twin or narrowed at admission)
+    evaluation = evaluate(sources, inventory=inputs.inventory, support=inputs.support)
     if not evaluation.ok:
         for error in evaluation.errors:
             print(error)
@@ -447,7 +469,8 @@ def _describe(args: argparse.Namespace) -> int:
             f"no intent {args.name!r} in {origin} (intents: {names})", args.output
         )
     notes = evaluation.notes.get(intent.name, ())
-    latest = _status_from_record(intent, history[0]) if history else None
+    # the latest evaluation the controller wrote (every tick), not the last status change
+    latest = _status_from_record(intent, latest_record) if latest_record else None
     report = fulfilment_report(intent, latest, notes=notes)
     conflicts = [c for c in evaluation.conflicts if intent.name in c.intents]
     enforced = next((i for i in evaluation.enforced if i.name == intent.name), None)
@@ -455,15 +478,25 @@ def _describe(args: argparse.Namespace) -> int:
 
     lines = [
         f"# {intent.name} from {origin}"
-        + (f", introduced by revision {introduced[:12]}" if introduced else ""),
+        + (
+            f", introduced by revision {introduced.removeprefix('sha256:')[:12]}"
+            if introduced
+            else ""
+        ),
         f"# defined at {intent.location}, generation {intent.generation}",
         yaml.safe_dump(intent_to_dict(intent), sort_keys=False).rstrip(),
         "# fulfilment:",
         *("#   " + line for line in json.dumps(report, indent=2).splitlines()),
     ]
     lines += [f"# {line}" for line in _conflict_lines(conflicts)]
+    if conflicts and inputs.settings is None:
+        lines.append(
+            "# admitted without the controller's config: pass --config netpilot.yaml to see "
+            "the resolution `netpilot run` applies (with a topology, sleep plans are checked "
+            "on the what-if twin instead of being narrowed here)"
+        )
     if enforced is not None and enforced != intent:
-        lines.append(f"# enforced as: mode {enforced.mode.value}, objects narrowed by conflicts")
+        lines.append(f"# enforced as: {_enforced_difference(intent, enforced)}")
     lines += [
         f"# {h.at}  {h.status}{'/' + h.state if h.state else ''}  {'; '.join(h.reasons)[:120]}"
         for h in history
@@ -485,6 +518,18 @@ def _describe(args: argparse.Namespace) -> int:
         lines,
     )
     return EXIT_OK
+
+
+def _enforced_difference(intent: Intent, enforced: Intent) -> str:
+    """What the conflict resolutions changed of an intent, in a few words."""
+    changes: list[str] = []
+    if enforced.mode is not intent.mode:
+        changes.append(f"mode {enforced.mode.value} (the file says {intent.mode.value})")
+    if enforced.admin_state is not intent.admin_state:
+        changes.append(f"adminState {enforced.admin_state.value}")
+    if enforced.expectations != intent.expectations:
+        changes.append("objects narrowed by conflicts")
+    return ", ".join(changes) or "changed by conflict resolutions"
 
 
 # ------------------------------------------------------------------ diff / apply
@@ -540,7 +585,7 @@ def _apply(args: argparse.Namespace) -> int:
             store.record_poll(source.name, at=datetime.now(UTC), error=str(exc))
             return report_failure(exc, args.output)
         store.record_poll(source.name, at=datetime.now(UTC))
-        admission = manager.admit(revision)
+        admission = manager.admit(revision, allow_empty=args.allow_empty)
     finally:
         store.close()
     lines = [
@@ -665,7 +710,9 @@ class ReadOnlyPlanner:
 def _plan(args: argparse.Namespace) -> int:
     inputs = _inputs(args)
     sources = tuple(_read_paths([args.path]))
-    evaluation = evaluate(sources, inventory=inputs.inventory, support=CURRENT_SUPPORT)
+    # admitted as `netpilot run` admits it with this --config (with its topology, a sleep plan
+    # that loses to a path is checked on the what-if twin, not narrowed away here)
+    evaluation = evaluate(sources, inventory=inputs.inventory, support=inputs.support)
     label, old = _against(args, inputs)
     diff = diff_intent_sets(old, evaluation.intents) if evaluation.ok else IntentSetDiff()
     actions: ActionPlan | None = None

@@ -70,6 +70,8 @@ __all__ = [
     "GitOpsObserver",
     "GitSource",
     "IntentSetManager",
+    "MissingBranchError",
+    "MissingSubdirError",
     "RevisionSource",
     "SourceError",
     "SourcePoller",
@@ -97,6 +99,26 @@ class SourceError(NetpilotError):
     def __init__(self, source: str, message: str) -> None:
         self.source = source
         super().__init__(f"{source}: {message}")
+
+
+class MissingSubdirError(SourceError):
+    """The commit has no such subdirectory (a typo in ``--subdir``, or it was moved).
+
+    Terminal for this commit: reading it again gives the same answer. The active revision
+    stays, and a newer commit (or a corrected subdirectory) is read at the next poll.
+    """
+
+    retryable = False
+
+
+class MissingBranchError(SourceError):
+    """The repository has no such branch; the message lists the branches it has.
+
+    Terminal: until the branch is pushed (or the configuration names another), every read
+    fails the same way. The active revision stays.
+    """
+
+    retryable = False
 
 
 class RevisionSource(Protocol):
@@ -182,6 +204,9 @@ class GitSource:
         if url.startswith("-"):
             raise SourceError(url, "a repository URL cannot start with '-'")
         self.url = url
+        # git runs in the mirror: a relative repository path is made absolute first
+        local = Path(url)
+        self._fetch_url = str(local.resolve()) if "://" not in url and local.exists() else url
         self.branch = branch
         self.subdir = subdir.strip("/")
         self.cache_dir = cache_dir
@@ -241,31 +266,82 @@ class GitSource:
     def _read(self) -> Revision:
         self._ensure_mirror()
         ref = f"refs/netpilot/{self.branch}"
-        self._git(
-            "fetch",
-            "--quiet",
-            "--no-tags",
-            "--force",
-            "--",
-            self.url,
-            f"+refs/heads/{self.branch}:{ref}",
-            cwd=self.cache_dir,
-        )
+        try:
+            self._git(
+                "fetch",
+                "--quiet",
+                "--no-tags",
+                "--force",
+                "--",
+                self._fetch_url,
+                f"+refs/heads/{self.branch}:{ref}",
+                cwd=self.cache_dir,
+            )
+        except SourceError as exc:
+            branches = self._branches() if "couldn't find remote ref" in str(exc) else None
+            if branches is not None and self.branch not in branches:
+                listed = ", ".join(branches[:10]) or "none (an empty repository)"
+                hint = (
+                    f"; follow one of them (--branch {branches[0]}, or intents.branch in "
+                    "the config)"
+                    if branches
+                    else ""
+                )
+                raise MissingBranchError(
+                    self.name, f"no branch {self.branch!r}; the repository has: {listed}{hint}"
+                ) from exc
+            raise
         commit = self._git("rev-parse", "--verify", f"{ref}^{{commit}}", cwd=self.cache_dir)
         sha = commit.decode().strip()
         meta = self._git(
             "log", "-1", "--format=%an <%ae>%x00%cI%x00%s", sha, cwd=self.cache_dir
         ).decode(errors="replace")
         author, committed, subject = (meta.rstrip("\n").split("\0") + ["", "", ""])[:3]
+        files = self._files(sha)
         info = RevisionInfo(
-            id=sha,
+            # the commit and the subdirectory read from it: one commit read under two
+            # subdirectories is two revisions (refused under one, admitted under the other)
+            id=f"{sha}:{self.subdir}" if self.subdir else sha,
             kind=SourceKind.GIT,
             source=self.name,
             author=author,
             committed_at=datetime.fromisoformat(committed) if committed else None,
             message=subject,
         )
-        return Revision(info=info, files=self._files(sha))
+        return Revision(info=info, files=files)
+
+    def _branches(self) -> list[str] | None:
+        """The repository's branches (None when they cannot be listed either)."""
+        try:
+            listing = self._git("ls-remote", "--heads", "--", self._fetch_url, cwd=self.cache_dir)
+        except SourceError:
+            return None
+        prefix = "refs/heads/"
+        refs = (line.partition("\t")[2] for line in listing.decode(errors="replace").splitlines())
+        return sorted(r.removeprefix(prefix) for r in refs if r.startswith(prefix))
+
+    def _directories(self, sha: str, parent: str) -> list[str]:
+        """The directories directly under ``parent`` ("" for the top) in a commit."""
+        treeish = f"{sha}:{parent}" if parent else sha
+        try:
+            listing = self._git("ls-tree", "-d", "--name-only", "-z", treeish, cwd=self.cache_dir)
+        except SourceError:
+            return []
+        names = (n.decode(errors="replace") for n in listing.split(b"\0") if n)
+        return sorted(f"{parent}/{n}" if parent else n for n in names if not n.startswith("."))
+
+    def _missing_subdir(self, sha: str, *, is_file: bool) -> MissingSubdirError:
+        """The error for a subdirectory the commit does not have, with what it has."""
+        parent = self.subdir.rpartition("/")[0]
+        existing = self._directories(sha, parent)
+        what = "is a file, not a directory" if is_file else "does not exist"
+        listed = ", ".join(existing[:20]) if existing else "none"
+        where = f"under {parent}/" if parent else "at the top"
+        return MissingSubdirError(
+            self.name,
+            f"subdirectory {self.subdir!r} {what} in commit {sha[:12]} "
+            f"(directories {where}: {listed})",
+        )
 
     def _files(self, sha: str) -> tuple[IntentSource, ...]:
         args = ["ls-tree", "-r", "-z", "--full-tree", sha]
@@ -273,16 +349,22 @@ class GitSource:
             args += ["--", self.subdir]
         listing = self._git(*args, cwd=self.cache_dir)
         blobs: dict[str, str] = {}
+        paths: list[str] = []
         for entry in listing.split(b"\0"):
             if not entry:
                 continue
             head, _, path_bytes = entry.partition(b"\t")
+            paths.append(path_bytes.decode(errors="replace"))
             mode, kind, obj = head.decode().split()
             # symlinks (120000) and submodules would read outside the commit: skip them
             if kind == "blob" and mode in ("100644", "100755"):
                 blobs[path_bytes.decode(errors="replace")] = obj
         names = intent_file_names(list(blobs))
         if self.subdir:
+            # git keeps no empty directory: nothing under the prefix means there is no such
+            # directory in this commit (or it names a file)
+            if not any(path.startswith(f"{self.subdir}/") for path in paths):
+                raise self._missing_subdir(sha, is_file=bool(paths))
             names = [n for n in names if n.startswith(f"{self.subdir}/")]
         if len(names) > MAX_FILES:
             raise SourceError(self.name, f"more than {MAX_FILES} intent files")
@@ -355,7 +437,8 @@ class IntentSetManager:
         )
         for problem in problems:
             log.warning("%s", problem)
-        self.last_error = ""
+        self.last_error = ""  # why the source could not be read at the last poll
+        self.last_refusal = ""  # why the source's revision was refused, until one is admitted
 
     @property
     def active(self) -> ActiveRevision | None:
@@ -381,8 +464,17 @@ class IntentSetManager:
         """The status of an intent the loop is not running, with the reasons why."""
         return not_running_status(intent, self.notes(intent), now=self.clock())
 
-    def admit(self, revision: Revision, *, force: bool = False) -> Admission:
-        """Admit or refuse a revision as a whole; record and log what happened."""
+    def admit(
+        self, revision: Revision, *, force: bool = False, allow_empty: bool = False
+    ) -> Admission:
+        """Admit or refuse a revision as a whole; record and log what happened.
+
+        Args:
+            revision: what the source holds.
+            force: re-evaluate even when it is the active revision.
+            allow_empty: admit a revision without any intent (removing every intent);
+                otherwise it is refused and the active revision stays.
+        """
         self.state, admission = admit(
             self.state,
             revision,
@@ -391,7 +483,12 @@ class IntentSetManager:
             support=self.support,
             path_devices=self.path_devices,
             force=force,
+            allow_empty=allow_empty,
         )
+        if admission.outcome is Outcome.REFUSED:
+            self.last_refusal = f"revision {admission.revision.short}: {admission.reason}"
+        elif admission.outcome in (Outcome.ADMITTED, Outcome.UNCHANGED):
+            self.last_refusal = ""
         self._record(admission)
         return admission
 
@@ -474,9 +571,10 @@ class GitOpsObserver:
         """Nothing to do: the manager already knows the intents the controller runs."""
 
     def tick_finished(self, report: TickReport) -> None:
-        """Record the tick's status changes."""
+        """Record the tick's status changes, and each intent's latest evaluation."""
         for status in report.statuses:
             self.manager.store.record_status(status, revision=self.manager.active_id)
+        self.manager.store.record_latest(report.statuses, revision=self.manager.active_id)
 
     def change_started(self, decision: Decision, txn: str) -> None:
         """Nothing to do: the journal records it."""

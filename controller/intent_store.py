@@ -14,6 +14,8 @@ Tables:
 - ``quarantine``: revision ids that are not to be applied again, and why.
 - ``statuses``: an intent's status each time it changed (fulfilment status, state, the
   targets' met flags), with the revision it ran from.
+- ``latest_status``: each intent's latest evaluation (every tick, one row per intent,
+  overwritten): the observed values now, which ``statuses`` keeps only when a status changed.
 - ``polls``: the last attempt to read each source, and its error if it failed.
 """
 
@@ -94,6 +96,15 @@ CREATE TABLE IF NOT EXISTS statuses (
     targets TEXT NOT NULL DEFAULT '[]'
 );
 CREATE INDEX IF NOT EXISTS statuses_intent ON statuses (intent, seq);
+CREATE TABLE IF NOT EXISTS latest_status (
+    intent TEXT PRIMARY KEY,
+    at TEXT NOT NULL,
+    revision TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL,
+    state TEXT,
+    reasons TEXT NOT NULL DEFAULT '[]',
+    targets TEXT NOT NULL DEFAULT '[]'
+);
 CREATE TABLE IF NOT EXISTS polls (
     source TEXT PRIMARY KEY,
     at TEXT NOT NULL,
@@ -469,6 +480,49 @@ class IntentStore:
         self._last_status[status.name] = comparable
         return True
 
+    def record_latest(self, statuses: Sequence[IntentStatus], *, revision: str = "") -> None:
+        """Overwrite each intent's latest evaluation (one transaction for a tick's statuses)."""
+        if not statuses:
+            return
+        rows = [
+            (
+                status.name,
+                status.evaluated_at.isoformat() if status.evaluated_at else "",
+                revision,
+                status.status.value,
+                status.state.value if status.state else None,
+                json.dumps(list(status.reasons)),
+                json.dumps([t.as_dict() for t in status.targets], default=str),
+            )
+            for status in statuses
+        ]
+        with self._db:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO latest_status "
+                "(intent, at, revision, status, state, reasons, targets) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+
+    def latest_status(self, intent: str) -> StatusRecord | None:
+        """An intent's latest evaluation, or its latest recorded status change.
+
+        The latest evaluation is written every tick by a running controller; a store written
+        by an older version has only the status changes.
+        """
+        try:
+            row = self._db.execute(
+                "SELECT intent, at, revision, status, state, reasons, targets FROM latest_status "
+                "WHERE intent = ?",
+                (intent,),
+            ).fetchone()
+        except sqlite3.OperationalError:  # a read-only store of an older version
+            row = None
+        if row is not None:
+            return _status(row)
+        history = self.status_history(intent, limit=1)
+        return history[0] if history else None
+
     def status_history(self, intent: str, *, limit: int = 50) -> list[StatusRecord]:
         """An intent's status changes, newest first."""
         rows = self._db.execute(
@@ -479,12 +533,20 @@ class IntentStore:
         return [_status(row) for row in rows]
 
     def latest_statuses(self) -> dict[str, StatusRecord]:
-        """The latest status of every intent ever recorded."""
+        """The latest status of every intent ever recorded (its latest evaluation if any)."""
         rows = self._db.execute(
             "SELECT intent, at, revision, status, state, reasons, targets FROM statuses "
             "WHERE seq IN (SELECT MAX(seq) FROM statuses GROUP BY intent)"
         )
-        return {row[0]: _status(row) for row in rows}
+        latest = {row[0]: _status(row) for row in rows}
+        try:
+            evaluated = self._db.execute(
+                "SELECT intent, at, revision, status, state, reasons, targets FROM latest_status"
+            ).fetchall()
+        except sqlite3.OperationalError:  # a read-only store of an older version
+            evaluated = []
+        latest.update({row[0]: _status(row) for row in evaluated})
+        return latest
 
 
 def _intent_change(diff: Mapping[str, object], intent: str) -> tuple[str, list[object]] | None:
@@ -585,9 +647,10 @@ class StatusRecorder:
         self.revision = revision
 
     def tick_finished(self, report: TickReport) -> None:
-        """Record the statuses of the tick (only those that changed are written)."""
+        """Record the statuses of the tick (changes in the history, and each latest)."""
         for status in report.statuses:
             self.store.record_status(status, revision=self.revision())
+        self.store.record_latest(report.statuses, revision=self.revision())
 
     def change_started(self, decision: Decision, txn: str) -> None:
         """Nothing to record: the journal has it."""

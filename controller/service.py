@@ -20,7 +20,6 @@ import ipaddress
 import logging
 import signal
 from collections.abc import Iterable
-from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -41,7 +40,7 @@ from controller.model import Intent
 from controller.models_store import DEFAULT_STORE, ModelStore, ModelStoreError
 from controller.observers import LogObserver
 from intents.revisions import Admission, Outcome
-from intents.support import CURRENT_SUPPORT
+from intents.support import controller_support
 
 __all__ = ["admission_summary", "serve"]
 
@@ -179,7 +178,7 @@ async def serve(
     store = IntentStore(default_store_path(settings.journal_path))
     # with a topology every plan is checked on the what-if twin against the other intents'
     # targets, so admission leaves a sleep-vs-path-headroom conflict to that check
-    support = replace(CURRENT_SUPPORT, twin_arbitration=settings.topology is not None)
+    support = controller_support(topology=settings.topology is not None)
     manager = IntentSetManager(store, inventory=settings.inventory, support=support)
     source = open_source(
         settings.intents.location,
@@ -223,6 +222,7 @@ async def serve(
             "quarantined": dict(store.quarantined()),
             "source": source.name,
             "last_error": manager.last_error,
+            "last_refusal": manager.last_refusal,
         }
 
     service = settings.service

@@ -421,7 +421,7 @@ def _priority_contention(pa: _Profile, pb: _Profile, acting: tuple[bool, bool]) 
 
 def _devices_text(scope: _Scope) -> str:
     if scope.devices is None:
-        return "devices the inventory would tell (pass --inventory to resolve)"
+        return "devices the inventory would tell (pass --inventory or --config to resolve)"
     return ", ".join(sorted(scope.devices))
 
 

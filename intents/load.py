@@ -25,8 +25,9 @@ syntax (no anchors/aliases, UTF-8, size), the envelope, every field's type, name
 and ranges (the catalogue), references (devices, label keys and values, sites of the
 inventory; a selector that selects no device), duplicates (intent names across files,
 expectation ids, target and context names), and contradictions within one intent (targets
-no value can meet together, a bound that can never be met). Errors in different
-expectations of one document are all reported.
+no value can meet together, a bound that can never be met). Every independent error of a
+document is reported in one run: the envelope's fields, each spec field (priority,
+adminState, mode, each guard), and the objects, targets and contexts of every expectation.
 
 What the running controller cannot honour is checked against a :class:`Support`: an error
 when ignoring it would act against the file (``mode: approve``, a ``timeWindow`` on an
@@ -120,7 +121,8 @@ class IntentWarning:
     hint: str = ""
 
     def __str__(self) -> str:
-        text = f"{self.location}: {self.field}: warning: {self.message}"
+        where = f"{self.location}: {self.field}" if self.field else str(self.location)
+        text = f"{where}: warning: {self.message}"
         return f"{text}; hint: {self.hint}" if self.hint else text
 
     def as_dict(self) -> dict[str, object]:
@@ -197,10 +199,20 @@ def load_intent_set(
         except IntentValidationError as exc:
             errors.append(exc)
             continue
+        if not documents:
+            warnings.append(
+                IntentWarning(
+                    SourceLocation(source.file, 1, 1),
+                    "",
+                    "file has no intent (it is empty or holds only comments)",
+                    hint="remove the file, or write an intent in it",
+                )
+            )
         for document in documents:
             parse = _Parse(index, support)
             intent = _parse_document(document, parse)
-            errors.extend(parse.errors)
+            # in the order of the file (the spec's fields are checked before its guards)
+            errors.extend(sorted(parse.errors, key=lambda e: (e.location.line, e.location.column)))
             if intent is None:
                 continue
             if intent.name in seen:
@@ -270,58 +282,67 @@ def _parse_document(document: Node, parse: _Parse) -> Intent | None:
 
 
 def _parse_intent(document: Node, parse: _Parse) -> Intent | None:
-    top = document.mapping(
+    """One document's intent; every independent field is checked even after another failed,
+    so one run reports each error of the document (each at its line, with its field)."""
+    top = _fields(
+        document,
+        parse,
         required=("apiVersion", "kind", "metadata", "spec"),
         allowed=("apiVersion", "kind", "metadata", "spec"),
     )
-    api = top["apiVersion"]
-    if api.string() != API_VERSION:
-        raise api.error(f"unsupported apiVersion {api.string()!r}", expected=API_VERSION)
-    kind = top["kind"]
-    if kind.string() != KIND:
-        raise kind.error(f"unsupported kind {kind.string()!r}", expected=KIND)
-    metadata = top["metadata"].mapping(required=("name",), allowed=("labels", "annotations"))
-    name_node = metadata["name"]
-    name = name_node.string(max_length=63)
-    if not _is_dns_label(name):
-        raise name_node.error(
-            f"invalid name {name!r}",
-            expected="lowercase letters, digits and '-', starting with a letter",
-        )
-    parse.locations[(name,)] = document.location
-    labels_node = metadata.get("labels")
-    labels = labels_node.string_map() if labels_node else {}
-    annotations_node = metadata.get("annotations")
-    if annotations_node:
-        annotations_node.string_map()
+    api = top.get("apiVersion")
+    if api is not None:
+        _collect(parse, partial(_expect_string, api, API_VERSION, "apiVersion"))
+    kind = top.get("kind")
+    if kind is not None:
+        _collect(parse, partial(_expect_string, kind, KIND, "kind"))
+    metadata_node = top.get("metadata")
+    named = _collect(parse, partial(_parse_metadata, metadata_node)) if metadata_node else None
+    name, labels = named if named is not None else ("", {})
+    if name:
+        parse.locations[(name,)] = document.location
 
-    spec = top["spec"].mapping(
-        required=("expectations",), allowed=("priority", "adminState", "mode", "guards")
+    spec_node = top.get("spec")
+    if spec_node is None:
+        return None
+    spec = _fields(
+        spec_node,
+        parse,
+        required=("expectations",),
+        allowed=("priority", "adminState", "mode", "guards"),
     )
     priority_node = spec.get("priority")
     priority = (
-        priority_node.integer(minimum=0, maximum=PRIORITY_MAX)
+        _collect(parse, partial(priority_node.integer, minimum=0, maximum=PRIORITY_MAX))
         if priority_node
         else PRIORITY_DEFAULT
     )
     admin_node = spec.get("adminState")
     admin_state = (
-        AdminState(admin_node.choice(tuple(a.value for a in AdminState)))
+        _collect(parse, partial(_parse_admin_state, admin_node))
         if admin_node
         else AdminState.ACTIVATED
     )
     mode_node = spec.get("mode")
-    mode = _parse_mode(mode_node, parse.support) if mode_node else IntentMode.AUTO
+    mode = (
+        _collect(parse, partial(_parse_mode, mode_node, parse.support))
+        if mode_node
+        else IntentMode.AUTO
+    )
     guards_node = spec.get("guards")
-    guards = _parse_guards(guards_node) if guards_node else Guards()
+    guards = (
+        _collect(parse, partial(_parse_guards, guards_node, parse)) if guards_node else Guards()
+    )
 
-    expectations_node = spec["expectations"]
-    expectation_nodes = expectations_node.sequence()
-    if not expectation_nodes:
-        raise expectations_node.error("must hold at least one expectation")
     expectations: list[tuple[Expectation, Node]] = []
+    expectations_node = spec.get("expectations")
+    expectation_nodes = (
+        _collect(parse, expectations_node.sequence) if expectations_node is not None else None
+    )
+    if expectations_node is not None and expectation_nodes == []:
+        parse.errors.append(expectations_node.error("must hold at least one expectation"))
     ids: dict[str, Node] = {}
-    for index, node in enumerate(expectation_nodes):
+    for index, node in enumerate(expectation_nodes or ()):
         expectation = _collect(parse, partial(_parse_expectation, node, index, parse))
         if expectation is None:
             continue
@@ -335,10 +356,11 @@ def _parse_intent(document: Node, parse: _Parse) -> Intent | None:
             )
             continue
         ids[expectation.id] = node
-        parse.locations[(name, expectation.id)] = node.location
+        if name:
+            parse.locations[(name, expectation.id)] = node.location
         expectations.append((expectation, node))
     _check_contradictions(expectations, parse)
-    if parse.errors:
+    if parse.errors or priority is None or admin_state is None or mode is None or guards is None:
         return None
 
     intent = Intent(
@@ -352,6 +374,64 @@ def _parse_intent(document: Node, parse: _Parse) -> Intent | None:
         location=document.location,
     )
     return replace(intent, generation=_generation(intent))
+
+
+def _fields(
+    node: Node, parse: _Parse, *, required: tuple[str, ...], allowed: tuple[str, ...]
+) -> Fields:
+    """A mapping whose every unknown and missing key is recorded as an error (not only the
+    first): the known keys are returned so that their values are checked too.
+
+    Raises:
+        IntentValidationError: not a mapping, or a key that is not a plain string or
+            appears twice (then nothing of the mapping can be trusted).
+    """
+    fields = node.mapping()
+    known = (*allowed, *(r for r in required if r not in allowed))
+    kept: dict[str, tuple[Node, Node]] = {}
+    for key, (key_node, value_node) in fields.entries.items():
+        if key in known:
+            kept[key] = (key_node, value_node)
+            continue
+        parse.errors.append(
+            key_node.error(
+                f"unknown field {key!r}",
+                expected=f"one of: {', '.join(sorted(known))}",
+                hint=did_you_mean(key, known),
+            )
+        )
+    for key in required:
+        if key not in fields:
+            parse.errors.append(node.error(f"missing required field {key!r}"))
+    return Fields(fields.node, kept)
+
+
+def _expect_string(node: Node, expected: str, what: str) -> None:
+    value = node.string()
+    if value != expected:
+        raise node.error(f"unsupported {what} {value!r}", expected=expected)
+
+
+def _parse_metadata(node: Node) -> tuple[str, dict[str, str]]:
+    """The intent's name and labels (annotations are checked and kept out of the intent)."""
+    metadata = node.mapping(required=("name",), allowed=("labels", "annotations"))
+    name_node = metadata["name"]
+    name = name_node.string(max_length=63)
+    if not _is_dns_label(name):
+        raise name_node.error(
+            f"invalid name {name!r}",
+            expected="lowercase letters, digits and '-', starting with a letter",
+        )
+    labels_node = metadata.get("labels")
+    labels = labels_node.string_map() if labels_node else {}
+    annotations_node = metadata.get("annotations")
+    if annotations_node:
+        annotations_node.string_map()
+    return name, labels
+
+
+def _parse_admin_state(node: Node) -> AdminState:
+    return AdminState(node.choice(tuple(a.value for a in AdminState)))
 
 
 def _generation(intent: Intent) -> str:
@@ -373,22 +453,38 @@ def _parse_mode(node: Node, support: Support) -> IntentMode:
     return mode
 
 
-def _parse_guards(node: Node) -> Guards:
-    guards = node.mapping(allowed=("maxChangesPerHour", "maxDevicesPerChange", "cooldownSeconds"))
+def _parse_guards(node: Node, parse: _Parse) -> Guards | None:
+    """The guards, or None when an error was recorded (each guard is checked)."""
+    allowed = ("maxChangesPerHour", "maxDevicesPerChange", "cooldownSeconds")
+    guards = _fields(node, parse, required=(), allowed=allowed)
     defaults = Guards()
     per_hour = guards.get("maxChangesPerHour")
     per_change = guards.get("maxDevicesPerChange")
     cooldown = guards.get("cooldownSeconds")
-    return Guards(
-        max_changes_per_hour=per_hour.integer(minimum=0, maximum=3600)
+    errors_before = len(parse.errors)
+    max_changes = (
+        _collect(parse, partial(per_hour.integer, minimum=0, maximum=3600))
         if per_hour
-        else defaults.max_changes_per_hour,
-        max_devices_per_change=per_change.integer(minimum=1, maximum=1000)
+        else defaults.max_changes_per_hour
+    )
+    max_devices = (
+        _collect(parse, partial(per_change.integer, minimum=1, maximum=1000))
         if per_change
-        else defaults.max_devices_per_change,
-        cooldown=timedelta(seconds=cooldown.number(minimum=0, maximum=86_400))
+        else defaults.max_devices_per_change
+    )
+    seconds = (
+        _collect(parse, partial(cooldown.number, minimum=0, maximum=86_400))
         if cooldown
-        else defaults.cooldown,
+        else defaults.cooldown.total_seconds()
+    )
+    if len(parse.errors) > errors_before or max_changes is None or max_devices is None:
+        return None
+    if seconds is None:
+        return None
+    return Guards(
+        max_changes_per_hour=max_changes,
+        max_devices_per_change=max_devices,
+        cooldown=timedelta(seconds=seconds),
     )
 
 

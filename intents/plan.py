@@ -102,12 +102,31 @@ class Planner(Protocol):
 
 
 def _predicted(decision: Decision) -> str:
+    """The target the action serves, the value now, and the what-if twin's estimate after it.
+
+    The estimate is the policy's own (``explanation["predicted"]``: each target as the twin
+    predicts it after the action), the same the loop acts on; without a twin (no
+    ``topology:`` in the controller config) there is none and the commit's verification
+    measures the effect.
+    """
     target = decision.explanation.get("target")
     observed = decision.explanation.get("observed")
-    if not target:
+    predicted = decision.explanation.get("predicted")
+    estimates = (
+        {str(k): v for k, v in predicted.items() if isinstance(v, int | float)}
+        if isinstance(predicted, Mapping)
+        else {}
+    )
+    if not target and not estimates:
         return ""
-    now = f" (now {observed:.3g})" if isinstance(observed, float) else ""
-    return f"{target}{now}; no what-if estimate in this version: verified after the commit"
+    now = f" (now {observed:.3g})" if isinstance(observed, int | float) else ""
+    if estimates:
+        after = ", ".join(f"{name} {value:.3g}" for name, value in sorted(estimates.items()))
+        return f"{target or 'targets'}{now}; what-if twin predicts {after} after the change"
+    return (
+        f"{target}{now}; no what-if estimate (no topology: in the config): "
+        "verified after the commit"
+    )
 
 
 def actions_from_decisions(

@@ -72,7 +72,9 @@ class Outcome(str, Enum):
 class RevisionInfo:
     """Where a revision came from: a Git commit or a directory checksum.
 
-    ``id`` is the commit hash, or ``sha256:<hex>`` over a directory's file names and bytes.
+    ``id`` is the commit hash (``<commit>:<subdir>`` when only a subdirectory of the
+    repository is read: one commit read under two subdirectories is two revisions), or
+    ``sha256:<hex>`` over a directory's file names and bytes.
     """
 
     id: str
@@ -94,8 +96,9 @@ class RevisionInfo:
 
     @property
     def short(self) -> str:
-        """The id as people write it (12 hex digits)."""
-        return self.id.removeprefix("sha256:")[:12]
+        """The id as people write it (12 hex digits, and the subdirectory if any)."""
+        head, colon, subdir = self.id.removeprefix("sha256:").partition(":")
+        return f"{head[:12]}{colon}{subdir}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,8 +235,13 @@ def admit(
     support: Support = CURRENT_SUPPORT,
     path_devices: PathDevices | None = None,
     force: bool = False,
+    allow_empty: bool = False,
 ) -> tuple[GitOpsState, Admission]:
     """Admit a revision as a whole, or refuse it as a whole.
+
+    A revision without any intent (no intent file, or only empty files) is refused unless
+    ``allow_empty``: admitting it would remove every intent, and an empty source is far more
+    often a wrong directory, branch or checkout than an operator's wish.
 
     Args:
         state: the current state.
@@ -243,6 +251,7 @@ def admit(
         support: what the controller can honour.
         path_devices: devices each e2e-qos path may cross, when the topology is known.
         force: re-evaluate even when the revision is already active (the inventory changed).
+        allow_empty: admit a revision that holds no intent (the operator said so).
 
     Returns:
         The new state and what happened.
@@ -275,6 +284,15 @@ def admit(
             state.active,
             evaluation=evaluation,
         )
+    if not evaluation.intents and not allow_empty:
+        return state, Admission(
+            Outcome.REFUSED,
+            info,
+            now,
+            _empty_reason(revision, state.active),
+            state.active,
+            evaluation=evaluation,
+        )
     previous = state.active
     introduced = {
         intent.name: _introduced_by(previous, intent, info.id) for intent in evaluation.intents
@@ -294,6 +312,27 @@ def admit(
         diff,
         evaluation,
         switched=True,
+    )
+
+
+def _empty_reason(revision: Revision, active: ActiveRevision | None) -> str:
+    """Why a revision without intents is refused, and what stays in force."""
+    holds = (
+        f"its {len(revision.files)} intent file(s) hold no intent"
+        if revision.files
+        else "it holds no intent file"
+    )
+    if active is None:
+        kept = "no revision is active"
+    else:
+        removed = ", ".join(i.name for i in active.intents) or "none"
+        kept = (
+            f"admitting it would remove every intent ({removed}); "
+            f"revision {active.info.short} stays active"
+        )
+    return (
+        f"{holds}: an empty revision is refused; {kept} "
+        "(to remove every intent on purpose: netpilot intents apply --allow-empty)"
     )
 
 

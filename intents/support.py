@@ -16,11 +16,11 @@ As the loop learns more, the lead widens :data:`CURRENT_SUPPORT`; nothing else c
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from controller.model import ExpectationType, IntentMode
 
-__all__ = ["CURRENT_SUPPORT", "FULL_SUPPORT", "Support"]
+__all__ = ["CURRENT_SUPPORT", "FULL_SUPPORT", "Support", "controller_support"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,3 +102,14 @@ FULL_SUPPORT = Support(
     site_pairs=True,
     subscriber_groups=True,
 )
+
+
+def controller_support(*, topology: bool) -> Support:
+    """What a controller of this version honours, given whether its config has a topology.
+
+    The one place ``netpilot run`` and the commands that admit as it does (``intents
+    describe``, ``intents plan`` with ``--config``) take it from: with a topology every plan
+    is checked on the what-if twin, so admission leaves a sleep-vs-path-headroom conflict to
+    that check (``twin_arbitration``).
+    """
+    return replace(CURRENT_SUPPORT, twin_arbitration=topology)

@@ -191,10 +191,12 @@ class Mapping:
 
 
 def _check_bounds(node: Node, value: float, minimum: float | None, maximum: float | None) -> None:
+    # the value is echoed as written (1e23 stays 1e23, 100_000 stays 100_000)
+    written = _clip(getattr(node.raw, "value", value))
     if minimum is not None and value < minimum:
-        raise node.error(f"must be at least {minimum:g}, got {value:g}")
+        raise node.error(f"must be at least {minimum:g}, got {written}")
     if maximum is not None and value > maximum:
-        raise node.error(f"must be at most {maximum:g}, got {value:g}")
+        raise node.error(f"must be at most {maximum:g}, got {written}")
 
 
 def _clip(value: object, limit: int = 40) -> str:
@@ -253,7 +255,10 @@ def parse_documents(text: str | bytes, file: str) -> Iterator[Node]:
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         line, column = _clamp(text, line, column)
         raise IntentValidationError(
-            SourceLocation(file, line, column), "", f"YAML syntax error: {exc.problem}"
+            SourceLocation(file, line, column),
+            "",
+            f"YAML syntax error: {exc.problem}",
+            hint=_syntax_hint(str(exc.problem or ""), text, line, column),
         ) from exc
     except yaml.YAMLError as exc:
         raise IntentValidationError(SourceLocation(file, 1, 1), "", f"YAML error: {exc}") from exc
@@ -264,6 +269,15 @@ def parse_documents(text: str | bytes, file: str) -> Iterator[Node]:
     for document in documents:
         if document is not None:
             yield Node(document, file, "")
+
+
+def _syntax_hint(problem: str, text: str, line: int, column: int) -> str:
+    """How to fix a YAML syntax error that the parser words for its own readers."""
+    lines = text.split("\n")
+    at = lines[line - 1][column - 1 : column] if 0 < line <= len(lines) else ""
+    if "\t" in problem or (at == "\t" and "cannot start any token" in problem):
+        return "tabs are not allowed for indentation in YAML: indent with spaces"
+    return ""
 
 
 def _clamp(text: str, line: int, column: int) -> tuple[int, int]:

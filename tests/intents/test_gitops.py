@@ -14,6 +14,8 @@ from controller.gitops import (
     GitOpsObserver,
     GitSource,
     IntentSetManager,
+    MissingBranchError,
+    MissingSubdirError,
     SourceError,
     SourcePoller,
     open_source,
@@ -89,7 +91,7 @@ def test_git_source_follows_new_commits_and_subdirectories(repo, tmp_path):
     assert [f.file for f in source.read().files] == ["intents/video.yaml"]
     second = repo.commit({"intents/voice.yaml": qos("voice", cls="voice")}, "two")
     revision = source.read()
-    assert revision.info.id == second
+    assert revision.info.id == f"{second}:intents"  # the commit and the subdirectory
     assert [f.file for f in revision.files] == ["intents/video.yaml", "intents/voice.yaml"]
 
 
@@ -102,7 +104,7 @@ def test_git_source_skips_symlinks(repo, source):
 
 def test_git_source_errors_are_source_errors(repo, tmp_path):
     repo.commit({"video.yaml": qos("video")}, "one")
-    with pytest.raises(SourceError, match="git fetch failed"):
+    with pytest.raises(SourceError, match="no branch .nope.; the repository has: main"):
         GitSource(repo.url, branch="nope", cache_dir=tmp_path / "a").read()
     with pytest.raises(SourceError, match="git fetch failed"):
         GitSource(str(tmp_path / "missing.git"), cache_dir=tmp_path / "b").read()
@@ -328,3 +330,70 @@ async def test_the_poller_polls_at_once_and_when_poked(repo, store, tmp_path):
         stop.set()
         await asyncio.wait_for(task, timeout=30)
     assert poller.polls == 2
+
+
+# ---------------------------------------------------------------- empty sources, subdirs
+
+
+def test_a_missing_subdirectory_is_an_error_naming_it_and_what_exists(repo, tmp_path):
+    sha = repo.commit({"intents/video.yaml": qos("video"), "docs/x.md": "x"}, "one")
+    with pytest.raises(MissingSubdirError) as caught:
+        GitSource(repo.url, subdir="nope", cache_dir=tmp_path / "a").read()
+    message = str(caught.value)
+    assert "'nope' does not exist" in message and sha[:12] in message
+    assert "docs, intents" in message
+    assert not caught.value.retryable
+    with pytest.raises(MissingSubdirError, match="is a file, not a directory"):
+        GitSource(repo.url, subdir="intents/video.yaml", cache_dir=tmp_path / "b").read()
+
+
+def test_a_missing_branch_lists_the_branches(repo, tmp_path):
+    repo.commit({"video.yaml": qos("video")}, "one", branch="master")
+    with pytest.raises(MissingBranchError, match=r"no branch 'main'.*has: master.*--branch master"):
+        GitSource(repo.url, branch="main", cache_dir=tmp_path / "a").read()
+
+
+def test_revision_ids_name_the_commit_and_the_subdirectory(repo, tmp_path):
+    sha = repo.commit({"a/video.yaml": qos("video"), "b/voice.yaml": qos("voice")}, "one")
+    a = GitSource(repo.url, subdir="a", cache_dir=tmp_path / "m").read().info
+    b = GitSource(repo.url, subdir="b/", cache_dir=tmp_path / "m").read().info
+    whole = GitSource(repo.url, cache_dir=tmp_path / "m").read().info
+    assert (a.id, b.id, whole.id) == (f"{sha}:a", f"{sha}:b", sha)
+    assert a.short == f"{sha[:12]}:a"
+
+
+def test_an_empty_source_is_refused_unless_allowed(repo, store, tmp_path):
+    manager = manager_for(store)
+    good = repo.commit({"intents/video.yaml": qos("video"), "docs/x.md": "x"}, "one")
+    assert manager.admit(GitSource(repo.url, subdir="intents", cache_dir=tmp_path / "m").read())
+    docs = GitSource(repo.url, subdir="docs", cache_dir=tmp_path / "m").read()
+    assert docs.files == ()
+    refused = manager.admit(docs)
+    assert refused.outcome is Outcome.REFUSED and not refused.switched
+    assert "would remove every intent (video)" in refused.reason
+    assert manager.active_id == f"{good}:intents" and [i.name for i in manager.enforced()] == [
+        "video"
+    ]
+    assert "--allow-empty" in manager.last_refusal
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert manager.admit(DirectorySource(empty).read()).outcome is Outcome.REFUSED
+    admitted = manager.admit(DirectorySource(empty).read(), allow_empty=True)
+    assert admitted.outcome is Outcome.ADMITTED and admitted.diff.removed == ("video",)
+    assert manager.enforced() == () and manager.last_refusal == ""
+
+
+async def test_the_watcher_keeps_the_active_revision_on_an_empty_commit(repo, store, tmp_path):
+    manager = manager_for(store)
+    first = repo.commit({"video.yaml": qos("video")}, "one")
+    source = GitSource(repo.url, cache_dir=tmp_path / "m")
+    switched: list[tuple[Intent, ...]] = []
+    poller = SourcePoller(manager, source, interval=timedelta(hours=1), on_switch=switched.append)
+    assert (await poller.poll()) is not None and len(switched) == 1
+    emptied = repo.commit({"video.yaml": None, "README.md": "moved"}, "move the intents")
+    admission = await poller.poll()
+    assert admission is not None and admission.outcome is Outcome.REFUSED
+    assert len(switched) == 1 and manager.active_id == first
+    assert "holds no intent file" in manager.last_refusal and emptied[:12] in manager.last_refusal
+    (record,) = [r for r in store.revisions() if r.outcome is Outcome.REFUSED]
+    assert record.info.id == emptied and "would remove every intent" in record.reason

@@ -147,3 +147,14 @@ def test_fulfilment_report_in_28312_terms():
     assert unknown["intentFulfilmentInfo"]["notFulfilledState"] == "acknowledged"
     suspended = not_running_status("video", ["deactivated"], now=T0)
     assert suspended.state is NotFulfilledState.SUSPENDED and suspended.reasons == ("deactivated",)
+
+
+def test_the_effect_carries_the_what_if_estimate_when_the_twin_gave_one():
+    with_twin = decision()
+    with_twin.explanation["predicted"] = {"latencyMs": 9.1342}  # type: ignore[index]
+    (action,) = actions_from_decisions([intent()], [with_twin])
+    assert action.predicted_effect == (
+        "latencyMs lessThan 30 (now 41.5); what-if twin predicts latencyMs 9.13 after the change"
+    )
+    (action,) = actions_from_decisions([intent()], [decision()])
+    assert "no what-if estimate (no topology: in the config)" in action.predicted_effect

@@ -90,3 +90,63 @@ spec:
     assert load_intent_set(
         [IntentSource("v.yaml", text)], inventory=DEVICES, support=FULL_SUPPORT
     ).ok
+
+
+SPEC_BROKEN = """\
+apiVersion: netpilot/v1
+kind: Intent
+metadata: {name: video}
+spec:
+  priority: high
+  mode: x
+  bogus: 1
+  expectations:
+    - id: latency
+      type: e2e-qos
+      objects: {trafficClass: video, path: {from: r1, to: r9}}
+      targets:
+        - {name: latencyMs, condition: lt, value: 30}
+  guards: {maxChangesPerHour: -1, cooldownSeconds: 1e23}
+"""
+
+
+def test_every_spec_level_error_is_reported_with_its_line_and_field():
+    result = load_intent_set(
+        [IntentSource("a.yaml", SPEC_BROKEN)], inventory=DEVICES, support=FULL_SUPPORT
+    )
+    assert not result.ok and result.intents == ()
+    found = [(e.location.file, e.location.line, e.field) for e in result.errors]
+    assert found == [
+        ("a.yaml", 5, "spec.priority"),
+        ("a.yaml", 6, "spec.mode"),
+        ("a.yaml", 7, "spec.bogus"),
+        ("a.yaml", 11, "spec.expectations[0].objects.path.to"),
+        ("a.yaml", 13, "spec.expectations[0].targets[0].condition"),
+        ("a.yaml", 14, "spec.guards.maxChangesPerHour"),
+        ("a.yaml", 14, "spec.guards.cooldownSeconds"),
+    ], [str(e) for e in result.errors]
+    assert "'high'" in str(result.errors[0]) and "'r9'" in str(result.errors[3])
+
+
+def test_an_envelope_error_does_not_hide_the_spec_errors():
+    text = SPEC_BROKEN.replace("kind: Intent", "kind: Intnet").replace("name: video", "name: V")
+    result = load_intent_set([IntentSource("a.yaml", text)], inventory=DEVICES)
+    fields = [e.field for e in result.errors]
+    assert fields[:3] == ["kind", "metadata.name", "spec.priority"], fields
+    assert "spec.expectations[0].objects.path.to" in fields
+
+
+def test_a_number_out_of_bounds_is_echoed_as_written():
+    text = SPEC_BROKEN.replace("priority: high", "priority: 100_000_000_000_000_000_000_000")
+    (error, *_) = load_intent_set([IntentSource("a.yaml", text)], inventory=DEVICES).errors
+    assert str(error).endswith("must be at most 1000, got 100_000_000_000_000_000_000_000")
+
+
+def test_a_tab_gets_a_hint_and_an_empty_file_a_warning():
+    tab = "apiVersion: netpilot/v1\nkind: Intent\nmetadata:\n\tname: x\n"
+    (error,) = load_intent_set([IntentSource("t.yaml", tab)]).errors
+    assert error.location.line == 4 and "tabs are not allowed for indentation" in str(error)
+    result = load_intent_set([IntentSource("e.yaml", "# nothing yet\n")])
+    assert result.ok and result.intents == ()
+    (warning,) = result.warnings
+    assert str(warning).startswith("e.yaml:1:1: warning: file has no intent")
