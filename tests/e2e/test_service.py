@@ -134,16 +134,19 @@ async def test_reload_refuses_a_broken_set_and_keeps_the_last_good(service):
     assert body["errors"] and "broken.yaml" in str(body["errors"][0])
     _, status_body = await client.request("GET", "/v1/intents")
     assert [i["name"] for i in status_body["intents"]] == ["video-west-east"]
-    # a real SIGHUP takes the same path; a removed intent stops being enforced
+    # a real SIGHUP takes the same path; a source left without any intent file is refused
+    # (it would remove every intent): the last good revision stays, and the state says why
     (intents / "broken.yaml").unlink()
     (intents / "video.yaml").unlink()
 
-    async def emptied() -> bool:
-        _, data = await client.request("GET", "/v1/intents")
-        return bool(data["intents"] == [])
+    async def refused_empty() -> bool:
+        _, data = await client.request("GET", "/v1/revisions")
+        return "holds no intent file" in str(data.get("last_refusal"))
 
     os.kill(os.getpid(), signal.SIGHUP)
-    await eventually(emptied, within=10)
+    await eventually(refused_empty, within=10)
+    _, status_body = await client.request("GET", "/v1/intents")
+    assert [i["name"] for i in status_body["intents"]] == ["video-west-east"]
 
 
 def test_a_token_file_others_can_read_is_refused(tmp_path):
