@@ -245,3 +245,49 @@ async def test_an_operator_approves_a_plan_from_the_cli(service, tmp_path):
         return any(c["status"] == "confirmed" for c in data["changes"])
 
     await eventually(confirmed)
+
+
+async def test_a_cli_rollback_goes_through_the_daemon_which_holds_the_change(service, tmp_path):
+    import json
+    import sys
+
+    client, _, _ = service
+
+    async def confirmed() -> bool:
+        _, data = await client.request("GET", "/v1/changes")
+        return any(c["status"] == "confirmed" for c in data["changes"])
+
+    await eventually(confirmed)
+    _, data = await client.request("GET", "/v1/changes")
+    change = next(c for c in data["changes"] if c["status"] == "confirmed")
+    netpilot = Path(sys.executable).parent / "netpilot"
+
+    async def rollback() -> tuple[int, str, str]:
+        process = await asyncio.create_subprocess_exec(
+            str(netpilot),
+            "changes",
+            "rollback",
+            change["txn"],
+            "--config",
+            str(tmp_path / "netpilot.yaml"),
+            "--output",
+            "json",
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+        assert process.returncode is not None
+        return process.returncode, out.decode(), err.decode()
+
+    code, out, err = await rollback()
+    assert code == 0, err[-2000:]
+    assert "no daemon answered" not in err  # the daemon did it, not the CLI on its own
+    assert json.loads(out.strip().splitlines()[-1])["rollback"]["status"] == "confirmed"
+    # the daemon quarantined the undone change: its loop will not push it again
+    _, snapshot = await client.request("GET", "/v1/snapshot")
+    held = snapshot["held"].get(change["intent"], {})
+    assert any("rolled back by an operator" in why for why in held.values()), snapshot["held"]
+    # a second rollback of the same change is refused, and says why
+    code, out, err = await rollback()
+    assert code != 0
+    assert "already rolled back by" in json.loads(out.strip().splitlines()[-1])["error"]["message"]
