@@ -43,40 +43,23 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Mapping
-from typing import Self
+from collections.abc import Mapping, Sequence
+from typing import Any, Self
 
 import numpy as np
 import numpy.typing as npt
+from numba.typed import List
 
+from analytics import _cad_kernel as kernel
 from analytics._params import Model, NotFittedError
 
-__all__ = ["ContextMemory", "ContextualAnomalyDetector"]
+__all__ = ["ContextMemory", "ContextualAnomalyBank", "ContextualAnomalyDetector"]
 
 FloatArray = npt.NDArray[np.float64]
 
 # facts are ints: a value bit is _SENSOR + 2 * bit + (0 or 1); a context fact _CONTEXT + id
-_SENSOR = 1 << 16
-_CONTEXT = 1 << 31
-
-
-class _Column:
-    """A growing int64 array (amortised O(1) append, a view of the filled part)."""
-
-    __slots__ = ("data", "size")
-
-    def __init__(self) -> None:
-        self.data = np.zeros(16, dtype=np.int64)
-        self.size = 0
-
-    def append(self, value: int) -> None:
-        if self.size == self.data.shape[0]:
-            self.data = np.concatenate((self.data, np.zeros_like(self.data)))
-        self.data[self.size] = value
-        self.size += 1
-
-    def view(self) -> npt.NDArray[np.int64]:
-        return self.data[: self.size]
+_SENSOR = kernel.SENSOR
+_CONTEXT = kernel.CONTEXT
 
 
 def _items(data: object) -> list[object]:
@@ -106,15 +89,24 @@ def _fact_key(facts: tuple[int, ...]) -> int:
     return value
 
 
+def _fact_mask(facts: object, bits: int) -> int:
+    """Value facts as a mask of bits ``2 * bit + value`` (other facts are never predicted)."""
+    mask = 0
+    for fact in _ints(facts):
+        if _SENSOR <= fact < _SENSOR + 2 * bits:
+            mask |= 1 << (fact - _SENSOR)
+    return mask
+
+
+def _mask_facts(mask: int, bits: int) -> set[int]:
+    return {_SENSOR + j for j in range(2 * bits) if mask >> j & 1}
+
+
 class ContextMemory:
     """The context memory of one series (the algorithm of the module docstring).
 
-    A crossing is computed as a bit mask per stored left side: bit ``j`` says the side holds
-    the ``j``-th fact of the crossed group (value facts first, one per bit). The value facts
-    of a side are looked up by their pattern (at most ``3**bits`` patterns), its context
-    facts through an index per context fact; the contexts' counters are numpy columns. A
-    step is a few numpy passes over the stored sides and contexts, with no Python loop over
-    them.
+    Its state lives in compiled arrays (analytics/_cad_kernel.py describes their layout);
+    this class creates, steps, copies and saves it.
 
     Args:
         bits: value facts per sample (one per bit of the scaled value).
@@ -130,69 +122,52 @@ class ContextMemory:
         self.bits = bits
         self.max_left_facts = max_left_facts
         self.max_active_contexts = max_active_contexts
-        # left sides, numbered in the order they were stored
-        self._left: dict[tuple[int, ...], int] = {}
-        self._left_pattern = _Column()
-        self._left_size = _Column()
-        self._by_context_fact: dict[int, _Column] = {}
-        # right sides (value facts only: at most 3**bits - 1 of them)
-        self._right: dict[tuple[int, ...], int] = {}
-        self._right_facts: list[tuple[int, ...]] = []
-        self._right_pattern: list[int] = []
-        self._right_patterns = np.zeros(0, dtype=np.int64)
-        self._right_sizes = np.zeros(0, dtype=np.int64)
-        # contexts: (left side, right side) -> id, and their columns
-        self._context: dict[tuple[int, int], int] = {}
-        self._context_left = _Column()
-        self._context_right = _Column()
-        self._tried = _Column()
-        self._hits = _Column()
-        self._activations = _Column()
-        self._left_key = _Column()
-        self._right_key = _Column()
-        self._zero_level: set[int] = set()
-        self._zero_context = _Column()  # zero-level contexts, in the order they became so
-        # the last left crossing: its group, each side's mask, which sides it holds whole
-        self._left_group: tuple[int, ...] = ()
-        self._masks: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
-        self._applying: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
-        # overlap[value level][pattern]: the bits of the level's facts that a pattern holds
-        patterns = 3**bits
-        self._overlap = np.zeros((2**bits, patterns), dtype=np.int64)
-        for level in range(2**bits):
-            for pattern in range(patterns):
-                mask, code = 0, pattern
-                for bit in range(bits):
-                    code, digit = divmod(code, 3)
-                    if digit and digit - 1 == (level >> bit) & 1:
-                        mask |= 1 << bit
-                self._overlap[level, pattern] = mask
+        self._state: Any = kernel.new_memory(bits, max_left_facts, max_active_contexts)
+
+    def __deepcopy__(self, memo: dict[int, object]) -> ContextMemory:
+        copied = copy.copy(self)
+        copied._state = kernel.copy_memory(self._state)
+        return copied
 
     @property
     def contexts(self) -> int:
         """Number of stored contexts."""
-        return self._tried.size
+        return int(kernel.memory_size(self._state)[1])
+
+    def step(self, level: int) -> tuple[set[int], float, float]:
+        """One sample, by its scaled level (its facts: one per bit).
+
+        Returns:
+            ``(predicted facts of the next sample, share of selected contexts that were
+            active, share of proposed contexts that were new)``.
+        """
+        if not 0 <= level < 2**self.bits:
+            raise ValueError(f"level must be in 0..{2**self.bits - 1}")
+        predicted, active_share, added_share = kernel.memory_step(self._state, level)
+        return _mask_facts(int(predicted), self.bits), float(active_share), float(added_share)
 
     def to_dict(self) -> dict[str, object]:
         """The memory as plain JSON data (sides as fact lists, contexts as columns)."""
+        columns = [column.tolist() for column in kernel.export_memory(self._state)]
+        starts, sizes, pool, present, values = columns[:5]
+        names = ("context_left", "context_right", "tried", "hits", "activations", "zero_level")
         return {
             "bits": self.bits,
             "max_left_facts": self.max_left_facts,
             "max_active_contexts": self.max_active_contexts,
-            "left": [list(facts) for facts in self._left],
-            "right": [list(facts) for facts in self._right_facts],
-            "context_left": self._context_left.view().tolist(),
-            "context_right": self._context_right.view().tolist(),
-            "tried": self._tried.view().tolist(),
-            "hits": self._hits.view().tolist(),
-            "activations": self._activations.view().tolist(),
-            "zero_level": self._zero_context.view().tolist(),
-            "group": list(self._left_group),
+            "left": [pool[start : start + size] for start, size in zip(starts, sizes, strict=True)],
+            "right": [
+                [_SENSOR + 2 * bit + (v >> bit & 1) for bit in range(self.bits) if p >> bit & 1]
+                for p, v in zip(present, values, strict=True)
+            ],
+            **dict(zip(names, columns[5:11], strict=True)),
+            "group": columns[11],
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, object]) -> ContextMemory:
-        """The inverse of :meth:`to_dict`.
+        """The inverse of :meth:`to_dict` (the format is the one of the numpy memory that
+        came before the compiled one: memories saved by either load).
 
         Raises:
             ValueError: malformed data.
@@ -203,204 +178,67 @@ class ContextMemory:
             )
             lefts = [tuple(_ints(side)) for side in _items(data["left"])]
             rights = [tuple(_ints(side)) for side in _items(data["right"])]
-            for facts in lefts:
-                memory._left_side(facts)
-            for facts in rights:
-                memory._right_side(facts)
             columns = [
                 _ints(data[name])
                 for name in ("context_left", "context_right", "tried", "hits", "activations")
             ]
-            for left, right, tried, hits, activations in zip(*columns, strict=True):
-                context_id = memory._tried.size
-                memory._context[(left, right)] = context_id
-                memory._context_left.append(left)
-                memory._context_right.append(right)
-                memory._tried.append(tried)
-                memory._hits.append(hits)
-                memory._activations.append(activations)
-                memory._left_key.append(_fact_key(lefts[left]))
-                memory._right_key.append(_fact_key(rights[right]))
-            for context_id in _ints(data["zero_level"]):
-                memory._zero_level.add(context_id)
-                memory._zero_context.append(context_id)
-            group = tuple(_ints(data["group"]))
+            rows = list(zip(*columns, strict=True))
+            zero_level = _ints(data["zero_level"])
+            group = _ints(data["group"])
+            memory._check(lefts, rights, rows, zero_level, group)
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise ValueError(f"malformed context memory: {exc}") from exc
-        if group:
-            level = sum(((f - _SENSOR) & 1) << ((f - _SENSOR) >> 1) for f in group[: memory.bits])
-            memory._cross_left(group, level)
+        present, values = [], []
+        for facts in rights:
+            present.append(sum(1 << ((f - _SENSOR) >> 1) for f in facts))
+            values.append(sum(((f - _SENSOR) & 1) << ((f - _SENSOR) >> 1) for f in facts))
+        kernel.load_memory(
+            memory._state,
+            np.asarray([f for side in lefts for f in side], dtype=np.int64),
+            np.asarray([len(side) for side in lefts], dtype=np.int64),
+            np.asarray(present, dtype=np.int64),
+            np.asarray(values, dtype=np.int64),
+            np.asarray(rows, dtype=np.int64).reshape(-1, 5),
+            np.asarray(zero_level, dtype=np.int64),
+            np.asarray(group, dtype=np.int64),
+        )
         return memory
 
-    def _pattern(self, facts: tuple[int, ...]) -> int:
-        code = 0
-        for fact in facts:
-            if fact < _CONTEXT:
-                bit, value = divmod(fact - _SENSOR, 2)
-                code += (value + 1) * 3**bit
-        return code
-
-    def _left_side(self, facts: tuple[int, ...]) -> int:
-        order = self._left.get(facts)
-        if order is None:
-            order = len(self._left)
-            self._left[facts] = order
-            self._left_pattern.append(self._pattern(facts))
-            self._left_size.append(len(facts))
-            for fact in facts:
-                if fact >= _CONTEXT:
-                    self._by_context_fact.setdefault(fact, _Column()).append(order)
-        return order
-
-    def _right_side(self, facts: tuple[int, ...]) -> int:
-        order = self._right.get(facts)
-        if order is None:
-            order = len(self._right_facts)
-            self._right[facts] = order
-            self._right_facts.append(facts)
-            self._right_pattern.append(self._pattern(facts))
-            self._right_patterns = np.asarray(self._right_pattern, dtype=np.int64)
-            self._right_sizes = np.asarray([len(f) for f in self._right_facts], dtype=np.int64)
-        return order
-
-    def _store(self, left: tuple[int, ...], right: tuple[int, ...], zero_level: bool) -> int | None:
-        """Store a context; its id when new. A zero-level one that exists is marked so."""
-        sides = (self._left_side(left), self._right_side(right))
-        context_id = self._context.get(sides)
-        new = context_id is None
-        if context_id is None:
-            context_id = self._tried.size
-            self._context[sides] = context_id
-            self._context_left.append(sides[0])
-            self._context_right.append(sides[1])
-            self._tried.append(0)
-            self._hits.append(0)
-            self._activations.append(0)
-            self._left_key.append(_fact_key(left))
-            self._right_key.append(_fact_key(right))
-        if zero_level and context_id not in self._zero_level:
-            self._zero_level.add(context_id)
-            self._zero_context.append(context_id)
-        return context_id if new else None
-
-    def _cross_left(self, group: tuple[int, ...], level: int) -> None:
-        """Each left side's mask against ``group``, and whether it holds the side whole."""
-        masks = self._overlap[level][self._left_pattern.view()]
-        for position, fact in enumerate(group[self.bits :], start=self.bits):
-            column = self._by_context_fact.get(fact)
-            if column is not None:
-                masks[column.view()] |= 1 << position
-        self._masks = masks
-        self._left_group = group
-        whole = np.bitwise_count(masks) == self._left_size.view()
-        self._applying = np.flatnonzero(whole[self._context_left.view()])
-
-    def step(self, facts: tuple[int, ...], level: int) -> tuple[set[int], float, float]:
-        """One sample: its value facts (sorted, one per bit) and its scaled level.
-
-        Returns:
-            ``(predicted facts of the next sample, share of selected contexts that were
-            active, share of proposed contexts that were new)``.
-        """
-        group = self._left_group
-        fresh: int | None = None
-        if group:
-            fresh = self._store(group, facts, zero_level=True)
-        right_mask = self._overlap[level][self._right_patterns]
-        right_matched = np.bitwise_count(right_mask).astype(np.int64)
-
-        # right crossing: the contexts whose left side the previous group held whole (the
-        # last left crossing's) meet this sample; a context stored since then is the fresh
-        # one, left out (context 0 is left out when no zero-level context is new, as in the
-        # published detector, whose "no new context" marker compares equal to id 0)
-        skipped = 0 if fresh is None else fresh
-        selected = self._applying[self._applying != skipped]
-        right = self._context_right.view()[selected]
-        size, matched = self._right_sizes[right], right_matched[right]
-        self._tried.view()[selected] += size
-        self._hits.view()[selected] += matched
-        active = selected[matched == size]
-        activations = self._activations.view()
-        activations[active] += 1
-        active_share = active.size / selected.size if selected.size else 0.0
-
-        proposals = (
-            self._proposals(group, facts, level, fresh, right_mask) if fresh is not None else []
-        )
-        order = np.lexsort(
-            (
-                active,
-                self._right_key.view()[active],
-                self._left_key.view()[active],
-                activations[active],
-            )
-        )
-        chosen = active[order[-self.max_active_contexts :]] + _CONTEXT
-        next_group = tuple(sorted({*facts, *chosen.tolist()}))
-
-        # left crossing: store the proposals, then predict from the contexts the new left
-        # group selects: those with the best ratio of hits
-        added_share = 0.0
-        if fresh is not None:
-            new = 1 + sum(self._store(*pair, zero_level=False) is not None for pair in proposals)
-            added_share = new / len(set(proposals) | {(group, facts)})
-        self._cross_left(next_group, level)
-        applying = self._applying
-        tried = self._tried.view()[applying]
-        ratio = np.zeros(applying.shape[0])
-        np.divide(self._hits.view()[applying], tried, out=ratio, where=tried > 0)
-        best = max(float(ratio.max()), 0.0) if ratio.size else 0.0
-        predicted: set[int] = set()
-        for right_order in np.unique(self._context_right.view()[applying[ratio == best]]).tolist():
-            predicted.update(self._right_facts[right_order])
-        return predicted, active_share, added_share
-
-    def _proposals(
+    def _check(
         self,
-        group: tuple[int, ...],
-        facts: tuple[int, ...],
-        level: int,
-        fresh: int,
-        right_masks: npt.NDArray[np.int64],
-    ) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
-        """The crossings of zero-level contexts with (previous group, this sample), in the
-        order the published detector makes them: by left side, then by context."""
-        context = self._zero_context.view()
-        context = context[context != fresh]
-        left = self._context_left.view()[context]
-        right = self._context_right.view()[context]
-        masks = self._masks
-        # sides stored after the last crossing hold nothing of it
-        left_mask = np.zeros(left.shape[0], dtype=np.int64)
-        known = left < masks.shape[0]
-        left_mask[known] = masks[left[known]]
-        right_mask = right_masks[right]
-        left_count = np.bitwise_count(left_mask)
-        right_count = np.bitwise_count(right_mask)
-        right_size = self._right_sizes[right]
-        whole = (left_count == self._left_size.view()[left]) & (right_count == right_size)
-        keep = (left_count > 0) & (right_count > 0) & (left_count <= self.max_left_facts) & ~whole
-        rows = np.flatnonzero(keep)
-        if rows.size == 0:
-            return []
-        rows = rows[np.lexsort((context[rows], left[rows]))]
-        keys = (left_mask[rows] << 8) | right_mask[rows]
-        _, first = np.unique(keys, return_index=True)
-        proposals = []
-        lefts: dict[int, tuple[int, ...]] = {}  # many proposals share a side
-        rights: dict[int, tuple[int, ...]] = {}
-        for key in keys[np.sort(first)].tolist():
-            lm, rm = key >> 8, key & 0xFF
-            left_facts = lefts.get(lm)
-            if left_facts is None:
-                left_facts = tuple(f for j, f in enumerate(group) if lm >> j & 1)
-                lefts[lm] = left_facts
-            right_facts = rights.get(rm)
-            if right_facts is None:
-                right_facts = tuple(f for j, f in enumerate(facts) if rm >> j & 1)
-                rights[rm] = right_facts
-            proposals.append((left_facts, right_facts))
-        return proposals
+        lefts: list[tuple[int, ...]],
+        rights: list[tuple[int, ...]],
+        rows: list[tuple[int, ...]],
+        zero_level: list[int],
+        group: list[int],
+    ) -> None:
+        """What the compiled memory relies on in saved data (raises ValueError)."""
+        value_facts = range(_SENSOR, _SENSOR + 2 * self.bits)
+        contexts = range(_CONTEXT, _CONTEXT + len(rows))
+        for side in lefts:
+            if not all(f in value_facts or f in contexts for f in side):
+                raise ValueError("a left side holds an unknown fact")
+        for side in rights:
+            if list(side) != sorted(side) or len({(f - _SENSOR) >> 1 for f in side}) != len(side):
+                raise ValueError("a right side is not sorted facts of distinct bits")
+            if not all(f in value_facts for f in side):
+                raise ValueError("a right side holds a fact that is not a value fact")
+        if len(set(lefts)) != len(lefts) or len(set(rights)) != len(rights):
+            raise ValueError("a side is listed twice")
+        if len({row[:2] for row in rows}) != len(rows):
+            raise ValueError("a context is listed twice")
+        if not all(0 <= row[0] < len(lefts) and 0 <= row[1] < len(rights) for row in rows):
+            raise ValueError("a context refers to a side that does not exist")
+        if not all(0 <= c < len(rows) for c in zero_level) or len(set(zero_level)) != len(
+            zero_level
+        ):
+            raise ValueError("bad zero-level contexts")
+        if group and group[: self.bits] != [
+            _SENSOR + 2 * b + (group[b] & 1) for b in range(self.bits)
+        ]:
+            raise ValueError("the group does not start with one value fact per bit")
+        if not all(f in contexts for f in group[self.bits :]):
+            raise ValueError("the group holds an unknown context fact")
 
 
 class ContextualAnomalyDetector(Model):
@@ -449,20 +287,96 @@ class ContextualAnomalyDetector(Model):
     def fit(self, history: npt.ArrayLike = ()) -> Self:
         """Start afresh, then learn ``history`` (its scores are discarded).
 
+        The hyperparameters are read here (and when a saved detector is loaded).
+
         Raises:
             ValueError: a rest period under 1 sample, or ``bits`` outside 1..8.
         """
         if self.rest_period < 1:
             raise ValueError("rest_period must be at least 1 sample")
         self.memory_ = ContextMemory(self.bits, self.max_left_facts, self.max_active_contexts)
-        self.predicted_: set[int] = set()
-        self.recent_: list[float] = [1.0]  # as published: silent for the first rest period
+        self.__dict__.pop("_run", None)
+        self.predicted_ = set()
+        self.recent_ = [1.0]  # as published: silent for the first rest period
         self.seen_low_ = math.inf
         self.seen_high_ = -math.inf
         values = np.asarray(history, dtype=float).reshape(-1)
         if values.size:
             self.update(values)
         return self
+
+    # The learned state besides the memory lives in one float array that the compiled step
+    # reads and writes (analytics/_cad_kernel.py, R_*); these properties are its saved form.
+
+    def _runtime(self) -> FloatArray:
+        """The compiled step's float state, made from the hyperparameters when missing."""
+        run: FloatArray | None = self.__dict__.get("_run")
+        if run is None:
+            if self.rest_period < 1:
+                raise ValueError("rest_period must be at least 1 sample")
+            run = np.zeros(kernel.R_RING + self.rest_period)
+            run[kernel.R_LOW], run[kernel.R_HIGH] = self.low, self.high
+            run[kernel.R_SUPPRESSION] = self.suppression_level
+            run[kernel.R_TOLERANCE] = (
+                math.nan if self.range_tolerance is None else self.range_tolerance
+            )
+            run[kernel.R_REST] = self.rest_period
+            run[kernel.R_SEEN_LOW], run[kernel.R_SEEN_HIGH] = math.inf, -math.inf
+            run[kernel.R_SINCE_LOUD] = kernel.NEVER
+            self._run = run
+        return run
+
+    def _fitted_run(self) -> FloatArray:
+        run: FloatArray | None = self.__dict__.get("_run")
+        if run is None:
+            raise AttributeError("not fitted")
+        return run
+
+    @property
+    def predicted_(self) -> set[int]:
+        """The facts predicted for the next sample."""
+        return _mask_facts(int(self._fitted_run()[kernel.R_PREDICTED]), self.bits)
+
+    @predicted_.setter
+    def predicted_(self, facts: set[int]) -> None:
+        self._runtime()[kernel.R_PREDICTED] = _fact_mask(sorted(facts), self.bits)
+
+    @property
+    def recent_(self) -> list[float]:
+        """The last ``rest_period`` scores, oldest first."""
+        run = self._fitted_run()
+        rest, count, following = (
+            int(run[i]) for i in (kernel.R_REST, kernel.R_COUNT, kernel.R_NEXT)
+        )
+        return [float(run[kernel.R_RING + (following - count + i) % rest]) for i in range(count)]
+
+    @recent_.setter
+    def recent_(self, scores: list[float]) -> None:
+        run = self._runtime()
+        rest = int(run[kernel.R_REST])
+        kept = scores[-rest:]
+        run[kernel.R_RING : kernel.R_RING + len(kept)] = kept
+        run[kernel.R_COUNT], run[kernel.R_NEXT] = len(kept), len(kept) % rest
+        loud = [i for i, score in enumerate(kept) if not score < run[kernel.R_SUPPRESSION]]
+        run[kernel.R_SINCE_LOUD] = len(kept) - 1 - loud[-1] if loud else kernel.NEVER
+
+    @property
+    def seen_low_(self) -> float:
+        """The lowest value seen (by the range check)."""
+        return float(self._fitted_run()[kernel.R_SEEN_LOW])
+
+    @seen_low_.setter
+    def seen_low_(self, value: float) -> None:
+        self._runtime()[kernel.R_SEEN_LOW] = value
+
+    @property
+    def seen_high_(self) -> float:
+        """The highest value seen (by the range check)."""
+        return float(self._fitted_run()[kernel.R_SEEN_HIGH])
+
+    @seen_high_.setter
+    def seen_high_(self, value: float) -> None:
+        self._runtime()[kernel.R_SEEN_HIGH] = value
 
     def level(self, value: float) -> int:
         """The scaled level of one value, ``0..2**bits - 1`` over ``[low, high]``."""
@@ -476,31 +390,23 @@ class ContextualAnomalyDetector(Model):
         """The facts of a level: one per bit."""
         return tuple(_SENSOR + 2 * bit + ((level >> bit) & 1) for bit in range(self.bits))
 
+    def _compiled_state(self) -> tuple[Any, FloatArray]:
+        memory: ContextMemory | None = self.__dict__.get("memory_")
+        run: FloatArray | None = self.__dict__.get("_run")
+        if memory is None or run is None:
+            raise NotFittedError("ContextualAnomalyDetector is not fitted yet: call fit() first")
+        return memory._state, run
+
     def step(self, value: float) -> float:
         """The anomaly score of one sample, in [0, 1]; the sample is then learned."""
-        if not hasattr(self, "memory_"):
-            raise NotFittedError("ContextualAnomalyDetector is not fitted yet: call fit() first")
-        level = self.level(value)
-        facts = self.facts(level)
-        surprised = any(fact not in self.predicted_ for fact in facts)
-        self.predicted_, active_share, added_share = self.memory_.step(facts, level)
-        score = (1.0 - active_share + added_share) / 2.0 if surprised else 0.0
-        if self.range_tolerance is not None and math.isfinite(value):
-            low, high = self.seen_low_, self.seen_high_
-            margin = (high - low) * self.range_tolerance
-            if high > low and not low - margin <= value <= high + margin:
-                score = 1.0
-            self.seen_low_, self.seen_high_ = min(low, value), max(high, value)
-        recent = self.recent_
-        quiet = max(recent[-self.rest_period :]) < self.suppression_level
-        recent.append(score)
-        if len(recent) > self.rest_period:
-            del recent[: len(recent) - self.rest_period]
-        return score if quiet else 0.0
+        return float(kernel.detector_step(*self._compiled_state(), float(value)))
 
     def update(self, values: npt.ArrayLike) -> FloatArray:
-        """Scores of several samples of the series, learning each."""
-        return np.array([self.step(float(v)) for v in np.asarray(values, dtype=float).ravel()])
+        """Scores of several samples of the series, learning each (one compiled loop)."""
+        state, run = self._compiled_state()
+        samples = np.ascontiguousarray(np.asarray(values, dtype=np.float64).ravel())
+        scores: FloatArray = kernel.detector_update(state, run, samples)
+        return scores
 
     def score(self, values: npt.ArrayLike) -> FloatArray:
         """The scores :meth:`update` would give, model unchanged."""
@@ -528,3 +434,35 @@ class ContextualAnomalyDetector(Model):
         if name == "recent_":
             return [float(v) for v in _numbers(data)]
         return super()._decode_state(name, data)
+
+
+class ContextualAnomalyBank:
+    """Many fitted CAD OSE detectors (one per series) stepped together: one tick of every
+    series is one compiled call, so the call's overhead is shared by the series.
+
+    The detectors themselves learn (the bank holds their state, not a copy): a detector's
+    :meth:`~ContextualAnomalyDetector.to_dict` after ticks of the bank saves them. Build the
+    bank again after fitting or replacing a detector.
+
+    Args:
+        detectors: fitted detectors, in the order of the values of a tick.
+    """
+
+    def __init__(self, detectors: Sequence[ContextualAnomalyDetector]) -> None:
+        self.detectors = list(detectors)
+        self._states: Any = List()
+        self._runs: Any = List()
+        for detector in self.detectors:
+            state, run = detector._compiled_state()
+            self._states.append(state)
+            self._runs.append(run)
+
+    def step(self, values: npt.ArrayLike) -> FloatArray:
+        """The scores of one tick: ``values[i]`` is the next sample of detector ``i``."""
+        samples = np.ascontiguousarray(np.asarray(values, dtype=np.float64).ravel())
+        if samples.shape[0] != len(self.detectors):
+            raise ValueError(f"expected {len(self.detectors)} values, got {samples.shape[0]}")
+        scores = np.empty(samples.shape[0])
+        if samples.shape[0]:
+            kernel.bank_step(self._states, self._runs, samples, scores)
+        return scores

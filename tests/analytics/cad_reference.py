@@ -1,8 +1,11 @@
 """A direct, slow transcription of CAD OSE's context memory (as analytics/cad.py's docstring
-describes it): every crossing visits every stored side. The tests check that the fast memory
-in analytics/cad.py gives the same predictions and shares, step for step."""
+describes it): every crossing visits every stored side; and the detector around it. The tests
+check that the compiled memory and detector of analytics/cad.py give the same predictions,
+shares and scores (the same floats), step for step."""
 
 from __future__ import annotations
+
+import math
 
 # facts are ints: a value bit is _SENSOR + 2 * bit + (0 or 1); a context fact _CONTEXT + id
 _SENSOR = 1 << 16
@@ -188,3 +191,54 @@ class ReferenceContextMemory:
         for context in predicting:
             predicted.update(context.right)
         return predicted, active_share, added_share
+
+
+class ReferenceDetector:
+    """CAD OSE's detector over :class:`ReferenceContextMemory`, transcribed from the
+    numpy implementation that analytics/cad.py had before its memory was compiled: the
+    value scale, the surprise check, the score, the range check and the rest period."""
+
+    def __init__(
+        self,
+        low: float = 0.0,
+        high: float = 1.0,
+        bits: int = 3,
+        suppression_level: float = 0.75,
+        rest_period: int = 30,
+        max_left_facts: int = 7,
+        max_active_contexts: int = 15,
+        range_tolerance: float | None = None,
+    ) -> None:
+        self.low, self.high, self.bits = low, high, bits
+        self.suppression_level, self.rest_period = suppression_level, rest_period
+        self.range_tolerance = range_tolerance
+        self.memory = ReferenceContextMemory(max_left_facts, max_active_contexts)
+        self.predicted: set[int] = set()
+        self.recent = [1.0]
+        self.seen_low, self.seen_high = math.inf, -math.inf
+
+    def level(self, value: float) -> int:
+        top = 2**self.bits - 1
+        span = self.high - self.low
+        step = (span if span != 0.0 else float(top)) / top
+        level = int((value - self.low) / step) if math.isfinite(value) else 0
+        return int(min(max(level, 0), top))
+
+    def facts(self, level: int) -> tuple[int, ...]:
+        return tuple(_SENSOR + 2 * bit + ((level >> bit) & 1) for bit in range(self.bits))
+
+    def step(self, value: float) -> float:
+        facts = self.facts(self.level(value))
+        surprised = any(fact not in self.predicted for fact in facts)
+        self.predicted, active_share, added_share = self.memory.step(facts)
+        score = (1.0 - active_share + added_share) / 2.0 if surprised else 0.0
+        if self.range_tolerance is not None and math.isfinite(value):
+            low, high = self.seen_low, self.seen_high
+            margin = (high - low) * self.range_tolerance
+            if high > low and not low - margin <= value <= high + margin:
+                score = 1.0
+            self.seen_low, self.seen_high = min(low, value), max(high, value)
+        quiet = max(self.recent[-self.rest_period :]) < self.suppression_level
+        self.recent.append(score)
+        del self.recent[: max(len(self.recent) - self.rest_period, 0)]
+        return score if quiet else 0.0

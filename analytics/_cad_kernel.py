@@ -1,0 +1,955 @@
+"""CAD OSE's context memory and detector step, compiled by numba (the algorithm: analytics/cad.py).
+
+Why compiled: issue #6 budgets 10 us per KPI sample, and a step of the memory touches a few
+dozen to a few thousand stored contexts; as numpy passes the call overhead alone was over
+100 us. Here a whole sample -- the level, the surprise check, the memory step, the range
+check and the rest period -- is one pass of compiled code, and :func:`detector_update` and
+:func:`bank_step` loop over samples and series without returning to Python.
+
+The state of one memory is a numba typed list of int64 arrays (the slots below), so that one
+argument carries it; arrays grow by doubling (:func:`_reserve`) and the counts in use are in
+the ``HEADER`` array. Ids are creation order, as in the published detector:
+
+- **Left sides** (``LEFT_*``): a side's facts are ``LEFT_FACTS[LEFT_START[s]:][:LEFT_SIZE[s]]``
+  (CSR); its value facts also as two bit masks (``LEFT_PRESENT``: the bits it has a fact of,
+  ``LEFT_VALUES``: their values), so that the facts of a level it holds are
+  ``present & ~(values ^ level)``. ``LEFT_KEY`` is the fixed fact hash (:func:`fact_key`,
+  the tie-break between equally activated contexts) and ``LEFT_TABLE`` an open-addressing
+  table from it to the side (collisions checked against the stored facts).
+  ``LEFT_CONTEXTS``/``CTX_NEXT`` link a side's contexts.
+- **Right sides** (``RIGHT_*``): value facts only, so a side is its base-3 pattern (digit 0:
+  no fact of that bit, 1 or 2: the fact ``bit is 0`` or ``bit is 1``); ``RIGHT_OF_PATTERN``
+  finds it, ``RIGHT_FACTS`` is its facts as a mask of bits ``2 * bit + value``.
+- **Contexts** (``CTX_*``, ``TRIED``, ``HITS``, ``ACTIVATIONS``): columns by id;
+  ``CTX_TABLE`` maps (left side, right side) to the id. ``ZERO`` lists the zero-level
+  contexts in the order they became so (``CTX_ZERO`` flags them).
+- **The last left crossing**: ``GROUP`` (the left group: value facts in bit order, then the
+  context facts by id), the level it was crossed at, how many left sides existed then and
+  ``APPLYING``: the contexts whose left side the group holds whole. A crossing visits only
+  the sides that can be whole: the sides without context facts through ``PATTERN_HEAD`` (one
+  list per pattern; the level's 2**bits sub-patterns are looked up), the others through
+  ``POST_*`` (one list per context fact, of the sides holding it). A side's mask against the
+  group (bit ``j``: it holds the ``j``-th fact of the group) is computed when needed
+  (:func:`_left_mask`) instead of for every side at every step.
+
+The detector's own state is a float64 array (``R_*``): its value scale, suppression level,
+range tolerance (NaN: off) and rest period, the range seen so far, the predicted facts (a
+mask as above, exact in a float), and the last ``rest_period`` scores as a ring with the age
+of the newest loud one.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+import numpy as np
+import numpy.typing as npt
+from numba import njit, types
+from numba.experimental import structref
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+F = TypeVar("F", bound=Callable[..., Any])
+
+SENSOR = 1 << 16  # a value fact is SENSOR + 2 * bit + value; a context fact CONTEXT + id
+CONTEXT = 1 << 31
+_KEY_MASK = 0x7FFFFFFFFFFFFFFF
+_MIX = -7046029254386353131  # 0x9E3779B97F4A7C15 (Fibonacci hashing) as a signed int64
+_RIGHT_BITS = 13  # a right side id is below 3**8 = 6561 < 2**13
+
+# the detector's float state
+R_LOW = 0
+R_HIGH = 1
+R_SUPPRESSION = 2
+R_TOLERANCE = 3
+R_REST = 4
+R_SEEN_LOW = 5
+R_SEEN_HIGH = 6
+R_PREDICTED = 7
+R_COUNT = 8  # scores in the ring (at most the rest period)
+R_NEXT = 9  # where the next score goes
+R_SINCE_LOUD = 10  # scores since the newest one at or over the suppression level
+R_RING = 11
+NEVER = 1e18
+
+
+def compiled(function: F) -> F:
+    """``numba.njit`` with an on-disk cache (the first call of a process loads it)."""
+    return cast(F, njit(cache=True)(function))
+
+
+def inlined(function: F) -> F:
+    """A small compiled helper, inlined into its callers."""
+    return cast(F, njit(cache=True, inline="always")(function))
+
+
+# ---------------------------------------------------------------------------------------
+# the memory's state: a numba struct (fields as listed), passed by reference
+
+_FIELDS = (
+    # counts and settings
+    "bits",
+    "max_left_facts",
+    "max_active_contexts",
+    "lefts",
+    "rights",
+    "contexts",
+    "zero_count",
+    "facts_used",
+    "posts",
+    "applying_count",
+    "group_size",
+    "cross_level",
+    "crossed",
+    "stamp",
+    "left_capacity",  # the length of the per-side columns
+    "context_capacity",  # the length of the per-context columns
+    # left sides
+    "left_start",
+    "left_size",
+    "left_present",
+    "left_values",
+    "left_key",
+    "left_contexts",
+    "left_next",  # the next side of the same pattern without context facts
+    "left_stamp",  # the crossing that last visited the side through a context fact
+    "left_mask",  # its mask against the group of that crossing
+    "left_facts",
+    "left_table",
+    # right sides
+    "right_of_pattern",
+    "right_present",
+    "right_values",
+    "right_facts",
+    # contexts
+    "context_left",
+    "context_right",
+    "tried",
+    "hits",
+    "activations",
+    "context_left_key",
+    "context_right_key",
+    "context_next",  # the next context of the same left side
+    "context_zero",
+    "context_table",
+    "zero",
+    # which sides hold a context fact, and the sides without context facts by pattern
+    "post_head",
+    "post_side",
+    "post_next",
+    "pattern_head",
+    # the last left crossing
+    "applying",
+    "group",
+    "visited",
+)
+
+
+_structref: Any = structref  # (numba's functions are not annotated)
+
+
+@structref.register
+class MemoryType(types.StructRef):
+    def preprocess_fields(self, fields: Any) -> tuple[tuple[str, Any], ...]:
+        unliteral: Any = types.unliteral
+        return tuple((name, unliteral(kind)) for name, kind in fields)
+
+
+class Memory(structref.StructRefProxy):
+    """The Python handle of a memory's state (read it through :func:`export_memory`)."""
+
+
+_structref.define_constructor(Memory, MemoryType, list(_FIELDS))
+_structref.define_boxing(MemoryType, Memory)
+_new_memory_struct: Any = Memory  # built in compiled code only
+
+
+@inlined
+def popcount(x: int) -> int:
+    x = x - ((x >> 1) & 0x5555555555555555)
+    x = (x & 0x3333333333333333) + ((x >> 2) & 0x3333333333333333)
+    x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0F
+    return (x * 0x0101010101010101) >> 56  # masks are under 2**63: no sign to care for
+
+
+@inlined
+def fact_key(facts: IntArray, n: int) -> int:
+    """A fixed hash of ``facts[:n]``, as analytics.cad's (int64 products wrap, keeping the
+    low bits that Python's masked products keep)."""
+    value = 0x345678
+    multiplier = 1000003
+    for index in range(n):
+        value = ((value ^ facts[index]) * multiplier) & _KEY_MASK
+        multiplier += 82520 + 2 * (n - index - 1)
+    return value
+
+
+@inlined
+def _slot(key: int, mask: int) -> int:
+    return ((key * _MIX) >> 17) & mask
+
+
+@compiled
+def _grown(array: IntArray, size: int, fill: int) -> IntArray:
+    """``array``, or a copy with room for ``size`` items (doubled, filled with ``fill``)."""
+    if array.shape[0] >= size:
+        return array
+    capacity = max(array.shape[0], 16)
+    while capacity < size:
+        capacity *= 2
+    grown = np.full(capacity, fill, dtype=np.int64)
+    grown[: array.shape[0]] = array
+    return grown
+
+
+@compiled
+def _column(fill: int) -> IntArray:
+    return np.full(16, fill, dtype=np.int64)
+
+
+@compiled
+def new_memory(bits: int, max_left_facts: int, max_active_contexts: int) -> Any:
+    """An empty memory."""
+    patterns = 3**bits
+    return _new_memory_struct(
+        bits,
+        max_left_facts,
+        max_active_contexts,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        16,
+        16,
+        _column(-1),
+        _column(-1),
+        _column(-1),
+        _column(-1),
+        _column(-1),
+        _column(-1),
+        _column(-1),
+        _column(-1),
+        _column(0),
+        _column(-1),
+        np.full(64, -1, dtype=np.int64),
+        np.full(patterns, -1, dtype=np.int64),
+        _column(-1),
+        _column(-1),
+        _column(-1),
+        _column(-1),
+        _column(-1),
+        _column(0),
+        _column(0),
+        _column(0),
+        _column(-1),
+        _column(-1),
+        _column(-1),
+        _column(0),
+        np.full(64, -1, dtype=np.int64),
+        _column(-1),
+        _column(-1),
+        _column(-1),
+        _column(-1),
+        np.full(patterns, -1, dtype=np.int64),
+        _column(-1),
+        _column(-1),
+        _column(-1),
+    )
+
+
+@compiled
+def copy_memory(m: Any) -> Any:
+    return _new_memory_struct(
+        m.bits,
+        m.max_left_facts,
+        m.max_active_contexts,
+        m.lefts,
+        m.rights,
+        m.contexts,
+        m.zero_count,
+        m.facts_used,
+        m.posts,
+        m.applying_count,
+        m.group_size,
+        m.cross_level,
+        m.crossed,
+        m.stamp,
+        m.left_capacity,
+        m.context_capacity,
+        m.left_start.copy(),
+        m.left_size.copy(),
+        m.left_present.copy(),
+        m.left_values.copy(),
+        m.left_key.copy(),
+        m.left_contexts.copy(),
+        m.left_next.copy(),
+        m.left_stamp.copy(),
+        m.left_mask.copy(),
+        m.left_facts.copy(),
+        m.left_table.copy(),
+        m.right_of_pattern.copy(),
+        m.right_present.copy(),
+        m.right_values.copy(),
+        m.right_facts.copy(),
+        m.context_left.copy(),
+        m.context_right.copy(),
+        m.tried.copy(),
+        m.hits.copy(),
+        m.activations.copy(),
+        m.context_left_key.copy(),
+        m.context_right_key.copy(),
+        m.context_next.copy(),
+        m.context_zero.copy(),
+        m.context_table.copy(),
+        m.zero.copy(),
+        m.post_head.copy(),
+        m.post_side.copy(),
+        m.post_next.copy(),
+        m.pattern_head.copy(),
+        m.applying.copy(),
+        m.group.copy(),
+        m.visited.copy(),
+    )
+
+
+@compiled
+def memory_size(m: Any) -> tuple[int, int]:
+    """(bits, stored contexts)."""
+    return m.bits, m.contexts
+
+
+@compiled
+def export_memory(m: Any) -> tuple[IntArray, ...]:
+    """The saved form's columns: left sides (starts, sizes, fact pool), right sides
+    (present, values), contexts (left, right, tried, hits, activations), zero-level ids,
+    group."""
+    return (
+        m.left_start[: m.lefts].copy(),
+        m.left_size[: m.lefts].copy(),
+        m.left_facts[: m.facts_used].copy(),
+        m.right_present[: m.rights].copy(),
+        m.right_values[: m.rights].copy(),
+        m.context_left[: m.contexts].copy(),
+        m.context_right[: m.contexts].copy(),
+        m.tried[: m.contexts].copy(),
+        m.hits[: m.contexts].copy(),
+        m.activations[: m.contexts].copy(),
+        m.zero[: m.zero_count].copy(),
+        m.group[: m.group_size].copy(),
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# sides and contexts
+
+
+@compiled
+def _find_left(m: Any, facts: IntArray, n: int, key: int) -> int:
+    table, keys, sizes = m.left_table, m.left_key, m.left_size
+    starts, pool = m.left_start, m.left_facts
+    mask = table.shape[0] - 1
+    i = _slot(key, mask)
+    while True:
+        side = table[i]
+        if side < 0:
+            return -1
+        if keys[side] == key and sizes[side] == n:
+            start = starts[side]
+            same = True
+            for j in range(n):
+                if pool[start + j] != facts[j]:
+                    same = False
+                    break
+            if same:
+                return int(side)
+        i = (i + 1) & mask
+
+
+@compiled
+def _index_left(m: Any) -> None:
+    """Put the newest side in the left table (rebuilt twice as big when half full)."""
+    count = m.lefts
+    table = m.left_table
+    first = count - 1
+    if 2 * count > table.shape[0]:
+        table = np.full(2 * table.shape[0], -1, dtype=np.int64)
+        m.left_table = table
+        first = 0
+    keys = m.left_key
+    mask = table.shape[0] - 1
+    for side in range(first, count):
+        i = _slot(keys[side], mask)
+        while table[i] >= 0:
+            i = (i + 1) & mask
+        table[i] = side
+
+
+@compiled
+def _add_left(m: Any, facts: IntArray, n: int, key: int) -> int:
+    side = m.lefts
+    size = side + 1
+    if size > m.left_capacity:  # the per-side columns grow together
+        capacity = 2 * m.left_capacity
+        m.left_start = _grown(m.left_start, capacity, -1)
+        m.left_size = _grown(m.left_size, capacity, -1)
+        m.left_present = _grown(m.left_present, capacity, -1)
+        m.left_values = _grown(m.left_values, capacity, -1)
+        m.left_key = _grown(m.left_key, capacity, -1)
+        m.left_contexts = _grown(m.left_contexts, capacity, -1)
+        m.left_next = _grown(m.left_next, capacity, -1)
+        m.left_stamp = _grown(m.left_stamp, capacity, -1)
+        m.left_mask = _grown(m.left_mask, capacity, 0)
+        m.visited = _grown(m.visited, capacity, -1)
+        m.left_capacity = capacity
+    start = m.facts_used
+    m.left_facts = _grown(m.left_facts, start + n, -1)
+    pool = m.left_facts
+    present, values, pattern, has_context = 0, 0, 0, False
+    for j in range(n):
+        fact = facts[j]
+        pool[start + j] = fact
+        if fact < CONTEXT:
+            bit, value = (fact - SENSOR) >> 1, (fact - SENSOR) & 1
+            present |= 1 << bit
+            values |= value << bit
+            pattern += (value + 1) * 3**bit
+        else:
+            has_context = True
+            context = fact - CONTEXT
+            entry = m.posts
+            if context >= m.post_head.shape[0]:  # (loading: sides come before contexts)
+                m.post_head = _grown(m.post_head, context + 1, -1)
+            m.post_side = _grown(m.post_side, entry + 1, -1)
+            m.post_next = _grown(m.post_next, entry + 1, -1)
+            m.post_side[entry] = side
+            m.post_next[entry] = m.post_head[context]
+            m.post_head[context] = entry
+            m.posts = entry + 1
+    m.facts_used = start + n
+    m.left_start[side], m.left_size[side], m.left_key[side] = start, n, key
+    m.left_present[side], m.left_values[side], m.left_contexts[side] = present, values, -1
+    if has_context:
+        m.left_next[side] = -1
+    else:
+        m.left_next[side] = m.pattern_head[pattern]
+        m.pattern_head[pattern] = side
+    m.lefts = size
+    _index_left(m)
+    return int(side)
+
+
+@compiled
+def _right_side(m: Any, present: int, values: int) -> int:
+    """The right side of these value facts (stored if new)."""
+    pattern, facts, bit = 0, 0, 0
+    while present >> bit:
+        if present >> bit & 1:
+            value = values >> bit & 1
+            pattern += (value + 1) * 3**bit
+            facts |= 1 << (2 * bit + value)
+        bit += 1
+    right = m.right_of_pattern[pattern]
+    if right < 0:
+        right = m.rights
+        m.right_present = _grown(m.right_present, right + 1, -1)
+        m.right_values = _grown(m.right_values, right + 1, -1)
+        m.right_facts = _grown(m.right_facts, right + 1, -1)
+        m.right_present[right], m.right_values[right], m.right_facts[right] = present, values, facts
+        m.right_of_pattern[pattern] = right
+        m.rights = right + 1
+    return int(right)
+
+
+@compiled
+def _find_context(m: Any, left: int, right: int) -> int:
+    table, lefts, rights = m.context_table, m.context_left, m.context_right
+    mask = table.shape[0] - 1
+    i = _slot((left << _RIGHT_BITS) | right, mask)
+    while True:
+        context = table[i]
+        if context < 0 or (lefts[context] == left and rights[context] == right):
+            return int(context)
+        i = (i + 1) & mask
+
+
+@compiled
+def _index_context(m: Any) -> None:
+    count = m.contexts
+    table = m.context_table
+    first = count - 1
+    if 2 * count > table.shape[0]:
+        table = np.full(2 * table.shape[0], -1, dtype=np.int64)
+        m.context_table = table
+        first = 0
+    lefts, rights = m.context_left, m.context_right
+    mask = table.shape[0] - 1
+    for context in range(first, count):
+        i = _slot((lefts[context] << _RIGHT_BITS) | rights[context], mask)
+        while table[i] >= 0:
+            i = (i + 1) & mask
+        table[i] = context
+
+
+@compiled
+def _add_context(m: Any, left: int, right: int, left_key: int, right_key: int) -> int:
+    context = m.contexts
+    size = context + 1
+    if size > m.context_capacity:  # the per-context columns grow together
+        capacity = 2 * m.context_capacity
+        m.context_left = _grown(m.context_left, capacity, -1)
+        m.context_right = _grown(m.context_right, capacity, -1)
+        m.tried = _grown(m.tried, capacity, 0)
+        m.hits = _grown(m.hits, capacity, 0)
+        m.activations = _grown(m.activations, capacity, 0)
+        m.context_left_key = _grown(m.context_left_key, capacity, -1)
+        m.context_right_key = _grown(m.context_right_key, capacity, -1)
+        m.context_next = _grown(m.context_next, capacity, -1)
+        m.context_zero = _grown(m.context_zero, capacity, 0)
+        m.post_head = _grown(m.post_head, capacity, -1)
+        m.applying = _grown(m.applying, capacity, -1)
+        m.context_capacity = capacity
+    m.context_left[context], m.context_right[context] = left, right
+    m.tried[context], m.hits[context], m.activations[context] = 0, 0, 0
+    m.context_left_key[context], m.context_right_key[context] = left_key, right_key
+    m.context_zero[context] = 0
+    m.context_next[context] = m.left_contexts[left]
+    m.left_contexts[left] = context
+    m.contexts = size
+    _index_context(m)
+    return int(context)
+
+
+@compiled
+def _mark_zero_level(m: Any, context: int) -> None:
+    if m.context_zero[context] == 0:
+        m.context_zero[context] = 1
+        m.zero = _grown(m.zero, m.zero_count + 1, -1)
+        m.zero[m.zero_count] = context
+        m.zero_count += 1
+
+
+@compiled
+def _store(
+    m: Any,
+    left: IntArray,
+    n: int,
+    right_present: int,
+    right_values: int,
+    right_key: int,
+    zero_level: bool,
+) -> tuple[int, bool]:
+    """Store a context; (its id, whether it is new). A zero-level one that exists is marked so."""
+    key = fact_key(left, n)
+    side = _find_left(m, left, n, key)
+    if side < 0:
+        side = _add_left(m, left, n, key)
+    right = _right_side(m, right_present, right_values)
+    context = _find_context(m, side, right)
+    new = context < 0
+    if new:
+        context = _add_context(m, side, right, key, right_key)
+    if zero_level:
+        _mark_zero_level(m, context)
+    return context, new
+
+
+# ---------------------------------------------------------------------------------------
+# crossings
+
+
+@compiled
+def cross_left(m: Any, level: int) -> None:
+    """The contexts whose left side ``group`` (at ``level``) holds whole: ``applying``."""
+    bits = m.bits
+    m.cross_level = level
+    m.crossed = m.lefts
+    applying, side_contexts, next_context = m.applying, m.left_contexts, m.context_next
+    count = 0
+    # sides of value facts only: the patterns made of some of the level's facts
+    patterns = np.zeros(1 << bits, dtype=np.int64)
+    power = 1
+    for bit in range(bits):
+        digit = (((level >> bit) & 1) + 1) * power
+        half = 1 << bit
+        for subset in range(half):
+            patterns[half + subset] = patterns[subset] + digit
+        power *= 3
+    heads, following = m.pattern_head, m.left_next
+    for pattern in patterns:
+        side = heads[pattern]
+        while side >= 0:
+            context = side_contexts[side]
+            while context >= 0:
+                applying[count] = context
+                count += 1
+                context = next_context[context]
+            side = following[side]
+    # sides with context facts: through the sides of each context fact of the group, whose
+    # masks are made there
+    stamp = m.stamp + 1
+    m.stamp = stamp
+    stamps, masks, visited = m.left_stamp, m.left_mask, m.visited
+    present, values, sizes = m.left_present, m.left_values, m.left_size
+    post_head, post_side, post_next = m.post_head, m.post_side, m.post_next
+    group = m.group
+    count_visited = 0
+    for position in range(bits, m.group_size):
+        context_fact = group[position] - CONTEXT
+        entry = post_head[context_fact] if 0 <= context_fact < post_head.shape[0] else -1
+        while entry >= 0:
+            side = post_side[entry]
+            if stamps[side] != stamp:
+                stamps[side] = stamp
+                masks[side] = present[side] & ~(values[side] ^ level)
+                visited[count_visited] = side
+                count_visited += 1
+            masks[side] |= 1 << position
+            entry = post_next[entry]
+    for i in range(count_visited):
+        side = visited[i]
+        if popcount(masks[side]) == sizes[side]:
+            context = side_contexts[side]
+            while context >= 0:
+                applying[count] = context
+                count += 1
+                context = next_context[context]
+    m.applying_count = count
+
+
+@compiled
+def _proposals(m: Any, level: int, fresh: int) -> IntArray:
+    """The crossings of the zero-level contexts (but ``fresh``) with (last left group, this
+    sample) as (left mask << 8 | right mask), in the published detector's order: by left
+    side then by context, the first of each pair of masks."""
+    count = m.zero_count
+    zero, context_left, context_right = m.zero, m.context_left, m.context_right
+    right_present, right_values = m.right_present, m.right_values
+    sizes, stamps, masks = m.left_size, m.left_stamp, m.left_mask
+    left_present, left_values = m.left_present, m.left_values
+    crossed, cross_level, stamp, max_left = m.crossed, m.cross_level, m.stamp, m.max_left_facts
+    order_keys = np.empty(count, dtype=np.int64)
+    mask_keys = np.empty(count, dtype=np.int64)
+    rows = 0
+    for i in range(count):
+        context = zero[i]
+        if context == fresh:
+            continue
+        left, right = context_left[context], context_right[context]
+        # the side's mask against the last group (sides stored since hold nothing of it)
+        if left >= crossed:
+            left_mask = 0
+        elif stamps[left] == stamp:  # it has context facts of the group
+            left_mask = masks[left]
+        else:
+            left_mask = left_present[left] & ~(left_values[left] ^ cross_level)
+        present = right_present[right]
+        right_mask = present & ~(right_values[right] ^ level)
+        left_count, right_count = popcount(left_mask), popcount(right_mask)
+        whole = left_count == sizes[left] and right_count == popcount(present)
+        if left_count > 0 and right_count > 0 and left_count <= max_left and not whole:
+            order_keys[rows] = (left << 32) | context
+            mask_keys[rows] = (left_mask << 8) | right_mask
+            rows += 1
+    return _first_of_each(order_keys[:rows], mask_keys[:rows])
+
+
+@compiled
+def _first_of_each(order_keys: IntArray, mask_keys: IntArray) -> IntArray:
+    """The mask keys of the rows of lowest order key, one per mask key, by order key: a hash
+    table from mask key to its row of lowest order, then those rows sorted."""
+    rows = mask_keys.shape[0]
+    capacity = 16
+    while capacity < 2 * rows:
+        capacity *= 2
+    table = np.full(capacity, -1, dtype=np.int64)
+    unique = 0
+    firsts = np.empty(rows, dtype=np.int64)
+    for row in range(rows):
+        key = mask_keys[row]
+        i = _slot(key, capacity - 1)
+        while True:
+            held = table[i]
+            if held < 0:
+                table[i] = row
+                firsts[unique] = row
+                unique += 1
+                break
+            if mask_keys[held] == key:
+                if order_keys[row] < order_keys[held]:
+                    table[i] = row
+                break
+            i = (i + 1) & (capacity - 1)
+    for j in range(unique):  # the row each pair of masks kept
+        key = mask_keys[firsts[j]]
+        i = _slot(key, capacity - 1)
+        while mask_keys[table[i]] != key:
+            i = (i + 1) & (capacity - 1)
+        firsts[j] = table[i]
+    kept = firsts[:unique]
+    result: IntArray = mask_keys[kept[np.argsort(order_keys[kept])]]
+    return result
+
+
+@inlined
+def _ranks_above(
+    activations: IntArray, left_keys: IntArray, right_keys: IntArray, a: int, b: int
+) -> bool:
+    """Context ``a`` comes after ``b`` in (activations, left key, right key, id) order."""
+    if activations[a] != activations[b]:
+        return bool(activations[a] > activations[b])
+    if left_keys[a] != left_keys[b]:
+        return bool(left_keys[a] > left_keys[b])
+    if right_keys[a] != right_keys[b]:
+        return bool(right_keys[a] > right_keys[b])
+    return a > b
+
+
+@compiled
+def _most_activated(m: Any, active: IntArray, count: int) -> IntArray:
+    """The last ``max_active_contexts`` of the active contexts in (activations, left key,
+    right key, id) order, by id (as Python's ``order[-k:]``: k = 0 keeps them all)."""
+    k = m.max_active_contexts
+    keep = count if k == 0 else (min(k, count) if k > 0 else max(count + k, 0))
+    if keep >= count:
+        every: IntArray = np.sort(active[:count])
+        return every
+    activations, left_keys, right_keys = m.activations, m.context_left_key, m.context_right_key
+    top = np.empty(keep, dtype=np.int64)  # ascending
+    held = 0
+    for i in range(count):
+        context = active[i]
+        if held == keep:
+            if not _ranks_above(activations, left_keys, right_keys, context, top[0]):
+                continue
+            j = 0  # the lowest goes, the newcomer takes its place in the order
+            while j + 1 < keep and _ranks_above(
+                activations, left_keys, right_keys, context, top[j + 1]
+            ):
+                top[j] = top[j + 1]
+                j += 1
+            top[j] = context
+        else:
+            j = held
+            while j > 0 and _ranks_above(activations, left_keys, right_keys, top[j - 1], context):
+                top[j] = top[j - 1]
+                j -= 1
+            top[j] = context
+            held += 1
+    chosen: IntArray = np.sort(top)
+    return chosen
+
+
+@inlined
+def _subset(facts: IntArray, mask: int, out: IntArray) -> int:
+    n = 0
+    for j in range(facts.shape[0]):
+        if mask >> j & 1:
+            out[n] = facts[j]
+            n += 1
+    return n
+
+
+@compiled
+def memory_step(m: Any, level: int) -> tuple[int, float, float]:
+    """One sample at ``level``: (predicted facts of the next sample as a mask, share of the
+    selected contexts that were active, share of the proposed contexts that were new)."""
+    bits = m.bits
+    every = (1 << bits) - 1
+    facts = np.empty(bits, dtype=np.int64)
+    for bit in range(bits):
+        facts[bit] = SENSOR + 2 * bit + ((level >> bit) & 1)
+    facts_key = fact_key(facts, bits)
+    group = m.group[: m.group_size].copy()
+    fresh = -1
+    if group.shape[0]:
+        context, new = _store(m, group, group.shape[0], every, level & every, facts_key, True)
+        if new:
+            fresh = context
+
+    # right crossing: the contexts the previous group selected meet this sample (context 0
+    # is left out when no zero-level context is new, as in the published detector, whose
+    # "no new context" marker compares equal to id 0; the fresh one is not in applying)
+    skipped = 0 if fresh < 0 else fresh
+    applying, count = m.applying, m.applying_count
+    context_right, right_present, right_values = m.context_right, m.right_present, m.right_values
+    tried, hits, activations = m.tried, m.hits, m.activations
+    active = np.empty(count, dtype=np.int64)
+    selected, active_count = 0, 0
+    for i in range(count):
+        context = applying[i]
+        if context == skipped:
+            continue
+        selected += 1
+        right = context_right[context]
+        present = right_present[right]
+        size = popcount(present)
+        matched = popcount(present & ~(right_values[right] ^ level))
+        tried[context] += size
+        hits[context] += matched
+        if matched == size:
+            activations[context] += 1
+            active[active_count] = context
+            active_count += 1
+    active_share = active_count / selected if selected else 0.0
+
+    proposals = _proposals(m, level, fresh) if fresh >= 0 else np.empty(0, dtype=np.int64)
+    chosen = _most_activated(m, active, active_count)
+
+    # left crossing: store the proposals, then the new group predicts through the contexts
+    # it selects with the best hit ratio
+    added_share = 0.0
+    if fresh >= 0:
+        new_count, has_zero_level = 1, False
+        left = np.empty(group.shape[0], dtype=np.int64)
+        right_facts = np.empty(bits, dtype=np.int64)
+        whole_group = (1 << group.shape[0]) - 1
+        for key in proposals:
+            left_mask, right_mask = key >> 8, key & 0xFF
+            has_zero_level |= left_mask == whole_group and right_mask == every
+            n_left = _subset(group, left_mask, left)
+            n_right = _subset(facts, right_mask, right_facts)
+            right_key = fact_key(right_facts, n_right)
+            _, new = _store(m, left, n_left, right_mask, level & right_mask, right_key, False)
+            new_count += new
+        added_share = new_count / (proposals.shape[0] + (0 if has_zero_level else 1))
+    size = bits + chosen.shape[0]
+    m.group = _grown(m.group, size, -1)
+    m.group[:bits] = facts
+    m.group[bits:size] = chosen + CONTEXT
+    m.group_size = size
+    cross_left(m, level)
+
+    applying, count = m.applying, m.applying_count
+    tried, hits, context_right, right_facts_of = m.tried, m.hits, m.context_right, m.right_facts
+    best, predicted = 0.0, 0
+    for i in range(count):
+        context = applying[i]
+        ratio = hits[context] / tried[context] if tried[context] > 0 else 0.0
+        if ratio > best:
+            best, predicted = ratio, right_facts_of[context_right[context]]
+        elif ratio == best:
+            predicted |= right_facts_of[context_right[context]]
+    return predicted, active_share, added_share
+
+
+# ---------------------------------------------------------------------------------------
+# the detector
+
+
+@compiled
+def detector_step(m: Any, run: FloatArray, value: float) -> float:
+    """One sample's score (ContextualAnomalyDetector.step)."""
+    bits = m.bits
+    top = (1 << bits) - 1
+    low, high = run[R_LOW], run[R_HIGH]
+    span = high - low
+    step = (span if span != 0.0 else float(top)) / top
+    level = 0
+    finite = math.isfinite(value)
+    if finite:
+        scaled = (value - low) / step
+        if scaled >= top:
+            level = top
+        elif scaled > 0.0:
+            level = int(scaled)  # truncation, as Python's int()
+    facts = 0
+    for bit in range(bits):
+        facts |= 1 << (2 * bit + ((level >> bit) & 1))
+    surprised = (facts & ~int(run[R_PREDICTED])) != 0
+    predicted, active_share, added_share = memory_step(m, level)
+    run[R_PREDICTED] = predicted
+    score = (1.0 - active_share + added_share) / 2.0 if surprised else 0.0
+    tolerance = run[R_TOLERANCE]
+    if not math.isnan(tolerance) and finite:
+        seen_low, seen_high = run[R_SEEN_LOW], run[R_SEEN_HIGH]
+        margin = (seen_high - seen_low) * tolerance
+        if seen_high > seen_low and not seen_low - margin <= value <= seen_high + margin:
+            score = 1.0
+        run[R_SEEN_LOW] = value if value < seen_low else seen_low  # Python's min(low, value)
+        run[R_SEEN_HIGH] = value if value > seen_high else seen_high
+    # the rest period: quiet unless one of the last rest_period scores was loud
+    rest, count = int(run[R_REST]), int(run[R_COUNT])
+    quiet = not run[R_SINCE_LOUD] < count
+    position = int(run[R_NEXT])
+    run[R_RING + position] = score
+    run[R_NEXT] = (position + 1) % rest
+    run[R_COUNT] = min(count + 1, rest)
+    loud = not score < run[R_SUPPRESSION]
+    run[R_SINCE_LOUD] = 0.0 if loud else min(run[R_SINCE_LOUD] + 1.0, NEVER)
+    return score if quiet else 0.0
+
+
+@compiled
+def detector_update(m: Any, run: FloatArray, values: FloatArray) -> FloatArray:
+    """The scores of several samples of one series."""
+    scores = np.empty(values.shape[0], dtype=np.float64)
+    for i in range(values.shape[0]):
+        scores[i] = detector_step(m, run, values[i])
+    return scores
+
+
+@compiled
+def bank_step(memories: Any, runs: Any, values: FloatArray, scores: FloatArray) -> None:
+    """One tick of many series: ``scores[i]`` of ``values[i]`` by detector ``i``."""
+    for i in range(values.shape[0]):
+        scores[i] = detector_step(memories[i], runs[i], values[i])
+
+
+# ---------------------------------------------------------------------------------------
+# loading
+
+
+@compiled
+def load_memory(
+    m: Any,
+    left_facts: IntArray,
+    left_sizes: IntArray,
+    right_present: IntArray,
+    right_values: IntArray,
+    context_columns: npt.NDArray[np.int64],
+    zero_level: IntArray,
+    group: IntArray,
+) -> None:
+    """Fill an empty memory with saved sides, contexts (rows: left, right, tried, hits,
+    activations), zero-level ids and last group; then cross the group."""
+    start = 0
+    for side in range(left_sizes.shape[0]):
+        n = left_sizes[side]
+        side_facts = left_facts[start : start + n].copy()
+        _add_left(m, side_facts, n, fact_key(side_facts, n))
+        start += n
+    right_keys = np.empty(right_present.shape[0], dtype=np.int64)
+    facts = np.empty(64, dtype=np.int64)
+    for right in range(right_present.shape[0]):
+        _right_side(m, right_present[right], right_values[right])
+        n = 0
+        for bit in range(63):
+            if right_present[right] >> bit & 1:
+                facts[n] = SENSOR + 2 * bit + (right_values[right] >> bit & 1)
+                n += 1
+        right_keys[right] = fact_key(facts, n)
+    for row in range(context_columns.shape[0]):
+        left, right = context_columns[row, 0], context_columns[row, 1]
+        context = _add_context(m, left, right, m.left_key[left], right_keys[right])
+        m.tried[context] = context_columns[row, 2]
+        m.hits[context] = context_columns[row, 3]
+        m.activations[context] = context_columns[row, 4]
+    for context in zero_level:
+        _mark_zero_level(m, context)
+    if group.shape[0]:
+        m.group = _grown(m.group, group.shape[0], -1)
+        m.group[: group.shape[0]] = group
+        m.group_size = group.shape[0]
+        level = 0
+        for fact in group[: m.bits]:
+            level |= ((fact - SENSOR) & 1) << ((fact - SENSOR) >> 1)
+        cross_left(m, level)
