@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import logging
 import math
+import shutil
 import sys
 import tempfile
 from dataclasses import dataclass, replace
@@ -196,7 +197,17 @@ def demo_main(options: DemoOptions) -> int:
         state_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         return report_failure(f"state directory: {exc}", options.output)
+    temporary = options.state_dir is None
     options = replace(options, state_dir=state_dir)
+    try:
+        return _demo(options, state_dir)
+    finally:
+        if temporary:
+            # the lab's per-run credentials die with it; the journal and log stay to read
+            shutil.rmtree(state_dir / "secrets", ignore_errors=True)
+
+
+def _demo(options: DemoOptions, state_dir: Path) -> int:
     if options.headless:
 
         async def headless() -> dict[str, object]:
