@@ -9,7 +9,7 @@ keeps any key it does not know at the end, so a policy that explains more is nev
 
 from __future__ import annotations
 
-import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -17,7 +17,36 @@ from controller.facade import ChangeView
 from controller.model import ChangeStatus
 from tui.state import FeedEntry
 
-__all__ = ["Line", "Section", "describe_detail", "explain", "more", "reasoning", "tree"]
+__all__ = [
+    "UNSET",
+    "Line",
+    "Section",
+    "describe_detail",
+    "edit_text",
+    "explain",
+    "more",
+    "reasoning",
+    "tree",
+    "unset_text",
+    "value_text",
+]
+
+# a leaf the configuration does not hold (the controller's ``describe`` writes "-")
+UNSET = "(unset)"
+_OLD_UNSET = re.compile(r"(: )-( -> )")
+_NEW_UNSET = re.compile(r"( -> )-(?=$|;|,)")
+
+
+def edit_text(path: str, old: str | None, new: str | None) -> str:
+    """``qos/class[name=video]/priority: (unset) -> 1``: one leaf edit, absent spelt out."""
+    return f"{path}: {UNSET if old is None else old} -> {UNSET if new is None else new}"
+
+
+def unset_text(text: str) -> str:
+    """Edits a policy or the journal wrote with ``describe`` (``path: - -> 1``) as
+    :func:`edit_text` writes them (``path: (unset) -> 1``)."""
+    return _NEW_UNSET.sub(rf"\g<1>{UNSET}", _OLD_UNSET.sub(rf"\g<1>{UNSET}\g<2>", text))
+
 
 # the keys the sections below consume; anything else goes to "More"
 _KNOWN = frozenset(
@@ -54,11 +83,36 @@ class Section:
 
 
 def _number(value: object) -> str:
+    """A value as an operator reads it: ``0.0894``, ``true``, ``latencyMs 8.52`` (never a
+    Python repr: mappings and lists are spelt out)."""
+    if value is None:
+        return "n/a"
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, float):
         return f"{value:.4g}"
-    return str(value)
+    if isinstance(value, Mapping):
+        return value_text(value)
+    if isinstance(value, list | tuple):
+        return ", ".join(_number(v) for v in value) or "none"
+    return unset_text(str(value))
+
+
+def _measure(value: float) -> str:
+    """A predicted or measured quantity, to 3 significant digits and never in e-notation
+    above 1: ``8.52``, ``0.0894``, ``1234``."""
+    if abs(value) >= 1000:
+        return f"{value:.0f}"
+    return f"{value:.3g}"
+
+
+def value_text(values: Mapping[object, object]) -> str:
+    """``latencyMs 8.52, stallRatio 0.011``: named values on one line."""
+    parts = []
+    for key, value in values.items():
+        shown = _measure(value) if isinstance(value, float) else _number(value)
+        parts.append(f"{key} {shown}")
+    return ", ".join(parts) or "none"
 
 
 def _scalar(value: object) -> bool:
@@ -75,7 +129,7 @@ def tree(key: str, value: object, depth: int = 0) -> list[Line]:
     label = f"{pad}{key}: " if key else pad
     if isinstance(value, Mapping):
         if not value:
-            return [Line(f"{label}{{}}")]
+            return [Line(f"{label}none")]
         lines = [Line(f"{label.rstrip()}")] if key else []
         for k, v in value.items():
             if not _empty(v):  # a key a policy left unset says nothing
@@ -83,7 +137,7 @@ def tree(key: str, value: object, depth: int = 0) -> list[Line]:
         return lines
     if isinstance(value, list | tuple):
         if not value:
-            return [Line(f"{label}[]")]
+            return [Line(f"{label}none")]
         if all(_scalar(v) for v in value) and sum(len(str(v)) for v in value) < 60:
             return [Line(f"{label}{', '.join(_number(v) for v in value)}")]
         lines = [Line(label.rstrip())]
@@ -134,17 +188,24 @@ def _model(value: object, explanation: Mapping[str, object]) -> tuple[Line, ...]
         if value.get("reason"):
             lines.append(Line(f"why this one: {value['reason']}"))
         if not _empty(value.get("confidence")):
-            lines.append(Line(f"confidence {_number(value['confidence'])}"))
+            lines.append(Line(_confidence(value["confidence"])))
         lines += _extra(
             value,
             frozenset({"name", "source", "version", "baseline", "reason", "confidence", "kind"}),
             0,
         )
     else:
-        lines.append(Line(str(value)))
+        lines.append(Line(_number(value)))
     if not _empty(explanation.get("confidence")):
-        lines.append(Line(f"confidence {_number(explanation['confidence'])}"))
+        lines.append(Line(_confidence(explanation["confidence"])))
     return tuple(lines)
+
+
+def _confidence(value: object) -> str:
+    """``confidence: 0.93``; none given: ``confidence: n/a (no model estimate)``."""
+    if value is None:
+        return "confidence: n/a (no model estimate)"
+    return f"confidence: {_number(value)}"
 
 
 def _bottleneck(value: object) -> tuple[Line, ...]:
@@ -164,15 +225,18 @@ def _bottleneck(value: object) -> tuple[Line, ...]:
     return (Line(f"{where}: {', '.join(parts)}"), *_extra(value, known, 1))
 
 
-def _candidates(value: object) -> tuple[Line, ...]:
+def _candidates(value: object, *, fulfilled: bool = False) -> tuple[Line, ...]:
     if value is None or value in ([], ()):
+        if fulfilled:
+            return (Line("none needed: the intent is fulfilled"),)
         return (Line("none: no action this policy knows would help"),)
     if not isinstance(value, list | tuple):
         return tuple(tree("", value))  # a shape a newer policy writes: shown as it is
     lines: list[Line] = []
     for candidate in value:
         if isinstance(candidate, Mapping):
-            lines.append(Line(f"{candidate.get('device', '?')}: {candidate.get('edit', '?')}"))
+            device, edit = candidate.get("device", "?"), candidate.get("edit", "?")
+            lines.append(Line(f"{_number(device)}: {_number(edit)}"))
             lines += _extra(candidate, frozenset({"device", "edit"}), 1)
         else:
             lines += _list_item(candidate, 0)
@@ -206,7 +270,10 @@ def _plan(entry: FeedEntry, explanation: Mapping[str, object]) -> tuple[Line, ..
         change = decision.change
         return (
             Line(f"change {change.id} on {change.device}: {change.reason}"),
-            *(Line(f"  {change.device}: {edit.describe()}") for edit in change.edits),
+            *(
+                Line(f"  {change.device}: {edit_text('/'.join(edit.path), edit.old, edit.new)}")
+                for edit in change.edits
+            ),
         )
     if "quarantined" in explanation:
         return (Line(f"none: change {explanation['quarantined']} is quarantined"),)
@@ -219,6 +286,9 @@ def _outcome(
     lines: list[Line] = []
     if not _empty(explanation.get("predicted")):
         lines.append(Line(f"predicted: {_number(explanation['predicted'])}"))
+    if _fulfilled(entry) and entry.result is None and not entry.txn:
+        lines.append(Line("nothing to do: the intent is fulfilled"))
+        return tuple(lines)
     result = entry.result
     if result is not None:
         confirmed = result.status is ChangeStatus.CONFIRMED
@@ -235,28 +305,48 @@ def _outcome(
     return tuple(lines)
 
 
-def reasoning(explanation: Mapping[str, object], *, expectation: str = "") -> list[Section]:
+def _fulfilled(entry: FeedEntry) -> bool:
+    """Whether the decision found its intent fulfilled (nothing to act on).
+
+    The decision carries no fulfilment of its own: the policies say so in its summary
+    ("fulfilled: no action").
+    """
+    decision = entry.decision
+    return (
+        decision is not None and decision.change is None and entry.summary.startswith("fulfilled")
+    )
+
+
+def reasoning(
+    explanation: Mapping[str, object], *, expectation: str = "", fulfilled: bool = False
+) -> list[Section]:
     """The policy's reasoning, section by section: target, observed KPI, model and
-    confidence, bottleneck, candidates, guards (what a pending approval shows too)."""
+    confidence, bottleneck, candidates, guards (what a pending approval shows too).
+
+    Args:
+        explanation: the policy's explanation.
+        expectation: the decision's expectation, when the explanation does not name it.
+        fulfilled: the intent was fulfilled, so no candidate means nothing to do.
+    """
     sections: list[Section] = []
     if "target" in explanation:
         expectation = str(explanation.get("expectation") or expectation)
         suffix = f" (expectation {expectation})" if expectation else ""
-        sections.append(Section("Target", (Line(f"{explanation['target']}{suffix}"),)))
+        target = _number(explanation["target"])
+        sections.append(Section("Target", (Line(f"{target}{suffix}"),)))
     if "observed" in explanation:
         sections.append(Section("Observed KPI", (Line(_number(explanation["observed"])),)))
     if "model" in explanation:
         sections.append(Section("Model and confidence", _model(explanation["model"], explanation)))
     elif "confidence" in explanation:
         sections.append(
-            Section(
-                "Model and confidence", (Line(f"confidence {_number(explanation['confidence'])}"),)
-            )
+            Section("Model and confidence", (Line(_confidence(explanation["confidence"])),))
         )
     if "bottleneck" in explanation:
         sections.append(Section("Bottleneck", _bottleneck(explanation["bottleneck"])))
     if "candidates" in explanation:
-        sections.append(Section("Candidates", _candidates(explanation["candidates"])))
+        candidates = _candidates(explanation["candidates"], fulfilled=fulfilled)
+        sections.append(Section("Candidates", candidates))
     if "guards" in explanation:
         sections.append(Section("Guards", _guards(explanation["guards"])))
     return sections
@@ -289,7 +379,10 @@ def explain(entry: FeedEntry, change: ChangeView | None = None) -> tuple[Section
     if decision is None:
         return (head, Section("Outcome", _outcome(entry, change, {})))
     explanation = decision.explanation
-    sections = [head, *reasoning(explanation, expectation=decision.expectation)]
+    sections = [
+        head,
+        *reasoning(explanation, expectation=decision.expectation, fulfilled=_fulfilled(entry)),
+    ]
     if explanation or decision.change is not None:
         sections.append(Section("Chosen plan", _plan(entry, explanation)))
     sections.append(Section("Outcome", _outcome(entry, change, explanation)))
@@ -309,10 +402,10 @@ def describe_detail(detail: Mapping[str, object], *, width: int = 100) -> str:
         if isinstance(value, str | int | float | bool):
             parts.append(f"{key}={_number(value)}")
         elif isinstance(value, list) and all(isinstance(v, str) for v in value):
-            parts.append(f"{key}: {'; '.join(str(v) for v in value)}")
+            parts.append(f"{key}: {'; '.join(unset_text(v) for v in value)}")
         elif isinstance(value, list):
             parts.append(f"{key}: {len(value)} entries")
         else:
-            parts.append(f"{key}: {json.dumps(value, default=str)}")
+            parts.append(f"{key}: {_number(value)}")
     text = ", ".join(parts)
     return text if len(text) <= width else text[: width - 1] + "…"

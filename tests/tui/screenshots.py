@@ -47,7 +47,7 @@ class Shot:
 SHOTS = (
     Shot("overview", ("1",)),
     Shot("devices", ("2",), _select("devices", 0, "r2")),
-    Shot("decisions", ("3",), _select("feed", 2, "confirmed")),
+    Shot("decisions", ("3",), _select("feed", 1, "confirmed")),
     Shot("explanation", ("3", "up", "enter")),
     Shot("changes", ("4",)),
     Shot("rollback-confirmation", ("4", "r")),

@@ -53,7 +53,7 @@ async def test_approvals_list_pending_plans_first_with_their_reasoning():
         # the bar under the title counts what waits for an operator
         assert "6 Approvals (1) 7 Models" in nav(app)
         detail = static_text(app, "approval-detail-text")
-        assert "r3     + qos/class[name=voice]/priority: - -> 2" in detail
+        assert "r3     + qos/class[name=voice]/priority: (unset) -> 2" in detail
         assert "latencyMs lessThan 20" in detail and "Why" in detail
         # the settled one says who settled it and why
         select_row(app, "approvals", lambda r: r[3] == "rejected")

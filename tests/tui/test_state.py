@@ -147,7 +147,10 @@ def test_explanation_reads_from_target_to_outcome():
         "r2 eth2: queue delay 50 ms, drops 37.8%, utilisation 100%"
     )
     assert all(line.verdict is True for line in by_title["Guards"].lines)
-    assert by_title["Chosen plan"].lines[1].text == "  r2: qos/class[name=video]/priority: - -> 1"
+    assert (
+        by_title["Chosen plan"].lines[1].text
+        == "  r2: qos/class[name=video]/priority: (unset) -> 1"
+    )
     outcome = by_title["Outcome"].lines
     assert outcome[0].text == f"transaction {TXN}: confirmed" and outcome[0].verdict is True
     # a held-back decision shows the guard that failed and that nothing was chosen
@@ -169,7 +172,7 @@ def test_explanation_keeps_what_it_does_not_know_and_the_operator_undo():
         ),
     )
     sections = {s.title: s for s in explain(richer, replace(CHANGE_VIEW, rolled_back_by="u-1"))}
-    assert [line.text for line in sections["Model and confidence"].lines][1] == "confidence 0.93"
+    assert [line.text for line in sections["Model and confidence"].lines][1] == "confidence: 0.93"
     assert sections["More"].lines[0].text == "twin: 1, 2"
     assert sections["Outcome"].lines[-1].text == "rolled back by the operator: u-1"
 
@@ -204,11 +207,11 @@ def test_explanation_shows_keys_of_any_shape_as_a_tree():
     assert sections["Model and confidence"] == [
         "edge-load v3 (model)",
         "why this one: champion",
-        "confidence 0.91",
+        "confidence: 0.91",
         "horizon: 12",
     ]
     assert sections["Candidates"] == [
-        "r2: qos/class[name=video]/priority: - -> 1",
+        "r2: qos/class[name=video]/priority: (unset) -> 1",
         "  predicted_ms: 12.5",
     ]
     assert sections["More"] == [
@@ -253,7 +256,9 @@ def test_known_keys_in_an_unexpected_shape_are_shown_as_written():
 def test_describe_detail_keeps_a_step_on_one_line():
     assert describe_detail({"how": "inline <config>"}) == "how=inline <config>"
     assert describe_detail({"base": [[["a"], "1"]] * 40, "x": None}) == "base: 40 entries"
-    assert describe_detail({"edits": ["p: 0 -> 1", "q: - -> 2"]}) == "edits: p: 0 -> 1; q: - -> 2"
+    assert describe_detail({"edits": ["p: 0 -> 1", "q: - -> 2"]}) == (
+        "edits: p: 0 -> 1; q: (unset) -> 2"
+    )
     long = describe_detail({"detail": "x" * 300}, width=50)
     assert len(long) == 50 and long.endswith("…")
 

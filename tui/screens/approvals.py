@@ -12,6 +12,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
 from controller.facade import ApprovalView
+from tui.explain import edit_text
 from tui.screens.base import ConsoleScreen
 from tui.screens.dialogs import ReasonScreen
 from tui.state import ConsoleState
@@ -115,7 +116,7 @@ class ApprovalsScreen(ConsoleScreen):
         body = Text()
         body.append(f"{approval.intent} on {', '.join(approval.devices)}\n")
         for edit in approval.edits:
-            body.append(f"  {edit.device}: {edit.describe()}\n")
+            body.append(f"  {edit.device}: {edit_text(edit.path, edit.old, edit.new)}\n")
         body.append(
             "\nApproved: the controller applies it at its next tick (if it still proposes it), "
             "with a confirmed commit verified against the intent."

@@ -13,6 +13,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
 from controller.facade import ChangeDetail, ChangeView
+from tui.explain import UNSET
 from tui.screens.base import ConsoleScreen
 from tui.screens.dialogs import ConfirmScreen
 from tui.state import ConsoleState
@@ -152,9 +153,9 @@ class ChangesScreen(ConsoleScreen):
         body.append(f"{change.txn} on {', '.join(change.devices)} for {change.intent}\n")
         for edit in change.edits:
             body.append(f"  {edit.device}: {edit.path}: ")
-            body.append(f"{edit.new if edit.new is not None else '-'}", style="red")
+            body.append(f"{edit.new if edit.new is not None else UNSET}", style="red")
             body.append(" -> ")
-            body.append(f"{edit.old if edit.old is not None else '(default)'}\n", style="green")
+            body.append(f"{edit.old if edit.old is not None else UNSET}\n", style="green")
         body.append(
             "\nA new confirmed-commit transaction returns every device to its configuration "
             "before the change. The controller will not push this change again.",

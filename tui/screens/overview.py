@@ -8,16 +8,20 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
-from controller.model import TargetStatus
+from controller.model import IntentStatus, TargetStatus
 from tui.screens.base import ConsoleScreen
 from tui.state import ConsoleState, FeedEntry, KpiKey, spark
 from tui.widgets.charts import KpiChart
-from tui.widgets.styles import change_status, compact_target, status_text
+from tui.widgets.styles import change_status, compact_target, short_status, status_text
 from tui.widgets.tables import Row, fill_table, selected_key
 
 __all__ = ["OverviewScreen"]
 
 TREND_WIDTH = 12
+# below this many columns the status is the short form (``degraded``, not ``notFulfilled:
+# degraded``): at 80 the target column keeps its expectation id and the trend its width
+WIDE = 100
+_COLUMNS = ("intent / expectation: target", "status", "observed", "trend")
 _SEP = "\x1f"  # joins an intent, expectation and target into one row key
 
 
@@ -36,8 +40,27 @@ def _observed(target: TargetStatus) -> Text:
     return Text(f"{target.observed:.4g}", style="green" if target.met else "red")
 
 
-def intent_rows(state: ConsoleState) -> list[Row]:
-    """One row per intent target: status, state, target, observed, met and its trend."""
+def _met(target: TargetStatus) -> Text:
+    if target.met is None:
+        return Text("no data", style="dim")
+    return Text("met", style="green") if target.met else Text("not met", style="red")
+
+
+def _tally(status: IntentStatus) -> Text:
+    met = sum(1 for t in status.targets if t.met)
+    return Text(f"{met}/{len(status.targets)} met", style="dim")
+
+
+def intent_rows(state: ConsoleState, *, width: int | None = None) -> list[Row]:
+    """Per intent a row with its fulfilment, then one row per target: ``expectation: target``,
+    met or not, the observed value and its trend.
+
+    Args:
+        state: what to show.
+        width: the table's columns; under :data:`WIDE` the intent's status is the short
+            form (the KPI chart and the activity panel spell it out).
+    """
+    compact = width is not None and width < WIDE
     statuses = {s.name: s for s in state.statuses}
     # the loaded intents in their order, then any evaluated one the snapshot did not list
     names = [i.name for i in state.intents]
@@ -45,17 +68,19 @@ def intent_rows(state: ConsoleState) -> list[Row]:
     rows: list[Row] = []
     for name in names:
         status = statuses.get(name)
+        head = _SEP.join((name, "", ""))
         if status is None or not status.targets:
-            waiting = Text("waiting for data", style="dim")
-            rows.append((_SEP.join((name, "", "")), (Text(name), waiting, "", "", "")))
+            waiting = Text("waiting" if compact else "waiting for data", style="dim")
+            rows.append((head, (Text(name, style="bold"), waiting, "", "")))
             continue
+        fulfilment = short_status(status) if compact else status_text(status)
+        rows.append((head, (Text(name, style="bold"), fulfilment, _tally(status), "")))
         for target in status.targets:
             key = KpiKey(status.name, target.expectation, target.target.name)
             cells = (
-                Text(status.name),
-                status_text(status),
+                Text(f"  {target.expectation}: {compact_target(target.target)}"),
+                _met(target),
                 _observed(target),
-                Text(compact_target(target.target)),
                 Text(
                     spark(state.kpi.get(key, ()), TREND_WIDTH, floor=abs(target.target.value)),
                     style="cyan",
@@ -98,11 +123,12 @@ class OverviewScreen(ConsoleScreen):
     """Intents with their fulfilment, the selected target's KPI trend, and what is going on."""
 
     MODE = "overview"
+    _compact: bool | None = None  # the status form the table's columns were sized for
 
     def compose_body(self) -> ComposeResult:
         table: DataTable[Text | str] = DataTable(id="intents", cursor_type="row")
         table.border_title = "Intents"
-        table.add_columns("intent", "status", "observed", "target", "trend")
+        table.add_columns(*_COLUMNS)
         yield table
         yield KpiChart(id="kpi")
         with VerticalScroll(id="activity") as activity:
@@ -112,7 +138,14 @@ class OverviewScreen(ConsoleScreen):
     def show(self) -> None:
         state = self.console.state
         table = self.query_one("#intents", DataTable)
-        fill_table(table, intent_rows(state))
+        width = self.size.width or None
+        compact = width is not None and width < WIDE
+        if compact != self._compact:
+            # columns only ever widen as cells do: start over, so they fit the short forms
+            self._compact = compact
+            table.clear(columns=True)
+            table.add_columns(*_COLUMNS)
+        fill_table(table, intent_rows(state, width=width))
         self._chart(state)
         self.query_one("#activity-text", Static).update(activity_text(state))
 
@@ -121,19 +154,29 @@ class OverviewScreen(ConsoleScreen):
         chart = self.query_one(KpiChart)
         row = selected_key(table)
         key = _kpi_key(row) if row else None
-        if key is None or not key.target:
-            chart.show(key.intent if key else "", None, ())
+        if key is None:
+            chart.show("", None, ())
             return
         status = state.status_of(key.intent)
+        targets = status.targets if status else ()
+        # an intent's own row charts its first target
         target = next(
             (
                 t
-                for t in (status.targets if status else ())
-                if t.expectation == key.expectation and t.target.name == key.target
+                for t in targets
+                if not key.target
+                or (t.expectation == key.expectation and t.target.name == key.target)
             ),
             None,
         )
+        if target is None:
+            chart.show(key.intent, None, ())
+            return
+        key = KpiKey(key.intent, target.expectation, target.target.name)
         chart.show(key.intent, target, tuple(state.kpi.get(key, ())))
+
+    def on_resize(self) -> None:
+        self.refresh_view()
 
     @on(DataTable.RowHighlighted, "#intents")
     def _highlighted(self) -> None:

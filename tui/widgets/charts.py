@@ -10,17 +10,18 @@ from textual.containers import Vertical
 from textual.widgets import Sparkline, Static
 
 from controller.model import TargetStatus
+from tui.widgets.styles import compact_target
 
 __all__ = ["KpiChart", "kpi_caption"]
 
 
 def kpi_caption(intent: str, target: TargetStatus | None, values: Sequence[float]) -> Text:
-    """``latencyMs lessThan 30 · now 8.5 · min 7.2 · max 57``."""
+    """``latencyMs < 30 · now 8.5 · min 7.2 · max 57``."""
     text = Text(no_wrap=True, overflow="ellipsis")
     if target is None:
         text.append("select an intent target to chart its KPI", style="dim")
         return text
-    text.append(target.target.describe(), style="bold")
+    text.append(compact_target(target.target), style="bold")
     if target.observed is not None:
         met = target.met is True
         text.append(" · now ")
@@ -40,6 +41,7 @@ class KpiChart(Vertical):
 
     def show(self, intent: str, target: TargetStatus | None, values: Sequence[float]) -> None:
         """Chart ``values`` (oldest first) of ``intent``'s ``target``."""
-        self.border_title = f"KPI trend: {intent}" if intent else "KPI trend"
+        where = f"{intent} / {target.expectation}" if intent and target else intent
+        self.border_title = f"KPI trend: {where}" if where else "KPI trend"
         self.query_one("#kpi-caption", Static).update(kpi_caption(intent, target, values))
         self.query_one("#kpi-chart", Sparkline).data = list(values)

@@ -7,7 +7,7 @@ from rich.syntax import Syntax
 from rich.text import Text
 
 from controller.facade import ChangeDetail, ChangeView, IntentSource
-from tui.explain import Section, describe_detail
+from tui.explain import Section, describe_detail, edit_text
 from tui.widgets.styles import change_status
 
 __all__ = ["change_text", "explanation_text", "intent_source_renderable"]
@@ -53,7 +53,7 @@ def change_text(
     for edit in change.edits:
         sign, style = _OP.get(edit.op, ("?", ""))
         line = Text(f"  {edit.device:<6} ", no_wrap=True, overflow="ellipsis")
-        line.append(f"{sign} {edit.describe()}", style=style)
+        line.append(f"{sign} {edit_text(edit.path, edit.old, edit.new)}", style=style)
         lines.append(line)
     lines.append(Text("\nTimeline", style="bold underline"))
     for step in detail.timeline:

@@ -49,13 +49,18 @@ def nav_text(current: str, pending: int = 0) -> Text:
     return text
 
 
-def summary_text(summary: NetworkSummary, notice: str = "", problem: str = "") -> Text:
+def summary_text(
+    summary: NetworkSummary, notice: str = "", problem: str = "", *, width: int | None = None
+) -> Text:
     """The status line: tick, devices up, the most loaded interface, the changes' tally.
 
     Args:
         summary: the network at the last tick.
         notice: what the console is busy with (shown instead).
         problem: why a remote console lost its daemon (shown instead, in red).
+        width: the columns it has; the line gives up its least telling words first (the
+            word "devices", "by operator", a zero count of rollbacks, where the busiest
+            interface is, the time) rather than being cut. ``None``: the full line.
     """
     text = Text(no_wrap=True, overflow="ellipsis")
     if notice:
@@ -67,37 +72,64 @@ def summary_text(summary: NetworkSummary, notice: str = "", problem: str = "") -
     if summary.at is None:
         text.append("waiting for the first tick...", style="dim")
         return text
-    # sized for 80 columns: "19:59:00 │ devices 4/4 up │ util 100% r2 eth2 │ 1 confirmed, ..."
-    text.append(f"{summary.at:%H:%M:%S}")
-    text.append(" │ ")
+    forms = [_summary_line(summary, level) for level in range(_LEVELS)]
+    if width is not None:
+        for form in forms:
+            if form.cell_len <= width:
+                return form
+    return forms[0] if width is None else forms[-1]
+
+
+_LEVELS = 5  # how many ways _summary_line can shorten the line
+
+
+def _summary_line(summary: NetworkSummary, level: int) -> Text:
+    """The status line, shortened by ``level`` steps (0: all of it)."""
+    # 80 columns, level 0: "19:59:00 │ devices 4/4 up │ util 100% r2 eth2 │ 1 confirmed, ..."
+    text = Text(no_wrap=True, overflow="ellipsis")
+    if level < 4:
+        text.append(f"{summary.at:%H:%M:%S}")
+        text.append(" │ ")
     down = summary.devices_total - summary.devices_up
-    text.append(
-        f"devices {summary.devices_up}/{summary.devices_total} up",
-        style="red" if down else "green",
-    )
+    devices = f"{summary.devices_up}/{summary.devices_total} up"
+    text.append(devices if level >= 1 else f"devices {devices}", style="red" if down else "green")
     text.append(" │ ")
     if summary.max_utilization is None:
         text.append("util ?")
     else:
         busy = summary.max_utilization >= 0.9
-        text.append(
-            f"util {summary.max_utilization:.0%} {summary.max_utilization_at}",
-            style="yellow" if busy else "",
-        )
+        where = f" {summary.max_utilization_at}" if level < 3 else ""
+        text.append(f"util {summary.max_utilization:.0%}{where}", style="yellow" if busy else "")
     text.append(" │ ")
     text.append(f"{summary.confirmed} confirmed", style="green" if summary.confirmed else "")
-    text.append(", ")
-    text.append(f"{summary.rolled_back} rolled back", style="yellow" if summary.rolled_back else "")
-    if summary.undone:  # last: at 80 columns it may be cut; the Changes list marks them too
-        text.append(f", {summary.undone} undone by operator", style="yellow")
+    if summary.rolled_back or level < 2:
+        text.append(", ")
+        text.append(
+            f"{summary.rolled_back} rolled back", style="yellow" if summary.rolled_back else ""
+        )
+    if summary.undone:
+        by = " by operator" if level < 1 else ""
+        text.append(f", {summary.undone} undone{by}", style="yellow")
     if summary.in_flight:
         text.append(f", {summary.in_flight} in flight", style="cyan")
     return text
 
 
 class StatusBar(Static):
-    """The network at a glance (or what the console is busy with)."""
+    """The network at a glance (or what the console is busy with), shortened to fit."""
+
+    _shown: tuple[NetworkSummary, str, str] | None = None
 
     def show(self, summary: NetworkSummary, notice: str = "", problem: str = "") -> None:
         """Render ``summary`` (or ``notice``/``problem`` instead, e.g. while stopping)."""
-        self.update(summary_text(summary, notice, problem))
+        self._shown = (summary, notice, problem)
+        self._render_line()
+
+    def on_resize(self) -> None:
+        self._render_line()
+
+    def _render_line(self) -> None:
+        if self._shown is None:
+            return
+        width = self.content_size.width
+        self.update(summary_text(*self._shown, width=width or None))

@@ -19,7 +19,7 @@ from controller.facade import (
     RevisionStep,
     RevisionsView,
 )
-from tui.explain import Line, Section, more, reasoning
+from tui.explain import Line, Section, edit_text, more, reasoning
 from tui.widgets.styles import approval_status
 
 __all__ = ["approval_text", "history_text", "model_text", "revisions_text"]
@@ -78,7 +78,7 @@ def approval_text(approval: ApprovalView | None) -> Text:
     for edit in approval.edits:
         sign, style = _OP.get(edit.op, ("·", ""))
         text.append(f"  {edit.device:<6} ")
-        text.append(f"{sign} {edit.describe()}\n", style=style)
+        text.append(f"{sign} {edit_text(edit.path, edit.old, edit.new)}\n", style=style)
     sections = reasoning(approval.explanation)
     extra = more(approval.explanation)
     if extra is not None:

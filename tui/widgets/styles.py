@@ -23,6 +23,7 @@ __all__ = [
     "fulfilment",
     "health_text",
     "outcome_text",
+    "short_status",
     "state_text",
     "status_text",
 ]
@@ -106,6 +107,17 @@ def status_text(status: IntentStatus) -> Text:
     if status.state is not None:
         text.append(": ")
         text.append_text(state_text(status.state))
+    return text
+
+
+def short_status(status: IntentStatus) -> Text:
+    """Fulfilment in a narrow cell: ``fulfilled``, else the notFulfilled state alone
+    (``degraded``, ``compliant``, ``failed`` for fulfilmentFailed), in the state's colour."""
+    if status.status is FulfilmentStatus.FULFILLED or status.state is None:
+        return fulfilment(status.status)
+    text = state_text(status.state)
+    if status.state is NotFulfilledState.FULFILMENT_FAILED:
+        text.plain = "failed"
     return text
 
 

@@ -36,7 +36,18 @@ def _update_cells(table: DataTable[Any], rows: Sequence[Row]) -> None:
                 table.update_cell(key, column, cell, update_width=True)
 
 
-def fill_table(table: DataTable[Any], rows: Sequence[Row], *, follow: bool = False) -> None:
+def _changed(table: DataTable[Any], rows: Sequence[Row]) -> bool:
+    columns = list(table.columns)
+    return any(
+        table.get_cell(key, column) != cell
+        for key, cells in rows
+        for column, cell in zip(columns, cells, strict=False)
+    )
+
+
+def fill_table(
+    table: DataTable[Any], rows: Sequence[Row], *, follow: bool = False, height: int | None = 1
+) -> None:
     """Make ``table`` show ``rows``, keeping the selected row.
 
     Args:
@@ -44,20 +55,26 @@ def fill_table(table: DataTable[Any], rows: Sequence[Row], *, follow: bool = Fal
         rows: the rows, in display order, each with a unique key.
         follow: when the cursor was on the last row (or the table was empty), move it to
             the new last row, as a log view follows its tail.
+        height: each row's height; ``None``: as tall as its cells wrap to (in columns of a
+            fixed width). Textual sizes such a row only as it is added, so a changed cell
+            rebuilds the table.
     """
     keys = [key for key, _ in rows]
     current = [str(k.value) for k in table.rows]
     selected = selected_key(table)
     at_tail = selected is None or (bool(current) and selected == current[-1])
-    if keys[: len(current)] == current:
+    same = keys[: len(current)] == current
+    if same and height is None and _changed(table, rows[: len(current)]):
+        same = False
+    if same:
         _update_cells(table, rows[: len(current)])
         for key, cells in rows[len(current) :]:
-            table.add_row(*cells, key=key)
+            table.add_row(*cells, key=key, height=height)
     else:
         scroll_y = table.scroll_y
         table.clear()
         for key, cells in rows:
-            table.add_row(*cells, key=key)
+            table.add_row(*cells, key=key, height=height)
         if selected in keys:
             table.move_cursor(row=keys.index(selected), scroll=False)
         table.scroll_to(y=scroll_y, animate=False)
