@@ -352,10 +352,18 @@ def export_memory(m: Any) -> tuple[IntArray, ...]:
 # sides and contexts
 
 
-@compiled
-def _find_left(m: Any, facts: IntArray, n: int, key: int) -> int:
-    table, keys, sizes = m.left_table, m.left_key, m.left_size
-    starts, pool = m.left_start, m.left_facts
+@inlined
+def _side_in(
+    table: IntArray,
+    keys: IntArray,
+    sizes: IntArray,
+    starts: IntArray,
+    pool: IntArray,
+    facts: IntArray,
+    n: int,
+    key: int,
+) -> int:
+    """The left side ``facts[:n]`` (with fact hash ``key``) in the left table, or -1."""
     mask = table.shape[0] - 1
     i = _slot(key, mask)
     while True:
@@ -372,6 +380,13 @@ def _find_left(m: Any, facts: IntArray, n: int, key: int) -> int:
             if same:
                 return int(side)
         i = (i + 1) & mask
+
+
+@compiled
+def _find_left(m: Any, facts: IntArray, n: int, key: int) -> int:
+    return _side_in(
+        m.left_table, m.left_key, m.left_size, m.left_start, m.left_facts, facts, n, key
+    )
 
 
 @compiled
@@ -450,12 +465,10 @@ def _add_left(m: Any, facts: IntArray, n: int, key: int) -> int:
 @compiled
 def _right_side(m: Any, present: int, values: int) -> int:
     """The right side of these value facts (stored if new)."""
-    pattern, facts, bit = 0, 0, 0
+    pattern, facts, bit = _pattern(present, values), 0, 0
     while present >> bit:
         if present >> bit & 1:
-            value = values >> bit & 1
-            pattern += (value + 1) * 3**bit
-            facts |= 1 << (2 * bit + value)
+            facts |= 1 << (2 * bit + (values >> bit & 1))
         bit += 1
     right = m.right_of_pattern[pattern]
     if right < 0:
@@ -469,9 +482,9 @@ def _right_side(m: Any, present: int, values: int) -> int:
     return int(right)
 
 
-@compiled
-def _find_context(m: Any, left: int, right: int) -> int:
-    table, lefts, rights = m.context_table, m.context_left, m.context_right
+@inlined
+def _context_in(table: IntArray, lefts: IntArray, rights: IntArray, left: int, right: int) -> int:
+    """The context (left side, right side) in the context table, or -1."""
     mask = table.shape[0] - 1
     i = _slot((left << _RIGHT_BITS) | right, mask)
     while True:
@@ -479,6 +492,23 @@ def _find_context(m: Any, left: int, right: int) -> int:
         if context < 0 or (lefts[context] == left and rights[context] == right):
             return int(context)
         i = (i + 1) & mask
+
+
+@compiled
+def _find_context(m: Any, left: int, right: int) -> int:
+    return _context_in(m.context_table, m.context_left, m.context_right, left, right)
+
+
+@inlined
+def _pattern(present: int, values: int) -> int:
+    """The base-3 pattern of value facts (digit per bit: 0 none, 1 value 0, 2 value 1)."""
+    pattern, power, bit = 0, 1, 0
+    while present >> bit:
+        if present >> bit & 1:
+            pattern += ((values >> bit & 1) + 1) * power
+        power *= 3
+        bit += 1
+    return pattern
 
 
 @compiled
@@ -759,6 +789,56 @@ def _subset(facts: IntArray, mask: int, out: IntArray) -> int:
 
 
 @compiled
+def _store_proposals(
+    m: Any, group: IntArray, facts: IntArray, level: int, proposals: IntArray
+) -> float:
+    """Store the proposals (after the fresh zero-level context); the share of them, with
+    that one, that were new."""
+    bits = m.bits
+    every = (1 << bits) - 1
+    new_count, has_zero_level = 1, False
+    left = np.empty(group.shape[0], dtype=np.int64)
+    right_facts = np.empty(bits, dtype=np.int64)
+    whole_group = (1 << group.shape[0]) - 1
+    # most proposals are stored already: looked up in arrays held here (reading the
+    # struct's fields costs reference counting), stored through _store when new
+    left_table, left_keys, left_sizes = m.left_table, m.left_key, m.left_size
+    left_starts, left_pool, right_of_pattern = m.left_start, m.left_facts, m.right_of_pattern
+    context_table, context_left, context_right = (
+        m.context_table,
+        m.context_left,
+        m.context_right,
+    )
+    for key in proposals:
+        left_mask, right_mask = key >> 8, key & 0xFF
+        has_zero_level |= left_mask == whole_group and right_mask == every
+        n_left = _subset(group, left_mask, left)
+        left_key = fact_key(left, n_left)
+        side = _side_in(
+            left_table, left_keys, left_sizes, left_starts, left_pool, left, n_left, left_key
+        )
+        right = right_of_pattern[_pattern(right_mask, level & right_mask)]
+        if (
+            side >= 0
+            and right >= 0
+            and _context_in(context_table, context_left, context_right, side, right) >= 0
+        ):
+            continue
+        n_right = _subset(facts, right_mask, right_facts)
+        right_key = fact_key(right_facts, n_right)
+        _store(m, left, n_left, right_mask, level & right_mask, right_key, False)
+        new_count += 1
+        left_table, left_keys, left_sizes = m.left_table, m.left_key, m.left_size
+        left_starts, left_pool = m.left_start, m.left_facts
+        context_table, context_left, context_right = (
+            m.context_table,
+            m.context_left,
+            m.context_right,
+        )
+    return float(new_count / (proposals.shape[0] + (0 if has_zero_level else 1)))
+
+
+@compiled
 def memory_step(m: Any, level: int) -> tuple[int, float, float]:
     """One sample at ``level``: (predicted facts of the next sample as a mask, share of the
     selected contexts that were active, share of the proposed contexts that were new)."""
@@ -806,21 +886,7 @@ def memory_step(m: Any, level: int) -> tuple[int, float, float]:
 
     # left crossing: store the proposals, then the new group predicts through the contexts
     # it selects with the best hit ratio
-    added_share = 0.0
-    if fresh >= 0:
-        new_count, has_zero_level = 1, False
-        left = np.empty(group.shape[0], dtype=np.int64)
-        right_facts = np.empty(bits, dtype=np.int64)
-        whole_group = (1 << group.shape[0]) - 1
-        for key in proposals:
-            left_mask, right_mask = key >> 8, key & 0xFF
-            has_zero_level |= left_mask == whole_group and right_mask == every
-            n_left = _subset(group, left_mask, left)
-            n_right = _subset(facts, right_mask, right_facts)
-            right_key = fact_key(right_facts, n_right)
-            _, new = _store(m, left, n_left, right_mask, level & right_mask, right_key, False)
-            new_count += new
-        added_share = new_count / (proposals.shape[0] + (0 if has_zero_level else 1))
+    added_share = _store_proposals(m, group, facts, level, proposals) if fresh >= 0 else 0.0
     size = bits + chosen.shape[0]
     m.group = _grown(m.group, size, -1)
     m.group[:bits] = facts
