@@ -277,6 +277,8 @@ def _plan(entry: FeedEntry, explanation: Mapping[str, object]) -> tuple[Line, ..
         )
     if "quarantined" in explanation:
         return (Line(f"none: change {explanation['quarantined']} is quarantined"),)
+    if _fulfilled(entry):
+        return (Line("none needed: the intent is fulfilled"),)
     return (Line(f"none: {entry.summary}"),)
 
 

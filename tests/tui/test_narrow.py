@@ -173,6 +173,7 @@ def test_an_explanation_has_no_python_reprs():
     assert "predicted: latencyMs 8.52" in text
     assert "none needed: the intent is fulfilled" in text
     assert "no action this policy knows would help" not in text
+    assert "nothing to do: the intent is fulfilled" in text  # the outcome, not "nothing applied"
     assert "priority: (unset) -> 1" in text
 
 
