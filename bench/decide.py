@@ -29,7 +29,9 @@ DESCRIPTION = "analyze+decide time per tick for N devices x M intents (synthetic
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--devices", type=int, default=1000, help="devices (default: 1000)")
     parser.add_argument("--intents", type=int, default=3, help="e2e-qos intents (default: 3)")
-    parser.add_argument("--interfaces", type=int, default=4, help="interfaces per device")
+    parser.add_argument(
+        "--interfaces", type=int, default=4, help="interfaces per device (default: 4)"
+    )
     parser.add_argument("--ticks", type=int, default=50, help="ticks measured (default: 50)")
 
 

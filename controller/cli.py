@@ -223,7 +223,9 @@ def _parser() -> argparse.ArgumentParser:
         "list", parents=[common], help="recent changes, newest first"
     )
     listing.add_argument("--journal", type=Path, required=True, help="journal SQLite file")
-    listing.add_argument("--limit", type=_positive_int, default=50)
+    listing.add_argument(
+        "--limit", type=_positive_int, default=50, help="newest changes to list (default: 50)"
+    )
     output_option(listing)
     show = change_commands.add_parser(
         "show", parents=[common], help="one change: plan, explanation, timeline"

@@ -117,12 +117,22 @@ def add_lab_commands(
     status = commands.add_parser(
         "status", parents=parents, help="the running lab's status (load, power, video, faults)"
     )
-    status.add_argument("--state-dir", type=Path, default=Path(".lab"))
+    status.add_argument(
+        "--state-dir",
+        type=Path,
+        default=Path(".lab"),
+        help="the running lab's state directory, as given to lab up (default: .lab)",
+    )
     output_option(status)
     fault = commands.add_parser(
         "fault", parents=parents, help="inject or clear a fault in the running lab"
     )
-    fault.add_argument("--state-dir", type=Path, default=Path(".lab"))
+    fault.add_argument(
+        "--state-dir",
+        type=Path,
+        default=Path(".lab"),
+        help="the running lab's state directory, as given to lab up (default: .lab)",
+    )
     fault.add_argument("target", choices=("link", "device"))
     fault.add_argument("name", help="link or device name")
     fault.add_argument(
