@@ -304,6 +304,8 @@ def _validate(args: argparse.Namespace) -> int:
             f"({checked}; {len(evaluation.conflicts)} conflict(s) resolved, "
             f"{len(evaluation.warnings)} warning(s))"
         )
+        if not clean:
+            lines.append("not clean under --strict: conflicts or warnings above (exit 1)")
     _emit(
         args,
         {
