@@ -188,3 +188,25 @@ async def test_the_why_screen_at_80_columns_reads_as_text():
         why = _plain(app, "#explanation-text")
         assert "confidence: n/a" in why and "predicted: latencyMs 8.52" in why
         assert "{'" not in why and "None" not in why
+
+
+async def test_the_change_list_fits_80_columns_and_counts_devices():
+    app = synthetic_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await feed(app)
+        await settle(app, pilot)
+        sleep = replace(
+            CHANGE_VIEW,
+            txn="chg-sleep-1",
+            devices=("core1", "core2", "ran-west-2", "ran-west-3"),
+            reason="sleep core1-core2, ran-west-2/a-l800, ran-west-3/a-l800 (saves ~599 W)",
+            started_at=at(TICKS) + timedelta(1),
+        )
+        app.state.set_changes([sleep, CHANGE_VIEW])
+        await pilot.press("4")
+        await settle(app, pilot)
+        table = app.screen.query_one("#changes", DataTable)
+        assert table.virtual_size.width <= table.scrollable_content_region.width
+        rows = _cells(app, "changes")
+        assert [r[2] for r in rows] == ["core1 +3", "r2"]
+        assert rows[0][4].startswith("sleep core1-core2")  # all of it; the cell ends in "…"

@@ -163,7 +163,7 @@ def test_demo_in_a_terminal_rolls_a_change_back_on_the_device(tmux, tmp_path):
     # the list says what undid the change (the reason column is cut at 80 columns)
     # the status bar counts as the exit summary below does: 1 confirmed (since undone by an
     # operator: the list says "undone"), 0 rolled back by the loop itself
-    assert "operator rollback of" in screen and "1 confirmed, 0 rolled back" in screen
+    assert "operator rollback" in screen and "1 confirmed, 0 rolled back" in screen
 
     # on the device itself: the video class is back to its default priority
     after = asyncio.run(running_config(state, "r2"))
