@@ -1,41 +1,47 @@
 """CAD OSE's context memory and detector step, compiled by numba (the algorithm: analytics/cad.py).
 
-Why compiled: issue #6 budgets 10 us per KPI sample, and a step of the memory touches a few
-dozen to a few thousand stored contexts; as numpy passes the call overhead alone was over
-100 us. Here a whole sample -- the level, the surprise check, the memory step, the range
-check and the rest period -- is one pass of compiled code, and :func:`detector_update` and
-:func:`bank_step` loop over samples and series without returning to Python.
+Why compiled: issue #6 budgets 10 us per KPI sample, and a step of the memory touches from a
+few dozen to thousands of stored contexts; as numpy passes, the calls' overhead alone was
+over 100 us. Here a whole sample -- the level, the surprise check, the memory step, the
+range check and the rest period -- is one pass of compiled code, and
+:func:`detector_update` and :func:`bank_step` loop over samples and series without coming
+back to Python. Every function is cached on disk (``cache=True``): a process loads the
+machine code on its first call instead of compiling it.
 
-The state of one memory is a numba typed list of int64 arrays (the slots below), so that one
-argument carries it; arrays grow by doubling (:func:`_reserve`) and the counts in use are in
-the ``HEADER`` array. Ids are creation order, as in the published detector:
+The state of one memory is a numba struct (:class:`MemoryType`, fields in ``_FIELDS``),
+passed by reference: counts as int64 fields, everything else int64 arrays that grow by
+doubling (:func:`_grown`; the per-side and per-context columns grow together). Ids are
+creation order, as in the published detector, since its tie-breaks depend on them:
 
-- **Left sides** (``LEFT_*``): a side's facts are ``LEFT_FACTS[LEFT_START[s]:][:LEFT_SIZE[s]]``
-  (CSR); its value facts also as two bit masks (``LEFT_PRESENT``: the bits it has a fact of,
-  ``LEFT_VALUES``: their values), so that the facts of a level it holds are
-  ``present & ~(values ^ level)``. ``LEFT_KEY`` is the fixed fact hash (:func:`fact_key`,
-  the tie-break between equally activated contexts) and ``LEFT_TABLE`` an open-addressing
-  table from it to the side (collisions checked against the stored facts).
-  ``LEFT_CONTEXTS``/``CTX_NEXT`` link a side's contexts.
-- **Right sides** (``RIGHT_*``): value facts only, so a side is its base-3 pattern (digit 0:
-  no fact of that bit, 1 or 2: the fact ``bit is 0`` or ``bit is 1``); ``RIGHT_OF_PATTERN``
-  finds it, ``RIGHT_FACTS`` is its facts as a mask of bits ``2 * bit + value``.
-- **Contexts** (``CTX_*``, ``TRIED``, ``HITS``, ``ACTIVATIONS``): columns by id;
-  ``CTX_TABLE`` maps (left side, right side) to the id. ``ZERO`` lists the zero-level
-  contexts in the order they became so (``CTX_ZERO`` flags them).
-- **The last left crossing**: ``GROUP`` (the left group: value facts in bit order, then the
-  context facts by id), the level it was crossed at, how many left sides existed then and
-  ``APPLYING``: the contexts whose left side the group holds whole. A crossing visits only
-  the sides that can be whole: the sides without context facts through ``PATTERN_HEAD`` (one
-  list per pattern; the level's 2**bits sub-patterns are looked up), the others through
-  ``POST_*`` (one list per context fact, of the sides holding it). A side's mask against the
-  group (bit ``j``: it holds the ``j``-th fact of the group) is computed when needed
-  (:func:`_left_mask`) instead of for every side at every step.
+- **Left sides** (``left_*``): a side's facts are ``left_facts[left_start[s]:][:left_size[s]]``
+  (CSR); its value facts also as two bit masks (``left_present``: the bits it has a fact of,
+  ``left_values``: their values), so that the facts of a level it holds are
+  ``present & ~(values ^ level)``. ``left_key`` is the fixed fact hash (:func:`fact_key`,
+  the tie-break between equally activated contexts) and ``left_table`` an open-addressing
+  table from it to the side (a hit is checked against the stored facts).
+  ``left_contexts``/``context_next`` link a side's contexts.
+- **Right sides** (``right_*``): value facts only, so a side is its base-3 pattern (a digit
+  per bit: 0 no fact of it, 1 or 2 the fact ``bit is 0`` or ``bit is 1``);
+  ``right_of_pattern`` finds it, ``right_facts`` holds its facts as bits ``2 * bit + value``.
+- **Contexts**: columns by id (``context_left``, ``context_right``, ``tried``, ``hits``,
+  ``activations``, the two sides' fact hashes); ``context_table`` maps (left side, right
+  side) to the id. ``zero`` lists the zero-level contexts in the order they became so
+  (``context_zero`` flags them).
+- **The last left crossing**: ``group`` (value facts in bit order, then context facts by
+  id), the level it was crossed at, how many left sides existed then, and ``applying``: the
+  contexts whose left side the group holds whole. A crossing visits only the sides that can
+  be whole: the sides without context facts through ``pattern_head``/``left_next`` (a list
+  per pattern; the level's ``2**bits`` sub-patterns are looked up), the others through
+  ``post_*`` (a list per context fact of the sides holding it), which also gives each of
+  them its mask against the group (bit ``j``: it holds the ``j``-th fact of the group;
+  ``left_mask``, valid where ``left_stamp`` is the crossing's stamp). The proposals of the
+  next step read these masks; a side without context facts of the group has only its value
+  part.
 
 The detector's own state is a float64 array (``R_*``): its value scale, suppression level,
 range tolerance (NaN: off) and rest period, the range seen so far, the predicted facts (a
-mask as above, exact in a float), and the last ``rest_period`` scores as a ring with the age
-of the newest loud one.
+mask as above, exact in a float), and the last ``rest_period`` scores as a ring, with the
+number of scores since the newest loud one (so the rest-period check is O(1)).
 """
 
 from __future__ import annotations

@@ -34,9 +34,22 @@ and many of the contexts it suggests are new. After a score of at least
 ``suppression_level``, scores are zeroed for ``rest_period`` samples (an alarm's echo is not
 a new anomaly).
 
-The memory grows with novelty, not with time: on a repetitive series it stops growing. Cost
-is per series and dominated by the crossings (Python dictionaries, not numpy), see
-docs/benchmarks/models.md.
+The memory grows with novelty, not with time: on a repetitive series it stops growing.
+
+**How it runs.** The memory and the detector's step are compiled by numba
+(analytics/_cad_kernel.py, whose docstring lays out the state): the memory is a numba struct
+of growing int64 arrays -- left sides as CSR fact lists found through a hash table keyed by
+their fixed fact hash, right sides by their base-3 pattern of value facts, contexts as
+columns (left, right, tried, hits, activations, the two fact hashes) found through a hash
+table on (left, right), the zero-level contexts in the order they became so, and the last
+left crossing (its group, level and the contexts it applies). A crossing visits only the
+sides that can be whole: the sides of value facts only through one list per pattern, the
+others through one list per context fact. A sample (level, surprise, memory step, range
+check, rest period) is one compiled call; :meth:`ContextualAnomalyDetector.update` loops
+in compiled code and :class:`ContextualAnomalyBank` steps a tick of many series in one
+call. The published detector's orders are kept exactly (the same floats as the direct
+transcription in tests/analytics/cad_reference.py). Cost is per series and grows with the
+memory: see docs/benchmarks/models.md.
 """
 
 from __future__ import annotations
@@ -105,8 +118,9 @@ def _mask_facts(mask: int, bits: int) -> set[int]:
 class ContextMemory:
     """The context memory of one series (the algorithm of the module docstring).
 
-    Its state lives in compiled arrays (analytics/_cad_kernel.py describes their layout);
-    this class creates, steps, copies and saves it.
+    Its state is a compiled struct (analytics/_cad_kernel.py lays it out); this class
+    creates, steps, copies and saves it, in the JSON form the numpy memory it replaced
+    saved (so memories saved before load).
 
     Args:
         bits: value facts per sample (one per bit of the scaled value).
