@@ -122,7 +122,8 @@ def _scalar(value: object) -> bool:
 def tree(key: str, value: object, depth: int = 0) -> list[Line]:
     """A value of any shape as indented ``key: value`` lines (mappings and lists nest).
 
-    A list of short scalars stays on one line; a list of mappings is written as YAML would
+    A few named numbers stay on one line (``predicted: latencyMs 9.14``), as does a list of
+    short scalars; a list of mappings is written as YAML would
     (``- first: ...`` then its other keys under it).
     """
     pad = "  " * depth
@@ -130,6 +131,8 @@ def tree(key: str, value: object, depth: int = 0) -> list[Line]:
     if isinstance(value, Mapping):
         if not value:
             return [Line(f"{label}none")]
+        if key and _numbers(value):  # predicted: latencyMs 9.14, stallRatio 0.011
+            return [Line(f"{label}{value_text(value)}")]
         lines = [Line(f"{label.rstrip()}")] if key else []
         for k, v in value.items():
             if not _empty(v):  # a key a policy left unset says nothing
@@ -145,6 +148,15 @@ def tree(key: str, value: object, depth: int = 0) -> list[Line]:
             lines += _list_item(item, depth + 1)
         return lines
     return [Line(f"{label}{_number(value)}")]
+
+
+def _numbers(value: Mapping[object, object]) -> bool:
+    """A few named numbers: one line (``latencyMs 9.14, stallRatio 0.011``)."""
+    return (
+        len(value) <= 6
+        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value.values())
+        and sum(len(str(k)) + 6 for k in value) < 70
+    )
 
 
 def _list_item(item: object, depth: int) -> list[Line]:

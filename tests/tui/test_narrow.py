@@ -4,10 +4,12 @@ wraps, and an explanation reads as text, never as Python reprs."""
 
 from __future__ import annotations
 
+import io
 from collections import deque
 from dataclasses import replace
 from datetime import timedelta
 
+from rich.console import Console
 from rich.text import Text
 from textual.widgets import DataTable, Static
 
@@ -33,6 +35,14 @@ GTE, LT = TargetCondition.GREATER_THAN_OR_EQUAL, TargetCondition.LESS_THAN
 def _plain(app: NetpilotApp, selector: str) -> str:
     content = app.screen.query_one(selector, Static).content
     return content.plain if isinstance(content, Text) else str(content)
+
+
+def _rendered(app: NetpilotApp, selector: str) -> str:
+    """A Static's content as the operator reads it (any renderable)."""
+    out = io.StringIO()
+    console = Console(file=out, width=78, color_system=None, force_terminal=False)
+    console.print(app.screen.query_one(selector, Static).content)
+    return out.getvalue()
 
 
 def _cells(app: NetpilotApp, table_id: str) -> list[list[str]]:
@@ -166,7 +176,10 @@ def _fulfilled_entry() -> FeedEntry:
 
 
 def test_an_explanation_has_no_python_reprs():
-    text = explanation_text(explain(_fulfilled_entry())).plain
+    out = io.StringIO()
+    console = Console(file=out, width=78, color_system=None, force_terminal=False)
+    console.print(explanation_text(explain(_fulfilled_entry())))
+    text = out.getvalue()
     for repr_ in ("{'", "['", "None", "{}", "[]", ": - ->"):
         assert repr_ not in text, (repr_, text)
     assert "confidence: n/a (no model estimate)" in text
@@ -185,7 +198,7 @@ async def test_the_why_screen_at_80_columns_reads_as_text():
         entry = app.state._append(replace(_fulfilled_entry(), seq=10_000))
         app.push_screen(ExplanationScreen(entry.seq))
         await settle(app, pilot)
-        why = _plain(app, "#explanation-text")
+        why = _rendered(app, "#explanation-text")
         assert "confidence: n/a" in why and "predicted: latencyMs 8.52" in why
         assert "{'" not in why and "None" not in why
 

@@ -217,11 +217,9 @@ def test_explanation_shows_keys_of_any_shape_as_a_tree():
     assert sections["More"] == [
         "what_if:",
         "  - plan: raise video on r2",
-        "    predicted:",
-        "      latencyMs: 12.5",
+        "    predicted: latencyMs 12.5",
         "  - plan: do nothing",
-        "    predicted:",
-        "      latencyMs: 57",
+        "    predicted: latencyMs 57",
         "arbitration:",
         "  winner: video-west-east",
         "  losers: bulk",

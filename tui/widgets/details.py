@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Group, RenderableType
+from rich.padding import Padding
 from rich.syntax import Syntax
 from rich.text import Text
 
@@ -67,23 +68,28 @@ def change_text(
     return Group(*lines)
 
 
-def explanation_text(sections: tuple[Section, ...]) -> Text:
-    """An explanation, section by section; checks marked pass/fail."""
-    text = Text()
+def explanation_text(sections: tuple[Section, ...]) -> Group:
+    """An explanation, section by section; checks marked pass/fail.
+
+    A line too long for the panel wraps under its own start (a hanging indent), so the
+    sections' nesting still reads at 80 columns.
+    """
+    parts: list[RenderableType] = []
     for index, section in enumerate(sections):
         if index:
-            text.append("\n")
-        text.append(f"{section.title}\n", style="bold underline")
+            parts.append(Text(""))
+        parts.append(Text(section.title, style="bold underline"))
         for line in section.lines:
+            body = line.text.lstrip(" ")
+            depth = 2 + len(line.text) - len(body)
+            text = Text()
             if line.verdict is True:
-                text.append("  ✔ ", style="green")
+                text.append("✔ ", style="green")
             elif line.verdict is False:
-                text.append("  ✘ ", style="red")
-            else:
-                text.append("  ")
-            text.append(f"{line.text}\n")
-    text.rstrip()
-    return text
+                text.append("✘ ", style="red")
+            text.append(body)
+            parts.append(Padding(text, (0, 0, 0, depth)))
+    return Group(*parts)
 
 
 def intent_source_renderable(source: IntentSource | None, *, error: str = "") -> RenderableType:
