@@ -143,6 +143,10 @@ class ContextMemory:
         copied._state = kernel.copy_memory(self._state)
         return copied
 
+    def __reduce__(self) -> tuple[object, tuple[dict[str, object]]]:
+        # the compiled struct does not pickle; its saved form does (for process pools)
+        return (ContextMemory.from_dict, (self.to_dict(),))
+
     @property
     def contexts(self) -> int:
         """Number of stored contexts."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import pickle
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -177,13 +178,16 @@ def test_a_detector_saved_mid_series_continues_with_the_same_scores(cut):
     np.testing.assert_array_equal(np.concatenate([before, after]), uninterrupted)
 
 
-def test_a_copy_learns_apart_from_its_original():
+def test_a_copy_or_a_pickled_detector_learns_apart_from_its_original():
     values = synthetic("noisy")
     cad = ContextualAnomalyDetector(low=float(values.min()), high=float(values.max())).fit()
     cad.update(values[:500])
     twin = copy.deepcopy(cad)
-    np.testing.assert_array_equal(twin.update(values[500:]), cad.update(values[500:]))
-    assert twin.to_dict() == cad.to_dict()
+    pickled = pickle.loads(pickle.dumps(cad))  # noqa: S301 - bytes made just above
+    expected = cad.update(values[500:])
+    np.testing.assert_array_equal(twin.update(values[500:]), expected)
+    np.testing.assert_array_equal(pickled.update(values[500:]), expected)
+    assert twin.to_dict() == cad.to_dict() == pickled.to_dict()
 
 
 def test_a_bank_scores_each_series_as_its_own_detector_and_they_keep_learning():
