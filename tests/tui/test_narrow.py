@@ -223,3 +223,16 @@ async def test_the_change_list_fits_80_columns_and_counts_devices():
         rows = _cells(app, "changes")
         assert [r[2] for r in rows] == ["core1 +3", "r2"]
         assert rows[0][4].startswith("sleep core1-core2")  # all of it; the cell ends in "…"
+
+
+async def test_the_approval_list_fits_80_columns():
+    app = synthetic_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await feed(app)
+        await settle(app, pilot)
+        await pilot.press("6")
+        await settle(app, pilot)
+        table = app.screen.query_one("#approvals", DataTable)
+        assert table.row_count == 2
+        assert table.virtual_size.width <= table.scrollable_content_region.width
+        assert _cells(app, "approvals")[0][4].startswith("raise voice priority 0 -> 2")

@@ -18,11 +18,14 @@ from tui.screens.dialogs import ReasonScreen
 from tui.state import ConsoleState
 from tui.widgets.panels import approval_text
 from tui.widgets.styles import approval_status
-from tui.widgets.tables import Row, fill_table, selected_key
+from tui.widgets.tables import Row, fill_fitted, selected_key
 
 __all__ = ["ApprovalsScreen", "approval_rows"]
 
 SETTLED_SHOWN = 30  # approvals already settled, kept below the pending ones
+
+
+_COLUMNS = ("requested", "intent", "devices", "status", "plan")
 
 
 def approval_rows(state: ConsoleState) -> list[Row]:
@@ -59,7 +62,7 @@ class ApprovalsScreen(ConsoleScreen):
     def compose_body(self) -> ComposeResult:
         table: DataTable[Text | str] = DataTable(id="approvals", cursor_type="row")
         table.border_title = "Plans awaiting approval"
-        table.add_columns("requested", "intent", "devices", "status", "plan")
+        table.add_columns(*_COLUMNS)
         yield table
         with VerticalScroll(id="approval-detail") as detail:
             detail.border_title = "Plan and reasoning"
@@ -77,7 +80,8 @@ class ApprovalsScreen(ConsoleScreen):
         table.border_title = (
             f"Plans awaiting approval: {pending}" if pending else "Plans awaiting approval: none"
         )
-        fill_table(table, approval_rows(state))
+        # the plan ends in "…" at the screen's edge: the panel below has all of it
+        fill_fitted(table, _COLUMNS, approval_rows(state), width=self.size.width or 80)
         self._show_detail()
 
     def _show_detail(self) -> None:

@@ -52,6 +52,10 @@ class ConsoleScreen(Screen[None], LiveView):
     def on_mount(self) -> None:
         self.refresh_view()
 
+    def on_resize(self) -> None:
+        # tables size their columns (and the status line its words) for the screen's width
+        self.refresh_view()
+
     def on_screen_resume(self) -> None:
         # hidden screens are not re-rendered each tick: catch up when shown again
         self.refresh_view()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from typing import ClassVar
 
-from rich.console import RenderableType
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -20,7 +19,7 @@ from tui.screens.dialogs import ConfirmScreen
 from tui.state import ConsoleState
 from tui.widgets.details import change_text
 from tui.widgets.styles import change_status
-from tui.widgets.tables import Row, fill_table, selected_key
+from tui.widgets.tables import Row, fill_fitted, selected_key
 
 __all__ = ["ChangesScreen", "change_rows"]
 
@@ -28,9 +27,6 @@ log = logging.getLogger("netpilot.tui")
 
 
 _COLUMNS = ("started", "transaction", "devices", "status", "reason")
-_BORDER, _SCROLLBAR = 2, 2
-_VISIBLE_ROWS = 6  # #changes: max-height 9 (app.tcss), less its border and header
-MIN_REASON = 16
 
 
 def _devices(devices: tuple[str, ...] | list[str]) -> str:
@@ -38,10 +34,6 @@ def _devices(devices: tuple[str, ...] | list[str]) -> str:
     if len(devices) <= 1:
         return ",".join(devices)
     return f"{devices[0]} +{len(devices) - 1}"
-
-
-def _width(cell: RenderableType) -> int:
-    return cell.cell_len if isinstance(cell, Text) else len(str(cell))
 
 
 def change_rows(state: ConsoleState) -> list[Row]:
@@ -60,7 +52,7 @@ def change_rows(state: ConsoleState) -> list[Row]:
                     Text(change.txn),
                     Text(_devices(change.devices)),
                     change_status(change.status, rolled_back_by=change.rolled_back_by),
-                    Text(reason, no_wrap=True, overflow="ellipsis"),
+                    Text(reason),
                 ),
             )
         )
@@ -80,7 +72,6 @@ class ChangesScreen(ConsoleScreen):
         super().__init__()
         self._detail: ChangeDetail | None = None
         self._requested: ChangeView | None = None  # the listed change last fetched
-        self._layout: tuple[int, ...] = ()  # the columns' widths
 
     def compose_body(self) -> ComposeResult:
         table: DataTable[Text | str] = DataTable(id="changes", cursor_type="row")
@@ -98,38 +89,8 @@ class ChangesScreen(ConsoleScreen):
 
     def show(self) -> None:
         table = self.query_one("#changes", DataTable)
-        rows = change_rows(self.console.state)
-        selected = selected_key(table)
-        if self._fit(table, rows):  # the columns were rebuilt: keep the operator's place
-            fill_table(table, rows)
-            keys = [key for key, _ in rows]
-            if selected in keys:
-                table.move_cursor(row=keys.index(selected))
-        else:
-            fill_table(table, rows)
+        fill_fitted(table, _COLUMNS, change_rows(self.console.state), width=self.size.width or 80)
         self._sync_detail()
-
-    def _fit(self, table: DataTable[Text | str], rows: list[Row]) -> bool:
-        """Give the reason what the other columns leave of the screen's width, so the table
-        never scrolls sideways; rebuild the columns (and say so) only when that changes."""
-        padding = 2 * table.cell_padding
-        widths = [
-            max([len(label), *(_width(cells[i]) for _, cells in rows)])
-            for i, label in enumerate(_COLUMNS[:-1])
-        ]
-        chrome = _BORDER + (_SCROLLBAR if len(rows) > _VISIBLE_ROWS else 0)
-        room = (self.size.width or 80) - chrome - sum(widths) - padding * len(_COLUMNS)
-        layout = (*widths, max(MIN_REASON, room))
-        if layout == self._layout:
-            return False
-        self._layout = layout
-        table.clear(columns=True)
-        for label, width in zip(_COLUMNS, layout, strict=True):
-            table.add_column(label, width=width)
-        return True
-
-    def on_resize(self) -> None:
-        self.refresh_view()
 
     def _sync_detail(self) -> None:
         """Show the selected change's detail; fetch it when the selection or its status moved."""

@@ -101,9 +101,6 @@ class DecisionsScreen(ConsoleScreen):
         assert self._layout is not None
         fill_table(table, feed_rows(state, compact=self._layout[0]), follow=True, height=None)
 
-    def on_resize(self) -> None:
-        self.refresh_view()
-
     @on(DataTable.RowSelected, "#feed")
     def _selected(self) -> None:
         self.action_explain()

@@ -175,9 +175,6 @@ class OverviewScreen(ConsoleScreen):
         key = KpiKey(key.intent, target.expectation, target.target.name)
         chart.show(key.intent, target, tuple(state.kpi.get(key, ())))
 
-    def on_resize(self) -> None:
-        self.refresh_view()
-
     @on(DataTable.RowHighlighted, "#intents")
     def _highlighted(self) -> None:
         self._chart(self.console.state)

@@ -12,9 +12,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from rich.console import RenderableType
+from rich.text import Text
 from textual.widgets import DataTable
 
-__all__ = ["Row", "fill_table", "selected_key"]
+__all__ = ["Row", "fill_fitted", "fill_table", "selected_key"]
 
 # (row key, cells); a cell is a str or a Rich Text (never markup: names come from the network)
 Row = tuple[str, Sequence[RenderableType]]
@@ -80,3 +81,57 @@ def fill_table(
         table.scroll_to(y=scroll_y, animate=False)
     if follow and at_tail and keys:
         table.move_cursor(row=len(keys) - 1)
+
+
+def _cell_width(cell: RenderableType) -> int:
+    return cell.cell_len if isinstance(cell, Text) else len(str(cell))
+
+
+def _clipped(cell: RenderableType) -> RenderableType:
+    """A cell cut at its column's edge with "…" (one line) rather than wrapped."""
+    if isinstance(cell, Text):
+        clipped = cell.copy()
+        clipped.no_wrap = True
+        clipped.overflow = "ellipsis"
+        return clipped
+    return Text(str(cell), no_wrap=True, overflow="ellipsis")
+
+
+def fill_fitted(
+    table: DataTable[Any],
+    labels: Sequence[str],
+    rows: Sequence[Row],
+    *,
+    width: int,
+    min_last: int = 12,
+) -> None:
+    """:func:`fill_table`, the columns sized so the table never scrolls sideways: each fits
+    its widest cell, the last takes what they leave of ``width`` (the screen's) and cuts a
+    longer cell with "…" (the detail panel has all of it).
+
+    The columns are rebuilt only when their widths change (the selected row is kept).
+    """
+    padding = 2 * table.cell_padding
+    widths = [
+        max([len(label), *(_cell_width(cells[i]) for _, cells in rows if i < len(cells))])
+        for i, label in enumerate(labels[:-1])
+    ]
+    limit = table.styles.max_height
+    visible = int(limit.value) - 3 if limit is not None and limit.is_cells else 0
+    scrollbar = 2 if not visible or len(rows) > visible else 0  # the table's vertical bar
+    chrome = 2 + scrollbar  # its border too
+    room = width - chrome - sum(widths) - padding * len(labels)
+    layout = [*widths, max(min_last, room)]
+    fitted: list[Row] = [(key, (*cells[:-1], _clipped(cells[-1]))) for key, cells in rows]
+    current = [column.width for column in table.ordered_columns]
+    if current == layout and not any(c.auto_width for c in table.ordered_columns):
+        fill_table(table, fitted)
+        return
+    selected = selected_key(table)
+    table.clear(columns=True)
+    for label, column_width in zip(labels, layout, strict=True):
+        table.add_column(label, width=column_width)
+    fill_table(table, fitted)
+    keys = [key for key, _ in fitted]
+    if selected in keys:
+        table.move_cursor(row=keys.index(selected))
