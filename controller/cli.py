@@ -725,8 +725,12 @@ def print_summary(summary: dict[str, object], output: str) -> None:
         return
     intents = summary.get("intents")
     for intent in intents if isinstance(intents, list) else []:
+        listed = intent.get("targets", [])
+        # several expectations may have targets of one name: each says whose it is
+        several = len({t.get("expectation") for t in listed}) > 1
         targets = ", ".join(
-            f"{t['name']}={_observed(t['observed'])}" for t in intent.get("targets", [])
+            (f"{t['expectation']}: " if several else "") + f"{t['name']}={_observed(t['observed'])}"
+            for t in listed
         )
         print(f"intent {intent['name']}: {intent['status']}" + (f" ({targets})" if targets else ""))
     changes = summary.get("changes")

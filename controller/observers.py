@@ -29,8 +29,11 @@ class LogObserver:
 
     def tick_finished(self, report: TickReport) -> None:
         for status in report.statuses:
+            # several expectations may have targets of one name: each says whose it is
+            several = len({t.expectation for t in status.targets}) > 1
             targets = ", ".join(
-                f"{t.target.name}={'?' if t.observed is None else format(t.observed, '.3g')}"
+                (f"{t.expectation}: " if several else "")
+                + f"{t.target.name}={'?' if t.observed is None else format(t.observed, '.3g')}"
                 f" ({t.target.describe()})"
                 for t in status.targets
             )

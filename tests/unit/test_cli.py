@@ -268,3 +268,28 @@ def test_a_reader_that_goes_away_ends_the_command_quietly():
         os.close(write)
     assert process.returncode == cli.EXIT_FAILURE
     assert b"Traceback" not in process.stderr and b"BrokenPipe" not in process.stderr
+
+
+def test_the_exit_summary_names_the_expectation_when_an_intent_has_several(capsys):
+    def target(expectation: str, observed: float) -> dict[str, object]:
+        return {"expectation": expectation, "name": "powerReductionRatio", "observed": observed}
+
+    cli.print_summary(
+        {
+            "intents": [
+                {
+                    "name": "energy",
+                    "status": "notFulfilled",
+                    "targets": [target("west", 0.0894), target("east", 0.0)],
+                },
+                {"name": "video", "status": "fulfilled", "targets": [target("only", 0.0)]},
+            ]
+        },
+        "text",
+    )
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == (
+        "intent energy: notFulfilled "
+        "(west: powerReductionRatio=0.0894, east: powerReductionRatio=0)"
+    )
+    assert lines[1] == "intent video: fulfilled (powerReductionRatio=0)"
