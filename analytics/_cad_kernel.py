@@ -32,11 +32,11 @@ creation order, as in the published detector, since its tie-breaks depend on the
   contexts whose left side the group holds whole. A crossing visits only the sides that can
   be whole: the sides without context facts through ``pattern_head``/``left_next`` (a list
   per pattern; the level's ``2**bits`` sub-patterns are looked up), the others through
-  ``post_*`` (a list per context fact of the sides holding it), which also gives each of
-  them its mask against the group (bit ``j``: it holds the ``j``-th fact of the group;
-  ``left_mask``, valid where ``left_stamp`` is the crossing's stamp). The proposals of the
-  next step read these masks; a side without context facts of the group has only its value
-  part.
+  ``post_*``: each side is listed once, under its newest context fact (a group holding the
+  side whole holds that fact, and the lists of new contexts are short). ``group_stamp`` and
+  ``group_position`` say, per context, whether the last group holds its fact and where; the
+  next step's proposals make a side's mask against the group from them (bit ``j``: the
+  side holds the ``j``-th fact of the group).
 
 The detector's own state is a float64 array (``R_*``): its value scale, suppression level,
 range tolerance (NaN: off) and rest period, the range seen so far, the predicted facts (a
@@ -120,8 +120,8 @@ _FIELDS = (
     "left_key",
     "left_contexts",
     "left_next",  # the next side of the same pattern without context facts
-    "left_stamp",  # the crossing that last visited the side through a context fact
-    "left_mask",  # its mask against the group of that crossing
+    "group_stamp",  # per context: the crossing whose group holds its context fact
+    "group_position",  # per context: the position of its fact in that group
     "left_facts",
     "left_table",
     # right sides
@@ -149,7 +149,6 @@ _FIELDS = (
     # the last left crossing
     "applying",
     "group",
-    "visited",
 )
 
 
@@ -268,7 +267,6 @@ def new_memory(bits: int, max_left_facts: int, max_active_contexts: int) -> Any:
         np.full(patterns, -1, dtype=np.int64),
         _column(-1),
         _column(-1),
-        _column(-1),
     )
 
 
@@ -298,8 +296,8 @@ def copy_memory(m: Any) -> Any:
         m.left_key.copy(),
         m.left_contexts.copy(),
         m.left_next.copy(),
-        m.left_stamp.copy(),
-        m.left_mask.copy(),
+        m.group_stamp.copy(),
+        m.group_position.copy(),
         m.left_facts.copy(),
         m.left_table.copy(),
         m.right_of_pattern.copy(),
@@ -323,7 +321,6 @@ def copy_memory(m: Any) -> Any:
         m.pattern_head.copy(),
         m.applying.copy(),
         m.group.copy(),
-        m.visited.copy(),
     )
 
 
@@ -427,14 +424,11 @@ def _add_left(m: Any, facts: IntArray, n: int, key: int) -> int:
         m.left_key = _grown(m.left_key, capacity, -1)
         m.left_contexts = _grown(m.left_contexts, capacity, -1)
         m.left_next = _grown(m.left_next, capacity, -1)
-        m.left_stamp = _grown(m.left_stamp, capacity, -1)
-        m.left_mask = _grown(m.left_mask, capacity, 0)
-        m.visited = _grown(m.visited, capacity, -1)
         m.left_capacity = capacity
     start = m.facts_used
     m.left_facts = _grown(m.left_facts, start + n, -1)
     pool = m.left_facts
-    present, values, pattern, has_context = 0, 0, 0, False
+    present, values, pattern, newest = 0, 0, 0, -1
     for j in range(n):
         fact = facts[j]
         pool[start + j] = fact
@@ -444,17 +438,20 @@ def _add_left(m: Any, facts: IntArray, n: int, key: int) -> int:
             values |= value << bit
             pattern += (value + 1) * 3**bit
         else:
-            has_context = True
-            context = fact - CONTEXT
-            entry = m.posts
-            if context >= m.post_head.shape[0]:  # (loading: sides come before contexts)
-                m.post_head = _grown(m.post_head, context + 1, -1)
-            m.post_side = _grown(m.post_side, entry + 1, -1)
-            m.post_next = _grown(m.post_next, entry + 1, -1)
-            m.post_side[entry] = side
-            m.post_next[entry] = m.post_head[context]
-            m.post_head[context] = entry
-            m.posts = entry + 1
+            newest = max(newest, fact - CONTEXT)
+    has_context = newest >= 0
+    if has_context:
+        # listed under its newest context fact only: a group that holds the side whole
+        # holds that fact, and newer contexts have shorter lists
+        entry = m.posts
+        if newest >= m.post_head.shape[0]:  # (loading: sides come before contexts)
+            m.post_head = _grown(m.post_head, newest + 1, -1)
+        m.post_side = _grown(m.post_side, entry + 1, -1)
+        m.post_next = _grown(m.post_next, entry + 1, -1)
+        m.post_side[entry] = side
+        m.post_next[entry] = m.post_head[newest]
+        m.post_head[newest] = entry
+        m.posts = entry + 1
     m.facts_used = start + n
     m.left_start[side], m.left_size[side], m.left_key[side] = start, n, key
     m.left_present[side], m.left_values[side], m.left_contexts[side] = present, values, -1
@@ -552,6 +549,8 @@ def _add_context(m: Any, left: int, right: int, left_key: int, right_key: int) -
         m.context_zero = _grown(m.context_zero, capacity, 0)
         m.post_head = _grown(m.post_head, capacity, -1)
         m.applying = _grown(m.applying, capacity, -1)
+        m.group_stamp = _grown(m.group_stamp, capacity, -1)
+        m.group_position = _grown(m.group_position, capacity, 0)
         m.context_capacity = capacity
     m.context_left[context], m.context_right[context] = left, right
     m.tried[context], m.hits[context], m.activations[context] = 0, 0, 0
@@ -603,6 +602,48 @@ def _store(
 
 
 @compiled
+def _cross_context_sides(m: Any, level: int, count: int) -> int:
+    """Add to ``applying`` (holding ``count``) the contexts of the sides with context facts
+    that the group holds whole; the new count."""
+    bits, applying = m.bits, m.applying
+    side_contexts, next_context = m.left_contexts, m.context_next
+    # sides with context facts: each is listed under its newest context fact; it is whole
+    # when its value facts are the level's and each of its context facts is in the group
+    stamp = m.stamp + 1
+    m.stamp = stamp
+    group, group_stamp, group_position = m.group, m.group_stamp, m.group_position
+    for position in range(bits, m.group_size):
+        context = group[position] - CONTEXT
+        if 0 <= context < group_stamp.shape[0]:
+            group_stamp[context] = stamp
+            group_position[context] = position
+    present, values, sizes = m.left_present, m.left_values, m.left_size
+    starts, pool = m.left_start, m.left_facts
+    post_head, post_side, post_next = m.post_head, m.post_side, m.post_next
+    for position in range(bits, m.group_size):
+        context_fact = group[position] - CONTEXT
+        entry = post_head[context_fact] if 0 <= context_fact < post_head.shape[0] else -1
+        while entry >= 0:
+            side = post_side[entry]
+            entry = post_next[entry]
+            if present[side] & (values[side] ^ level):
+                continue  # a value fact of another level
+            whole = True
+            for j in range(starts[side], starts[side] + sizes[side]):
+                fact = pool[j] - CONTEXT
+                if fact >= 0 and not (fact < group_stamp.shape[0] and group_stamp[fact] == stamp):
+                    whole = False
+                    break
+            if whole:
+                context = side_contexts[side]
+                while context >= 0:
+                    applying[count] = context
+                    count += 1
+                    context = next_context[context]
+    return count
+
+
+@compiled
 def cross_left(m: Any, level: int) -> None:
     """The contexts whose left side ``group`` (at ``level``) holds whole: ``applying``."""
     bits = m.bits
@@ -629,36 +670,7 @@ def cross_left(m: Any, level: int) -> None:
                 count += 1
                 context = next_context[context]
             side = following[side]
-    # sides with context facts: through the sides of each context fact of the group, whose
-    # masks are made there
-    stamp = m.stamp + 1
-    m.stamp = stamp
-    stamps, masks, visited = m.left_stamp, m.left_mask, m.visited
-    present, values, sizes = m.left_present, m.left_values, m.left_size
-    post_head, post_side, post_next = m.post_head, m.post_side, m.post_next
-    group = m.group
-    count_visited = 0
-    for position in range(bits, m.group_size):
-        context_fact = group[position] - CONTEXT
-        entry = post_head[context_fact] if 0 <= context_fact < post_head.shape[0] else -1
-        while entry >= 0:
-            side = post_side[entry]
-            if stamps[side] != stamp:
-                stamps[side] = stamp
-                masks[side] = present[side] & ~(values[side] ^ level)
-                visited[count_visited] = side
-                count_visited += 1
-            masks[side] |= 1 << position
-            entry = post_next[entry]
-    for i in range(count_visited):
-        side = visited[i]
-        if popcount(masks[side]) == sizes[side]:
-            context = side_contexts[side]
-            while context >= 0:
-                applying[count] = context
-                count += 1
-                context = next_context[context]
-    m.applying_count = count
+    m.applying_count = _cross_context_sides(m, level, count)
 
 
 @compiled
@@ -669,7 +681,8 @@ def _proposals(m: Any, level: int, fresh: int) -> IntArray:
     count = m.zero_count
     zero, context_left, context_right = m.zero, m.context_left, m.context_right
     right_present, right_values = m.right_present, m.right_values
-    sizes, stamps, masks = m.left_size, m.left_stamp, m.left_mask
+    sizes, starts, pool = m.left_size, m.left_start, m.left_facts
+    group_stamp, group_position = m.group_stamp, m.group_position
     left_present, left_values = m.left_present, m.left_values
     crossed, cross_level, stamp, max_left = m.crossed, m.cross_level, m.stamp, m.max_left_facts
     order_keys = np.empty(count, dtype=np.int64)
@@ -683,10 +696,14 @@ def _proposals(m: Any, level: int, fresh: int) -> IntArray:
         # the side's mask against the last group (sides stored since hold nothing of it)
         if left >= crossed:
             left_mask = 0
-        elif stamps[left] == stamp:  # it has context facts of the group
-            left_mask = masks[left]
         else:
-            left_mask = left_present[left] & ~(left_values[left] ^ cross_level)
+            present = left_present[left]
+            left_mask = present & ~(left_values[left] ^ cross_level)
+            if sizes[left] != popcount(present):  # context facts: those of the group
+                for j in range(starts[left], starts[left] + sizes[left]):
+                    fact = pool[j] - CONTEXT
+                    if 0 <= fact < group_stamp.shape[0] and group_stamp[fact] == stamp:
+                        left_mask |= 1 << group_position[fact]
         present = right_present[right]
         right_mask = present & ~(right_values[right] ^ level)
         left_count, right_count = popcount(left_mask), popcount(right_mask)
