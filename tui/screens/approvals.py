@@ -122,10 +122,11 @@ class ApprovalsScreen(ConsoleScreen):
         for edit in approval.edits:
             body.append(f"  {edit.device}: {edit_text(edit.path, edit.old, edit.new)}\n")
         body.append(
-            "\nApproved: the controller applies it at its next tick (if it still proposes it), "
-            "with a confirmed commit verified against the intent."
+            "\nApproved: the controller applies these values at its next tick that still "
+            "proposes this action, with a confirmed commit verified against the intent."
             if approve
-            else "\nRejected: the controller will not apply this change for the intent.",
+            else "\nRejected: the controller will not apply this action (with these or other "
+            "values) for the intent until its quarantine is cleared.",
             style="dim",
         )
         verb = "Approve" if approve else "Reject"
