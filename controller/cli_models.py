@@ -349,13 +349,18 @@ def _monitor(args: argparse.Namespace) -> int:
         if updated.status.value == "fallback"
         else f"champion v{updated.champion}"
     )
+    scored = updated.monitor.samples - record.monitor.samples
     _print(
         {
             "samples": result.samples,
+            "scored": scored,
             "health": {"degraded": health.degraded, "reason": health.reason},
             "record": updated.as_dict(),
         },
-        f"{args.name}: {result.samples} samples, {health.reason}; answered by {answering}",
+        f"{args.name}: {result.samples} samples read, "
+        f"{scored} scored "
+        f"({updated.monitor.samples} since training; monitoring is cumulative, so a file "
+        f"replayed twice counts twice), {health.reason}; answered by {answering}",
         args.output,
     )
     return EXIT_OK

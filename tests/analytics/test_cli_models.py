@@ -107,6 +107,9 @@ def test_a_degraded_model_is_replaced_by_the_rule_baseline(capsys, tmp_path, sto
     )  # fmt: skip
     assert code == cli.EXIT_OK and monitored["health"]["degraded"] is True
     assert monitored["record"]["status"] == "fallback"
+    # every sample read; the first day only seeds seasonal-naive, so fewer are scored
+    assert 0 < monitored["scored"] < monitored["samples"]
+    assert monitored["record"]["monitor"]["samples"] == monitored["scored"]
 
     code, shown = run(
         capsys, "models", "show", "edge-load", "--store", str(store), "--output", "json"
