@@ -314,7 +314,11 @@ def _promote(args: argparse.Namespace) -> int:
         challenger_metrics=store.artifact(args.name, record.challenger).metrics,
     )
     if decision.promote or args.force:
-        reason = decision.reason if decision.promote else f"forced ({decision.reason})"
+        reason = (
+            decision.reason
+            if decision.promote
+            else f"forced by the operator; the promotion rule alone says: {decision.reason}"
+        )
         record = promote(record, now=now, reason=reason)
         store.save_record(record)
         _print(
