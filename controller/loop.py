@@ -460,8 +460,8 @@ class Controller:
         answered (the same action with this tick's values: a shaping rate follows the load)
         stands on that approval, so the operator is asked once and answers what was shown.
         A rejection holds for as long as its quarantine does (until a new intent revision or
-        an operator clears it). A plan of another shape supersedes a pending one: the
-        network moved on.
+        an operator clears it). A plan of another shape supersedes a pending or approved,
+        not yet applied one: the network moved on.
         """
         approval = self.approvals.get(plan.id)
         if approval is not None:
@@ -474,8 +474,13 @@ class Controller:
                 other.status is ApprovalStatus.REJECTED and other.id in quarantined
             ):
                 return other
+        # another action now: what the intent waited on, or was approved and not yet
+        # applied, is stale (an approval is not to be applied hours later, unasked)
         for other in list(self.approvals.values()):
-            if other.intent == intent.name and other.status is ApprovalStatus.PENDING:
+            if other.intent == intent.name and other.status in (
+                ApprovalStatus.PENDING,
+                ApprovalStatus.APPROVED,
+            ):
                 self._set_approval(other.id, ApprovalStatus.SUPERSEDED, "a newer plan")
         approval = Approval(
             id=plan.id,

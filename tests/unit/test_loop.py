@@ -321,3 +321,28 @@ async def test_a_rejected_action_is_held_back_with_other_values_too(approve_rig)
     assert "awaiting approval" in asked.summary
     assert controller.approvals[other.id].status is ApprovalStatus.PENDING
     assert controller.approvals[approval.id].status is ApprovalStatus.REJECTED
+
+
+async def test_another_action_supersedes_an_approved_one_not_yet_applied(approve_rig):
+    controller, fakes, clock = approve_rig
+    await ticks(controller, clock, 2, timedelta(seconds=10))
+    (approval,) = controller.approvals.values()
+    controller.decide_approval(approval.id, approve=True, reason="ok")
+    intent = replace(INTENT, mode=IntentMode.APPROVE)
+    change = approval.proposed.changes[0]
+    other = ChangeSet.make(
+        change.intent,
+        change.device,
+        (ConfigEdit(EditOp.ADD, ("qos", "class[name=video]", "weight"), None, "20"),),
+        "weight",
+        base=change.base,
+    )
+    decision = Decision(intent=INTENT.name, at=NOW, summary="weight", expectation="video-latency")
+    controller._act(intent, decision.with_plan(Plan.single(other)), Outcome(decision=NO_DECISION))
+    assert controller.approvals[approval.id].status is ApprovalStatus.SUPERSEDED
+    # the approved action coming back later is a new question, not applied unasked
+    later = controller._act(
+        intent, same_action(approval.proposed, "9"), Outcome(decision=NO_DECISION)
+    )
+    assert later.actions is None and "awaiting approval" in later.summary
+    assert "commit" not in fakes["r2"].calls
