@@ -521,10 +521,11 @@ class Controller:
     def decide_approval(self, approval_id: str, *, approve: bool, reason: str = "") -> Approval:
         """An operator's answer to a pending approval.
 
-        Approved: the next tick that still proposes the same action (the same leaves of the
-        same devices) applies the plan as approved (the transaction's drift check refuses it
-        if a device changed meanwhile). Rejected: the change is quarantined for its intent,
-        with the operator's reason, and the same action is held back while it is.
+        Approved: the next tick that still proposes the same action (the same kinds of
+        leaves of the same devices: :attr:`Plan.shape`) applies the plan as approved (the
+        transaction's drift check refuses it if a device changed meanwhile). Rejected: the
+        change is quarantined for its intent, with the operator's reason, and the same
+        action is held back while it is.
 
         Raises:
             ChangeError: no such approval, or it is not pending any more.

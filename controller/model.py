@@ -899,9 +899,18 @@ class Plan:
 
     @property
     def shape(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
-        """Which leaves of which devices the plan sets: two plans of one shape are the same
-        action with other values (a shaping rate recomputed from this tick's load)."""
-        return tuple(sorted((c.device, e.path) for c in self.changes for e in c.edits))
+        """Which kinds of leaves of which devices the plan sets (list keys left out): two
+        plans of one shape are the same action with other values, e.g. shaping on r2 with
+        rates recomputed from this tick's load, whichever competing classes it shapes."""
+        return tuple(
+            sorted(
+                {
+                    (c.device, tuple(step.split("[", 1)[0] for step in e.path))
+                    for c in self.changes
+                    for e in c.edits
+                }
+            )
+        )
 
     @staticmethod
     def make(intent: str, changes: tuple[ChangeSet, ...], reason: str) -> Plan:

@@ -346,3 +346,30 @@ async def test_another_action_supersedes_an_approved_one_not_yet_applied(approve
     )
     assert later.actions is None and "awaiting approval" in later.summary
     assert "commit" not in fakes["r2"].calls
+
+
+RATE = "rate-mbps"
+
+
+def test_shaping_with_more_or_fewer_classes_is_the_same_action() -> None:
+    def shaping(*rates: tuple[str, str]) -> Plan:
+        edits = tuple(
+            ConfigEdit(
+                EditOp.ADD, ("qos", f"shaper[interface=eth2][class={c}]", "rate-mbps"), None, r
+            )
+            for c, r in rates
+        )
+        return Plan.single(ChangeSet.make(INTENT.name, "r2", edits, "shape"))
+
+    two = shaping(("bulk", "6"), ("best-effort", "99"))
+    three = shaping(("bulk", "5"), ("best-effort", "54"), ("gaming", "18"))
+    assert two.id != three.id and two.shape == three.shape
+    priority = Plan.single(
+        ChangeSet.make(
+            INTENT.name,
+            "r2",
+            (ConfigEdit(EditOp.ADD, ("qos", "class[name=video]", "priority"), None, "1"),),
+            "raise",
+        )
+    )
+    assert priority.shape != two.shape
