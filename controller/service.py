@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import ipaddress
 import logging
+import os
 import signal
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -157,6 +159,31 @@ def _is_loopback(address: str) -> bool:
         return address == "localhost"
 
 
+@contextlib.contextmanager
+def _own_journal(journal: Path) -> Iterator[None]:
+    """One controller per journal: a second ``run`` with the same config would drive the
+    same devices against the first, take over its API socket and leave it unreachable."""
+    journal.parent.mkdir(parents=True, exist_ok=True)
+    with journal.with_name(journal.name + ".lock").open("a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read().strip() or "another process"
+            raise ConfigFileError(
+                str(journal),
+                f"another netpilot run uses this journal ({holder}): stop it first, or give "
+                "this one a config with its own journal",
+            ) from None
+        lock.truncate(0)
+        lock.write(f"pid {os.getpid()}\n")
+        lock.flush()
+        try:
+            yield
+        finally:
+            lock.truncate(0)
+
+
 async def serve(
     settings: ControllerSettings,
     *,
@@ -172,8 +199,20 @@ async def serve(
     Raises:
         IntentSetError: the intent source holds no valid revision at start (and none was
             admitted before).
-        ConfigFileError: the intent source cannot be read at start.
+        ConfigFileError: the intent source cannot be read at start, or another controller
+            runs with the same journal.
     """
+    with _own_journal(settings.journal_path):
+        return await _serve(settings, stop=stop, duration=duration, observers=observers)
+
+
+async def _serve(
+    settings: ControllerSettings,
+    *,
+    stop: asyncio.Event,
+    duration: timedelta | None,
+    observers: Iterable[ControllerObserver],
+) -> dict[str, object]:
     _warn_insecure_snmp(settings)
     store = IntentStore(default_store_path(settings.journal_path))
     # with a topology every plan is checked on the what-if twin against the other intents'

@@ -291,3 +291,13 @@ async def test_a_cli_rollback_goes_through_the_daemon_which_holds_the_change(ser
     code, out, err = await rollback()
     assert code != 0
     assert "already rolled back by" in json.loads(out.strip().splitlines()[-1])["error"]["message"]
+
+
+async def test_a_second_controller_on_the_same_journal_is_refused(service, tmp_path):
+    client, _, _ = service
+    settings = load_settings(tmp_path / "netpilot.yaml")
+    with pytest.raises(ConfigFileError, match=rf"another netpilot run .*pid {os.getpid()}"):
+        await serve(settings, stop=asyncio.Event())
+    # the first one still answers on its socket
+    status, _ = await client.request("GET", "/v1/status")
+    assert status == 200
