@@ -1120,6 +1120,15 @@ def _predict_power(
     return predicted, all(meets(t, predicted[t.name]) for t in checked)
 
 
+def _unobserved(world: World) -> list[str]:
+    """Inventory devices with no observation this tick, or one that failed."""
+    return sorted(
+        name
+        for name in world.devices
+        if (observation := world.observations.get(name)) is None or observation.errors
+    )
+
+
 def propose_energy(intent: Intent, expectation: Expectation, world: World) -> Proposal:
     """The energy-saving policy for one expectation (see the module docstring).
 
@@ -1201,6 +1210,15 @@ def propose_energy(intent: Intent, expectation: Expectation, world: World) -> Pr
         )
     if solution is None:
         return Proposal(intent, expectation, "outside its time window: nothing sleeps", explanation)
+    unseen = _unobserved(world)
+    if unseen:
+        # N+1 and headroom are checked on the twin; a device whose state is unknown (down,
+        # unreachable, not polled this tick) may be the very redundancy a sleep relies on
+        summary = (
+            f"not sleeping anything while {', '.join(unseen)} is not observed: redundancy "
+            "cannot be checked against a device whose state is unknown (wakes still go ahead)"
+        )
+        return Proposal(intent, expectation, summary, explanation, confidence=confidence)
     to_sleep = sorted(solution.links - asleep_links)
     to_sleep_carriers = sorted(solution.carriers - asleep_carriers)
     if not to_sleep and not to_sleep_carriers:

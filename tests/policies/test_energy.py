@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -461,3 +462,22 @@ def test_a_capacity_carriers_saving_prices_the_load_its_coverage_carrier_takes(
     assert 3 * saving == pytest.approx(awake - asleep, rel=1e-6)
     # the night trough's load on the 40 Mbit/s coverage carrier costs more than the sleep
     assert (saving < 0) is (cell_load > 27)
+
+
+def test_nothing_sleeps_while_a_device_is_not_observed(night_metro: LabWorld) -> None:
+    (intent,) = intents(energy(METRO_EAST))
+    world = night_metro.world([intent])
+    assert propose_energy(intent, intent.expectations[0], world).chosen is not None
+    # core2 goes dark (down, unreachable): it may be the redundancy a sleep relies on
+    observations = dict(world.observations)
+    observations["core2"] = replace(observations["core2"], errors=("snmp: no answer",))
+    blind = propose_energy(
+        intent, intent.expectations[0], replace(world, observations=observations)
+    )
+    assert blind.chosen is None
+    assert "not sleeping anything while core2 is not observed" in blind.summary
+    del observations["core2"]  # not observed at all this tick: the same
+    missing = propose_energy(
+        intent, intent.expectations[0], replace(world, observations=observations)
+    )
+    assert missing.chosen is None and "core2" in missing.summary
