@@ -268,6 +268,21 @@ def same_action(plan: Plan, value: str) -> Decision:
     ).with_plan(Plan.single(moved))
 
 
+def another_action(plan: Plan, weight: str) -> Decision:
+    """A decision for another action on the same device (the video class's weight)."""
+    change = plan.changes[0]
+    other = ChangeSet.make(
+        change.intent,
+        change.device,
+        (ConfigEdit(EditOp.ADD, ("qos", "class[name=video]", "weight"), None, weight),),
+        "weight",
+        base=change.base,
+    )
+    return Decision(
+        intent=INTENT.name, at=NOW, summary="weight", expectation="video-latency"
+    ).with_plan(Plan.single(other))
+
+
 async def test_an_approval_stands_for_the_same_action_with_this_ticks_values(approve_rig):
     controller, fakes, clock = approve_rig
     await ticks(controller, clock, 2, timedelta(seconds=10))
@@ -306,20 +321,12 @@ async def test_a_rejected_action_is_held_back_with_other_values_too(approve_rig)
     assert "rejected the same action" in held.summary and "not during the match" in held.summary
     assert list(controller.approvals) == [approval.id]  # not asked again
     # another action (another leaf) is a new question, and supersedes nothing rejected
-    change = approval.proposed.changes[0]
-    other = ChangeSet.make(
-        change.intent,
-        change.device,
-        (ConfigEdit(EditOp.ADD, ("qos", "class[name=video]", "weight"), None, "10"),),
-        "weight",
-        base=change.base,
-    )
-    decision = Decision(intent=INTENT.name, at=NOW, summary="weight", expectation="video-latency")
-    asked = controller._act(
-        intent, decision.with_plan(Plan.single(other)), Outcome(decision=NO_DECISION)
-    )
+    other = another_action(approval.proposed, "10")
+    asked = controller._act(intent, other, Outcome(decision=NO_DECISION))
     assert "awaiting approval" in asked.summary
-    assert controller.approvals[other.id].status is ApprovalStatus.PENDING
+    other_plan = other.actions
+    assert other_plan is not None
+    assert controller.approvals[other_plan.id].status is ApprovalStatus.PENDING
     assert controller.approvals[approval.id].status is ApprovalStatus.REJECTED
 
 
@@ -329,16 +336,7 @@ async def test_another_action_supersedes_an_approved_one_not_yet_applied(approve
     (approval,) = controller.approvals.values()
     controller.decide_approval(approval.id, approve=True, reason="ok")
     intent = replace(INTENT, mode=IntentMode.APPROVE)
-    change = approval.proposed.changes[0]
-    other = ChangeSet.make(
-        change.intent,
-        change.device,
-        (ConfigEdit(EditOp.ADD, ("qos", "class[name=video]", "weight"), None, "20"),),
-        "weight",
-        base=change.base,
-    )
-    decision = Decision(intent=INTENT.name, at=NOW, summary="weight", expectation="video-latency")
-    controller._act(intent, decision.with_plan(Plan.single(other)), Outcome(decision=NO_DECISION))
+    controller._act(intent, another_action(approval.proposed, "20"), Outcome(decision=NO_DECISION))
     assert controller.approvals[approval.id].status is ApprovalStatus.SUPERSEDED
     # the approved action coming back later is a new question, not applied unasked
     later = controller._act(
