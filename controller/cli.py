@@ -500,6 +500,13 @@ def _daemon_client(config: Path) -> ApiClient:
     return ApiClient(address, read_token(service.token_file))
 
 
+def _refused(body: dict[str, Any], output: str) -> int:
+    """Report the daemon's error answer (its message, else the whole body)."""
+    error = body.get("error", {})
+    message = error.get("message", body) if isinstance(error, dict) else body
+    return report_failure(f"the daemon refused: {message}", output)
+
+
 def _approvals(args: argparse.Namespace) -> int:
     client = _daemon_client(args.config)
     if args.changes_command == "pending":
@@ -513,9 +520,7 @@ def _approvals(args: argparse.Namespace) -> int:
             )
         )
     if status != 200:
-        error = body.get("error", {})
-        message = error.get("message", body) if isinstance(error, dict) else body
-        return report_failure(f"the daemon refused: {message}", args.output)
+        return _refused(body, args.output)
     if args.output == "json":
         print(json.dumps(body))
     elif args.changes_command == "pending":
@@ -565,9 +570,7 @@ def _rollback(args: argparse.Namespace) -> int:
     if answer is not None:
         status, body = answer
         if status != 200:
-            error = body.get("error", {})
-            message = error.get("message", body) if isinstance(error, dict) else body
-            return report_failure(f"the daemon refused: {message}", args.output)
+            return _refused(body, args.output)
         done = body.get("rollback")
         rollback = done if isinstance(done, dict) else {}
         if args.output == "json":
