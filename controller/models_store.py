@@ -26,6 +26,7 @@ import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -33,14 +34,16 @@ import numpy.typing as npt
 
 from analytics.registry import ModelArtifact, ModelRecord
 from analytics.stall import ChunkStream, FlowSummary
-from controller.errors import NetpilotError
+from controller.errors import ConfigFileError, NetpilotError
 
 __all__ = [
     "DEFAULT_STORE",
+    "DataFileError",
     "ModelStore",
     "ModelStoreError",
     "Sessions",
     "Telemetry",
+    "parse_timestamp",
     "read_sessions",
     "read_telemetry",
 ]
@@ -53,6 +56,26 @@ _VERSION_FILE = re.compile(r"^v(\d{4,})\.json$")
 
 class ModelStoreError(NetpilotError):
     """The model store or a telemetry file cannot be used (terminal)."""
+
+
+class DataFileError(ModelStoreError, ConfigFileError):
+    """A telemetry file is invalid: its path, line and field, as every loader reports them.
+
+    A :class:`~controller.errors.ConfigFileError` (the project's file/line/field error and
+    message shape) that is also a :class:`ModelStoreError`, so the callers that already
+    catch the store's errors (the CLI, the daemon's predictors) still do.
+
+    Args:
+        path: the file.
+        message: what is wrong and what was expected.
+        line: 1-based line of the offending row, if known.
+        field: the offending column, if known.
+    """
+
+    def as_dict(self) -> dict[str, object]:
+        data = super().as_dict()
+        data.update(file=self.path, line=self.line, field=self.field)
+        return data
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,26 +213,74 @@ def _rows(path: Path) -> Iterator[dict[str, str]]:
         yield from csv.DictReader(stream)
 
 
-def read_telemetry(path: Path, *, column: str = "value") -> Telemetry:
-    """A series from a CSV with a ``timestamp`` column (ISO 8601) and a value column.
+# a number (optionally signed or with a fraction) is epoch seconds, as `date +%s`, Prometheus
+# and most exporters write it; anything else must be ISO 8601
+_EPOCH_SECONDS = re.compile(r"^[+-]?\d+(\.\d+)?$")
 
-    This is the format ``netpilot`` exports telemetry in, and NAB's.
+
+def parse_timestamp(text: str) -> np.datetime64:
+    """A sample time: epoch seconds or ISO 8601, as a UTC ``datetime64[s]``.
+
+    An ISO time without an offset is UTC (the format netpilot exports, and NAB's); one with
+    an offset (or ``Z``) is converted to UTC.
 
     Raises:
-        ModelStoreError: a missing file or column, a bad number or timestamp.
+        ValueError: empty, neither form, or a number no calendar holds as seconds (epoch
+            milliseconds or nanoseconds, which would otherwise become a year like 55840).
+    """
+    text = text.strip()
+    if not text:
+        raise ValueError("empty; expected epoch seconds or an ISO 8601 time")
+    if _EPOCH_SECONDS.match(text):
+        try:
+            when = datetime.fromtimestamp(float(text), tz=UTC)
+        except (OverflowError, OSError, ValueError) as exc:
+            raise ValueError(
+                f"{text} is out of range as epoch seconds (milliseconds or nanoseconds? "
+                "give seconds or an ISO 8601 time)"
+            ) from exc
+    else:
+        try:
+            when = datetime.fromisoformat(text)
+        except ValueError as exc:
+            raise ValueError(f"{text!r} is neither epoch seconds nor an ISO 8601 time") from exc
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+    # numpy's datetime64 has no time zones: a naive UTC value
+    return np.datetime64(when.astimezone(UTC).replace(tzinfo=None), "s")
+
+
+def read_telemetry(path: Path, *, column: str = "value") -> Telemetry:
+    """A series from a CSV with a ``timestamp`` column and a value column.
+
+    Timestamps are epoch seconds or ISO 8601 (see :func:`parse_timestamp`). This is the
+    format ``netpilot`` exports telemetry in, and NAB's. The whole file is read before
+    anything is returned, so a bad row leaves nothing trained or saved.
+
+    Raises:
+        DataFileError: a missing column, a bad number or timestamp (file, line, field).
+        ModelStoreError: a missing file, or fewer than two samples.
     """
     stamps: list[np.datetime64] = []
     values: list[float] = []
     for line, row in enumerate(_rows(path), start=2):
+        for field in ("timestamp", column):
+            if field not in row:
+                raise DataFileError(
+                    str(path),
+                    f"no column {field!r} (need 'timestamp' and {column!r})",
+                    field=field,
+                )
+            if row[field] is None:  # csv fills a short row's missing cells with None
+                raise DataFileError(str(path), "missing (short row)", line=line, field=field)
         try:
-            stamps.append(np.datetime64(row["timestamp"].strip().replace("Z", ""), "s"))
-            values.append(float(row[column]) if row[column].strip() else float("nan"))
-        except KeyError as exc:
-            raise ModelStoreError(
-                f"{path}: no column {exc} (need 'timestamp' and {column!r})"
-            ) from exc
+            stamps.append(parse_timestamp(row["timestamp"]))
         except ValueError as exc:
-            raise ModelStoreError(f"{path}:{line}: {exc}") from exc
+            raise DataFileError(str(path), str(exc), line=line, field="timestamp") from exc
+        try:
+            values.append(float(row[column]) if row[column].strip() else float("nan"))
+        except ValueError as exc:
+            raise DataFileError(str(path), str(exc), line=line, field=column) from exc
     if len(values) < 2:
         raise ModelStoreError(f"{path}: need at least two samples")
     return Telemetry(np.array(stamps, dtype="datetime64[s]"), np.array(values, dtype=float))

@@ -16,7 +16,7 @@ import pytest
 
 from analytics.registry import ModelSource, active_model, explanation
 from controller import cli
-from controller.models_store import ModelStore, ModelStoreError, read_telemetry
+from controller.models_store import DataFileError, ModelStore, ModelStoreError, read_telemetry
 from tests.analytics.conftest import dataset
 
 DAY = 48
@@ -151,6 +151,80 @@ def test_unknown_models_and_bad_files_are_reported(capsys, tmp_path, store):
         "--store", str(store), "--output", "json",
     )  # fmt: skip
     assert code == cli.EXIT_FAILURE and "model name" in error["error"]["message"]
+
+
+def test_epoch_seconds_and_iso_timestamps_read_as_the_same_times(tmp_path):
+    iso = write_series(tmp_path / "iso.csv", load(1, 1))
+    epoch = tmp_path / "epoch.csv"
+    rows = [line.split(",") for line in iso.read_text().splitlines()[1:]]
+    epoch.write_text(
+        "timestamp,value\n"
+        + "".join(
+            f"{int(datetime.fromisoformat(at).replace(tzinfo=UTC).timestamp())},{value}\n"
+            for at, value in rows
+        )
+    )
+    zoned = tmp_path / "zoned.csv"  # ISO 8601 with an offset or Z is converted to UTC
+    zoned.write_text("timestamp,value\n2026-11-02T01:00:00+01:00,1\n2026-11-02T00:30:00Z,2\n")
+    assert np.array_equal(read_telemetry(epoch).timestamps, read_telemetry(iso).timestamps)
+    assert read_telemetry(epoch).timestamps[0] == np.datetime64("2026-11-02T00:00:00")
+    assert list(read_telemetry(zoned).timestamps) == [
+        np.datetime64("2026-11-02T00:00:00"),
+        np.datetime64("2026-11-02T00:30:00"),
+    ]
+
+
+def test_a_model_is_trained_from_epoch_second_telemetry(capsys, tmp_path, store):
+    data = tmp_path / "epoch.csv"
+    start = int(START.timestamp())
+    data.write_text(
+        "timestamp,value\n"
+        + "".join(f"{start + 1800 * i},{v:.4f}\n" for i, v in enumerate(load(1, 8)))
+    )
+    code, trained = run(
+        capsys, "models", "train", "edge-load", "--kind", "load-forecast", "--data", str(data),
+        "--store", str(store), "--output", "json",
+    )  # fmt: skip
+    assert code == cli.EXIT_OK
+    assert trained["artifact"]["training_window"]["start"] == START.isoformat()
+    assert trained["artifact"]["metrics"]["season_length"] == DAY
+
+
+@pytest.mark.parametrize(
+    ("stamp", "says"),
+    [
+        ("1793577600000", "out of range as epoch seconds"),  # epoch milliseconds
+        ("yesterday", "neither epoch seconds nor an ISO 8601 time"),
+        ("", "empty"),
+    ],
+)
+def test_a_value_that_is_no_timestamp_names_file_line_and_field(
+    capsys, tmp_path, store, stamp, says
+):
+    bad = tmp_path / "bad.csv"
+    bad.write_text(f"timestamp,value\n1793577600,1\n{stamp},2\n1793581200,3\n")
+    with pytest.raises(DataFileError, match=f"bad.csv:3: timestamp: .*{says}") as raised:
+        read_telemetry(bad)
+    assert (raised.value.line, raised.value.field) == (3, "timestamp")
+    code, error = run(
+        capsys, "models", "train", "edge-load", "--kind", "load-forecast", "--data", str(bad),
+        "--store", str(store), "--output", "json",
+    )  # fmt: skip
+    assert code == cli.EXIT_FAILURE
+    assert (error["error"]["file"], error["error"]["line"], error["error"]["field"]) == (
+        str(bad),
+        3,
+        "timestamp",
+    )
+    assert ModelStore(store).names() == []  # nothing half-applied
+
+
+def test_a_bad_value_names_its_column(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("timestamp,load\n1793577600,1\n1793579400,lots\n")
+    with pytest.raises(DataFileError, match="bad.csv:3: load: ") as raised:
+        read_telemetry(bad, column="load")
+    assert raised.value.field == "load"
 
 
 def test_a_kpi_detector_is_trained_from_telemetry(capsys, tmp_path, store):
