@@ -33,6 +33,7 @@ from controller.model import (
     ExpectationVerb,
     FulfilmentStatus,
     Guards,
+    Hold,
     Intent,
     IntentMode,
     IntentStatus,
@@ -398,6 +399,15 @@ def decode_change_set(data: Mapping[str, object]) -> ChangeSet:
     )
 
 
+def _hold(value: object) -> Hold | None:
+    """A decision's hold reason; one this client does not know (a newer daemon) reads as
+    none, so the summary's words still tell the operator."""
+    try:
+        return Hold(value) if isinstance(value, str) and value else None
+    except ValueError:
+        return None
+
+
 def decode_decision(data: Mapping[str, object]) -> Decision:
     """A decision with its change (if any) and its explanation, key for key."""
     change = data.get("change")
@@ -408,6 +418,7 @@ def decode_decision(data: Mapping[str, object]) -> Decision:
         change=decode_change_set(change) if isinstance(change, Mapping) else None,
         explanation=_mapping(data, "explanation"),
         expectation=_text(data, "expectation"),
+        held=_hold(data.get("held")),
     )
 
 

@@ -209,6 +209,7 @@ def encode_decision(decision: Decision) -> dict[str, object]:
         "at": decision.at.isoformat(),
         "summary": decision.summary,
         "expectation": decision.expectation,
+        "held": decision.held.value if decision.held is not None else None,
         "change": encode_change_set(decision.change) if decision.change else None,
         "explanation": dict(decision.explanation),
     }

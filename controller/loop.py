@@ -42,6 +42,7 @@ from controller.model import (
     Expectation,
     ExpectationType,
     FulfilmentStatus,
+    Hold,
     Intent,
     IntentMode,
     IntentStatus,
@@ -380,6 +381,8 @@ class Controller:
             "summary": decision.summary,
             "explanation": dict(decision.explanation),
         }
+        if decision.held is not None:
+            detail["held"] = decision.held.value
         plan = decision.actions
         if plan is not None:
             detail["plan"] = [
@@ -406,7 +409,9 @@ class Controller:
         plan = decision.actions
         assert plan is not None
         if intent.mode is IntentMode.DRY_RUN:
-            return replace(decision, summary=f"dry-run: would {decision.summary}")
+            return replace(
+                decision, summary=f"dry-run: would {decision.summary}", held=Hold.DRY_RUN
+            )
         if intent.mode is IntentMode.APPROVE:
             approval = self._approval(intent, decision, plan)
             if approval.status is ApprovalStatus.REJECTED:
@@ -414,12 +419,14 @@ class Controller:
                     decision.with_plan(None),
                     summary=f"{decision.summary}: held back, an operator rejected the same "
                     f"action ({approval.id}): {approval.reason or 'no reason given'}",
+                    held=Hold.REJECTED,
                 )
             if approval.status is not ApprovalStatus.APPROVED:
                 return replace(
                     decision.with_plan(None),
                     summary=f"{decision.summary}: awaiting approval {approval.id} "
                     "(netpilot changes approve)",
+                    held=Hold.AWAITING_APPROVAL,
                 )
             # what the operator approved, not this tick's values of the same action (the
             # transaction's drift check refuses it if a device changed meanwhile)
@@ -435,6 +442,7 @@ class Controller:
             return replace(
                 decision.with_plan(None),
                 summary=f"{decision.summary}: held back, {', '.join(busy)} is busy with a change",
+                held=Hold.BUSY,
             )
         expectation = next((e for e in intent.expectations if e.id == decision.expectation), None)
         if expectation is None:

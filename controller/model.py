@@ -180,6 +180,28 @@ class ChangeStatus(str, Enum):
     FAILED = "failed"  # could not complete and could not be restored: needs a human
 
 
+class Hold(str, Enum):
+    """Why a decision's plan was not applied this tick (its summary says it in words).
+
+    Readers (the headless log, the console, the API) go by this, never by the summary's
+    wording.
+    """
+
+    DRY_RUN = "dry-run"  # the intent's mode: the plan is only shown
+    AWAITING_APPROVAL = "awaiting approval"  # approve mode: waits for an operator
+    REJECTED = "rejected"  # approve mode: an operator rejected the same action
+    RECOMMEND = "recommend"  # the model is not confident enough: a recommendation only
+    QUARANTINED = "quarantined"  # the same plan failed before and nothing has changed since
+    GUARD = "held back"  # a guard held it (cooldown, rate limit, window, blast radius...)
+    BUSY = "busy"  # a device of the plan is in another change
+    LOST_ARBITRATION = "lost arbitration"  # another intent's action won
+
+    @property
+    def for_operator(self) -> bool:
+        """A plan an operator is meant to see and answer (approve, reject, apply by hand)."""
+        return self in (Hold.DRY_RUN, Hold.AWAITING_APPROVAL, Hold.REJECTED, Hold.RECOMMEND)
+
+
 # --------------------------------------------------------------------------- inventory
 
 
@@ -1030,6 +1052,7 @@ class Decision:
     explanation: Mapping[str, object] = field(default_factory=dict)
     expectation: str = ""  # id of the expectation the decision serves
     plan: Plan | None = None
+    held: Hold | None = None  # why a plan it found was not applied; None: applied or none
 
     @property
     def actions(self) -> Plan | None:

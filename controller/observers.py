@@ -66,11 +66,7 @@ class LogObserver:
         """A plan held for an operator (awaiting approval, a recommendation, dry-run) is
         logged when it first appears, not every tick (its numbers may move every tick)."""
         summary = decision.summary
-        held = decision.actions is None and (
-            "awaiting approval" in summary
-            or summary.startswith(("recommend", "dry-run"))
-            or "rejected the same action" in summary
-        )
+        held = decision.held is not None and decision.held.for_operator
         key = re.sub(r"\d+(\.\d+)?", "#", summary) if held else ""
         if key and self._held.get(decision.intent) != key:
             self.log.info("tick %d: decision for %s: %s", tick, decision.intent, summary)

@@ -25,6 +25,7 @@ from controller.model import (
     Decision,
     Expectation,
     ExpectationType,
+    Hold,
     Intent,
     Plan,
 )
@@ -193,7 +194,15 @@ def _outcome(ruling: Ruling, world: World) -> Outcome:
             conflict = ruling.conflicts[0]
             summary = f"{proposal.chosen.description}: lost arbitration, {conflict.describe()}"
             explanation["chosen"] = None
-            lost = Decision(intent.name, world.now, summary, None, explanation, expectation)
+            lost = Decision(
+                intent.name,
+                world.now,
+                summary,
+                None,
+                explanation,
+                expectation,
+                held=Hold.LOST_ARBITRATION,
+            )
             return Outcome(lost, ruling.conflicts)
         return Outcome(base, ruling.conflicts)
     bases = world.bases()
@@ -224,8 +233,9 @@ def _outcome(ruling: Ruling, world: World) -> Outcome:
         explanation["quarantined"] = plan.id
         explanation["chosen"] = None
         summary = f"{candidate.description}: quarantined, {quarantined}"
+        held = Hold.QUARANTINED
         return Outcome(
-            Decision(intent.name, world.now, summary, None, explanation, expectation),
+            Decision(intent.name, world.now, summary, None, explanation, expectation, held=held),
             ruling.conflicts,
         )
     failed, only_confidence = _guards_verdict(checks)
@@ -241,8 +251,9 @@ def _outcome(ruling: Ruling, world: World) -> Outcome:
         # flight must not restart its hysteresis count (the count alternated 1, 2, 1, 2...
         # through an energy intent's cooldown, so the plan never stood two ticks at its end)
         pending = "" if proposal.urgent else plan.id
+        held = Hold.RECOMMEND if only_confidence else Hold.GUARD
         return Outcome(
-            Decision(intent.name, world.now, summary, None, explanation, expectation),
+            Decision(intent.name, world.now, summary, None, explanation, expectation, held=held),
             ruling.conflicts,
             pending=pending,
             recommended=plan if only_confidence else None,

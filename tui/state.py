@@ -22,6 +22,7 @@ from controller.model import (
     ChangeResult,
     ChangeStatus,
     Decision,
+    Hold,
     Intent,
     IntentStatus,
     Observation,
@@ -133,8 +134,9 @@ class FeedEntry:
     @property
     def outcome(self) -> str:
         """What became of it: a transaction's status (``confirmed``, ``rolled-back``...),
-        ``in flight``, or why nothing was applied (``dry-run``, ``quarantined``, ``held
-        back`` by a guard); ``""`` when there was nothing to apply."""
+        ``in flight``, or why nothing was applied (the decision's :class:`Hold`: ``dry-run``,
+        ``awaiting approval``, ``quarantined``, ``held back`` by a guard...); ``""`` when
+        there was nothing to apply."""
         if self.result is not None:
             return self.result.status.value
         if self.txn:
@@ -142,19 +144,10 @@ class FeedEntry:
         decision = self.decision
         if decision is None:
             return ""
-        if decision.summary.startswith("dry-run:"):
-            return "dry-run"
-        if "awaiting approval" in decision.summary:
-            return "awaiting approval"
-        explanation = decision.explanation
-        if "quarantined" in explanation:
-            return "quarantined"
-        guards = explanation.get("guards")
-        if isinstance(guards, list) and any(
-            isinstance(g, dict) and g.get("passed") is False for g in guards
-        ):
-            return "held back"
-        return ""
+        held = decision.held
+        if held is Hold.BUSY:
+            return Hold.GUARD.value  # it waits for the device, as for a guard
+        return held.value if held is not None else ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 
 from analytics.kpi import evaluate_intent
-from controller.model import Intent, IntentStatus, ReconcileState
+from controller.model import Hold, Intent, IntentStatus, ReconcileState
 from intents.load import IntentSource, load_intent_set
 from intents.support import FULL_SUPPORT
 from policies.arbitration import ConflictCause, arbitrate
@@ -94,6 +94,7 @@ def test_two_conflicting_intents_the_higher_priority_wins_and_the_other_is_told(
     # gaming loses: r2 is taken this tick, and its reroute would push video past its target
     assert lost.decision.actions is None
     assert "lost arbitration" in lost.decision.summary
+    assert lost.decision.held is Hold.LOST_ARBITRATION
     (conflict,) = lost.conflicts
     report = conflict.as_dict()
     assert report["conflictType"] == "targetConflict"
@@ -206,6 +207,7 @@ def test_confidence_gating_recommends_instead_of_acting(peak: LabWorld) -> None:
     outcome = decide(world).outcomes["energy"]
     assert outcome.decision.actions is None
     assert outcome.decision.summary.startswith("recommend: sleep")
+    assert outcome.decision.held is Hold.RECOMMEND
     assert outcome.recommended is not None
     checks: list[dict[str, object]] = outcome.decision.explanation["guards"]  # type: ignore[assignment]
     guards = {g["guard"]: g["passed"] for g in checks}

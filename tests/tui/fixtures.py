@@ -59,6 +59,7 @@ from controller.model import (
     ExpectationVerb,
     FulfilmentStatus,
     Guards,
+    Hold,
     Intent,
     IntentMode,
     IntentStatus,
@@ -308,6 +309,7 @@ def decisions(tick: int) -> tuple[Decision, ...]:
             f"{REASON}: held back by hysteresis",
             explanation=_explanation(tick, held=True),
             expectation="video-latency",
+            held=Hold.GUARD,
         )
     elif tick == CHANGE_TICK:
         video = Decision(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-from controller.model import ChangeStatus, Observation
+from controller.model import ChangeStatus, Hold, Observation
 from tests.tui.fixtures import (
     CHANGE,
     CHANGE_TICK,
@@ -74,20 +74,23 @@ def test_outcome_says_why_nothing_was_applied():
     state = evening()
     held = state.feed[2]
     assert held.decision is not None
-    quarantined = replace(
-        held,
-        decision=replace(
-            held.decision, explanation={**held.decision.explanation, "quarantined": CHANGE.id}
-        ),
-    )
-    dry_run = replace(
-        held, decision=replace(held.decision, summary=f"dry-run: would {CHANGE.reason}")
-    )
-    assert (held.outcome, quarantined.outcome, dry_run.outcome) == (
-        "held back",
-        "quarantined",
+    # the decision's hold reason says it, whatever its summary's words
+    outcomes = [
+        replace(held, decision=replace(held.decision, held=reason)).outcome for reason in Hold
+    ]
+    assert held.outcome == "held back"
+    assert outcomes == [
         "dry-run",
-    )
+        "awaiting approval",
+        "rejected",
+        "recommend",
+        "quarantined",
+        "held back",
+        "held back",  # busy: it waits for the device as for a guard
+        "lost arbitration",
+    ]
+    applied = replace(held, decision=replace(held.decision, held=None))
+    assert applied.outcome == ""
 
 
 def test_a_change_the_feed_never_saw_gets_its_own_line():

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from controller.loop import TickReport
-from controller.model import ChangeResult, ChangeStatus, Decision, Observation
+from controller.model import ChangeResult, ChangeStatus, Decision, Hold, Observation
 from controller.observers import LogObserver
 
 T0 = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -49,17 +49,20 @@ def test_a_held_plan_is_logged_once_and_a_failed_change_as_a_warning(
 ) -> None:
     observer = LogObserver(logging.getLogger("netpilot.test"))
 
-    def tick(number: int, summary: str) -> TickReport:
-        decision = Decision(intent="video", at=T0, summary=summary)
+    def tick(number: int, summary: str, held: Hold | None = None) -> TickReport:
+        decision = Decision(intent="video", at=T0, summary=summary, held=held)
         return replace(_tick(number), decisions=(decision,))
 
     waiting = "shape bulk to {} Mbit/s: awaiting approval chg-1 (netpilot changes approve)"
     recommend = "recommend: boost 8 subscribers (confidence 0.61)"
     with caplog.at_level(logging.INFO, logger="netpilot.test"):
-        observer.tick_finished(tick(1, waiting.format(62)))
-        observer.tick_finished(tick(2, waiting.format(78)))  # the same plan, other numbers
+        observer.tick_finished(tick(1, waiting.format(62), Hold.AWAITING_APPROVAL))
+        # the same plan, other numbers
+        observer.tick_finished(tick(2, waiting.format(78), Hold.AWAITING_APPROVAL))
         observer.tick_finished(tick(3, "fulfilled: no action"))
-        observer.tick_finished(tick(4, recommend))
+        observer.tick_finished(tick(4, recommend, Hold.RECOMMEND))
+        # a guard's hold is not the operator's business: the log stays quiet
+        observer.tick_finished(tick(5, "shape bulk: held back by cooldown", Hold.GUARD))
         observer.change_finished(
             ChangeResult("chg-2", "video", "r2", ChangeStatus.ABORTED, "commit failed", T0, T0)
         )

@@ -37,6 +37,7 @@ from controller.model import (
     ExpectationType,
     ExpectationVerb,
     Guards,
+    Hold,
     Intent,
     IntentMode,
     NetconfEndpoint,
@@ -199,7 +200,8 @@ async def test_an_approve_mode_plan_waits_for_an_operator(approve_rig):
     assert "commit" not in fakes["r2"].calls  # nothing applied without an approval
     (approval,) = controller.approvals.values()
     assert approval.status is ApprovalStatus.PENDING and approval.change.device == "r2"
-    assert "awaiting approval" in controller.last_decisions[INTENT.name].summary
+    held = controller.last_decisions[INTENT.name]
+    assert "awaiting approval" in held.summary and held.held is Hold.AWAITING_APPROVAL
     controller.decide_approval(approval.id, approve=True, reason="change window")
     await ticks(controller, clock, 1, timedelta(seconds=10))
     assert fakes["r2"].calls.count("commit") == 1  # applied on the next tick
@@ -319,6 +321,7 @@ async def test_a_rejected_action_is_held_back_with_other_values_too(approve_rig)
     )
     assert held.actions is None
     assert "rejected the same action" in held.summary and "not during the match" in held.summary
+    assert held.held is Hold.REJECTED
     assert list(controller.approvals) == [approval.id]  # not asked again
     # another action (another leaf) is a new question, and supersedes nothing rejected
     other = another_action(approval.proposed, "10")

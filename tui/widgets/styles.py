@@ -78,6 +78,9 @@ def outcome_text(outcome: str) -> Text:
             "quarantined": "red",
             "held back": "yellow",
             "awaiting approval": "bold yellow",
+            "rejected": "red",
+            "recommend": "yellow",
+            "lost arbitration": "yellow",
         }
         return Text(outcome, style=style.get(outcome, "dim"))
 
