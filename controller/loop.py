@@ -49,6 +49,7 @@ from controller.model import (
     NotFulfilledState,
     Observation,
     Plan,
+    PlanShape,
     ReconcileState,
 )
 from controller.rollback import rollback_change
@@ -64,6 +65,9 @@ from policies.decide import Outcome, decide, measure
 from policies.twin import Twin, probe_pairs
 
 __all__ = ["Controller", "ControllerObserver", "ObservationSource", "Observers", "TickReport"]
+
+QUARANTINE_EVENT = "quarantine"  # the journal event kind that makes a quarantine durable
+ANSWERED_APPROVALS_KEPT = 100  # answered approvals kept in memory (all are journaled)
 
 log = logging.getLogger("netpilot.loop")
 
@@ -193,6 +197,9 @@ class Controller:
         self.last_observations: dict[str, Observation] = {}
         self.changes: Counter[ChangeStatus] = Counter()
         self.approvals: dict[str, Approval] = {}
+        # (intent, plan shape) -> (approval id, the operator's reason) of rejections taken
+        # back from the journal at start: the same action stays held while quarantined
+        self._rejected_shapes: dict[tuple[str, PlanShape], tuple[str, str]] = {}
         self.operator_rollbacks: Counter[ChangeStatus] = Counter()
         self._busy_devices: set[str] = set()
         self.twin = twin
@@ -482,6 +489,20 @@ class Controller:
                 other.status is ApprovalStatus.REJECTED and other.id in quarantined
             ):
                 return other
+        rejected = self._rejected_shapes.get((intent.name, plan.shape))
+        if rejected is not None and rejected[0] in quarantined:
+            # rejected before a restart: answered as then (not asked again, not listed
+            # again: the approval-rejected event has the plan the operator saw)
+            return Approval(
+                id=rejected[0],
+                intent=intent.name,
+                change=plan.changes[0],
+                summary=decision.summary,
+                requested_at=self.clock(),
+                status=ApprovalStatus.REJECTED,
+                reason=rejected[1],
+                plan=plan if len(plan.changes) > 1 else None,
+            )
         # another action now: what the intent waited on, or was approved and not yet
         # applied, is stale (an approval is not to be applied hours later, unasked)
         for other in list(self.approvals.values()):
@@ -500,6 +521,7 @@ class Controller:
             plan=plan if len(plan.changes) > 1 else None,
         )
         self.approvals[plan.id] = approval
+        self._prune_approvals()
         self.journal.event(
             "approval-requested",
             at=approval.requested_at,
@@ -508,6 +530,22 @@ class Controller:
             detail=approval.as_dict(),
         )
         return approval
+
+    def _prune_approvals(self) -> None:
+        """Forget answered approvals beyond the newest ``ANSWERED_APPROVALS_KEPT`` (the journal
+        keeps them all), so a long-running approve-mode daemon does not grow without bound.
+        Pending and approved ones stay, and so do rejections whose quarantine holds: they
+        still hold the same action back."""
+        held = {c for state in self.states.values() for c in state.quarantined}
+        answered = [
+            a
+            for a in self.approvals.values()
+            if a.status not in (ApprovalStatus.PENDING, ApprovalStatus.APPROVED)
+            and not (a.status is ApprovalStatus.REJECTED and a.id in held)
+        ]
+        answered.sort(key=lambda a: a.decided_at or a.requested_at)
+        for stale in answered[: max(0, len(answered) - ANSWERED_APPROVALS_KEPT)]:
+            del self.approvals[stale.id]
 
     def _set_approval(self, approval_id: str, status: ApprovalStatus, reason: str = "") -> Approval:
         approval = replace(
@@ -552,16 +590,72 @@ class Controller:
         )
         if approve:
             return self._set_approval(approval_id, ApprovalStatus.APPROVED, reason)
-        state = self.states.get(approval.intent)
-        if state is not None:
-            self.states[approval.intent] = replace(
-                state,
-                quarantined={
-                    **state.quarantined,
-                    approval.id: f"rejected by an operator: {reason or 'no reason given'}",
-                },
-            )
+        self._quarantine(
+            approval.intent,
+            approval.id,
+            f"rejected by an operator: {reason or 'no reason given'}",
+            rejected=(approval.proposed.shape, reason),
+        )
         return self._set_approval(approval_id, ApprovalStatus.REJECTED, reason)
+
+    # ---------------------------------------------------------------- quarantine
+
+    def _quarantine(
+        self,
+        intent: str,
+        change_id: str,
+        reason: str,
+        *,
+        rejected: tuple[PlanShape, str] | None = None,
+    ) -> None:
+        """Hold a change back for its intent, and journal it so a restart holds it too.
+
+        Args:
+            rejected: for an operator's rejection, the plan's shape and the operator's
+                reason (the same action with other values stays held).
+        """
+        state = self.states.get(intent)
+        if state is not None:
+            self.states[intent] = replace(
+                state, quarantined={**state.quarantined, change_id: reason}
+            )
+        detail: dict[str, object] = {"change": change_id, "reason": reason}
+        if rejected is not None:
+            shape, operator_reason = rejected
+            self._rejected_shapes[(intent, shape)] = (change_id, operator_reason)
+            detail["rejected_shape"] = [[device, list(leaves)] for device, leaves in shape]
+            detail["operator_reason"] = operator_reason
+        self.journal.event(QUARANTINE_EVENT, at=self.clock(), intent=intent, detail=detail)
+
+    def restore_quarantine(self) -> int:
+        """Take back the quarantines an earlier run journaled (failed verifications, operator
+        rollbacks and rejections): a restart is not a reason to push them again.
+
+        Returns:
+            How many changes are held again.
+        """
+        restored = 0
+        for event in self.journal.events(kind=QUARANTINE_EVENT, limit=10_000_000):
+            change_id, reason = event.detail.get("change"), event.detail.get("reason")
+            if not isinstance(change_id, str) or not isinstance(reason, str):
+                log.warning("journal event %d: a quarantine without its change", event.seq)
+                continue
+            states = self.states if event.intent in self.states else self._retired_states
+            state = states.get(event.intent) or ReconcileState()
+            states[event.intent] = replace(
+                state, quarantined={**state.quarantined, change_id: reason}
+            )
+            shape = _journaled_shape(event.detail.get("rejected_shape"))
+            if shape is not None:
+                operator_reason = event.detail.get("operator_reason")
+                self._rejected_shapes[(event.intent, shape)] = (
+                    change_id,
+                    operator_reason if isinstance(operator_reason, str) else "",
+                )
+            restored += 1
+        if restored:
+            log.info("holding %d quarantined change(s) from the journal", restored)
+        return restored
 
     async def _transaction(
         self,
@@ -686,15 +780,13 @@ class Controller:
         now = result.finished if result is not None else self.clock()
         reason = _quarantine_reason(result)
         horizon = now - timedelta(hours=1) - intent.guards.cooldown
-        quarantined = dict(state.quarantined)
-        if reason:
-            quarantined[plan.id] = reason
         self.states[intent.name] = replace(
             state,
             in_flight="",
             recent_changes=(*(t for t in state.recent_changes if t >= horizon), now),
-            quarantined=quarantined,
         )
+        if reason:
+            self._quarantine(intent.name, plan.id, reason)
         if result is None:
             log.error("change %s for %s ended without a result (cancelled)", plan.id, intent.name)
             return
@@ -716,7 +808,9 @@ class Controller:
         return await self._open_config_session(device)
 
     async def recover(self) -> list[ChangeResult]:
-        """Settle changes an earlier run left in flight (call once, before the first tick)."""
+        """Take back the earlier runs' quarantines and settle the changes they left in flight
+        (call once, before the first tick)."""
+        self.restore_quarantine()
         results = await recover_in_flight(
             self.journal,
             open_session=self.open_session_by_name,
@@ -807,15 +901,11 @@ class Controller:
             self._busy_devices -= devices
         if result.status is ChangeStatus.CONFIRMED and record is not None:
             # the loop must not simply push the undone change again at the next violation
-            state = self.states.get(record.intent)
-            if state is not None:
-                self.states[record.intent] = replace(
-                    state,
-                    quarantined={
-                        **state.quarantined,
-                        record.change_id: f"rolled back by an operator ({result.change_id})",
-                    },
-                )
+            self._quarantine(
+                record.intent,
+                record.change_id,
+                f"rolled back by an operator ({result.change_id})",
+            )
         # counted apart: 'changes' are what the loop did, by outcome
         self.operator_rollbacks[result.status] += 1
         self.observers.change_finished(result)
@@ -852,6 +942,21 @@ class Controller:
             },
             "ticks": self.ticks,
         }
+
+
+def _journaled_shape(value: object) -> PlanShape | None:
+    """A plan shape as ``_quarantine`` journals it ([[device, [leaf, ...]], ...])."""
+    if not isinstance(value, list):
+        return None
+    shape: list[tuple[str, tuple[str, ...]]] = []
+    for item in value:
+        if not (isinstance(item, list) and len(item) == 2 and isinstance(item[0], str)):
+            return None
+        device, leaves = item
+        if not (isinstance(leaves, list) and all(isinstance(leaf, str) for leaf in leaves)):
+            return None
+        shape.append((device, tuple(leaves)))
+    return tuple(shape)
 
 
 def _quarantine_reason(result: ChangeResult | None) -> str:

@@ -901,6 +901,10 @@ class ChangeSet:
         )
 
 
+# which kinds of leaves of which devices a plan sets: (device, path steps without list keys)
+PlanShape = tuple[tuple[str, tuple[str, ...]], ...]
+
+
 @dataclass(frozen=True, slots=True)
 class Plan:
     """Change sets for one or more devices, applied as ONE transaction: all or none.
@@ -920,7 +924,7 @@ class Plan:
         return tuple(c.device for c in self.changes)
 
     @property
-    def shape(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    def shape(self) -> PlanShape:
         """Which kinds of leaves of which devices the plan sets (list keys left out): two
         plans of one shape are the same action with other values, e.g. shaping on r2 with
         rates recomputed from this tick's load, whichever competing classes it shapes."""

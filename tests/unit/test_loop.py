@@ -18,6 +18,7 @@ import pytest
 
 from adapters.fake import FakeDevice
 from adapters.snmp import SnmpPoller
+from controller import loop as loop_module
 from controller.config import ApplySettings, LoopSettings
 from controller.errors import ChangeError, RpcError
 from controller.journal import Journal
@@ -374,3 +375,94 @@ def test_shaping_with_more_or_fewer_classes_is_the_same_action() -> None:
         )
     )
     assert priority.shape != two.shape
+
+
+# ------------------------------------------------------------ a restart keeps the quarantine
+
+
+def restarted(controller: Controller, journal_path: Path) -> Controller:
+    """Another controller over the same devices and journal, as after a daemon restart."""
+    return Controller(
+        intents=controller.intents,
+        devices=list(controller.devices.values()),
+        sensor=controller.sensor,
+        open_config_session=controller._open_config_session,
+        journal=Journal(journal_path),
+        loop_settings=controller.loop_settings,
+        apply_settings=controller.apply_settings,
+        clock=controller.clock,
+    )
+
+
+async def test_a_failed_change_stays_quarantined_after_a_restart(rig, tmp_path: Path):
+    controller, fakes, clock = rig
+    await ticks(controller, clock, 4, timedelta(seconds=70))
+    assert controller.changes[ChangeStatus.ROLLED_BACK] == 1  # r1's probe never improves
+    held = dict(controller.states[INTENT.name].quarantined)
+    after = restarted(controller, tmp_path / "journal.sqlite")
+    try:
+        assert await after.recover() == []
+        assert after.states[INTENT.name].quarantined == held
+        await ticks(after, clock, 3, timedelta(seconds=70))  # well past every cooldown
+        assert fakes["r2"].calls.count("commit") == 1  # not pushed again
+        assert after.statuses[INTENT.name].state is NotFulfilledState.FULFILMENT_FAILED
+    finally:
+        after.journal.close()
+
+
+async def test_a_rejection_holds_the_same_action_after_a_restart(approve_rig, tmp_path: Path):
+    controller, fakes, clock = approve_rig
+    await ticks(controller, clock, 2, timedelta(seconds=10))
+    (approval,) = controller.approvals.values()
+    controller.decide_approval(approval.id, approve=False, reason="not during the match")
+    after = restarted(controller, tmp_path / "journal.sqlite")
+    try:
+        assert after.restore_quarantine() == 1
+        intent = replace(INTENT, mode=IntentMode.APPROVE)
+        # the same action with this tick's values: answered as before, not asked again
+        held = after._act(intent, same_action(approval.proposed, "5"), Outcome(NO_DECISION))
+        assert held.actions is None and held.held is Hold.REJECTED
+        assert f"({approval.id}): not during the match" in held.summary
+        assert after.approvals == {}
+        # another action is a new question
+        asked = after._act(intent, another_action(approval.proposed, "10"), Outcome(NO_DECISION))
+        assert asked.held is Hold.AWAITING_APPROVAL
+    finally:
+        after.journal.close()
+    assert "commit" not in fakes["r2"].calls
+
+
+async def test_answered_approvals_are_forgotten_beyond_a_bound(approve_rig, monkeypatch):
+    controller, fakes, clock = approve_rig
+    monkeypatch.setattr(loop_module, "ANSWERED_APPROVALS_KEPT", 2)
+    await ticks(controller, clock, 2, timedelta(seconds=10))
+    (rejected,) = controller.approvals.values()
+    controller.decide_approval(rejected.id, approve=False, reason="no")
+    intent = replace(INTENT, mode=IntentMode.APPROVE)
+    # two actions taking turns: each supersedes the other's pending approval
+    for n in range(6):
+        controller._act(intent, another_action(rejected.proposed, str(n)), Outcome(NO_DECISION))
+        controller._act(intent, other_leaf_action(rejected.proposed, str(n)), Outcome(NO_DECISION))
+    statuses = [a.status for a in controller.approvals.values()]
+    assert statuses.count(ApprovalStatus.PENDING) == 1
+    assert statuses.count(ApprovalStatus.SUPERSEDED) == 2  # the newest two
+    # a rejection whose quarantine holds is kept: it still holds its action back
+    assert controller.approvals[rejected.id].status is ApprovalStatus.REJECTED
+    kinds = [e.kind for e in controller.journal.events(limit=10_000)]
+    assert kinds.count("approval-superseded") == 11  # the journal keeps every answer
+
+
+def other_leaf_action(plan: Plan, rate: str) -> Decision:
+    """A decision for a third action on the same device (a shaper's rate)."""
+    change = plan.changes[0]
+    path = ("qos", "shaper[interface=eth2][class=bulk]", "rate-mbps")
+    other = ChangeSet.make(
+        change.intent,
+        change.device,
+        (ConfigEdit(EditOp.ADD, path, None, rate),),
+        "shape",
+        base=change.base,
+    )
+    return Decision(
+        intent=INTENT.name, at=NOW, summary="shape", expectation="video-latency"
+    ).with_plan(Plan.single(other))
