@@ -58,6 +58,7 @@ __all__ = [
     "apply_health",
     "assess",
     "classifier_confidence",
+    "decide_first_champion",
     "decide_promotion",
     "detection_confidence",
     "drift_score",
@@ -120,6 +121,19 @@ class ModelKind(str, Enum):
             ModelKind.LOAD_FORECAST: "mape",
             ModelKind.KPI_ANOMALY: "alarm_rate",
             ModelKind.STALL: "f1",
+        }[self]
+
+    @property
+    def baseline_metric(self) -> str | None:
+        """The rule baseline's :attr:`metric`, as training measures it on the same data.
+
+        None for ``kpi-anomaly``: its telemetry carries no labels, so neither the detector
+        nor the static threshold has an error to compare (its metric is an alarm rate).
+        """
+        return {
+            ModelKind.LOAD_FORECAST: "seasonal_naive_mape",
+            ModelKind.KPI_ANOMALY: None,
+            ModelKind.STALL: "baseline_f1",
         }[self]
 
     @property
@@ -459,9 +473,15 @@ class ModelRecord:
 
 
 def register(record: ModelRecord | None, artifact: ModelArtifact, *, now: datetime) -> ModelRecord:
-    """Add a trained version: the first one becomes champion, later ones the challenger.
+    """Add a trained version: a challenger to the champion, or to the rule while none.
 
-    A new challenger replaces the previous one and starts its shadow monitoring afresh.
+    With a champion, the version becomes the challenger: it replaces the previous one and
+    starts its shadow monitoring afresh. Without one (the model's first version, or every
+    version until one beats the rule), the incumbent is the rule baseline: the version
+    becomes the champion only when :func:`decide_first_champion` finds it better than the
+    rule on the same validation data; otherwise it is registered as the challenger, the
+    status is ``fallback`` (the rule answers) and the reason says why. The operator's
+    override is :func:`promote` (``netpilot models promote --force``).
 
     Raises:
         ValueError: the artifact is for another model name or kind.
@@ -474,16 +494,34 @@ def register(record: ModelRecord | None, artifact: ModelArtifact, *, now: dateti
             f"{record.name} ({record.kind.value})"
         )
     if record.champion is None:
+        decision = decide_first_champion(artifact)
+        if decision.promote:
+            updated = replace(
+                record,
+                champion=artifact.version,
+                challenger=None,
+                status=ModelStatus.ACTIVE,
+                reason=f"first version: {decision.reason}",
+                monitor=MonitorState(),
+                challenger_monitor=MonitorState(),
+                last_trained=artifact.created_at,
+            )
+            return updated.with_event(
+                ModelEvent(
+                    now, EventKind.REGISTERED, artifact.version, f"champion: {decision.reason}"
+                )
+            )
+        reason = f"v{artifact.version} is not the champion: {decision.reason}"
         updated = replace(
             record,
-            champion=artifact.version,
-            status=ModelStatus.ACTIVE,
-            reason="first version",
-            monitor=MonitorState(),
+            challenger=artifact.version,
+            status=ModelStatus.FALLBACK,
+            reason=reason,
+            challenger_monitor=MonitorState(),
             last_trained=artifact.created_at,
         )
         return updated.with_event(
-            ModelEvent(now, EventKind.REGISTERED, artifact.version, "first version: champion")
+            ModelEvent(now, EventKind.PROMOTION_REFUSED, artifact.version, reason)
         )
     updated = replace(
         record,
@@ -532,6 +570,61 @@ class PromotionDecision:
         }
 
 
+def decide_first_champion(artifact: ModelArtifact) -> PromotionDecision:
+    """Whether a version may replace the rule baseline (there is no champion yet).
+
+    Only when its validation metric beats the rule's measured on the same data (the
+    trainers record both: ``mape`` beside ``seasonal_naive_mape``, ``f1`` beside
+    ``baseline_f1``). A model no better than the rule would add risk, not accuracy. A
+    missing or non-finite score is no evidence, so the rule stays. A ``kpi-anomaly``
+    detector has no rule score to beat (unlabelled telemetry), so it is accepted, and the
+    reason says on what grounds.
+
+    Returns:
+        The decision; ``champion_score`` is the rule's error, ``challenger_score`` the
+        version's (for ``f1``, the shortfall from a perfect score).
+    """
+    return _against_rule(artifact.kind, artifact.metrics)
+
+
+def _against_rule(kind: ModelKind, metrics: Mapping[str, float]) -> PromotionDecision:
+    rule, metric, rule_metric = kind.baseline, kind.metric, kind.baseline_metric
+    if rule_metric is None:
+        return PromotionDecision(
+            True,
+            f"a {kind.value} model has no labelled data to score the {rule} rule on; "
+            "the first version answers",
+            "none",
+        )
+    model_score, rule_score = metrics.get(metric), metrics.get(rule_metric)
+    if (
+        model_score is None
+        or rule_score is None
+        or not math.isfinite(model_score)
+        or not math.isfinite(rule_score)
+    ):
+        return PromotionDecision(
+            False,
+            f"no finite {metric} and {rule_metric} measured on the same data, so no "
+            f"evidence it beats the {rule} rule; the rule answers",
+            "none",
+        )
+    model_error, rule_error = model_score, rule_score
+    if kind.higher_is_better:
+        # compare the shortfalls from a perfect score, so a gain is an error reduction
+        model_error, rule_error = 1.0 - model_score, 1.0 - rule_score
+    gain = (rule_error - model_error) / rule_error if rule_error > 0 else 0.0
+    beats = model_error < rule_error
+    label = (
+        f"validation {metric} {model_score:.4g} vs the {rule} rule's {rule_score:.4g} "
+        "on the same data"
+    )
+    verdict = "beats the rule" if beats else "does not beat the rule, which answers"
+    return PromotionDecision(
+        beats, f"{label}: {verdict}", "validation", rule_error, model_error, gain
+    )
+
+
 def decide_promotion(
     record: ModelRecord,
     rule: PromotionRule,
@@ -545,11 +638,19 @@ def decide_promotion(
     both have ``rule.min_samples``; before that, the two artifacts' validation metrics
     (``kind.metric``) if both were validated on comparable data.
 
+    Without a champion the rule baseline is the incumbent: the challenger is judged by
+    :func:`decide_first_champion` semantics on ``challenger_metrics`` (it must beat the rule
+    measured on the same data; ``rule.min_gain`` does not apply).
+
     Returns:
         The decision (never promotes without evidence).
     """
-    if record.challenger is None or record.champion is None:
+    if record.challenger is None:
         return PromotionDecision(False, "no challenger to promote", "none")
+    if record.champion is None:
+        if challenger_metrics is None:
+            return PromotionDecision(False, "no challenger metrics to compare", "none")
+        return _against_rule(record.kind, challenger_metrics)
     shadow_ready = min(record.monitor.samples, record.challenger_monitor.samples)
     if shadow_ready >= rule.min_samples:
         champion, challenger = record.monitor.error, record.challenger_monitor.error
@@ -757,7 +858,8 @@ def active_model(
             confidence if math.isfinite(confidence) else 0.0,
             record.reason or "champion",
         )
-    reason = record.reason if record.champion is not None else "no trained version yet"
+    # without a champion the record's reason says why (e.g. no version beat the rule yet)
+    reason = record.reason or ("no trained version yet" if record.champion is None else "")
     return ActiveModel(
         record.name,
         record.kind,

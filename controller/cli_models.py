@@ -4,10 +4,13 @@
 - ``show NAME``: one model's record (status, monitoring, lifecycle events) and a version's
   metadata (features, training window, metrics, hyperparameters);
 - ``train NAME --kind KIND --data FILE``: train a new version from collected telemetry (a
-  ``timestamp,value`` CSV) or labelled sessions; the first version becomes the champion,
-  later ones a challenger that runs in shadow;
+  ``timestamp,value`` CSV) or labelled sessions; a first version becomes the champion only
+  when it beats the rule baseline measured on the same data (otherwise it is registered,
+  the rule keeps answering, and the output says why); later ones become a challenger that
+  runs in shadow;
 - ``promote NAME``: make the challenger (or ``--version``) the champion when the measured
-  gain clears the rule, or unconditionally with ``--force``;
+  gain clears the rule (without a champion: when it beats the rule baseline), or
+  unconditionally with ``--force``;
 - ``monitor NAME --data FILE``: replay telemetry through the champion, the challenger and
   the rule baseline, update the live monitors, and fall back to the rule (or recover) as
   the health rule says.
@@ -33,6 +36,7 @@ from analytics.registry import (
     PromotionRule,
     apply_health,
     assess,
+    decide_first_champion,
     decide_promotion,
     promote,
 )
@@ -155,6 +159,17 @@ def _require(store: ModelStore, name: str) -> ModelRecord:
     return record
 
 
+def _answering(record: ModelRecord) -> str:
+    """Who answers for a model now: the champion, or (in fallback or without one) the rule."""
+    if record.champion is None or record.status.value == "fallback":
+        return f"rule baseline '{record.kind.baseline}'"
+    return f"champion v{record.champion}"
+
+
+def _version(number: int | None) -> str:
+    return "-" if number is None else f"v{number}"
+
+
 def _summary(artifact: ModelArtifact) -> dict[str, object]:
     """An artifact without its (large) learned state."""
     data = artifact.as_dict()
@@ -182,7 +197,7 @@ def _list(args: argparse.Namespace) -> int:
                 "challenger": record.challenger,
                 "status": record.status.value,
                 "answering": record.kind.baseline
-                if record.status.value == "fallback"
+                if record.champion is None or record.status.value == "fallback"
                 else f"v{record.champion}",
                 "versions": store.versions(name),
                 metric: value,
@@ -190,8 +205,8 @@ def _list(args: argparse.Namespace) -> int:
         )
         shown = "-" if value is None else f"{value:.4g}"
         lines.append(
-            f"{name:<20} {record.kind.value:<14} champion v{record.champion} "
-            f"challenger {'-' if record.challenger is None else f'v{record.challenger}'} "
+            f"{name:<20} {record.kind.value:<14} champion {_version(record.champion)} "
+            f"challenger {_version(record.challenger)} "
             f"{record.status.value:<8} {metric}={shown}"
         )
     _print(
@@ -206,22 +221,19 @@ def _list(args: argparse.Namespace) -> int:
 def _show(args: argparse.Namespace) -> int:
     store = ModelStore(args.store)
     record = _require(store, args.name)
-    version = args.version if args.version is not None else record.champion
+    # without a champion, the version that did not beat the rule is the one to look at
+    version = next(
+        (v for v in (args.version, record.champion, record.challenger) if v is not None), None
+    )
     artifact = None if version is None else store.artifact(args.name, version)
     data: dict[str, object] = {"record": record.as_dict()}
     if artifact is not None:
         data["artifact"] = _summary(artifact)
-    answering = (
-        f"rule baseline '{record.kind.baseline}'"
-        if record.status.value == "fallback"
-        else f"champion v{record.champion}"
-    )
     lines = [
         f"model {record.name} ({record.kind.value}): {record.status.value}, "
-        f"answered by {answering}",
+        f"answered by {_answering(record)}",
         f"  reason: {record.reason or '-'}",
-        f"  champion v{record.champion}, challenger "
-        f"{'-' if record.challenger is None else f'v{record.challenger}'}",
+        f"  champion {_version(record.champion)}, challenger {_version(record.challenger)}",
         f"  monitor: {record.monitor.samples} samples, error {record.monitor.error:.4g}"
         + (
             ""
@@ -282,16 +294,36 @@ def _train(args: argparse.Namespace) -> int:
                 detector=KpiDetector(args.detector),
                 value_range=tuple(args.value_range) if args.value_range else None,
             )
-    store.save_artifact(artifact)
-    record = register_version(record, artifact, now=now)
-    store.save_record(record)
-    role = "champion" if record.champion == version else "challenger (shadow)"
-    metrics = ", ".join(f"{k}={v:.4g}" for k, v in sorted(artifact.metrics.items()))
-    _print(
-        {"artifact": _summary(artifact), "role": role, "record": record.as_dict()},
-        f"{args.name} v{version} trained ({artifact.model_type}): {role}\n  {metrics}",
-        args.output,
+    # without a champion the new version is measured against the rule baseline (the same
+    # decision register() takes), and the output says why it does or does not answer
+    decision = (
+        None
+        if record is not None and record.champion is not None
+        else (decide_first_champion(artifact))
     )
+    updated = register_version(record, artifact, now=now)
+    store.save_artifact(artifact)
+    store.save_record(updated)
+    if updated.champion == version:
+        role = "champion"
+    elif updated.champion is None:
+        role = f"challenger (the {kind.baseline} rule answers)"
+    else:
+        role = "challenger (shadow)"
+    metrics = ", ".join(f"{k}={v:.4g}" for k, v in sorted(artifact.metrics.items()))
+    lines = [f"{args.name} v{version} trained ({artifact.model_type}): {role}"]
+    if decision is not None:
+        lines.append(f"  {decision.reason}")
+        if not decision.promote:
+            lines.append(f"  to use it anyway: netpilot models promote {args.name} --force")
+    lines.append(f"  {metrics}")
+    data: dict[str, object] = {
+        "artifact": _summary(artifact),
+        "role": role,
+        "decision": None if decision is None else decision.as_dict(),
+        "record": updated.as_dict(),
+    }
+    _print(data, "\n".join(lines), args.output)
     return EXIT_OK
 
 
@@ -303,14 +335,23 @@ def _promote(args: argparse.Namespace) -> int:
     if args.version is not None and args.version != record.challenger:
         if args.version == record.champion:
             raise ModelStoreError(f"v{args.version} is already the champion")
-        store.artifact(args.name, args.version)  # it must exist
         record = register_version(record, store.artifact(args.name, args.version), now=now)
-    if record.challenger is None or record.champion is None:
+        if record.champion == args.version:  # no champion before, and it beats the rule
+            store.save_record(record)
+            _print(
+                {"promoted": True, "decision": None, "record": record.as_dict()},
+                f"{args.name}: v{record.champion} is the champion ({record.reason})",
+                args.output,
+            )
+            return EXIT_OK
+    if record.challenger is None:
         raise ModelStoreError(f"{args.name} has no challenger to promote")
     decision = decide_promotion(
         record,
         PromotionRule(min_gain=args.min_gain),
-        champion_metrics=store.artifact(args.name, record.champion).metrics,
+        champion_metrics=None
+        if record.champion is None
+        else store.artifact(args.name, record.champion).metrics,
         challenger_metrics=store.artifact(args.name, record.challenger).metrics,
     )
     if decision.promote or args.force:
@@ -339,7 +380,10 @@ def _monitor(args: argparse.Namespace) -> int:
     store = ModelStore(args.store)
     record = _require(store, args.name)
     if record.champion is None:
-        raise ModelStoreError(f"{args.name} has no champion to monitor")
+        raise ModelStoreError(
+            f"{args.name} has no champion to monitor; the {record.kind.baseline} rule answers"
+            + (f" ({record.reason})" if record.reason else "")
+        )
     telemetry = read_telemetry(args.data, column=args.column)
     champion = store.artifact(args.name, record.champion)
     challenger = None if record.challenger is None else store.artifact(args.name, record.challenger)
@@ -348,11 +392,7 @@ def _monitor(args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
     updated = apply_health(result.record, health, now=now)
     store.save_record(updated)
-    answering = (
-        f"rule baseline '{updated.kind.baseline}'"
-        if updated.status.value == "fallback"
-        else f"champion v{updated.champion}"
-    )
+    answering = _answering(updated)
     scored = updated.monitor.samples - record.monitor.samples
     _print(
         {

@@ -58,6 +58,7 @@ def test_train_list_show_and_promote(capsys, tmp_path, store):
     assert code == cli.EXIT_OK and trained["role"] == "champion"
     metrics = trained["artifact"]["metrics"]
     assert metrics["mape"] < metrics["seasonal_naive_mape"]
+    assert trained["decision"]["promote"] is True
     assert trained["artifact"]["features"] == ["load"]
     code, second = run(
         capsys, "models", "train", "edge-load", "--kind", "load-forecast", "--data", str(data),
@@ -90,6 +91,86 @@ def test_train_list_show_and_promote(capsys, tmp_path, store):
         "challenger",
         "promoted",
     ]
+
+
+def repeating_day(days: int = 8, noisy_days: int = 5):
+    """A daily shape that repeats exactly after noisy early days: yesterday (the
+    seasonal-naive rule) predicts the validated days perfectly, Holt-Winters cannot."""
+    values = np.tile(100 + 40 * np.sin(2 * np.pi * np.arange(DAY) / DAY), days)
+    values[: noisy_days * DAY] += np.random.default_rng(9).normal(0, 15, noisy_days * DAY)
+    return values
+
+
+def test_a_first_model_worse_than_the_rule_is_registered_but_the_rule_answers(
+    capsys, tmp_path, store
+):
+    data = write_series(tmp_path / "load.csv", repeating_day())
+    code, trained = run(
+        capsys, "models", "train", "edge-load", "--kind", "load-forecast", "--data", str(data),
+        "--store", str(store), "--output", "json",
+    )  # fmt: skip
+    assert code == cli.EXIT_OK
+    metrics = trained["artifact"]["metrics"]
+    assert metrics["mape"] > metrics["seasonal_naive_mape"]
+    assert trained["role"] == "challenger (the seasonal-naive rule answers)"
+    assert trained["decision"]["promote"] is False
+    assert "does not beat the rule" in trained["decision"]["reason"]
+    record = trained["record"]
+    assert (record["champion"], record["challenger"], record["status"]) == (None, 1, "fallback")
+    assert record["events"][-1]["kind"] == "promotion-refused"
+
+    # the same in text: why, and the override
+    cli.main(["models", "show", "edge-load", "--store", str(store)])
+    shown = capsys.readouterr().out
+    assert "answered by rule baseline 'seasonal-naive'" in shown
+    assert "reason: v1 is not the champion: validation mape" in shown
+    assert "champion -, challenger v1" in shown
+    assert "v1 QuantileForecaster" in shown  # the version that did not make it
+    code, listing = run(capsys, "models", "list", "--store", str(store), "--output", "json")
+    assert listing["models"][0]["answering"] == "seasonal-naive"
+    capsys.readouterr()
+    cli.main(["models", "train", "other", "--kind", "load-forecast", "--data", str(data),
+              "--store", str(store)])  # fmt: skip
+    text = capsys.readouterr().out
+    assert (
+        "other v1 trained (QuantileForecaster): challenger (the seasonal-naive rule answers)"
+        in (text)
+    )
+    assert "does not beat the rule" in text
+    assert "to use it anyway: netpilot models promote other --force" in text
+
+    # the decision the policies see: the rule, with the reason
+    saved = ModelStore(store).record("edge-load")
+    assert saved is not None
+    answer = active_model(saved, model_confidence=0.95)
+    assert answer.source is ModelSource.RULE_BASELINE and "does not beat the rule" in answer.reason
+
+    # promote without evidence is refused; --force is the operator's override
+    code, refused = run(
+        capsys, "models", "promote", "edge-load", "--store", str(store), "--output", "json"
+    )
+    assert code == cli.EXIT_FAILURE and refused["promoted"] is False
+    code, forced = run(
+        capsys, "models", "promote", "edge-load", "--force", "--store", str(store),
+        "--output", "json",
+    )  # fmt: skip
+    assert code == cli.EXIT_OK
+    record = forced["record"]
+    assert (record["champion"], record["challenger"], record["status"]) == (1, None, "active")
+    assert "forced by the operator" in record["events"][-1]["reason"]
+
+
+def test_a_first_model_that_beats_the_rule_is_the_champion_and_says_why(capsys, tmp_path, store):
+    data = write_series(tmp_path / "load.csv", load(1, 8))
+    cli.main(["models", "train", "edge-load", "--kind", "load-forecast", "--data", str(data),
+              "--store", str(store)])  # fmt: skip
+    text = capsys.readouterr().out
+    assert "edge-load v1 trained (QuantileForecaster): champion" in text
+    assert "vs the seasonal-naive rule's" in text and "beats the rule" in text
+    code, shown = run(
+        capsys, "models", "show", "edge-load", "--store", str(store), "--output", "json"
+    )
+    assert shown["record"]["status"] == "active" and "beats the rule" in shown["record"]["reason"]
 
 
 def test_a_degraded_model_is_replaced_by_the_rule_baseline(capsys, tmp_path, store):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -38,7 +39,8 @@ from analytics.registry import (
 T0 = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
 
-def artifact(version: int, mape: float = 2.0) -> ModelArtifact:
+def artifact(version: int, mape: float = 2.0, naive_mape: float = 3.0) -> ModelArtifact:
+    """A forecaster's version; its seasonal-naive MAPE is measured on the same data."""
     model = SeasonalNaive(season_length=4).fit([1.0, 2.0, 3.0, 4.0])
     return ModelArtifact(
         name="edge-load",
@@ -47,7 +49,7 @@ def artifact(version: int, mape: float = 2.0) -> ModelArtifact:
         model=model.to_dict(),
         features=("load",),
         training_window=TrainingWindow(T0 - timedelta(days=7), T0, 2016),
-        metrics={"mape": mape, "reference_error": mape / 100},
+        metrics={"mape": mape, "seasonal_naive_mape": naive_mape, "reference_error": mape / 100},
         created_at=T0 + timedelta(hours=version),
     )
 
@@ -66,6 +68,44 @@ def test_first_version_is_champion_and_the_next_runs_in_shadow():
     assert [e.kind for e in record.events] == [EventKind.REGISTERED, EventKind.CHALLENGER]
     with pytest.raises(ValueError, match="does not belong"):
         register(record, replace(artifact(3), name="other"), now=T0)
+
+
+def test_a_first_version_no_better_than_the_rule_is_registered_but_the_rule_answers():
+    record = register(None, artifact(1, mape=3.2, naive_mape=3.0), now=T0)
+    assert (record.champion, record.challenger) == (None, 1)
+    assert record.status is ModelStatus.FALLBACK
+    assert "mape 3.2 vs the seasonal-naive rule's 3 on the same data" in record.reason
+    assert "does not beat the rule" in record.reason
+    assert [(e.kind, e.version) for e in record.events] == [(EventKind.PROMOTION_REFUSED, 1)]
+    answer = active_model(record, model_confidence=0.99)
+    assert answer.source is ModelSource.RULE_BASELINE and answer.reason == record.reason
+    # a tie is no gain either
+    assert register(None, artifact(1, mape=3.0, naive_mape=3.0), now=T0).champion is None
+
+    # the next version is measured against the rule too: it beats it, so it answers
+    record = register(record, artifact(2, mape=2.0, naive_mape=3.0), now=T0)
+    assert (record.champion, record.challenger) == (2, None)
+    assert record.status is ModelStatus.ACTIVE and "beats the rule" in record.reason
+    assert active_model(record, model_confidence=0.99).version == 2
+
+
+def test_without_a_rule_score_there_is_no_evidence_and_the_rule_answers():
+    unmeasured = replace(artifact(1), metrics={"mape": 1.0, "reference_error": 0.01})
+    record = register(None, unmeasured, now=T0)
+    assert record.champion is None and "no finite mape and seasonal_naive_mape" in record.reason
+    nan = replace(artifact(1), metrics={"mape": math.nan, "seasonal_naive_mape": 3.0})
+    assert register(None, nan, now=T0).champion is None
+
+
+def test_a_refused_first_version_is_promoted_by_evidence_or_by_force():
+    record = register(None, artifact(1, mape=3.5, naive_mape=3.0), now=T0)
+    decision = decide_promotion(
+        record, PromotionRule(), challenger_metrics={"mape": 3.5, "seasonal_naive_mape": 3.0}
+    )
+    assert not decision.promote and "does not beat the rule" in decision.reason
+    # the operator's override: promote() takes the challenger whatever the decision said
+    forced = promote(record, now=T0, reason="forced by the operator")
+    assert (forced.champion, forced.challenger, forced.status) == (1, None, ModelStatus.ACTIVE)
 
 
 def test_promotion_needs_measured_gain_from_the_shadow_run():
@@ -136,7 +176,8 @@ def test_the_decision_explanation_names_model_version_and_confidence():
         "version": 3,
         "confidence": 0.9,
         "baseline": "seasonal-naive",
-        "reason": "first version",
+        "reason": "first version: validation mape 2 vs the seasonal-naive rule's 3 on the "
+        "same data: beats the rule",
     }
     fallen = replace(record, status=ModelStatus.FALLBACK, reason="x")
     rule = active_model(fallen, model_confidence=0.99, rule_confidence=0.5)

@@ -131,7 +131,8 @@ def test_an_active_model_of_another_type_leaves_the_answer_to_the_rule(tmp_path)
     bare = LogisticRegression().fit([[0.1], [0.2], [3.0], [5.0]], [1, 1, 0, 0])
     artifact = ModelArtifact(
         "odd-stall", 1, ModelKind.STALL, bare.to_dict(), ("throughput",),
-        TrainingWindow(None, None, 4), {"reference_error": 0.0}, NOW,
+        TrainingWindow(None, None, 4), {"f1": 1.0, "baseline_f1": 0.5, "reference_error": 0.0},
+        NOW,
     )  # fmt: skip
     registry = ModelStore(store)
     registry.save_artifact(artifact)
