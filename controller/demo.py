@@ -14,8 +14,10 @@ import asyncio
 import logging
 import math
 import shutil
+import signal
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
@@ -207,12 +209,23 @@ def demo_main(options: DemoOptions) -> int:
             shutil.rmtree(state_dir / "secrets", ignore_errors=True)
 
 
+def _on_hangup(callback: Callable[[], object]) -> None:
+    """Run ``callback`` when the demo's terminal closes (SIGHUP), in the running loop.
+
+    SIGHUP's default action kills the process at once, so :func:`demo_main` would never
+    remove the lab's credentials. It is not in ``install_stop_signals``: ``netpilot run``
+    keeps SIGHUP for re-reading its intents, as daemons do.
+    """
+    asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, callback)
+
+
 def _demo(options: DemoOptions, state_dir: Path) -> int:
     if options.headless:
 
         async def headless() -> dict[str, object]:
             stop = asyncio.Event()
             install_stop_signals(stop)
+            _on_hangup(stop.set)  # the terminal closing stops the demo as SIGINT/SIGTERM do
             return await run_demo(options, observers=[LogObserver()], stop=stop)
 
         try:
@@ -223,6 +236,16 @@ def _demo(options: DemoOptions, state_dir: Path) -> int:
         from tui.app import TuiObserver, make_app
 
         async def runner(observer: TuiObserver, stop: asyncio.Event) -> dict[str, object]:
+            # in the console's loop: a signal quits as the 'q' key does (an operator rollback
+            # in flight ends, then the controller stops); SIGTERM and SIGHUP would otherwise
+            # kill the process before demo_main removes the lab's credentials
+            def quit_console() -> None:
+                app.call_later(app.action_quit)
+
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, quit_console)
+            _on_hangup(quit_console)
             return await run_demo(options, observers=[observer], stop=stop)
 
         # the TUI owns the terminal: library logs would tear its screen, so they go to a file

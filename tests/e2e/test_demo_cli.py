@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -115,3 +118,77 @@ def test_tui_demo_reports_a_failed_run_and_exits_1(tmp_path):
     assert "video.yaml:5:9: spec.mode: unknown value 'autopilot'" in completed.stderr
     error = json.loads(completed.stdout.strip().splitlines()[-1])["error"]
     assert error["errors"][0]["field"] == "spec.mode"
+
+
+def lab_up_line(process: subprocess.Popen[str], log: Path | None, *, within: float = 60.0) -> str:
+    """Wait until the demo logs that its lab is up: on stderr (headless), or in the log file
+    the console writes to (the console owns the terminal). Fails if the demo exits first."""
+    if log is None:
+        assert process.stderr is not None
+        for line in process.stderr:  # ends at EOF if the demo dies before
+            if "lab up:" in line:
+                return line
+        raise AssertionError(f"the demo exited ({process.wait()}) before its lab was up")
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"the demo exited ({process.returncode}) before its lab"
+        if log.is_file():
+            up = [line for line in log.read_text().splitlines() if "lab up:" in line]
+            if up:
+                return up[0]
+        time.sleep(0.1)  # polling the file for the line, not a wait for the demo
+    raise AssertionError(f"no 'lab up' in {log} within {within} s")
+
+
+@pytest.mark.parametrize(
+    ("mode", "sig"),
+    [
+        ("headless", signal.SIGHUP),  # the terminal running the demo is closed
+        ("console", signal.SIGHUP),
+        ("console", signal.SIGTERM),
+    ],
+    ids=["headless-SIGHUP", "console-SIGHUP", "console-SIGTERM"],
+)
+def test_a_signal_ends_the_demo_cleanly_and_its_credentials_go(tmp_path, mode, sig):
+    # a demo in a temporary directory (no --state-dir): mkdtemp honours TMPDIR
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    process = subprocess.Popen(
+        [
+            str(NETPILOT),
+            "demo",
+            "--output",
+            "json",
+            *(["--headless"] if mode == "headless" else []),
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TMPDIR": str(temporary)},
+    )
+    try:
+        if mode == "headless":
+            line = lab_up_line(process, None)
+        else:
+            # the console logs to the state directory, which exists before the console starts
+            deadline = time.monotonic() + 60
+            while not list(temporary.glob("netpilot-demo-*")) and time.monotonic() < deadline:
+                assert process.poll() is None, "the demo exited before its state directory"
+                time.sleep(0.05)
+            (early,) = temporary.glob("netpilot-demo-*")
+            line = lab_up_line(process, early / "netpilot.log")
+        (state,) = temporary.glob("netpilot-demo-*")
+        assert str(state) in line  # the journal's path: the lab is up in this directory
+        assert (state / "secrets").is_dir()
+        process.send_signal(sig)
+        out, err = process.communicate(timeout=90)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, err[-3000:]
+    summary = json.loads(out.strip().splitlines()[-1])  # ended as a run ends: with its summary
+    assert summary["journal"] == str(state / "journal.sqlite")
+    assert not (state / "secrets").exists()  # the lab's credentials died with it
+    assert (state / "journal.sqlite").is_file()  # what is there to read stays
