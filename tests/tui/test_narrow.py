@@ -236,3 +236,30 @@ async def test_the_approval_list_fits_80_columns():
         assert table.row_count == 2
         assert table.virtual_size.width <= table.scrollable_content_region.width
         assert _cells(app, "approvals")[0][4].startswith("raise voice priority 0 -> 2")
+
+
+async def test_the_device_and_intent_lists_fit_80_columns():
+    app = synthetic_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await feed(app)
+        await settle(app, pilot)
+        await pilot.press("2")
+        await settle(app, pilot)
+        devices = app.screen.query_one("#devices", DataTable)
+        assert devices.virtual_size.width <= devices.scrollable_content_region.width
+        rows = _cells(app, "devices")
+        # r3's error is the long cell, in the last column (cut with "…" as rendered)
+        failing = next(r for r in rows if r[0] == "r3")
+        assert failing[1] == "partial" and failing[-1].startswith("snmp: timeout")
+        # an intent named at length (the metro lab's are): the source column gives way
+        long_name = "video-experience-west-east"
+        app.state.intents = (
+            replace(app.state.intents[0], name=long_name),
+            *app.state.intents[1:],
+        )
+        await pilot.press("5")
+        await settle(app, pilot)
+        intents = app.screen.query_one("#intent-list", DataTable)
+        assert intents.virtual_size.width <= intents.scrollable_content_region.width
+        first = _cells(app, "intent-list")[0]
+        assert first[0] == long_name and first[4] == "5d1c0e9a"  # the generation whole

@@ -11,7 +11,7 @@ from controller.model import Observation
 from tui.screens.base import ConsoleScreen
 from tui.state import ConsoleState, health, spark
 from tui.widgets.styles import health_text
-from tui.widgets.tables import Row, fill_table, selected_key
+from tui.widgets.tables import Row, fill_fitted, fill_table, selected_key
 
 __all__ = ["DevicesScreen", "device_rows", "interface_rows", "queue_rows"]
 
@@ -22,6 +22,10 @@ QUEUE_FLOOR_MS = 10.0  # a full bar is at least 10 ms of queueing: 1 ms draws lo
 def _util(value: float) -> Text:
     style = "red" if value >= 0.95 else "yellow" if value >= 0.8 else ""
     return Text(f"{value:.0%}", style=style)
+
+
+# the errors last: cut to fit a narrow terminal (the daemon's log has them whole)
+_DEVICE_COLUMNS = ("device", "health", "last poll", "max util", "worst queue", "errors")
 
 
 def device_rows(state: ConsoleState) -> list[Row]:
@@ -115,7 +119,7 @@ class DevicesScreen(ConsoleScreen):
     def compose_body(self) -> ComposeResult:
         devices: DataTable[Text | str] = DataTable(id="devices", cursor_type="row")
         devices.border_title = "Devices"
-        devices.add_columns("device", "health", "last poll", "max util", "worst queue", "errors")
+        devices.add_columns(*_DEVICE_COLUMNS)
         yield devices
         interfaces: DataTable[Text | str] = DataTable(id="interfaces", cursor_type="row")
         interfaces.add_columns("interface", "oper", "in Mb/s", "out Mb/s", "speed", "util", "trend")
@@ -126,7 +130,12 @@ class DevicesScreen(ConsoleScreen):
 
     def show(self) -> None:
         state = self.console.state
-        fill_table(self.query_one("#devices", DataTable), device_rows(state))
+        fill_fitted(
+            self.query_one("#devices", DataTable),
+            _DEVICE_COLUMNS,
+            device_rows(state),
+            width=self.size.width or 80,
+        )
         self._show_device(state)
 
     def _show_device(self, state: ConsoleState) -> None:

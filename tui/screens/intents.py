@@ -21,15 +21,19 @@ from tui.screens.base import ConsoleScreen
 from tui.state import ConsoleState
 from tui.widgets.details import intent_source_renderable
 from tui.widgets.panels import history_text, revisions_text
-from tui.widgets.tables import Row, fill_table, selected_key
+from tui.widgets.tables import Row, fill_fitted, selected_key
 
 __all__ = ["IntentsScreen", "intent_list_rows"]
 
 log = logging.getLogger("netpilot.tui")
 
 
+_COLUMNS = ("intent", "mode", "prio", "admin", "generation", "source")
+
+
 def intent_list_rows(state: ConsoleState) -> list[Row]:
-    """The loaded intents: mode, priority, admin state, generation and where they come from."""
+    """The loaded intents: mode, priority, admin state, generation and where they come from
+    (last: the column cut to fit a narrow terminal)."""
     rows: list[Row] = []
     for intent in state.intents:
         where = (
@@ -45,8 +49,8 @@ def intent_list_rows(state: ConsoleState) -> list[Row]:
                     Text(intent.mode.value),
                     Text(str(intent.priority)),
                     Text(intent.admin_state.value),
+                    Text(intent.generation[:8] or "-"),  # as a short Git hash
                     Text(where),
-                    Text(intent.generation[:12] or "-"),
                 ),
             )
         )
@@ -78,7 +82,7 @@ class IntentsScreen(ConsoleScreen):
     def compose_body(self) -> ComposeResult:
         table: DataTable[Text | str] = DataTable(id="intent-list", cursor_type="row")
         table.border_title = "Intents (loaded)"
-        table.add_columns("intent", "mode", "prio", "admin", "source", "generation")
+        table.add_columns(*_COLUMNS)
         yield table
         with TabbedContent(id="intent-panels", initial="source"):
             with TabPane("Source", id="source"), VerticalScroll(id="intent-source") as pane:
@@ -105,7 +109,13 @@ class IntentsScreen(ConsoleScreen):
     def show(self) -> None:
         if not (self._revisions_loaded or self._revisions_loading or self._revisions_failed):
             self.load_revisions()  # the facade was not there when the screen was mounted
-        fill_table(self.query_one("#intent-list", DataTable), intent_list_rows(self.console.state))
+        fill_fitted(
+            self.query_one("#intent-list", DataTable),
+            _COLUMNS,
+            intent_list_rows(self.console.state),
+            width=self.size.width or 80,
+            min_last=6,  # the Source panel shows where the selected intent comes from
+        )
         self._sync_source()
         self._render_panels()
 
