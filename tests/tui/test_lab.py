@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from textual.widgets import DataTable, TabbedContent
 
@@ -172,12 +173,17 @@ async def train(store: Path, name: str, data: Path) -> None:
 
 
 def load_series(path: Path) -> Path:
-    """A week of five-minute link load with a daily cycle (deterministic)."""
+    """A week of five-minute link load with a daily cycle and seeded noise (deterministic).
+
+    Without noise yesterday's value (the seasonal-naive rule) is exact, and a model that only
+    ties the rule is not made champion."""
     start = datetime(2026, 11, 1)  # noqa: DTZ001 - the CSV's timestamps are naive, as exported
+    noise = np.random.default_rng(1).normal(0, 8, 2016)
     lines = ["timestamp,value"]
     for step in range(2016):
         daily = 1.0 + 0.5 * (((step % 288) - 144) / 144) ** 2
-        lines.append(f"{(start + timedelta(minutes=5 * step)).isoformat()},{400 * daily:.1f}")
+        value = 400 * daily + noise[step]
+        lines.append(f"{(start + timedelta(minutes=5 * step)).isoformat()},{value:.1f}")
     path.write_text("\n".join(lines) + "\n")
     return path
 
