@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from controller.errors import ConnectError, NetpilotError
+from controller.formatting import edit_text, number_text
 from controller.model import ChangeStatus
 
 if TYPE_CHECKING:
@@ -664,8 +665,8 @@ def _print_change(
         print("  diff:")
         for edit in edits:
             if isinstance(edit, dict):
-                old, new = edit.get("old") or "-", edit.get("new") or "-"
-                print(f"    {edit.get('device')}: {edit.get('path')}: {old} -> {new}")
+                old, new = _leaf(edit.get("old")), _leaf(edit.get("new"))
+                print(f"    {edit.get('device')}: {edit_text(str(edit.get('path')), old, new)}")
     explanation = record.plan.get("explanation")
     if isinstance(explanation, dict):
         shown = {
@@ -676,11 +677,17 @@ def _print_change(
         if shown:
             print("  why:")
             for key, value in shown.items():
-                print(f"    {key}: {_short(value, 100)}")
+                # as the console shows them (predicted: latencyMs 9.14), never as JSON
+                print(f"    {key}: {_short(number_text(value), 100)}")
     print("  timeline:")
     for e in events:
         detail = ", ".join(f"{k}={_short(v, 60)}" for k, v in e.detail.items())
         print(f"    {e.at}  {e.step:<22} {detail}")
+
+
+def _leaf(value: object) -> str | None:
+    """A journaled leaf value; None when the configuration did not (or will not) hold it."""
+    return None if value is None else str(value)
 
 
 def _short(value: object, width: int) -> str:

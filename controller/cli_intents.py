@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from controller.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CommandGroups, report_failure
+from controller.formatting import unset_text
 from controller.model import (
     AdminState,
     Device,
@@ -735,5 +736,7 @@ def _plan(args: argparse.Namespace) -> int:
         offline_reason=reason,
         strict=args.strict,
     )
-    _emit(args, report.as_dict(), report.lines())
+    # the plan's edits are written by Edit.describe (an absent leaf is "-"): spelt out as the
+    # console and 'changes show' spell it; --output json keeps the report's own values
+    _emit(args, report.as_dict(), [unset_text(line) for line in report.lines()])
     return report.exit_code

@@ -9,11 +9,12 @@ keeps any key it does not know at the end, so a policy that explains more is nev
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from controller.facade import ChangeView
+from controller.formatting import UNSET, edit_text, unset_text, value_text
+from controller.formatting import number_text as _number
 from controller.model import ChangeStatus
 from tui.state import FeedEntry
 
@@ -30,23 +31,6 @@ __all__ = [
     "unset_text",
     "value_text",
 ]
-
-# a leaf the configuration does not hold (the controller's ``describe`` writes "-")
-UNSET = "(unset)"
-_OLD_UNSET = re.compile(r"(: )-( -> )")
-_NEW_UNSET = re.compile(r"( -> )-(?=$|;|,)")
-
-
-def edit_text(path: str, old: str | None, new: str | None) -> str:
-    """``qos/class[name=video]/priority: (unset) -> 1``: one leaf edit, absent spelt out."""
-    return f"{path}: {UNSET if old is None else old} -> {UNSET if new is None else new}"
-
-
-def unset_text(text: str) -> str:
-    """Edits a policy or the journal wrote with ``describe`` (``path: - -> 1``) as
-    :func:`edit_text` writes them (``path: (unset) -> 1``)."""
-    return _NEW_UNSET.sub(rf"\g<1>{UNSET}", _OLD_UNSET.sub(rf"\g<1>{UNSET}\g<2>", text))
-
 
 # the keys the sections below consume; anything else goes to "More"
 _KNOWN = frozenset(
@@ -80,39 +64,6 @@ class Section:
 
     title: str
     lines: tuple[Line, ...]
-
-
-def _number(value: object) -> str:
-    """A value as an operator reads it: ``0.0894``, ``true``, ``latencyMs 8.52`` (never a
-    Python repr: mappings and lists are spelt out)."""
-    if value is None:
-        return "n/a"
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    if isinstance(value, Mapping):
-        return value_text(value)
-    if isinstance(value, list | tuple):
-        return ", ".join(_number(v) for v in value) or "none"
-    return unset_text(str(value))
-
-
-def _measure(value: float) -> str:
-    """A predicted or measured quantity, to 3 significant digits and never in e-notation
-    above 1: ``8.52``, ``0.0894``, ``1234``."""
-    if abs(value) >= 1000:
-        return f"{value:.0f}"
-    return f"{value:.3g}"
-
-
-def value_text(values: Mapping[object, object]) -> str:
-    """``latencyMs 8.52, stallRatio 0.011``: named values on one line."""
-    parts = []
-    for key, value in values.items():
-        shown = _measure(value) if isinstance(value, float) else _number(value)
-        parts.append(f"{key} {shown}")
-    return ", ".join(parts) or "none"
 
 
 def _scalar(value: object) -> bool:

@@ -143,9 +143,64 @@ def test_changes_list_and_show_read_without_writing(capsys, journal_file):
     assert [c["txn"] for c in last_json(out)["changes"]] == ["txn-1"]
     code, out, _ = run(capsys, "changes", "show", "txn-1", "--journal", str(journal_file))
     assert code == cli.EXIT_OK and "raise video priority" in out
-    assert "    r2: qos/class[name=video]/priority: - -> 1" in out.splitlines()  # the diff
+    # the diff; an absent leaf spelt as the console spells it
+    assert "    r2: qos/class[name=video]/priority: (unset) -> 1" in out.splitlines()
     assert "timeline:" in out
     assert journal_file.read_bytes() == before
+
+
+def test_changes_show_spells_values_as_the_console_does_and_json_keeps_them(capsys, tmp_path):
+    path = tmp_path / "journal.sqlite"
+    journal = Journal(path)
+    change = ChangeSet.make(
+        "video",
+        "r2",
+        (
+            ConfigEdit(EditOp.REMOVE, ("qos", "class[name=video]", "priority"), "6", None),
+            ConfigEdit(EditOp.ADD, ("qos", "class[name=video]", "shaper"), None, "100"),
+        ),
+        "restore video priority",
+    )
+    explanation = {
+        "target": "latencyMs lessThan 30",
+        "observed": {"latencyMs": 41.27},
+        "predicted": {"latencyMs": 9.1412, "stallRatio": 0.0113},
+        "confidence": 0.9312,
+    }
+    journal.begin_change("txn-9", Plan.single(change), at=T0, explanation=explanation)
+    journal.close()
+    code, out, _ = run(capsys, "changes", "show", "txn-9", "--journal", str(path))
+    lines = out.splitlines()
+    assert code == cli.EXIT_OK
+    assert "    r2: qos/class[name=video]/priority: 6 -> (unset)" in lines
+    assert "    r2: qos/class[name=video]/shaper: (unset) -> 100" in lines
+    assert "    predicted: latencyMs 9.14, stallRatio 0.0113" in lines  # not JSON
+    assert "    observed: latencyMs 41.3" in lines
+    assert "    confidence: 0.9312" in lines
+    assert "    target: latencyMs lessThan 30" in lines
+    shown = lines[lines.index("  diff:") : lines.index("  timeline:")]
+    assert not any(" - -> " in line or " -> -" in line or "{" in line for line in shown)
+    code, out, _ = run(
+        capsys, "changes", "show", "txn-9", "--journal", str(path), "--output", "json"
+    )
+    change_json = last_json(out)["change"]
+    assert [(e["old"], e["new"]) for e in change_json["plan"]["edits"]] == [
+        ("6", None),
+        (None, "100"),
+    ]
+    assert change_json["plan"]["explanation"]["predicted"] == explanation["predicted"]
+
+
+def test_the_cli_and_the_console_share_one_value_formatter():
+    from controller import formatting
+    from tui import explain
+
+    assert explain.UNSET == formatting.UNSET == "(unset)"
+    assert explain.edit_text is formatting.edit_text
+    assert explain.value_text is formatting.value_text
+    assert explain.unset_text is formatting.unset_text
+    assert vars(cli)["edit_text"] is formatting.edit_text
+    assert vars(cli)["number_text"] is formatting.number_text
 
 
 def test_a_change_an_operator_rolled_back_is_listed_as_undone(capsys, journal_file):
