@@ -19,6 +19,7 @@ its values to and from files.
 from __future__ import annotations
 
 import csv
+import functools
 import gzip
 import io
 import json
@@ -289,6 +290,18 @@ def read_telemetry(path: Path, *, column: str = "value") -> Telemetry:
 _STREAMS = ("133", "134", "135", "136", "160")
 
 
+def _number(path: Path, row: dict[str, str], line: int, column: str) -> float:
+    """One numeric cell of a sessions CSV row; a bad one names its line and column."""
+    if column not in row:
+        raise ModelStoreError(f"{path}: no column {column!r}")
+    try:
+        return float(row[column])
+    except (TypeError, ValueError):
+        raise DataFileError(
+            str(path), f"{row[column]!r} is not a number", line=line, field=column
+        ) from None
+
+
 def read_sessions(path: Path) -> Sessions:
     """Labelled video sessions from the youtube-sieber CSV (``ifip_networking.csv[.gz]``).
 
@@ -298,35 +311,33 @@ def read_sessions(path: Path) -> Sessions:
     group is the video id. Player-side columns are never read.
 
     Raises:
-        ModelStoreError: a missing file or column, or a bad number.
+        ModelStoreError: a missing file or column.
+        DataFileError: a cell that is not a number (with its line and column).
     """
     flows: list[FlowSummary] = []
     stalled: list[bool] = []
     videos: list[str] = []
     for line, row in enumerate(_rows(path), start=2):
-        try:
-            streams = tuple(
-                ChunkStream(
-                    float(row[f"pl_avg_req_itag{s}_size"]), float(row[f"pl_avg_req_itag{s}_sec"])
-                )
-                for s in _STREAMS
-                if float(row[f"pl_avg_req_itag{s}_size"]) > 0
+        number = functools.partial(_number, path, row, line)
+        streams = tuple(
+            ChunkStream(number(f"pl_avg_req_itag{s}_size"), number(f"pl_avg_req_itag{s}_sec"))
+            for s in _STREAMS
+            if number(f"pl_avg_req_itag{s}_size") > 0
+        )
+        flows.append(
+            FlowSummary(
+                throughput_bps=number("net_avg_shaping_rate"),
+                bytes_down=number("net_dl_total"),
+                mean_chunk_bytes=number("pl_avg_req_size"),
+                mean_chunk_interval_s=number("pl_avg_req_size_sec"),
+                streams=streams,
             )
-            flows.append(
-                FlowSummary(
-                    throughput_bps=float(row["net_avg_shaping_rate"]),
-                    bytes_down=float(row["net_dl_total"]),
-                    mean_chunk_bytes=float(row["pl_avg_req_size"]),
-                    mean_chunk_interval_s=float(row["pl_avg_req_size_sec"]),
-                    streams=streams,
-                )
-            )
-            stalled.append(row["pl_buffering_boolean"].strip() == "True")
-            videos.append(row["yt_id"])
-        except KeyError as exc:
-            raise ModelStoreError(f"{path}: no column {exc}") from exc
-        except ValueError as exc:
-            raise ModelStoreError(f"{path}:{line}: {exc}") from exc
+        )
+        for column in ("pl_buffering_boolean", "yt_id"):
+            if column not in row:
+                raise ModelStoreError(f"{path}: no column {column!r}")
+        stalled.append(row["pl_buffering_boolean"].strip() == "True")
+        videos.append(row["yt_id"])
     if not flows:
         raise ModelStoreError(f"{path}: no sessions")
     return Sessions(tuple(flows), np.array(stalled, dtype=bool), tuple(videos))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -24,7 +25,7 @@ from analytics.stall import (
     feature_matrix,
     feature_names,
 )
-from controller.models_store import read_sessions
+from controller.models_store import DataFileError, read_sessions
 from tests.analytics.conftest import dataset
 
 
@@ -107,3 +108,28 @@ def test_on_public_sessions_grouped_by_video_burst_features_reach_the_goal():
         scores[features] = f1_score(y, predicted)
     assert scores[FeatureSet.RATE] == pytest.approx(0.865, abs=0.01)  # the reference point
     assert scores[FeatureSet.BURST] >= 0.92
+
+
+def test_a_bad_cell_in_a_sessions_file_names_its_line_and_column(tmp_path: Path):
+    streams = ("133", "134", "135", "136", "160")
+    columns = [
+        "yt_id",
+        "pl_buffering_boolean",
+        "net_avg_shaping_rate",
+        "net_dl_total",
+        "pl_avg_req_size",
+        "pl_avg_req_size_sec",
+        *(f"pl_avg_req_itag{s}_{k}" for s in streams for k in ("size", "sec")),
+    ]
+    good = ["v1", "False", "1e6", "5e7", "4e5", "3.2", *(["0"] * 10)]
+    bad = ["v2", "True", "1e6", "lots", "4e5", "3.2", *(["0"] * 10)]
+    path = tmp_path / "sessions.csv"
+    path.write_text("\n".join(",".join(r) for r in (columns, good, bad)) + "\n")
+    with pytest.raises(DataFileError) as caught:
+        read_sessions(path)
+    error = caught.value
+    assert (error.line, error.field) == (3, "net_dl_total")
+    assert "'lots' is not a number" in str(error) and str(path) in str(error)
+    # a good file reads
+    path.write_text("\n".join(",".join(r) for r in (columns, good)) + "\n")
+    assert read_sessions(path).videos == ("v1",)
