@@ -18,7 +18,8 @@ creation order, as in the published detector, since its tie-breaks depend on the
   ``left_values``: their values), so that the facts of a level it holds are
   ``present & ~(values ^ level)``. ``left_key`` is the fixed fact hash (:func:`fact_key`,
   the tie-break between equally activated contexts) and ``left_table`` an open-addressing
-  table from it to the side (a hit is checked against the stored facts).
+  table of (hash, side) pairs (:func:`_table_add`; a hit is checked against the stored
+  facts).
   ``left_contexts``/``context_next`` link a side's contexts.
 - **Right sides** (``right_*``): value facts only, so a side is its base-3 pattern (a digit
   per bit: 0 no fact of it, 1 or 2 the fact ``bit is 0`` or ``bit is 1``);
@@ -26,17 +27,24 @@ creation order, as in the published detector, since its tie-breaks depend on the
 - **Contexts**: columns by id (``context_left``, ``context_right``, ``tried``, ``hits``,
   ``activations``, the two sides' fact hashes); ``context_table`` maps (left side, right
   side) to the id. ``zero`` lists the zero-level contexts in the order they became so
-  (``context_zero`` flags them).
+  (``context_zero`` flags them), with ``zero_left`` and ``zero_sides`` (their sides' value
+  facts in one word) beside it, read in one pass by the proposals.
 - **The last left crossing**: ``group`` (value facts in bit order, then context facts by
   id), the level it was crossed at, how many left sides existed then, and ``applying``: the
   contexts whose left side the group holds whole. A crossing visits only the sides that can
   be whole: the sides without context facts through ``pattern_head``/``left_next`` (a list
   per pattern; the level's ``2**bits`` sub-patterns are looked up), the others through
   ``post_*``: each side is listed once, under its newest context fact (a group holding the
-  side whole holds that fact, and the lists of new contexts are short). ``group_stamp`` and
-  ``group_position`` say, per context, whether the last group holds its fact and where; the
-  next step's proposals make a side's mask against the group from them (bit ``j``: the
-  side holds the ``j``-th fact of the group).
+  side whole holds that fact, and the lists of new contexts are short); ``group_stamp``
+  says, per context, whether the last group holds its fact.
+- **Proposals**: a side's mask against a group has bit ``j`` when the side holds the
+  ``j``-th fact of the group. The sides with zero-level contexts are listed under each of
+  their context facts (``zero_post_*``): the lists of the group's context facts give the
+  sides whose mask has context bits (``left_mark``, ``left_group_mask``); the other sides'
+  masks are their value facts'. ``first_*`` is a stamped table kept between steps.
+- **Steady steps**: when a step leaves the group and the contexts as they were
+  (``steady``) and the next sample has the same level, that step is the last one's again
+  but for the counts (:func:`memory_step`).
 
 The detector's own state is a float64 array (``R_*``): its value scale, suppression level,
 range tolerance (NaN: off) and rest period, the range seen so far, the predicted facts (a
@@ -112,6 +120,12 @@ _FIELDS = (
     "stamp",
     "left_capacity",  # the length of the per-side columns
     "context_capacity",  # the length of the per-context columns
+    "mark",  # the proposals' last stamp (left_mark)
+    "zero_posts",
+    "steady",  # 1: the last step left the group and the contexts as they were
+    "last_level",  # the last step's level, active contexts and selected contexts
+    "last_active",
+    "last_selected",
     # left sides
     "left_start",
     "left_size",
@@ -120,8 +134,10 @@ _FIELDS = (
     "left_key",
     "left_contexts",
     "left_next",  # the next side of the same pattern without context facts
+    "left_zero",  # 1 once the side has a zero-level context (listed in zero_post_*)
+    "left_mark",  # the proposals whose group holds some context fact of the side
+    "left_group_mask",  # then: the group positions of those facts
     "group_stamp",  # per context: the crossing whose group holds its context fact
-    "group_position",  # per context: the position of its fact in that group
     "left_facts",
     "left_table",
     # right sides
@@ -141,6 +157,12 @@ _FIELDS = (
     "context_zero",
     "context_table",
     "zero",
+    "zero_left",  # per zero-level context (as ``zero``): its left side
+    "zero_sides",  # and its two sides' value facts (_zero_sides)
+    # the sides with zero-level contexts, listed under each of their context facts
+    "zero_post_head",
+    "zero_post_side",
+    "zero_post_next",
     # which sides hold a context fact, and the sides without context facts by pattern
     "post_head",
     "post_side",
@@ -149,6 +171,13 @@ _FIELDS = (
     # the last left crossing
     "applying",
     "group",
+    "active",  # a step's active contexts (as many as there are contexts)
+    "top",  # the most activated of them
+    # the proposals' scratch: a table from pair of masks to its first row (stamped)
+    "first_key",
+    "first_order",
+    "first_stamp",
+    "first_slots",
 )
 
 
@@ -222,51 +251,70 @@ def new_memory(bits: int, max_left_facts: int, max_active_contexts: int) -> Any:
         bits,
         max_left_facts,
         max_active_contexts,
-        0,
-        0,
-        0,
-        0,
-        0,
-        0,
-        0,
-        0,
-        0,
-        0,
-        0,
-        16,
-        16,
-        _column(-1),
-        _column(-1),
-        _column(-1),
-        _column(-1),
-        _column(-1),
-        _column(-1),
-        _column(-1),
-        _column(-1),
-        _column(0),
-        _column(-1),
-        np.full(64, -1, dtype=np.int64),
-        np.full(patterns, -1, dtype=np.int64),
-        _column(-1),
-        _column(-1),
-        _column(-1),
-        _column(-1),
-        _column(-1),
-        _column(0),
-        _column(0),
-        _column(0),
-        _column(-1),
-        _column(-1),
-        _column(-1),
-        _column(0),
-        np.full(64, -1, dtype=np.int64),
-        _column(-1),
-        _column(-1),
-        _column(-1),
-        _column(-1),
-        np.full(patterns, -1, dtype=np.int64),
-        _column(-1),
-        _column(-1),
+        0,  # lefts
+        0,  # rights
+        0,  # contexts
+        0,  # zero_count
+        0,  # facts_used
+        0,  # posts
+        0,  # applying_count
+        0,  # group_size
+        0,  # cross_level
+        0,  # crossed
+        0,  # stamp
+        16,  # left_capacity
+        16,  # context_capacity
+        0,  # mark
+        0,  # zero_posts
+        0,  # steady
+        0,  # last_level
+        0,  # last_active
+        0,  # last_selected
+        _column(-1),  # left_start
+        _column(-1),  # left_size
+        _column(-1),  # left_present
+        _column(-1),  # left_values
+        _column(-1),  # left_key
+        _column(-1),  # left_contexts
+        _column(-1),  # left_next
+        _column(0),  # left_zero
+        _column(-1),  # left_mark
+        _column(-1),  # left_group_mask
+        _column(-1),  # group_stamp
+        _column(-1),  # left_facts
+        np.full(128, -1, dtype=np.int64),  # left_table (64 slots)
+        np.full(patterns, -1, dtype=np.int64),  # right_of_pattern
+        _column(-1),  # right_present
+        _column(-1),  # right_values
+        _column(-1),  # right_facts
+        _column(-1),  # context_left
+        _column(-1),  # context_right
+        _column(0),  # tried
+        _column(0),  # hits
+        _column(0),  # activations
+        _column(-1),  # context_left_key
+        _column(-1),  # context_right_key
+        _column(-1),  # context_next
+        _column(0),  # context_zero
+        np.full(128, -1, dtype=np.int64),  # context_table (64 slots)
+        _column(-1),  # zero
+        _column(-1),  # zero_left
+        _column(-1),  # zero_sides
+        _column(-1),  # zero_post_head
+        _column(-1),  # zero_post_side
+        _column(-1),  # zero_post_next
+        _column(-1),  # post_head
+        _column(-1),  # post_side
+        _column(-1),  # post_next
+        np.full(patterns, -1, dtype=np.int64),  # pattern_head
+        _column(-1),  # applying
+        _column(-1),  # group
+        _column(-1),  # active
+        _column(-1),  # top
+        _column(-1),  # first_key
+        _column(-1),  # first_order
+        _column(-1),  # first_stamp
+        _column(-1),  # first_slots
     )
 
 
@@ -289,6 +337,12 @@ def copy_memory(m: Any) -> Any:
         m.stamp,
         m.left_capacity,
         m.context_capacity,
+        m.mark,
+        m.zero_posts,
+        m.steady,
+        m.last_level,
+        m.last_active,
+        m.last_selected,
         m.left_start.copy(),
         m.left_size.copy(),
         m.left_present.copy(),
@@ -296,8 +350,10 @@ def copy_memory(m: Any) -> Any:
         m.left_key.copy(),
         m.left_contexts.copy(),
         m.left_next.copy(),
+        m.left_zero.copy(),
+        m.left_mark.copy(),
+        m.left_group_mask.copy(),
         m.group_stamp.copy(),
-        m.group_position.copy(),
         m.left_facts.copy(),
         m.left_table.copy(),
         m.right_of_pattern.copy(),
@@ -315,12 +371,23 @@ def copy_memory(m: Any) -> Any:
         m.context_zero.copy(),
         m.context_table.copy(),
         m.zero.copy(),
+        m.zero_left.copy(),
+        m.zero_sides.copy(),
+        m.zero_post_head.copy(),
+        m.zero_post_side.copy(),
+        m.zero_post_next.copy(),
         m.post_head.copy(),
         m.post_side.copy(),
         m.post_next.copy(),
         m.pattern_head.copy(),
         m.applying.copy(),
         m.group.copy(),
+        m.active.copy(),
+        m.top.copy(),
+        m.first_key.copy(),
+        m.first_order.copy(),
+        m.first_stamp.copy(),
+        m.first_slots.copy(),
     )
 
 
@@ -355,10 +422,33 @@ def export_memory(m: Any) -> tuple[IntArray, ...]:
 # sides and contexts
 
 
+@compiled
+def _table_add(table: IntArray, count: int, key: int, value: int) -> IntArray:
+    """Put (``key``, ``value``) in an open-addressing table of (key, value) pairs holding
+    ``count`` pairs with it (the table, or one rebuilt twice as big when half full). The
+    pairs sit side by side: a probe reads the key it compares in the slot's cache line."""
+    if 2 * count > table.shape[0] // 2:
+        old = table
+        table = np.full(2 * old.shape[0], -1, dtype=np.int64)
+        for slot in range(old.shape[0] // 2):
+            if old[2 * slot + 1] >= 0:
+                _table_put(table, old[2 * slot], old[2 * slot + 1])
+    _table_put(table, key, value)
+    return table
+
+
+@inlined
+def _table_put(table: IntArray, key: int, value: int) -> None:
+    mask = table.shape[0] // 2 - 1
+    i = _slot(key, mask)
+    while table[2 * i + 1] >= 0:
+        i = (i + 1) & mask
+    table[2 * i], table[2 * i + 1] = key, value
+
+
 @inlined
 def _side_in(
     table: IntArray,
-    keys: IntArray,
     sizes: IntArray,
     starts: IntArray,
     pool: IntArray,
@@ -367,13 +457,13 @@ def _side_in(
     key: int,
 ) -> int:
     """The left side ``facts[:n]`` (with fact hash ``key``) in the left table, or -1."""
-    mask = table.shape[0] - 1
+    mask = table.shape[0] // 2 - 1
     i = _slot(key, mask)
     while True:
-        side = table[i]
+        side = table[2 * i + 1]
         if side < 0:
             return -1
-        if keys[side] == key and sizes[side] == n:
+        if table[2 * i] == key and sizes[side] == n:
             start = starts[side]
             same = True
             for j in range(n):
@@ -387,28 +477,7 @@ def _side_in(
 
 @compiled
 def _find_left(m: Any, facts: IntArray, n: int, key: int) -> int:
-    return _side_in(
-        m.left_table, m.left_key, m.left_size, m.left_start, m.left_facts, facts, n, key
-    )
-
-
-@compiled
-def _index_left(m: Any) -> None:
-    """Put the newest side in the left table (rebuilt twice as big when half full)."""
-    count = m.lefts
-    table = m.left_table
-    first = count - 1
-    if 2 * count > table.shape[0]:
-        table = np.full(2 * table.shape[0], -1, dtype=np.int64)
-        m.left_table = table
-        first = 0
-    keys = m.left_key
-    mask = table.shape[0] - 1
-    for side in range(first, count):
-        i = _slot(keys[side], mask)
-        while table[i] >= 0:
-            i = (i + 1) & mask
-        table[i] = side
+    return _side_in(m.left_table, m.left_size, m.left_start, m.left_facts, facts, n, key)
 
 
 @compiled
@@ -424,6 +493,9 @@ def _add_left(m: Any, facts: IntArray, n: int, key: int) -> int:
         m.left_key = _grown(m.left_key, capacity, -1)
         m.left_contexts = _grown(m.left_contexts, capacity, -1)
         m.left_next = _grown(m.left_next, capacity, -1)
+        m.left_zero = _grown(m.left_zero, capacity, 0)
+        m.left_mark = _grown(m.left_mark, capacity, -1)
+        m.left_group_mask = _grown(m.left_group_mask, capacity, -1)
         m.left_capacity = capacity
     start = m.facts_used
     m.left_facts = _grown(m.left_facts, start + n, -1)
@@ -455,13 +527,14 @@ def _add_left(m: Any, facts: IntArray, n: int, key: int) -> int:
     m.facts_used = start + n
     m.left_start[side], m.left_size[side], m.left_key[side] = start, n, key
     m.left_present[side], m.left_values[side], m.left_contexts[side] = present, values, -1
+    m.left_zero[side], m.left_mark[side] = 0, -1
     if has_context:
         m.left_next[side] = -1
     else:
         m.left_next[side] = m.pattern_head[pattern]
         m.pattern_head[pattern] = side
     m.lefts = size
-    _index_left(m)
+    m.left_table = _table_add(m.left_table, size, key, side)
     return int(side)
 
 
@@ -486,20 +559,21 @@ def _right_side(m: Any, present: int, values: int) -> int:
 
 
 @inlined
-def _context_in(table: IntArray, lefts: IntArray, rights: IntArray, left: int, right: int) -> int:
+def _context_in(table: IntArray, left: int, right: int) -> int:
     """The context (left side, right side) in the context table, or -1."""
-    mask = table.shape[0] - 1
-    i = _slot((left << _RIGHT_BITS) | right, mask)
+    key = (left << _RIGHT_BITS) | right
+    mask = table.shape[0] // 2 - 1
+    i = _slot(key, mask)
     while True:
-        context = table[i]
-        if context < 0 or (lefts[context] == left and rights[context] == right):
+        context = table[2 * i + 1]
+        if context < 0 or table[2 * i] == key:
             return int(context)
         i = (i + 1) & mask
 
 
 @compiled
 def _find_context(m: Any, left: int, right: int) -> int:
-    return _context_in(m.context_table, m.context_left, m.context_right, left, right)
+    return _context_in(m.context_table, left, right)
 
 
 @inlined
@@ -512,24 +586,6 @@ def _pattern(present: int, values: int) -> int:
         power *= 3
         bit += 1
     return pattern
-
-
-@compiled
-def _index_context(m: Any) -> None:
-    count = m.contexts
-    table = m.context_table
-    first = count - 1
-    if 2 * count > table.shape[0]:
-        table = np.full(2 * table.shape[0], -1, dtype=np.int64)
-        m.context_table = table
-        first = 0
-    lefts, rights = m.context_left, m.context_right
-    mask = table.shape[0] - 1
-    for context in range(first, count):
-        i = _slot((lefts[context] << _RIGHT_BITS) | rights[context], mask)
-        while table[i] >= 0:
-            i = (i + 1) & mask
-        table[i] = context
 
 
 @compiled
@@ -548,9 +604,10 @@ def _add_context(m: Any, left: int, right: int, left_key: int, right_key: int) -
         m.context_next = _grown(m.context_next, capacity, -1)
         m.context_zero = _grown(m.context_zero, capacity, 0)
         m.post_head = _grown(m.post_head, capacity, -1)
+        m.zero_post_head = _grown(m.zero_post_head, capacity, -1)
         m.applying = _grown(m.applying, capacity, -1)
+        m.active = _grown(m.active, capacity, -1)
         m.group_stamp = _grown(m.group_stamp, capacity, -1)
-        m.group_position = _grown(m.group_position, capacity, 0)
         m.context_capacity = capacity
     m.context_left[context], m.context_right[context] = left, right
     m.tried[context], m.hits[context], m.activations[context] = 0, 0, 0
@@ -559,17 +616,48 @@ def _add_context(m: Any, left: int, right: int, left_key: int, right_key: int) -
     m.context_next[context] = m.left_contexts[left]
     m.left_contexts[left] = context
     m.contexts = size
-    _index_context(m)
+    m.context_table = _table_add(m.context_table, size, (left << _RIGHT_BITS) | right, context)
     return int(context)
 
 
 @compiled
 def _mark_zero_level(m: Any, context: int) -> None:
-    if m.context_zero[context] == 0:
-        m.context_zero[context] = 1
-        m.zero = _grown(m.zero, m.zero_count + 1, -1)
-        m.zero[m.zero_count] = context
-        m.zero_count += 1
+    if m.context_zero[context] != 0:
+        return
+    m.context_zero[context] = 1
+    count = m.zero_count
+    m.zero = _grown(m.zero, count + 1, -1)
+    m.zero_left = _grown(m.zero_left, count + 1, -1)
+    m.zero_sides = _grown(m.zero_sides, count + 1, -1)
+    left, right = m.context_left[context], m.context_right[context]
+    m.zero[count], m.zero_left[count] = context, left
+    # what the proposals read of the two sides, in one word (sides never change)
+    m.zero_sides[count] = (
+        m.left_present[left]
+        | m.left_values[left] << 8
+        | m.right_present[right] << 16
+        | m.right_values[right] << 24
+        | m.left_size[left] << 32
+    )
+    m.zero_count = count + 1
+    if m.left_zero[left]:
+        return
+    # the side's first zero-level context: list it under each of its context facts
+    m.left_zero[left] = 1
+    start = m.left_start[left]
+    for j in range(start, start + m.left_size[left]):
+        fact = m.left_facts[j] - CONTEXT
+        if fact < 0:
+            continue
+        entry = m.zero_posts
+        if fact >= m.zero_post_head.shape[0]:
+            m.zero_post_head = _grown(m.zero_post_head, fact + 1, -1)
+        m.zero_post_side = _grown(m.zero_post_side, entry + 1, -1)
+        m.zero_post_next = _grown(m.zero_post_next, entry + 1, -1)
+        m.zero_post_side[entry] = left
+        m.zero_post_next[entry] = m.zero_post_head[fact]
+        m.zero_post_head[fact] = entry
+        m.zero_posts = entry + 1
 
 
 @compiled
@@ -611,12 +699,11 @@ def _cross_context_sides(m: Any, level: int, count: int) -> int:
     # when its value facts are the level's and each of its context facts is in the group
     stamp = m.stamp + 1
     m.stamp = stamp
-    group, group_stamp, group_position = m.group, m.group_stamp, m.group_position
+    group, group_stamp = m.group, m.group_stamp
     for position in range(bits, m.group_size):
         context = group[position] - CONTEXT
         if 0 <= context < group_stamp.shape[0]:
             group_stamp[context] = stamp
-            group_position[context] = position
     present, values, sizes = m.left_present, m.left_values, m.left_size
     starts, pool = m.left_start, m.left_facts
     post_head, post_side, post_next = m.post_head, m.post_side, m.post_next
@@ -674,81 +761,97 @@ def cross_left(m: Any, level: int) -> None:
 
 
 @compiled
-def _proposals(m: Any, level: int, fresh: int) -> IntArray:
-    """The crossings of the zero-level contexts (but ``fresh``) with (last left group, this
-    sample) as (left mask << 8 | right mask), in the published detector's order: by left
-    side then by context, the first of each pair of masks."""
-    count = m.zero_count
-    zero, context_left, context_right = m.zero, m.context_left, m.context_right
-    right_present, right_values = m.right_present, m.right_values
-    sizes, starts, pool = m.left_size, m.left_start, m.left_facts
-    group_stamp, group_position = m.group_stamp, m.group_position
-    left_present, left_values = m.left_present, m.left_values
-    crossed, cross_level, stamp, max_left = m.crossed, m.cross_level, m.stamp, m.max_left_facts
-    order_keys = np.empty(count, dtype=np.int64)
-    mask_keys = np.empty(count, dtype=np.int64)
-    rows = 0
-    for i in range(count):
-        context = zero[i]
-        if context == fresh:
-            continue
-        left, right = context_left[context], context_right[context]
-        # the side's mask against the last group (sides stored since hold nothing of it)
-        if left >= crossed:
-            left_mask = 0
-        else:
-            present = left_present[left]
-            left_mask = present & ~(left_values[left] ^ cross_level)
-            if sizes[left] != popcount(present):  # context facts: those of the group
-                for j in range(starts[left], starts[left] + sizes[left]):
-                    fact = pool[j] - CONTEXT
-                    if 0 <= fact < group_stamp.shape[0] and group_stamp[fact] == stamp:
-                        left_mask |= 1 << group_position[fact]
-        present = right_present[right]
-        right_mask = present & ~(right_values[right] ^ level)
-        left_count, right_count = popcount(left_mask), popcount(right_mask)
-        whole = left_count == sizes[left] and right_count == popcount(present)
-        if left_count > 0 and right_count > 0 and left_count <= max_left and not whole:
-            order_keys[rows] = (left << 32) | context
-            mask_keys[rows] = (left_mask << 8) | right_mask
-            rows += 1
-    return _first_of_each(order_keys[:rows], mask_keys[:rows])
+def _mark_group_facts(m: Any, group: IntArray) -> int:
+    """Give each side with a zero-level context that holds context facts of ``group`` their
+    positions in it (``left_group_mask``, valid where ``left_mark`` is the mark returned):
+    only the sides listed under the group's context facts hold any, and the other sides'
+    left masks are made of their value facts alone."""
+    bits = m.bits
+    mark: int = m.mark + 1
+    m.mark = mark
+    left_mark, left_group_mask = m.left_mark, m.left_group_mask
+    post_head, post_side, post_next = m.zero_post_head, m.zero_post_side, m.zero_post_next
+    for position in range(bits, group.shape[0]):
+        context_fact = group[position] - CONTEXT
+        entry = post_head[context_fact] if 0 <= context_fact < post_head.shape[0] else -1
+        while entry >= 0:
+            side = post_side[entry]
+            entry = post_next[entry]
+            if left_mark[side] != mark:
+                left_mark[side] = mark
+                left_group_mask[side] = 0
+            left_group_mask[side] |= 1 << position
+    return mark
 
 
 @compiled
-def _first_of_each(order_keys: IntArray, mask_keys: IntArray) -> IntArray:
-    """The mask keys of the rows of lowest order key, one per mask key, by order key: a hash
-    table from mask key to its row of lowest order, then those rows sorted."""
-    rows = mask_keys.shape[0]
-    capacity = 16
-    while capacity < 2 * rows:
-        capacity *= 2
-    table = np.full(capacity, -1, dtype=np.int64)
+def _proposals(m: Any, level: int, fresh: int, group: IntArray) -> IntArray:
+    """The crossings of the zero-level contexts (but ``fresh``) with (last left group, this
+    sample) as (left mask << 8 | right mask), in the published detector's order: by left
+    side then by context, the first of each pair of masks.
+
+    One pass over the zero-level contexts (their sides' value facts read from
+    ``zero_sides``, in order), keeping the first row of each pair of masks by order key
+    (left side, then context) in a table stamped with the mark (not cleared)."""
+    count = m.zero_count
+    mark = _mark_group_facts(m, group)
+    left_mark, left_group_mask = m.left_mark, m.left_group_mask
+    capacity = m.first_key.shape[0]
+    if capacity < 2 * count:
+        while capacity < 2 * count:
+            capacity *= 2
+        m.first_key = np.empty(capacity, dtype=np.int64)
+        m.first_order = np.empty(capacity, dtype=np.int64)
+        m.first_stamp = np.full(capacity, -1, dtype=np.int64)
+        m.first_slots = np.empty(capacity, dtype=np.int64)
+    first_key, first_order, first_stamp, slots = (
+        m.first_key,
+        m.first_order,
+        m.first_stamp,
+        m.first_slots,
+    )
+    table_mask = capacity - 1
+    zero, zero_left, zero_sides = m.zero, m.zero_left, m.zero_sides
+    crossed, cross_level, max_left = m.crossed, m.cross_level, m.max_left_facts
     unique = 0
-    firsts = np.empty(rows, dtype=np.int64)
-    for row in range(rows):
-        key = mask_keys[row]
-        i = _slot(key, capacity - 1)
+    for i in range(count):
+        context = zero[i]
+        left = zero_left[i]
+        # (a side stored since the crossing holds nothing of its group)
+        if context == fresh or left >= crossed:
+            continue
+        sides = zero_sides[i]
+        left_present, left_values = sides & 0xFF, sides >> 8 & 0xFF
+        right_present, right_values = sides >> 16 & 0xFF, sides >> 24 & 0xFF
+        left_mask = left_present & ~(left_values ^ cross_level)
+        if left_mark[left] == mark:
+            left_mask |= left_group_mask[left]
+        right_mask = right_present & ~(right_values ^ level)
+        left_count, right_count = popcount(left_mask), popcount(right_mask)
+        whole = left_count == sides >> 32 and right_count == popcount(right_present)
+        if left_count == 0 or right_count == 0 or left_count > max_left or whole:
+            continue
+        key = (left_mask << 8) | right_mask
+        order = (left << 32) | context
+        slot = _slot(key, table_mask)
         while True:
-            held = table[i]
-            if held < 0:
-                table[i] = row
-                firsts[unique] = row
+            if first_stamp[slot] != mark:
+                first_stamp[slot], first_key[slot], first_order[slot] = mark, key, order
+                slots[unique] = slot
                 unique += 1
                 break
-            if mask_keys[held] == key:
-                if order_keys[row] < order_keys[held]:
-                    table[i] = row
+            if first_key[slot] == key:
+                first_order[slot] = min(first_order[slot], order)
                 break
-            i = (i + 1) & (capacity - 1)
-    for j in range(unique):  # the row each pair of masks kept
-        key = mask_keys[firsts[j]]
-        i = _slot(key, capacity - 1)
-        while mask_keys[table[i]] != key:
-            i = (i + 1) & (capacity - 1)
-        firsts[j] = table[i]
-    kept = firsts[:unique]
-    result: IntArray = mask_keys[kept[np.argsort(order_keys[kept])]]
+            slot = (slot + 1) & table_mask
+    return _by_order(first_key, first_order, slots[:unique])
+
+
+@compiled
+def _by_order(keys: IntArray, orders: IntArray, slots: IntArray) -> IntArray:
+    """The keys of the table's used ``slots``, by their order keys (all distinct)."""
+    by_order = np.argsort(orders[slots])
+    result: IntArray = keys[slots[by_order]]
     return result
 
 
@@ -775,13 +878,16 @@ def _most_activated(m: Any, active: IntArray, count: int) -> IntArray:
     if keep >= count:
         every: IntArray = np.sort(active[:count])
         return every
-    activations, left_keys, right_keys = m.activations, m.context_left_key, m.context_right_key
     top = np.empty(keep, dtype=np.int64)  # ascending
+    activations, left_keys, right_keys = m.activations, m.context_left_key, m.context_right_key
     held = 0
+    floor = 0  # once full: the activations of the lowest held (a context under it is out)
     for i in range(count):
         context = active[i]
         if held == keep:
-            if not _ranks_above(activations, left_keys, right_keys, context, top[0]):
+            if activations[context] < floor or not _ranks_above(
+                activations, left_keys, right_keys, context, top[0]
+            ):
                 continue
             j = 0  # the lowest goes, the newcomer takes its place in the order
             while j + 1 < keep and _ranks_above(
@@ -797,6 +903,8 @@ def _most_activated(m: Any, active: IntArray, count: int) -> IntArray:
                 j -= 1
             top[j] = context
             held += 1
+        if held == keep:
+            floor = activations[top[0]]
     chosen: IntArray = np.sort(top)
     return chosen
 
@@ -825,56 +933,106 @@ def _store_proposals(
     whole_group = (1 << group.shape[0]) - 1
     # most proposals are stored already: looked up in arrays held here (reading the
     # struct's fields costs reference counting), stored through _store when new
-    left_table, left_keys, left_sizes = m.left_table, m.left_key, m.left_size
+    left_table, left_sizes = m.left_table, m.left_size
     left_starts, left_pool, right_of_pattern = m.left_start, m.left_facts, m.right_of_pattern
-    context_table, context_left, context_right = (
-        m.context_table,
-        m.context_left,
-        m.context_right,
-    )
+    context_table = m.context_table
     for key in proposals:
         left_mask, right_mask = key >> 8, key & 0xFF
         has_zero_level |= left_mask == whole_group and right_mask == every
         n_left = _subset(group, left_mask, left)
         left_key = fact_key(left, n_left)
-        side = _side_in(
-            left_table, left_keys, left_sizes, left_starts, left_pool, left, n_left, left_key
-        )
+        side = _side_in(left_table, left_sizes, left_starts, left_pool, left, n_left, left_key)
         right = right_of_pattern[_pattern(right_mask, level & right_mask)]
-        if (
-            side >= 0
-            and right >= 0
-            and _context_in(context_table, context_left, context_right, side, right) >= 0
-        ):
+        if side >= 0 and right >= 0 and _context_in(context_table, side, right) >= 0:
             continue
         n_right = _subset(facts, right_mask, right_facts)
         right_key = fact_key(right_facts, n_right)
         _store(m, left, n_left, right_mask, level & right_mask, right_key, False)
         new_count += 1
-        left_table, left_keys, left_sizes = m.left_table, m.left_key, m.left_size
-        left_starts, left_pool = m.left_start, m.left_facts
-        context_table, context_left, context_right = (
-            m.context_table,
-            m.context_left,
-            m.context_right,
-        )
+        left_table, left_sizes = m.left_table, m.left_size
+        left_starts, left_pool, context_table = m.left_start, m.left_facts, m.context_table
     return float(new_count / (proposals.shape[0] + (0 if has_zero_level else 1)))
+
+
+@inlined
+def _better(ratio: float, facts: int, best: float, predicted: int) -> tuple[float, int]:
+    """(best hit ratio, predicted facts) after a context of hit ratio ``ratio`` and right
+    facts ``facts``: the right facts of the contexts of the best ratio."""
+    if ratio > best:
+        return ratio, facts
+    if ratio == best:
+        return best, predicted | facts
+    return best, predicted
+
+
+@compiled
+def _right_crossing(m: Any, level: int, skipped: int) -> tuple[int, int, float, int]:
+    """The contexts of ``applying`` (but ``skipped``) meet the sample at ``level``: their
+    counts grow, the active ones go to ``active``. (selected, active, and the best hit
+    ratio among all of ``applying`` after it with the right facts of the contexts of that
+    ratio: the next group's prediction, if that group is the last one again)."""
+    applying, count = m.applying, m.applying_count
+    context_right, right_present, right_values = m.context_right, m.right_present, m.right_values
+    right_facts_of = m.right_facts
+    tried, hits, activations = m.tried, m.hits, m.activations
+    active = m.active
+    selected, active_count = 0, 0
+    best, predicted = 0.0, 0
+    for i in range(count):
+        context = applying[i]
+        right = context_right[context]
+        if context != skipped:
+            selected += 1
+            present = right_present[right]
+            size = popcount(present)
+            matched = popcount(present & ~(right_values[right] ^ level))
+            tried[context] += size
+            hits[context] += matched
+            if matched == size:
+                activations[context] += 1
+                active[active_count] = context
+                active_count += 1
+        ratio = hits[context] / tried[context] if tried[context] > 0 else 0.0
+        best, predicted = _better(ratio, right_facts_of[right], best, predicted)
+    return selected, active_count, best, predicted
+
+
+@compiled
+def _prediction(m: Any, first: int, best: float, predicted: int) -> int:
+    """The facts predicted by ``applying`` from ``first`` on, given (best ratio, predicted
+    facts) of those before: the right facts of the contexts of the best hit ratio."""
+    applying, count = m.applying, m.applying_count
+    tried, hits, context_right, right_facts_of = m.tried, m.hits, m.context_right, m.right_facts
+    for i in range(first, count):
+        context = applying[i]
+        ratio = hits[context] / tried[context] if tried[context] > 0 else 0.0
+        best, predicted = _better(ratio, right_facts_of[context_right[context]], best, predicted)
+    return predicted
 
 
 @compiled
 def memory_step(m: Any, level: int) -> tuple[int, float, float]:
     """One sample at ``level``: (predicted facts of the next sample as a mask, share of the
     selected contexts that were active, share of the proposed contexts that were new)."""
+    if m.steady and level == m.last_level:
+        # the last step left the memory as it found it (same group, no new context) and
+        # this sample repeats its level: the zero-level context exists, the same contexts
+        # apply and the same are active, and with one more activation each they keep
+        # their order: the group stays. Only the counts and the prediction move.
+        _, _, _, predicted = _right_crossing(m, level, 0)
+        return predicted, m.last_active / m.last_selected if m.last_selected else 0.0, 0.0
     bits = m.bits
     every = (1 << bits) - 1
     facts = np.empty(bits, dtype=np.int64)
     for bit in range(bits):
         facts[bit] = SENSOR + 2 * bit + ((level >> bit) & 1)
-    facts_key = fact_key(facts, bits)
     group = m.group[: m.group_size].copy()
+    stored_before = m.contexts
     fresh = -1
     if group.shape[0]:
-        context, new = _store(m, group, group.shape[0], every, level & every, facts_key, True)
+        context, new = _store(
+            m, group, group.shape[0], every, level & every, fact_key(facts, bits), True
+        )
         if new:
             fresh = context
 
@@ -882,52 +1040,40 @@ def memory_step(m: Any, level: int) -> tuple[int, float, float]:
     # is left out when no zero-level context is new, as in the published detector, whose
     # "no new context" marker compares equal to id 0; the fresh one is not in applying)
     skipped = 0 if fresh < 0 else fresh
-    applying, count = m.applying, m.applying_count
-    context_right, right_present, right_values = m.context_right, m.right_present, m.right_values
-    tried, hits, activations = m.tried, m.hits, m.activations
-    active = np.empty(count, dtype=np.int64)
-    selected, active_count = 0, 0
-    for i in range(count):
-        context = applying[i]
-        if context == skipped:
-            continue
-        selected += 1
-        right = context_right[context]
-        present = right_present[right]
-        size = popcount(present)
-        matched = popcount(present & ~(right_values[right] ^ level))
-        tried[context] += size
-        hits[context] += matched
-        if matched == size:
-            activations[context] += 1
-            active[active_count] = context
-            active_count += 1
+    selected, active_count, best, predicted = _right_crossing(m, level, skipped)
     active_share = active_count / selected if selected else 0.0
-
-    proposals = _proposals(m, level, fresh) if fresh >= 0 else np.empty(0, dtype=np.int64)
-    chosen = _most_activated(m, active, active_count)
+    proposals = _proposals(m, level, fresh, group) if fresh >= 0 else np.empty(0, dtype=np.int64)
+    chosen = _most_activated(m, m.active, active_count)
 
     # left crossing: store the proposals, then the new group predicts through the contexts
     # it selects with the best hit ratio
     added_share = _store_proposals(m, group, facts, level, proposals) if fresh >= 0 else 0.0
     size = bits + chosen.shape[0]
+    same = size == group.shape[0]
+    for j in range(bits if same else 0):
+        same = same and group[j] == facts[j]
+    for j in range(chosen.shape[0] if same else 0):
+        same = same and group[bits + j] == chosen[j] + CONTEXT
+    m.steady = 1 if same and m.contexts == stored_before else 0
+    m.last_level, m.last_active, m.last_selected = level, active_count, selected
+    if same:
+        # the group of the last crossing again (most steps of a steady series): it selects
+        # what it selected, and every context stored since (their left sides are parts of
+        # it), so the crossing is not redone and the prediction above holds with them
+        first = m.applying_count
+        for context in range(stored_before, m.contexts):
+            m.applying[m.applying_count] = context
+            m.applying_count += 1
+        m.crossed = m.lefts
+        return _prediction(m, first, best, predicted), active_share, added_share
+
     m.group = _grown(m.group, size, -1)
     m.group[:bits] = facts
-    m.group[bits:size] = chosen + CONTEXT
+    for j in range(chosen.shape[0]):
+        m.group[bits + j] = chosen[j] + CONTEXT
     m.group_size = size
     cross_left(m, level)
-
-    applying, count = m.applying, m.applying_count
-    tried, hits, context_right, right_facts_of = m.tried, m.hits, m.context_right, m.right_facts
-    best, predicted = 0.0, 0
-    for i in range(count):
-        context = applying[i]
-        ratio = hits[context] / tried[context] if tried[context] > 0 else 0.0
-        if ratio > best:
-            best, predicted = ratio, right_facts_of[context_right[context]]
-        elif ratio == best:
-            predicted |= right_facts_of[context_right[context]]
-    return predicted, active_share, added_share
+    return _prediction(m, 0, 0.0, 0), active_share, added_share
 
 
 # ---------------------------------------------------------------------------------------
