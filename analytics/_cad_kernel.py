@@ -24,9 +24,11 @@ creation order, as in the published detector, since its tie-breaks depend on the
 - **Right sides** (``right_*``): value facts only, so a side is its base-3 pattern (a digit
   per bit: 0 no fact of it, 1 or 2 the fact ``bit is 0`` or ``bit is 1``);
   ``right_of_pattern`` finds it, ``right_facts`` holds its facts as bits ``2 * bit + value``.
-- **Contexts**: columns by id (``context_left``, ``context_right``, ``tried``, ``hits``,
-  ``activations``, the two sides' fact hashes); ``context_table`` maps (left side, right
-  side) to the id. ``zero`` lists the zero-level contexts in the order they became so
+- **Contexts**: columns by id (``context_left``, ``context_right``, the two sides' fact
+  hashes) and ``counts``, a row of four per context (tried, hits, activations, and the right
+  side as ``present | values << 8 | facts << 16``): what a step reads and writes of an
+  applying context is one row, not four columns' cache lines. ``context_table`` maps (left
+  side, right side) to the id. ``zero`` lists the zero-level contexts in the order they became so
   (``context_zero`` flags them), with ``zero_left`` and ``zero_sides`` (their sides' value
   facts in one word) beside it, read in one pass by the proposals.
 - **The last left crossing**: ``group`` (value facts in bit order, then context facts by
@@ -39,8 +41,10 @@ creation order, as in the published detector, since its tie-breaks depend on the
   says, per context, whether the last group holds its fact.
 - **Proposals**: a side's mask against a group has bit ``j`` when the side holds the
   ``j``-th fact of the group. The sides with zero-level contexts are listed under each of
-  their context facts (``zero_post_*``): the lists of the group's context facts give the
-  sides whose mask has context bits (``left_mark``, ``left_group_mask``); the other sides'
+  their context facts (``zero_post_*``: a list per fact, each in one piece of a pool, moved
+  to its end with twice the room when full, so that a list is read in order); the lists
+  of the group's context facts give the sides whose mask has context bits
+  (``left_marks``); the other sides'
   masks are their value facts'. ``first_*`` is a stamped table kept between steps.
 - **Steady steps**: when a step leaves the group and the contexts as they were
   (``steady``) and the next sample has the same level, that step is the last one's again
@@ -88,6 +92,13 @@ R_SINCE_LOUD = 10  # scores since the newest one at or over the suppression leve
 R_RING = 11
 NEVER = 1e18
 
+# a context's row in ``counts``
+C_TRIED = 0
+C_HITS = 1
+C_ACTIVATIONS = 2
+C_RIGHT = 3  # its right side: present | values << 8 | facts << 16
+COUNTS = 4
+
 
 def compiled(function: F) -> F:
     """``numba.njit`` with an on-disk cache (the first call of a process loads it)."""
@@ -120,12 +131,13 @@ _FIELDS = (
     "stamp",
     "left_capacity",  # the length of the per-side columns
     "context_capacity",  # the length of the per-context columns
-    "mark",  # the proposals' last stamp (left_mark)
+    "mark",  # the proposals' last stamp (left_marks)
     "zero_posts",
     "steady",  # 1: the last step left the group and the contexts as they were
     "last_level",  # the last step's level, active contexts and selected contexts
     "last_active",
     "last_selected",
+    "last_same",  # 1: the last step's group was the one before it
     # left sides
     "left_start",
     "left_size",
@@ -135,8 +147,9 @@ _FIELDS = (
     "left_contexts",
     "left_next",  # the next side of the same pattern without context facts
     "left_zero",  # 1 once the side has a zero-level context (listed in zero_post_*)
-    "left_mark",  # the proposals whose group holds some context fact of the side
-    "left_group_mask",  # then: the group positions of those facts
+    # per side, two words: the proposals (mark) whose group holds some context fact of the
+    # side, then the group positions of those facts
+    "left_marks",
     "group_stamp",  # per context: the crossing whose group holds its context fact
     "left_facts",
     "left_table",
@@ -148,9 +161,7 @@ _FIELDS = (
     # contexts
     "context_left",
     "context_right",
-    "tried",
-    "hits",
-    "activations",
+    "counts",  # per context: tried, hits, activations, right side (C_*)
     "context_left_key",
     "context_right_key",
     "context_next",  # the next context of the same left side
@@ -160,9 +171,10 @@ _FIELDS = (
     "zero_left",  # per zero-level context (as ``zero``): its left side
     "zero_sides",  # and its two sides' value facts (_zero_sides)
     # the sides with zero-level contexts, listed under each of their context facts
-    "zero_post_head",
-    "zero_post_side",
-    "zero_post_next",
+    "zero_post_start",  # per context fact: its list's place in the pool, length, room
+    "zero_post_count",
+    "zero_post_room",
+    "zero_post_side",  # the pool
     # which sides hold a context fact, and the sides without context facts by pattern
     "post_head",
     "post_side",
@@ -270,6 +282,7 @@ def new_memory(bits: int, max_left_facts: int, max_active_contexts: int) -> Any:
         0,  # last_level
         0,  # last_active
         0,  # last_selected
+        0,  # last_same
         _column(-1),  # left_start
         _column(-1),  # left_size
         _column(-1),  # left_present
@@ -278,8 +291,7 @@ def new_memory(bits: int, max_left_facts: int, max_active_contexts: int) -> Any:
         _column(-1),  # left_contexts
         _column(-1),  # left_next
         _column(0),  # left_zero
-        _column(-1),  # left_mark
-        _column(-1),  # left_group_mask
+        np.full(2 * 16, -1, dtype=np.int64),  # left_marks (two per side)
         _column(-1),  # group_stamp
         _column(-1),  # left_facts
         np.full(128, -1, dtype=np.int64),  # left_table (64 slots)
@@ -289,9 +301,7 @@ def new_memory(bits: int, max_left_facts: int, max_active_contexts: int) -> Any:
         _column(-1),  # right_facts
         _column(-1),  # context_left
         _column(-1),  # context_right
-        _column(0),  # tried
-        _column(0),  # hits
-        _column(0),  # activations
+        np.zeros(COUNTS * 16, dtype=np.int64),  # counts
         _column(-1),  # context_left_key
         _column(-1),  # context_right_key
         _column(-1),  # context_next
@@ -300,9 +310,10 @@ def new_memory(bits: int, max_left_facts: int, max_active_contexts: int) -> Any:
         _column(-1),  # zero
         _column(-1),  # zero_left
         _column(-1),  # zero_sides
-        _column(-1),  # zero_post_head
+        _column(-1),  # zero_post_start
+        _column(0),  # zero_post_count
+        _column(0),  # zero_post_room
         _column(-1),  # zero_post_side
-        _column(-1),  # zero_post_next
         _column(-1),  # post_head
         _column(-1),  # post_side
         _column(-1),  # post_next
@@ -343,6 +354,7 @@ def copy_memory(m: Any) -> Any:
         m.last_level,
         m.last_active,
         m.last_selected,
+        m.last_same,
         m.left_start.copy(),
         m.left_size.copy(),
         m.left_present.copy(),
@@ -351,8 +363,7 @@ def copy_memory(m: Any) -> Any:
         m.left_contexts.copy(),
         m.left_next.copy(),
         m.left_zero.copy(),
-        m.left_mark.copy(),
-        m.left_group_mask.copy(),
+        m.left_marks.copy(),
         m.group_stamp.copy(),
         m.left_facts.copy(),
         m.left_table.copy(),
@@ -362,9 +373,7 @@ def copy_memory(m: Any) -> Any:
         m.right_facts.copy(),
         m.context_left.copy(),
         m.context_right.copy(),
-        m.tried.copy(),
-        m.hits.copy(),
-        m.activations.copy(),
+        m.counts.copy(),
         m.context_left_key.copy(),
         m.context_right_key.copy(),
         m.context_next.copy(),
@@ -373,9 +382,10 @@ def copy_memory(m: Any) -> Any:
         m.zero.copy(),
         m.zero_left.copy(),
         m.zero_sides.copy(),
-        m.zero_post_head.copy(),
+        m.zero_post_start.copy(),
+        m.zero_post_count.copy(),
+        m.zero_post_room.copy(),
         m.zero_post_side.copy(),
-        m.zero_post_next.copy(),
         m.post_head.copy(),
         m.post_side.copy(),
         m.post_next.copy(),
@@ -410,9 +420,9 @@ def export_memory(m: Any) -> tuple[IntArray, ...]:
         m.right_values[: m.rights].copy(),
         m.context_left[: m.contexts].copy(),
         m.context_right[: m.contexts].copy(),
-        m.tried[: m.contexts].copy(),
-        m.hits[: m.contexts].copy(),
-        m.activations[: m.contexts].copy(),
+        m.counts[C_TRIED : COUNTS * m.contexts : COUNTS].copy(),
+        m.counts[C_HITS : COUNTS * m.contexts : COUNTS].copy(),
+        m.counts[C_ACTIVATIONS : COUNTS * m.contexts : COUNTS].copy(),
         m.zero[: m.zero_count].copy(),
         m.group[: m.group_size].copy(),
     )
@@ -494,8 +504,7 @@ def _add_left(m: Any, facts: IntArray, n: int, key: int) -> int:
         m.left_contexts = _grown(m.left_contexts, capacity, -1)
         m.left_next = _grown(m.left_next, capacity, -1)
         m.left_zero = _grown(m.left_zero, capacity, 0)
-        m.left_mark = _grown(m.left_mark, capacity, -1)
-        m.left_group_mask = _grown(m.left_group_mask, capacity, -1)
+        m.left_marks = _grown(m.left_marks, 2 * capacity, -1)
         m.left_capacity = capacity
     start = m.facts_used
     m.left_facts = _grown(m.left_facts, start + n, -1)
@@ -527,7 +536,7 @@ def _add_left(m: Any, facts: IntArray, n: int, key: int) -> int:
     m.facts_used = start + n
     m.left_start[side], m.left_size[side], m.left_key[side] = start, n, key
     m.left_present[side], m.left_values[side], m.left_contexts[side] = present, values, -1
-    m.left_zero[side], m.left_mark[side] = 0, -1
+    m.left_zero[side], m.left_marks[2 * side] = 0, -1
     if has_context:
         m.left_next[side] = -1
     else:
@@ -596,21 +605,25 @@ def _add_context(m: Any, left: int, right: int, left_key: int, right_key: int) -
         capacity = 2 * m.context_capacity
         m.context_left = _grown(m.context_left, capacity, -1)
         m.context_right = _grown(m.context_right, capacity, -1)
-        m.tried = _grown(m.tried, capacity, 0)
-        m.hits = _grown(m.hits, capacity, 0)
-        m.activations = _grown(m.activations, capacity, 0)
+        m.counts = _grown(m.counts, COUNTS * capacity, 0)
         m.context_left_key = _grown(m.context_left_key, capacity, -1)
         m.context_right_key = _grown(m.context_right_key, capacity, -1)
         m.context_next = _grown(m.context_next, capacity, -1)
         m.context_zero = _grown(m.context_zero, capacity, 0)
         m.post_head = _grown(m.post_head, capacity, -1)
-        m.zero_post_head = _grown(m.zero_post_head, capacity, -1)
+        m.zero_post_start = _grown(m.zero_post_start, capacity, -1)
+        m.zero_post_count = _grown(m.zero_post_count, capacity, 0)
+        m.zero_post_room = _grown(m.zero_post_room, capacity, 0)
         m.applying = _grown(m.applying, capacity, -1)
         m.active = _grown(m.active, capacity, -1)
         m.group_stamp = _grown(m.group_stamp, capacity, -1)
         m.context_capacity = capacity
     m.context_left[context], m.context_right[context] = left, right
-    m.tried[context], m.hits[context], m.activations[context] = 0, 0, 0
+    row = COUNTS * context
+    m.counts[row + C_TRIED], m.counts[row + C_HITS], m.counts[row + C_ACTIVATIONS] = 0, 0, 0
+    m.counts[row + C_RIGHT] = (
+        m.right_present[right] | m.right_values[right] << 8 | m.right_facts[right] << 16
+    )
     m.context_left_key[context], m.context_right_key[context] = left_key, right_key
     m.context_zero[context] = 0
     m.context_next[context] = m.left_contexts[left]
@@ -647,17 +660,29 @@ def _mark_zero_level(m: Any, context: int) -> None:
     start = m.left_start[left]
     for j in range(start, start + m.left_size[left]):
         fact = m.left_facts[j] - CONTEXT
-        if fact < 0:
-            continue
-        entry = m.zero_posts
-        if fact >= m.zero_post_head.shape[0]:
-            m.zero_post_head = _grown(m.zero_post_head, fact + 1, -1)
-        m.zero_post_side = _grown(m.zero_post_side, entry + 1, -1)
-        m.zero_post_next = _grown(m.zero_post_next, entry + 1, -1)
-        m.zero_post_side[entry] = left
-        m.zero_post_next[entry] = m.zero_post_head[fact]
-        m.zero_post_head[fact] = entry
-        m.zero_posts = entry + 1
+        if fact >= 0:
+            _zero_post(m, fact, left)
+
+
+@compiled
+def _zero_post(m: Any, fact: int, side: int) -> None:
+    """Append ``side`` to the list of context fact ``fact``."""
+    if fact >= m.zero_post_count.shape[0]:
+        m.zero_post_start = _grown(m.zero_post_start, fact + 1, -1)
+        m.zero_post_count = _grown(m.zero_post_count, fact + 1, 0)
+        m.zero_post_room = _grown(m.zero_post_room, fact + 1, 0)
+    count, room = m.zero_post_count[fact], m.zero_post_room[fact]
+    if count == room:  # full: moved to the pool's end with twice the room (its place is lost)
+        room = max(4, 2 * room)
+        start = m.zero_posts
+        m.zero_post_side = _grown(m.zero_post_side, start + room, -1)
+        pool, old = m.zero_post_side, m.zero_post_start[fact]
+        for j in range(count):
+            pool[start + j] = pool[old + j]
+        m.zero_post_start[fact], m.zero_post_room[fact] = start, room
+        m.zero_posts = start + room
+    m.zero_post_side[m.zero_post_start[fact] + count] = side
+    m.zero_post_count[fact] = count + 1
 
 
 @compiled
@@ -763,24 +788,23 @@ def cross_left(m: Any, level: int) -> None:
 @compiled
 def _mark_group_facts(m: Any, group: IntArray) -> int:
     """Give each side with a zero-level context that holds context facts of ``group`` their
-    positions in it (``left_group_mask``, valid where ``left_mark`` is the mark returned):
+    positions in it (``left_marks``: valid where the side's mark is the one returned):
     only the sides listed under the group's context facts hold any, and the other sides'
     left masks are made of their value facts alone."""
     bits = m.bits
     mark: int = m.mark + 1
     m.mark = mark
-    left_mark, left_group_mask = m.left_mark, m.left_group_mask
-    post_head, post_side, post_next = m.zero_post_head, m.zero_post_side, m.zero_post_next
+    marks = m.left_marks
+    starts, counts, pool = m.zero_post_start, m.zero_post_count, m.zero_post_side
     for position in range(bits, group.shape[0]):
-        context_fact = group[position] - CONTEXT
-        entry = post_head[context_fact] if 0 <= context_fact < post_head.shape[0] else -1
-        while entry >= 0:
-            side = post_side[entry]
-            entry = post_next[entry]
-            if left_mark[side] != mark:
-                left_mark[side] = mark
-                left_group_mask[side] = 0
-            left_group_mask[side] |= 1 << position
+        fact = group[position] - CONTEXT
+        if not 0 <= fact < counts.shape[0]:
+            continue
+        for j in range(starts[fact], starts[fact] + counts[fact]):
+            side = pool[j]
+            if marks[2 * side] != mark:
+                marks[2 * side], marks[2 * side + 1] = mark, 0
+            marks[2 * side + 1] |= 1 << position
     return mark
 
 
@@ -795,7 +819,7 @@ def _proposals(m: Any, level: int, fresh: int, group: IntArray) -> IntArray:
     (left side, then context) in a table stamped with the mark (not cleared)."""
     count = m.zero_count
     mark = _mark_group_facts(m, group)
-    left_mark, left_group_mask = m.left_mark, m.left_group_mask
+    marks = m.left_marks
     capacity = m.first_key.shape[0]
     if capacity < 2 * count:
         while capacity < 2 * count:
@@ -824,8 +848,8 @@ def _proposals(m: Any, level: int, fresh: int, group: IntArray) -> IntArray:
         left_present, left_values = sides & 0xFF, sides >> 8 & 0xFF
         right_present, right_values = sides >> 16 & 0xFF, sides >> 24 & 0xFF
         left_mask = left_present & ~(left_values ^ cross_level)
-        if left_mark[left] == mark:
-            left_mask |= left_group_mask[left]
+        if marks[2 * left] == mark:
+            left_mask |= marks[2 * left + 1]
         right_mask = right_present & ~(right_values ^ level)
         left_count, right_count = popcount(left_mask), popcount(right_mask)
         whole = left_count == sides >> 32 and right_count == popcount(right_present)
@@ -857,11 +881,13 @@ def _by_order(keys: IntArray, orders: IntArray, slots: IntArray) -> IntArray:
 
 @inlined
 def _ranks_above(
-    activations: IntArray, left_keys: IntArray, right_keys: IntArray, a: int, b: int
+    counts: IntArray, left_keys: IntArray, right_keys: IntArray, a: int, b: int
 ) -> bool:
     """Context ``a`` comes after ``b`` in (activations, left key, right key, id) order."""
-    if activations[a] != activations[b]:
-        return bool(activations[a] > activations[b])
+    activations_a = counts[COUNTS * a + C_ACTIVATIONS]
+    activations_b = counts[COUNTS * b + C_ACTIVATIONS]
+    if activations_a != activations_b:
+        return bool(activations_a > activations_b)
     if left_keys[a] != left_keys[b]:
         return bool(left_keys[a] > left_keys[b])
     if right_keys[a] != right_keys[b]:
@@ -871,51 +897,49 @@ def _ranks_above(
 
 @compiled
 def _most_activated(m: Any, active: IntArray, count: int) -> IntArray:
-    """The last ``max_active_contexts`` of the active contexts in (activations, left key,
-    right key, id) order, by id (as Python's ``order[-k:]``: k = 0 keeps them all)."""
-    k = m.max_active_contexts
-    keep = count if k == 0 else (min(k, count) if k > 0 else max(count + k, 0))
+    """The last ``max_active_contexts`` (at least 1: analytics.cad checks it) of the active
+    contexts in (activations, left key, right key, id) order, by id."""
+    keep = min(m.max_active_contexts, count)
     if keep >= count:
         every: IntArray = np.sort(active[:count])
         return every
     top = np.empty(keep, dtype=np.int64)  # ascending
-    activations, left_keys, right_keys = m.activations, m.context_left_key, m.context_right_key
+    counts, left_keys, right_keys = m.counts, m.context_left_key, m.context_right_key
     held = 0
     floor = 0  # once full: the activations of the lowest held (a context under it is out)
     for i in range(count):
         context = active[i]
         if held == keep:
-            if activations[context] < floor or not _ranks_above(
-                activations, left_keys, right_keys, context, top[0]
+            if counts[COUNTS * context + C_ACTIVATIONS] < floor or not _ranks_above(
+                counts, left_keys, right_keys, context, top[0]
             ):
                 continue
             j = 0  # the lowest goes, the newcomer takes its place in the order
-            while j + 1 < keep and _ranks_above(
-                activations, left_keys, right_keys, context, top[j + 1]
-            ):
+            while j + 1 < keep and _ranks_above(counts, left_keys, right_keys, context, top[j + 1]):
                 top[j] = top[j + 1]
                 j += 1
             top[j] = context
         else:
             j = held
-            while j > 0 and _ranks_above(activations, left_keys, right_keys, top[j - 1], context):
+            while j > 0 and _ranks_above(counts, left_keys, right_keys, top[j - 1], context):
                 top[j] = top[j - 1]
                 j -= 1
             top[j] = context
             held += 1
         if held == keep:
-            floor = activations[top[0]]
+            floor = counts[COUNTS * top[0] + C_ACTIVATIONS]
     chosen: IntArray = np.sort(top)
     return chosen
 
 
 @inlined
 def _subset(facts: IntArray, mask: int, out: IntArray) -> int:
+    """``facts[j]`` for the bits ``j`` of ``mask``, into ``out`` (as long as ``facts``);
+    how many. Written without a branch per fact: masks are random, a branch mispredicts."""
     n = 0
     for j in range(facts.shape[0]):
-        if mask >> j & 1:
-            out[n] = facts[j]
-            n += 1
+        out[n] = facts[j]
+        n += mask >> j & 1
     return n
 
 
@@ -966,34 +990,34 @@ def _better(ratio: float, facts: int, best: float, predicted: int) -> tuple[floa
 
 
 @compiled
-def _right_crossing(m: Any, level: int, skipped: int) -> tuple[int, int, float, int]:
+def _right_crossing(m: Any, level: int, skipped: int, predict: bool) -> tuple[int, int, float, int]:
     """The contexts of ``applying`` (but ``skipped``) meet the sample at ``level``: their
-    counts grow, the active ones go to ``active``. (selected, active, and the best hit
-    ratio among all of ``applying`` after it with the right facts of the contexts of that
-    ratio: the next group's prediction, if that group is the last one again)."""
-    applying, count = m.applying, m.applying_count
-    context_right, right_present, right_values = m.context_right, m.right_present, m.right_values
-    right_facts_of = m.right_facts
-    tried, hits, activations = m.tried, m.hits, m.activations
-    active = m.active
+    counts grow, the active ones go to ``active``. (selected, active, and when ``predict``
+    the best hit ratio among all of ``applying`` after it with the right facts of the
+    contexts of that ratio: the next group's prediction, if that group is the last one
+    again)."""
+    applying, count, counts, active = m.applying, m.applying_count, m.counts, m.active
     selected, active_count = 0, 0
     best, predicted = 0.0, 0
     for i in range(count):
         context = applying[i]
-        right = context_right[context]
+        row = COUNTS * context
+        right = counts[row + C_RIGHT]
         if context != skipped:
             selected += 1
-            present = right_present[right]
+            present = right & 0xFF
             size = popcount(present)
-            matched = popcount(present & ~(right_values[right] ^ level))
-            tried[context] += size
-            hits[context] += matched
+            matched = popcount(present & ~((right >> 8) ^ level))
+            counts[row + C_TRIED] += size
+            counts[row + C_HITS] += matched
             if matched == size:
-                activations[context] += 1
+                counts[row + C_ACTIVATIONS] += 1
                 active[active_count] = context
                 active_count += 1
-        ratio = hits[context] / tried[context] if tried[context] > 0 else 0.0
-        best, predicted = _better(ratio, right_facts_of[right], best, predicted)
+        if predict:
+            tried = counts[row + C_TRIED]
+            ratio = counts[row + C_HITS] / tried if tried > 0 else 0.0
+            best, predicted = _better(ratio, right >> 16, best, predicted)
     return selected, active_count, best, predicted
 
 
@@ -1001,12 +1025,12 @@ def _right_crossing(m: Any, level: int, skipped: int) -> tuple[int, int, float, 
 def _prediction(m: Any, first: int, best: float, predicted: int) -> int:
     """The facts predicted by ``applying`` from ``first`` on, given (best ratio, predicted
     facts) of those before: the right facts of the contexts of the best hit ratio."""
-    applying, count = m.applying, m.applying_count
-    tried, hits, context_right, right_facts_of = m.tried, m.hits, m.context_right, m.right_facts
+    applying, count, counts = m.applying, m.applying_count, m.counts
     for i in range(first, count):
-        context = applying[i]
-        ratio = hits[context] / tried[context] if tried[context] > 0 else 0.0
-        best, predicted = _better(ratio, right_facts_of[context_right[context]], best, predicted)
+        row = COUNTS * applying[i]
+        tried = counts[row + C_TRIED]
+        ratio = counts[row + C_HITS] / tried if tried > 0 else 0.0
+        best, predicted = _better(ratio, counts[row + C_RIGHT] >> 16, best, predicted)
     return predicted
 
 
@@ -1019,7 +1043,7 @@ def memory_step(m: Any, level: int) -> tuple[int, float, float]:
         # this sample repeats its level: the zero-level context exists, the same contexts
         # apply and the same are active, and with one more activation each they keep
         # their order: the group stays. Only the counts and the prediction move.
-        _, _, _, predicted = _right_crossing(m, level, 0)
+        _, _, _, predicted = _right_crossing(m, level, 0, True)
         return predicted, m.last_active / m.last_selected if m.last_selected else 0.0, 0.0
     bits = m.bits
     every = (1 << bits) - 1
@@ -1039,8 +1063,11 @@ def memory_step(m: Any, level: int) -> tuple[int, float, float]:
     # right crossing: the contexts the previous group selected meet this sample (context 0
     # is left out when no zero-level context is new, as in the published detector, whose
     # "no new context" marker compares equal to id 0; the fresh one is not in applying)
+    # (the prediction is made in the same pass when the last group was the one before it:
+    # then this step's group is likely to be it again)
     skipped = 0 if fresh < 0 else fresh
-    selected, active_count, best, predicted = _right_crossing(m, level, skipped)
+    speculated = m.last_same != 0
+    selected, active_count, best, predicted = _right_crossing(m, level, skipped, speculated)
     active_share = active_count / selected if selected else 0.0
     proposals = _proposals(m, level, fresh, group) if fresh >= 0 else np.empty(0, dtype=np.int64)
     chosen = _most_activated(m, m.active, active_count)
@@ -1055,12 +1082,13 @@ def memory_step(m: Any, level: int) -> tuple[int, float, float]:
     for j in range(chosen.shape[0] if same else 0):
         same = same and group[bits + j] == chosen[j] + CONTEXT
     m.steady = 1 if same and m.contexts == stored_before else 0
+    m.last_same = 1 if same else 0
     m.last_level, m.last_active, m.last_selected = level, active_count, selected
     if same:
         # the group of the last crossing again (most steps of a steady series): it selects
         # what it selected, and every context stored since (their left sides are parts of
         # it), so the crossing is not redone and the prediction above holds with them
-        first = m.applying_count
+        first = m.applying_count if speculated else 0
         for context in range(stored_before, m.contexts):
             m.applying[m.applying_count] = context
             m.applying_count += 1
@@ -1175,9 +1203,9 @@ def load_memory(
     for row in range(context_columns.shape[0]):
         left, right = context_columns[row, 0], context_columns[row, 1]
         context = _add_context(m, left, right, m.left_key[left], right_keys[right])
-        m.tried[context] = context_columns[row, 2]
-        m.hits[context] = context_columns[row, 3]
-        m.activations[context] = context_columns[row, 4]
+        m.counts[COUNTS * context + C_TRIED] = context_columns[row, 2]
+        m.counts[COUNTS * context + C_HITS] = context_columns[row, 3]
+        m.counts[COUNTS * context + C_ACTIVATIONS] = context_columns[row, 4]
     for context in zero_level:
         _mark_zero_level(m, context)
     if group.shape[0]:

@@ -125,7 +125,8 @@ class ContextMemory:
     Args:
         bits: value facts per sample (one per bit of the scaled value).
         max_left_facts: largest left side a crossing may propose.
-        max_active_contexts: context facts carried into the next left group.
+        max_active_contexts: context facts carried into the next left group
+            (1..55 - ``bits``).
     """
 
     def __init__(
@@ -133,6 +134,11 @@ class ContextMemory:
     ) -> None:
         if not 1 <= bits <= 8:
             raise ValueError("bits must be between 1 and 8")
+        # a left group (bits + contexts facts) is a bit mask in the compiled memory, shifted
+        # by 8 bits in an int64 key: at most 55 facts (this also rules out k <= 0, which
+        # Python's order[-k:] reads as "all" or "all but k")
+        if not 1 <= max_active_contexts <= 55 - bits:
+            raise ValueError(f"max_active_contexts must be between 1 and {55 - bits}")
         self.bits = bits
         self.max_left_facts = max_left_facts
         self.max_active_contexts = max_active_contexts
@@ -308,7 +314,8 @@ class ContextualAnomalyDetector(Model):
         The hyperparameters are read here (and when a saved detector is loaded).
 
         Raises:
-            ValueError: a rest period under 1 sample, or ``bits`` outside 1..8.
+            ValueError: a rest period under 1 sample, ``bits`` outside 1..8, or
+                ``max_active_contexts`` outside 1..55 - ``bits``.
         """
         if self.rest_period < 1:
             raise ValueError("rest_period must be at least 1 sample")
