@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import logging
 import math
+import os
 import shutil
 import signal
 import sys
@@ -215,8 +216,30 @@ def _on_hangup(callback: Callable[[], object]) -> None:
     SIGHUP's default action kills the process at once, so :func:`demo_main` would never
     remove the lab's credentials. It is not in ``install_stop_signals``: ``netpilot run``
     keeps SIGHUP for re-reading its intents, as daemons do.
+
+    The handler first points stdin, stdout and stderr at /dev/null: once the terminal is
+    gone every read of it and every write to it fails (EIO), and the console's output
+    thread dies on the first failed write, after which the app stalls on its full output
+    queue and never gets to the shutdown. It runs as a plain signal handler, not in the
+    event loop, so the terminal is let go of before the next frame is written.
     """
-    asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, callback)
+    loop = asyncio.get_running_loop()
+
+    def hung_up(_signum: int, _frame: object) -> None:
+        _let_go_of_the_terminal()
+        loop.call_soon_threadsafe(callback)
+
+    signal.signal(signal.SIGHUP, hung_up)
+
+
+def _let_go_of_the_terminal() -> None:
+    """Reads see end-of-file and writes succeed into nothing, from now on."""
+    devnull = os.open(os.devnull, os.O_RDWR)
+    try:
+        for stream in (0, 1, 2):
+            os.dup2(devnull, stream)
+    finally:
+        os.close(devnull)
 
 
 def _demo(options: DemoOptions, state_dir: Path) -> int:

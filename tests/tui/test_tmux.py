@@ -185,3 +185,19 @@ def test_demo_in_a_terminal_rolls_a_change_back_on_the_device(tmux, tmp_path):
     assert summary["changes"]["confirmed"] == 1 and summary["ticks"] > 0
     assert summary["changes"]["operator_rollbacks"] == 1
     assert summary["changes"]["rolled_back"] == 0
+
+
+def test_closing_the_terminal_ends_the_demo_and_its_credentials_go(tmux, tmp_path):
+    # a demo without --state-dir runs in a temporary directory, under TMPDIR
+    command = ["env", f"TMPDIR={tmp_path}", str(NETPILOT), "demo", "--interval", "1"]
+    tmux.start(command, width=80, height=24)
+    wait_screen(tmux, lambda s: "video-west-east" in s and "1 confirmed" in s, within=40)
+    (state,) = tmp_path.glob("netpilot-demo-*")
+    assert (state / "secrets").is_dir()
+    # the terminal goes away (a closed window, a dropped SSH session): SIGHUP, and every
+    # write to it fails from then on; the console must still shut the lab and controller
+    # down and remove the credentials
+    tmux.run("kill-server", check=False)
+    assert ended(tmux.command_pid, within=30), "the demo did not end after its terminal closed"
+    assert not (state / "secrets").exists()
+    assert (state / "journal.sqlite").is_file()  # the journal stays to read
