@@ -429,9 +429,11 @@ class Controller:
                     held=Hold.REJECTED,
                 )
             if approval.status is not ApprovalStatus.APPROVED:
+                # the values the operator is asked about (and gets when approving), not this
+                # tick's: a shaping rate that follows the load must not read as approvable
                 return replace(
                     decision.with_plan(None),
-                    summary=f"{decision.summary}: awaiting approval {approval.id} "
+                    summary=f"{approval.summary}: awaiting approval {approval.id} "
                     "(netpilot changes approve)",
                     held=Hold.AWAITING_APPROVAL,
                 )

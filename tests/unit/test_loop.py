@@ -296,7 +296,8 @@ async def test_an_approval_stands_for_the_same_action_with_this_ticks_values(app
     for value in ("5", "6"):
         held = controller._act(intent, same_action(shown, value), Outcome(decision=NO_DECISION))
         assert held.actions is None
-        assert f"awaiting approval {approval.id}" in held.summary
+        # it reads with the values the operator was shown, which approving applies
+        assert held.summary.startswith(f"{approval.summary}: awaiting approval {approval.id}")
     assert list(controller.approvals) == [approval.id]
     assert controller.approvals[approval.id].status is ApprovalStatus.PENDING
     controller.decide_approval(approval.id, approve=True, reason="ok")
