@@ -35,10 +35,13 @@ from controller.model import (
     Approval,
     ApprovalStatus,
     ChangeResult,
+    ChangeSet,
     ChangeStatus,
+    ConfigEdit,
     ConfigPath,
     Decision,
     Device,
+    EditOp,
     Expectation,
     ExpectationType,
     FulfilmentStatus,
@@ -49,7 +52,6 @@ from controller.model import (
     NotFulfilledState,
     Observation,
     Plan,
-    PlanShape,
     ReconcileState,
 )
 from controller.rollback import rollback_change
@@ -197,9 +199,6 @@ class Controller:
         self.last_observations: dict[str, Observation] = {}
         self.changes: Counter[ChangeStatus] = Counter()
         self.approvals: dict[str, Approval] = {}
-        # (intent, plan shape) -> (approval id, the operator's reason) of rejections taken
-        # back from the journal at start: the same action stays held while quarantined
-        self._rejected_shapes: dict[tuple[str, PlanShape], tuple[str, str]] = {}
         self.operator_rollbacks: Counter[ChangeStatus] = Counter()
         self._busy_devices: set[str] = set()
         self.twin = twin
@@ -491,20 +490,6 @@ class Controller:
                 other.status is ApprovalStatus.REJECTED and other.id in quarantined
             ):
                 return other
-        rejected = self._rejected_shapes.get((intent.name, plan.shape))
-        if rejected is not None and rejected[0] in quarantined:
-            # rejected before a restart: answered as then (not asked again, not listed
-            # again: the approval-rejected event has the plan the operator saw)
-            return Approval(
-                id=rejected[0],
-                intent=intent.name,
-                change=plan.changes[0],
-                summary=decision.summary,
-                requested_at=self.clock(),
-                status=ApprovalStatus.REJECTED,
-                reason=rejected[1],
-                plan=plan if len(plan.changes) > 1 else None,
-            )
         # another action now: what the intent waited on, or was approved and not yet
         # applied, is stale (an approval is not to be applied hours later, unasked)
         for other in list(self.approvals.values()):
@@ -592,13 +577,14 @@ class Controller:
         )
         if approve:
             return self._set_approval(approval_id, ApprovalStatus.APPROVED, reason)
+        rejected = self._set_approval(approval_id, ApprovalStatus.REJECTED, reason)
         self._quarantine(
             approval.intent,
             approval.id,
             f"rejected by an operator: {reason or 'no reason given'}",
-            rejected=(approval.proposed.shape, reason),
+            rejected=rejected,
         )
-        return self._set_approval(approval_id, ApprovalStatus.REJECTED, reason)
+        return rejected
 
     # ---------------------------------------------------------------- quarantine
 
@@ -608,13 +594,13 @@ class Controller:
         change_id: str,
         reason: str,
         *,
-        rejected: tuple[PlanShape, str] | None = None,
+        rejected: Approval | None = None,
     ) -> None:
         """Hold a change back for its intent, and journal it so a restart holds it too.
 
         Args:
-            rejected: for an operator's rejection, the plan's shape and the operator's
-                reason (the same action with other values stays held).
+            rejected: for an operator's rejection, the rejected approval (journaled whole:
+                after a restart it is listed again, and holds the same action back).
         """
         state = self.states.get(intent)
         if state is not None:
@@ -623,10 +609,7 @@ class Controller:
             )
         detail: dict[str, object] = {"change": change_id, "reason": reason}
         if rejected is not None:
-            shape, operator_reason = rejected
-            self._rejected_shapes[(intent, shape)] = (change_id, operator_reason)
-            detail["rejected_shape"] = [[device, list(leaves)] for device, leaves in shape]
-            detail["operator_reason"] = operator_reason
+            detail["approval"] = _approval_record(rejected)
         self.journal.event(QUARANTINE_EVENT, at=self.clock(), intent=intent, detail=detail)
 
     def restore_quarantine(self) -> int:
@@ -647,13 +630,9 @@ class Controller:
             states[event.intent] = replace(
                 state, quarantined={**state.quarantined, change_id: reason}
             )
-            shape = _journaled_shape(event.detail.get("rejected_shape"))
-            if shape is not None:
-                operator_reason = event.detail.get("operator_reason")
-                self._rejected_shapes[(event.intent, shape)] = (
-                    change_id,
-                    operator_reason if isinstance(operator_reason, str) else "",
-                )
+            approval = _journaled_approval(event.detail.get("approval"))
+            if approval is not None:
+                self.approvals[approval.id] = approval
             restored += 1
         if restored:
             log.info("holding %d quarantined change(s) from the journal", restored)
@@ -946,19 +925,60 @@ class Controller:
         }
 
 
-def _journaled_shape(value: object) -> PlanShape | None:
-    """A plan shape as ``_quarantine`` journals it ([[device, [leaf, ...]], ...])."""
-    if not isinstance(value, list):
+def _approval_record(approval: Approval) -> dict[str, object]:
+    """An approval as the journal keeps it with its quarantine: what ``as_dict`` shows, and
+    the plan edit by edit (paths as lists: a list key may hold a "/")."""
+    record = approval.as_dict()
+    record["changes"] = [
+        {
+            "id": change.id,
+            "device": change.device,
+            "reason": change.reason,
+            "edits": [
+                {"op": e.op.value, "path": list(e.path), "old": e.old, "new": e.new}
+                for e in change.edits
+            ],
+        }
+        for change in approval.proposed.changes
+    ]
+    return record
+
+
+def _journaled_approval(value: object) -> Approval | None:
+    """The approval :func:`_approval_record` wrote (None for anything else)."""
+    if not isinstance(value, Mapping):
         return None
-    shape: list[tuple[str, tuple[str, ...]]] = []
-    for item in value:
-        if not (isinstance(item, list) and len(item) == 2 and isinstance(item[0], str)):
-            return None
-        device, leaves = item
-        if not (isinstance(leaves, list) and all(isinstance(leaf, str) for leaf in leaves)):
-            return None
-        shape.append((device, tuple(leaves)))
-    return tuple(shape)
+    try:
+        intent = str(value["intent"])
+        changes = tuple(
+            ChangeSet(
+                id=str(c["id"]),
+                intent=intent,
+                device=str(c["device"]),
+                edits=tuple(
+                    ConfigEdit(EditOp(e["op"]), tuple(e["path"]), e["old"], e["new"])
+                    for e in c["edits"]
+                ),
+                reason=str(c["reason"]),
+            )
+            for c in value["changes"]
+        )
+        decided = value.get("decided_at")
+        explanation = value.get("explanation")
+        return Approval(
+            id=str(value["id"]),
+            intent=intent,
+            change=changes[0],
+            summary=str(value["summary"]),
+            requested_at=datetime.fromisoformat(str(value["requested_at"])),
+            status=ApprovalStatus(value["status"]),
+            decided_at=datetime.fromisoformat(decided) if isinstance(decided, str) else None,
+            reason=str(value.get("reason") or ""),
+            explanation=dict(explanation) if isinstance(explanation, Mapping) else {},
+            plan=Plan.make(intent, changes, str(value["summary"])) if len(changes) > 1 else None,
+        )
+    except (KeyError, IndexError, TypeError, ValueError):
+        return None
 
 
 def _quarantine_reason(result: ChangeResult | None) -> str:

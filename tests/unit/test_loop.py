@@ -8,6 +8,7 @@ already failed.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -24,6 +25,7 @@ from controller.errors import ChangeError, RpcError
 from controller.journal import Journal
 from controller.loop import Controller
 from controller.model import (
+    Approval,
     ApprovalStatus,
     ChangeSet,
     ChangeStatus,
@@ -419,12 +421,23 @@ async def test_a_rejection_holds_the_same_action_after_a_restart(approve_rig, tm
     after = restarted(controller, tmp_path / "journal.sqlite")
     try:
         assert after.restore_quarantine() == 1
+        # the rejection is listed again, as the operator left it, and stays answered
+        (restored,) = after.approvals.values()
+        assert (restored.id, restored.status, restored.reason) == (
+            approval.id,
+            ApprovalStatus.REJECTED,
+            "not during the match",
+        )
+        assert restored.proposed.changes[0].edits == approval.proposed.changes[0].edits
+        assert restored.summary == approval.summary
+        with pytest.raises(ChangeError, match="rejected, not pending"):
+            after.decide_approval(approval.id, approve=True)
         intent = replace(INTENT, mode=IntentMode.APPROVE)
         # the same action with this tick's values: answered as before, not asked again
         held = after._act(intent, same_action(approval.proposed, "5"), Outcome(NO_DECISION))
         assert held.actions is None and held.held is Hold.REJECTED
         assert f"({approval.id}): not during the match" in held.summary
-        assert after.approvals == {}
+        assert list(after.approvals) == [approval.id]
         # another action is a new question
         asked = after._act(intent, another_action(approval.proposed, "10"), Outcome(NO_DECISION))
         assert asked.held is Hold.AWAITING_APPROVAL
@@ -467,3 +480,28 @@ def other_leaf_action(plan: Plan, rate: str) -> Decision:
     return Decision(
         intent=INTENT.name, at=NOW, summary="shape", expectation="video-latency"
     ).with_plan(Plan.single(other))
+
+
+def test_a_journaled_approval_of_a_two_device_plan_reads_back_whole():
+    edit = ConfigEdit(EditOp.ADD, ("interfaces", "interface[name=ge-0/0/1]", "enabled"), None, "0")
+    changes = tuple(ChangeSet.make(INTENT.name, d, (edit,), "sleep") for d in ("r1", "r2"))
+    plan = Plan.make(INTENT.name, changes, "sleep r1-r2")
+    approval = Approval(
+        id=plan.id,
+        intent=INTENT.name,
+        change=changes[0],
+        summary="sleep r1-r2 (saves ~28 W)",
+        requested_at=NOW,
+        status=ApprovalStatus.REJECTED,
+        decided_at=NOW,
+        reason="not tonight",
+        explanation={"chosen": plan.id},
+        plan=plan,
+    )
+    record = json.loads(json.dumps(loop_module._approval_record(approval)))
+    restored = loop_module._journaled_approval(record)
+    assert restored is not None
+    assert restored.proposed.id == plan.id  # the plan id follows from the change ids
+    assert [c.edits for c in restored.proposed.changes] == [c.edits for c in changes]
+    assert restored.as_dict() == approval.as_dict()
+    assert loop_module._journaled_approval({"id": "x"}) is None  # not an approval record
