@@ -273,7 +273,9 @@ def _train(args: argparse.Namespace) -> int:
             features=args.features,
         )
     else:
-        telemetry = read_telemetry(args.data, column=args.column)
+        # a load forecast (Holt-Winters) fits on every sample: a gap is the file's error
+        gaps = kind is not ModelKind.LOAD_FORECAST
+        telemetry = read_telemetry(args.data, column=args.column, gaps=gaps)
         if kind is ModelKind.LOAD_FORECAST:
             artifact = train_load_forecast(
                 args.name,

@@ -23,6 +23,7 @@ import functools
 import gzip
 import io
 import json
+import math
 import os
 import re
 from collections.abc import Iterator
@@ -251,15 +252,19 @@ def parse_timestamp(text: str) -> np.datetime64:
     return np.datetime64(when.astimezone(UTC).replace(tzinfo=None), "s")
 
 
-def read_telemetry(path: Path, *, column: str = "value") -> Telemetry:
+def read_telemetry(path: Path, *, column: str = "value", gaps: bool = True) -> Telemetry:
     """A series from a CSV with a ``timestamp`` column and a value column.
 
-    Timestamps are epoch seconds or ISO 8601 (see :func:`parse_timestamp`). This is the
-    format ``netpilot`` exports telemetry in, and NAB's. The whole file is read before
+    Timestamps are epoch seconds or ISO 8601 (see :func:`parse_timestamp`), in increasing
+    order. This is the format ``netpilot`` exports telemetry in, and NAB's. An empty value
+    cell is a missing sample (NaN) when ``gaps`` allows it; ``nan`` or ``inf`` written out
+    is an error (a sample is a finite number or absent). The whole file is read before
     anything is returned, so a bad row leaves nothing trained or saved.
 
     Raises:
-        DataFileError: a missing column, a bad number or timestamp (file, line, field).
+        DataFileError: a missing column, a bad or non-finite number, an empty value where
+            ``gaps`` is off, a bad timestamp or one not after the row before (file, line,
+            field).
         ModelStoreError: a missing file, or fewer than two samples.
     """
     stamps: list[np.datetime64] = []
@@ -275,16 +280,47 @@ def read_telemetry(path: Path, *, column: str = "value") -> Telemetry:
             if row[field] is None:  # csv fills a short row's missing cells with None
                 raise DataFileError(str(path), "missing (short row)", line=line, field=field)
         try:
-            stamps.append(parse_timestamp(row["timestamp"]))
+            stamp = parse_timestamp(row["timestamp"])
         except ValueError as exc:
             raise DataFileError(str(path), str(exc), line=line, field="timestamp") from exc
-        try:
-            values.append(float(row[column]) if row[column].strip() else float("nan"))
-        except ValueError as exc:
-            raise DataFileError(str(path), str(exc), line=line, field=column) from exc
+        if stamps and stamp <= stamps[-1]:
+            raise DataFileError(
+                str(path),
+                f"{row['timestamp']!r} is not after the row before ({stamps[-1]} UTC): "
+                "samples must be in increasing time, each once",
+                line=line,
+                field="timestamp",
+            )
+        stamps.append(stamp)
+        values.append(_sample(path, row[column], line=line, field=column, gaps=gaps))
     if len(values) < 2:
         raise ModelStoreError(f"{path}: need at least two samples")
     return Telemetry(np.array(stamps, dtype="datetime64[s]"), np.array(values, dtype=float))
+
+
+def _sample(path: Path, cell: str, *, line: int, field: str, gaps: bool) -> float:
+    """One value cell of a telemetry file: a finite number, or NaN for an empty cell."""
+    if not cell.strip():
+        if gaps:
+            return float("nan")
+        raise DataFileError(
+            str(path),
+            "empty: this model needs every sample (fill the gap or leave the row out)",
+            line=line,
+            field=field,
+        )
+    try:
+        value = float(cell)
+    except ValueError as exc:
+        raise DataFileError(str(path), str(exc), line=line, field=field) from exc
+    if not math.isfinite(value):
+        raise DataFileError(
+            str(path),
+            f"{cell.strip()!r} is not a finite number (leave the cell empty for a missing sample)",
+            line=line,
+            field=field,
+        )
+    return value
 
 
 _STREAMS = ("133", "134", "135", "136", "160")

@@ -342,3 +342,34 @@ def test_the_stall_classifier_is_trained_from_labelled_sessions(capsys, store):
     metrics = trained["artifact"]["metrics"]
     assert metrics["f1"] >= 0.92 and metrics["baseline_f1"] < metrics["f1"]
     assert "log_max_chunk_bitrate" in trained["artifact"]["features"]
+
+
+@pytest.mark.parametrize(
+    ("cell", "field", "says"),
+    [
+        ("nan", "value", "'nan' is not a finite number"),
+        ("inf", "value", "'inf' is not a finite number"),
+        ("", "value", "empty: this model needs every sample"),
+    ],
+)
+def test_a_non_finite_or_missing_load_sample_names_its_line(tmp_path, cell, field, says):
+    path = tmp_path / "load.csv"
+    rows = ["timestamp,value"] + [f"{1_700_000_000 + 300 * i},{100 + i % 7}" for i in range(10)]
+    rows[4] = f"{1_700_000_000 + 300 * 3},{cell}"  # line 5 of the file
+    path.write_text("\n".join(rows) + "\n")
+    with pytest.raises(DataFileError) as caught:
+        read_telemetry(path, gaps=False)
+    assert (caught.value.line, caught.value.field) == (5, field)
+    assert says in str(caught.value)
+
+
+def test_a_repeated_or_earlier_timestamp_names_its_line(tmp_path):
+    path = tmp_path / "load.csv"
+    path.write_text("timestamp,value\n1700000000,1\n1700000300,2\n1700000300,3\n")
+    with pytest.raises(DataFileError) as caught:
+        read_telemetry(path)
+    assert (caught.value.line, caught.value.field) == (4, "timestamp")
+    assert "not after the row before" in str(caught.value)
+    # an empty cell is a gap where the model takes gaps (an anomaly detector)
+    path.write_text("timestamp,value\n1700000000,1\n1700000300,\n1700000600,3\n")
+    assert np.isnan(read_telemetry(path).values[1])
