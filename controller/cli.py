@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from controller.errors import ConnectError, NetpilotError
-from controller.formatting import edit_text, number_text
+from controller.formatting import edit_text, number_text, unset_text
 from controller.model import ChangeStatus
 
 if TYPE_CHECKING:
@@ -526,10 +526,13 @@ def _approvals(args: argparse.Namespace) -> int:
         print(json.dumps(body))
     elif args.changes_command == "pending":
         approvals = body.get("approvals", [])
-        for a in approvals if isinstance(approvals, list) else []:
+        listed = approvals if isinstance(approvals, list) else []
+        for a in listed:
             print(
                 f"{a['requested_at']}  {a['id']}  {a['status']:<10} {a['intent']}: {a['summary']}"
             )
+        if not listed:
+            print("no approvals: no intent in approve mode has proposed a plan")
     else:
         approval = body.get("approval")
         if isinstance(approval, dict):
@@ -681,8 +684,18 @@ def _print_change(
                 print(f"    {key}: {_short(number_text(value), 100)}")
     print("  timeline:")
     for e in events:
-        detail = ", ".join(f"{k}={_short(v, 60)}" for k, v in e.detail.items())
+        detail = ", ".join(f"{k}={_short(_spelt(v), 60)}" for k, v in e.detail.items())
         print(f"    {e.at}  {e.step:<22} {detail}")
+
+
+def _spelt(value: object) -> object:
+    """A timeline detail with its edits as the diff spells them (an absent leaf is
+    ``(unset)``; the journal keeps ``describe``'s "-")."""
+    if isinstance(value, str):
+        return unset_text(value)
+    if isinstance(value, list):
+        return [unset_text(v) if isinstance(v, str) else v for v in value]
+    return value
 
 
 def _leaf(value: object) -> str | None:

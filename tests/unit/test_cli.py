@@ -168,6 +168,13 @@ def test_changes_show_spells_values_as_the_console_does_and_json_keeps_them(caps
         "confidence": 0.9312,
     }
     journal.begin_change("txn-9", Plan.single(change), at=T0, explanation=explanation)
+    journal.event(
+        "step",
+        at=T0,
+        txn="txn-9",
+        step="candidate-edited",
+        detail={"edits": [e.describe() for e in change.edits]},
+    )
     journal.close()
     code, out, _ = run(capsys, "changes", "show", "txn-9", "--journal", str(path))
     lines = out.splitlines()
@@ -180,6 +187,9 @@ def test_changes_show_spells_values_as_the_console_does_and_json_keeps_them(caps
     assert "    target: latencyMs lessThan 30" in lines
     shown = lines[lines.index("  diff:") : lines.index("  timeline:")]
     assert not any(" - -> " in line or " -> -" in line or "{" in line for line in shown)
+    # the timeline's edits too (journaled as describe() wrote them, with "-")
+    (edited,) = [line for line in lines if "candidate-edited" in line]
+    assert "priority: 6 -> (unset)" in edited  # the line is cut after 60 characters
     code, out, _ = run(
         capsys, "changes", "show", "txn-9", "--journal", str(path), "--output", "json"
     )
