@@ -37,6 +37,7 @@ class ActionKind(str, Enum):
     CHANGE = "change"  # the controller would start this change now
     HELD_BACK = "held-back"  # a candidate change that a guard holds back
     REPORT_ONLY = "report-only"  # the intent is dry-run (or monitored only): plan, no change
+    AWAITS_APPROVAL = "awaits-approval"  # approve mode: raised as an approval, not applied
     NONE = "none"  # nothing to do (fulfilled, or no data)
 
 
@@ -157,11 +158,10 @@ def actions_from_decisions(
                 for c in plan.changes
                 for e in c.edits
             )
-            kind = (
-                ActionKind.REPORT_ONLY
-                if modes.get(decision.intent) is IntentMode.DRY_RUN
-                else ActionKind.CHANGE
-            )
+            kind = {
+                IntentMode.DRY_RUN: ActionKind.REPORT_ONLY,
+                IntentMode.APPROVE: ActionKind.AWAITS_APPROVAL,
+            }.get(modes.get(decision.intent, IntentMode.AUTO), ActionKind.CHANGE)
         elif devices:
             kind = (
                 ActionKind.REPORT_ONLY

@@ -76,6 +76,9 @@ def test_a_candidate_held_back_by_a_guard_or_quarantine():
 def test_dry_run_intents_only_report_and_quiet_decisions_do_nothing():
     (dry,) = actions_from_decisions([intent(IntentMode.DRY_RUN)], [decision()])
     assert dry.kind is ActionKind.REPORT_ONLY
+    # approve mode: the plan would be raised as an approval, not applied
+    (asked,) = actions_from_decisions([intent(IntentMode.APPROVE)], [decision()])
+    assert asked.kind is ActionKind.AWAITS_APPROVAL and asked.devices == ("r2",)
     quiet = Decision("video", T0, "fulfilled: no action")
     (none,) = actions_from_decisions([intent()], [quiet])
     assert none.kind is ActionKind.NONE and none.devices == () and none.predicted_effect == ""
