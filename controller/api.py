@@ -175,6 +175,7 @@ class ApiServer:
         self._handler = handler
         self._token = token
         self._server: asyncio.Server | None = None
+        self._socket: Path | None = None  # the UNIX socket to remove when it stops
         self.address: str = ""
 
     async def start_unix(self, path: Path) -> None:
@@ -187,6 +188,7 @@ class ApiServer:
             )
         finally:
             os.umask(old_umask)
+        self._socket = path
         self.address = f"unix:{path}"
 
     async def start_tcp(self, host: str, port: int) -> int:
@@ -203,6 +205,12 @@ class ApiServer:
             self._server.close()
             await self._server.wait_closed()
             self._server = None
+        if self._socket is not None:
+            # gone with the server: a socket file left behind reads as a daemon to connect to
+            with contextlib.suppress(FileNotFoundError):
+                if stat.S_ISSOCK(self._socket.lstat().st_mode):
+                    self._socket.unlink()
+            self._socket = None
 
     def _authorized(self, request: HttpRequest) -> bool:
         if self._token is None:
