@@ -9,6 +9,7 @@ a decision on a plan that is not pending any more).
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 from textual.widgets import DataTable, Input, TabbedContent
@@ -60,6 +61,28 @@ async def test_approvals_list_pending_plans_first_with_their_reasoning():
         await settle(app, pilot)
         detail = static_text(app, "approval-detail-text")
         assert SETTLED.id in detail and "r2 is in a maintenance window tonight" in detail
+
+
+async def test_a_plan_that_comes_to_wait_takes_the_cursor():
+    app = synthetic_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_approvals(app, pilot)
+        select_row(app, "approvals", lambda r: r[3] == "rejected")
+        await settle(app, pilot)
+        screen = app.screen
+        assert isinstance(screen, ApprovalsScreen)
+        # a refresh with nothing new keeps the operator's cursor where it is
+        screen.show()
+        selected = screen.selected_approval()
+        assert selected is not None and selected.id == SETTLED.id
+        # a new plan waits: 'a' or 'x' now answers it, not the settled row
+        later = PENDING.requested_at + timedelta(minutes=5)
+        arrived = replace(PENDING, id="chg-1a2b3c4d5e6f", requested_at=later)
+        app.state.set_approvals([arrived, *app.state.approvals])
+        screen.show()
+        await settle(app, pilot)
+        selected = screen.selected_approval()
+        assert selected is not None and selected.id == arrived.id
 
 
 async def test_approve_asks_for_a_reason_and_the_plan_is_approved():

@@ -59,6 +59,10 @@ class ApprovalsScreen(ConsoleScreen):
         Binding("ctrl+r", "reload", "Reload"),
     ]
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._known_pending: set[str] = set()  # pending ids the list has shown
+
     def compose_body(self) -> ComposeResult:
         table: DataTable[Text | str] = DataTable(id="approvals", cursor_type="row")
         table.border_title = "Plans awaiting approval"
@@ -81,7 +85,15 @@ class ApprovalsScreen(ConsoleScreen):
             f"Plans awaiting approval: {pending}" if pending else "Plans awaiting approval: none"
         )
         # the plan ends in "…" at the screen's edge: the panel below has all of it
-        fill_fitted(table, _COLUMNS, approval_rows(state), width=self.size.width or 80)
+        rows = approval_rows(state)
+        fill_fitted(table, _COLUMNS, rows, width=self.size.width or 80)
+        # a plan that just came to wait for an answer takes the cursor, so 'a' or 'x' answers
+        # it rather than the settled row the cursor was left on
+        arrived = [a.id for a in state.pending_approvals if a.id not in self._known_pending]
+        self._known_pending = {a.id for a in state.pending_approvals}
+        if arrived:
+            keys = [key for key, _ in rows]
+            table.move_cursor(row=keys.index(arrived[0]))
         self._show_detail()
 
     def _show_detail(self) -> None:
