@@ -223,7 +223,7 @@ def _parser() -> argparse.ArgumentParser:
     listing = change_commands.add_parser(
         "list", parents=[common], help="recent changes, newest first"
     )
-    listing.add_argument("--journal", type=Path, required=True, help="journal SQLite file")
+    _journal_source(listing)
     listing.add_argument(
         "--limit", type=_positive_int, default=50, help="newest changes to list (default: 50)"
     )
@@ -232,7 +232,7 @@ def _parser() -> argparse.ArgumentParser:
         "show", parents=[common], help="one change: plan, explanation, timeline"
     )
     show.add_argument("txn", help="transaction id (from 'changes list')")
-    show.add_argument("--journal", type=Path, required=True, help="journal SQLite file")
+    _journal_source(show)
     output_option(show)
     pending = change_commands.add_parser(
         "pending",
@@ -274,6 +274,14 @@ def _parser() -> argparse.ArgumentParser:
     for module in COMMAND_MODULES:
         importlib.import_module(module).register(CommandGroups(commands, common))
     return parser
+
+
+def _journal_source(parser: argparse.ArgumentParser) -> None:
+    """``--journal FILE`` or ``--config netpilot.yaml`` (its journal), as the other
+    ``changes`` commands take the config."""
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--journal", type=Path, help="journal SQLite file")
+    source.add_argument("--config", type=Path, help="netpilot.yaml (read for its journal)")
 
 
 # Command groups that live in their own modules. Each module has a function
@@ -619,6 +627,10 @@ def _changes(args: argparse.Namespace) -> int:
         return _rollback(args)
     if args.changes_command in ("pending", "approve", "reject"):
         return _approvals(args)
+    if args.journal is None:
+        from controller.config import load_settings
+
+        args.journal = load_settings(args.config).journal_path
     if not args.journal.is_file():
         return report_failure(f"{args.journal}: no such journal", args.output)
     # read-only: 'changes' must never create tables in, or switch the mode of, the file it

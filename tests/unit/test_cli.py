@@ -358,3 +358,20 @@ def test_the_exit_summary_names_the_expectation_when_an_intent_has_several(capsy
         "(west: powerReductionRatio=0.0894, east: powerReductionRatio=0)"
     )
     assert lines[1] == "intent video: fulfilled (powerReductionRatio=0)"
+
+
+def test_changes_list_and_show_take_the_config_as_pending_does(capsys, journal_file, tmp_path):
+    config = tmp_path / "netpilot.yaml"
+    (tmp_path / "inventory.yaml").write_text("devices: []\n")
+    (tmp_path / "intents").mkdir()
+    config.write_text(f"inventory: inventory.yaml\nintents: intents\njournal: {journal_file}\n")
+    code, out, _ = run(capsys, "changes", "list", "--config", str(config), "--output", "json")
+    assert code == cli.EXIT_OK
+    assert [c["txn"] for c in last_json(out)["changes"]] == ["txn-1"]
+    code, out, _ = run(capsys, "changes", "show", "txn-1", "--config", str(config))
+    assert code == cli.EXIT_OK and "raise video priority" in out
+    # one source or the other, not both
+    code, _, err = run(
+        capsys, "changes", "list", "--config", str(config), "--journal", str(journal_file)
+    )
+    assert code == cli.EXIT_USAGE and "not allowed with" in err
