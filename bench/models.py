@@ -639,7 +639,9 @@ def cad_cost(data: npt.NDArray[np.float64]) -> dict[str, float]:
         return ContextualAnomalyDetector(low=float(values.min()), high=float(values.max()))
 
     started = time.perf_counter()
+    # every compiled entry point the timings below use: its first call loads it from the cache
     detector(0).fit().update(data[:2, 0])
+    detector(0).fit().step(float(data[0, 0]))
     ContextualAnomalyBank([detector(0).fit()]).step(data[0, :1])
     first_call = time.perf_counter() - started
     with tempfile.TemporaryDirectory() as cache:

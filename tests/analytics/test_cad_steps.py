@@ -7,15 +7,17 @@ from __future__ import annotations
 
 import copy
 import json
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 
 from analytics.cad import ContextMemory, ContextualAnomalyDetector
 from tests.analytics.cad_reference import ReferenceContextMemory, ReferenceDetector
 
 
-def plateaus_and_noise() -> np.ndarray:
+def plateaus_and_noise() -> npt.NDArray[np.float64]:
     """Long plateaus (steady steps), noise (a new group most steps) and their switches."""
     rng = np.random.default_rng(21)
     parts = []
@@ -26,9 +28,10 @@ def plateaus_and_noise() -> np.ndarray:
     return np.concatenate(parts)
 
 
-def alternating() -> np.ndarray:
+def alternating() -> npt.NDArray[np.float64]:
     """Two levels in turn: the group changes every step though nothing is new for long."""
-    return np.tile([1.0, 9.0], 400) + np.repeat([0.0, 0.4, 0.0], [300, 100, 400])
+    levels = np.tile([1.0, 9.0], 400) + np.repeat([0.0, 0.4, 0.0], [300, 100, 400])
+    return np.asarray(levels, dtype=np.float64)
 
 
 SERIES = {"plateaus_and_noise": plateaus_and_noise, "alternating": alternating}
@@ -50,7 +53,11 @@ def test_the_memory_makes_the_same_predictions_as_the_transcription(kind, max_ac
 @pytest.mark.parametrize("kind", SERIES)
 def test_the_detector_gives_the_same_scores_as_the_transcription(kind):
     values = SERIES[kind]()
-    options = {"low": float(values.min()), "high": float(values.max()), "rest_period": 5}
+    options: dict[str, Any] = {
+        "low": float(values.min()),
+        "high": float(values.max()),
+        "rest_period": 5,
+    }
     reference = ReferenceDetector(**options)
     expected = np.array([reference.step(float(v)) for v in values])
     np.testing.assert_array_equal(
@@ -61,7 +68,7 @@ def test_the_detector_gives_the_same_scores_as_the_transcription(kind):
 @pytest.mark.parametrize("cut", [40, 41, 120, 333])
 def test_a_detector_saved_or_copied_on_a_plateau_continues_with_the_same_scores(cut):
     values = plateaus_and_noise()
-    options = {"low": float(values.min()), "high": float(values.max())}
+    options: dict[str, Any] = {"low": float(values.min()), "high": float(values.max())}
     uninterrupted = ContextualAnomalyDetector(**options).fit().update(values)
     first = ContextualAnomalyDetector(**options).fit()
     before = first.update(values[:cut])
