@@ -256,7 +256,7 @@ def read_telemetry(path: Path, *, column: str = "value", gaps: bool = True) -> T
     """A series from a CSV with a ``timestamp`` column and a value column.
 
     Timestamps are epoch seconds or ISO 8601 (see :func:`parse_timestamp`), in increasing
-    order. This is the format ``netpilot`` exports telemetry in, and NAB's. An empty value
+    order: NAB's format, and what a time-series database's CSV export gives. An empty value
     cell is a missing sample (NaN) when ``gaps`` allows it; ``nan`` or ``inf`` written out
     is an error (a sample is a finite number or absent). The whole file is read before
     anything is returned, so a bad row leaves nothing trained or saved.
