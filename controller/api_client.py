@@ -23,10 +23,8 @@ from controller.model import (
     ChangeSet,
     ChangeStatus,
     ClassQueue,
-    ConfigEdit,
     Decision,
     DeviceConfig,
-    EditOp,
     Expectation,
     ExpectationObjects,
     ExpectationType,
@@ -51,7 +49,6 @@ from controller.model import (
 __all__ = [
     "ApiClient",
     "ApiError",
-    "decode_change_set",
     "decode_decision",
     "decode_intent",
     "decode_observation",
@@ -380,25 +377,6 @@ def decode_observation(data: Mapping[str, object]) -> Observation:
     )
 
 
-def decode_change_set(data: Mapping[str, object]) -> ChangeSet:
-    """A planned change (without its base configuration: the console does not need it)."""
-    return ChangeSet(
-        id=_text(data, "id"),
-        intent=_text(data, "intent"),
-        device=_text(data, "device"),
-        edits=tuple(
-            ConfigEdit(
-                op=EditOp(_text(e, "op")),
-                path=_strings(e.get("path")),
-                old=None if e.get("old") is None else str(e.get("old")),
-                new=None if e.get("new") is None else str(e.get("new")),
-            )
-            for e in _items(data, "edits")
-        ),
-        reason=_text(data, "reason"),
-    )
-
-
 def _hold(value: object) -> Hold | None:
     """A decision's hold reason; one this client does not know (a newer daemon) reads as
     none, so the summary's words still tell the operator."""
@@ -415,7 +393,7 @@ def decode_decision(data: Mapping[str, object]) -> Decision:
         intent=_text(data, "intent"),
         at=_time(data, "at"),
         summary=_text(data, "summary"),
-        change=decode_change_set(change) if isinstance(change, Mapping) else None,
+        change=ChangeSet.from_dict(change) if isinstance(change, Mapping) else None,
         explanation=_mapping(data, "explanation"),
         expectation=_text(data, "expectation"),
         held=_hold(data.get("held")),

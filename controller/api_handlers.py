@@ -40,7 +40,6 @@ from controller.metrics import MetricsObserver
 from controller.model import (
     Approval,
     ChangeResult,
-    ChangeSet,
     Decision,
     Intent,
     IntentStatus,
@@ -53,7 +52,6 @@ __all__ = [
     "EventFeed",
     "api_handler",
     "encode_approval",
-    "encode_change_set",
     "encode_decision",
     "encode_intent",
     "encode_observation",
@@ -188,20 +186,6 @@ def encode_observation(observation: Observation) -> dict[str, object]:
     }
 
 
-def encode_change_set(change: ChangeSet) -> dict[str, object]:
-    """A planned change, edit by edit (its base configuration stays in the daemon)."""
-    return {
-        "id": change.id,
-        "intent": change.intent,
-        "device": change.device,
-        "reason": change.reason,
-        "edits": [
-            {"op": e.op.value, "path": list(e.path), "old": e.old, "new": e.new}
-            for e in change.edits
-        ],
-    }
-
-
 def encode_decision(decision: Decision) -> dict[str, object]:
     """A decision with its change and its whole explanation (every key the policy wrote)."""
     return {
@@ -210,7 +194,7 @@ def encode_decision(decision: Decision) -> dict[str, object]:
         "summary": decision.summary,
         "expectation": decision.expectation,
         "held": decision.held.value if decision.held is not None else None,
-        "change": encode_change_set(decision.change) if decision.change else None,
+        "change": decision.change.as_dict() if decision.change else None,
         "explanation": dict(decision.explanation),
     }
 
@@ -218,7 +202,7 @@ def encode_decision(decision: Decision) -> dict[str, object]:
 def encode_approval(approval: Approval) -> dict[str, object]:
     """``Approval.as_dict`` (what the CLI prints) plus the plan edit by edit."""
     data = approval.as_dict()
-    data["changes"] = [encode_change_set(approval.change)]
+    data["changes"] = [approval.change.as_dict()]
     return data
 
 

@@ -37,11 +37,9 @@ from controller.model import (
     ChangeResult,
     ChangeSet,
     ChangeStatus,
-    ConfigEdit,
     ConfigPath,
     Decision,
     Device,
-    EditOp,
     Expectation,
     ExpectationType,
     FulfilmentStatus,
@@ -929,18 +927,7 @@ def _approval_record(approval: Approval) -> dict[str, object]:
     """An approval as the journal keeps it with its quarantine: what ``as_dict`` shows, and
     the plan edit by edit (paths as lists: a list key may hold a "/")."""
     record = approval.as_dict()
-    record["changes"] = [
-        {
-            "id": change.id,
-            "device": change.device,
-            "reason": change.reason,
-            "edits": [
-                {"op": e.op.value, "path": list(e.path), "old": e.old, "new": e.new}
-                for e in change.edits
-            ],
-        }
-        for change in approval.proposed.changes
-    ]
+    record["changes"] = [change.as_dict() for change in approval.proposed.changes]
     return record
 
 
@@ -950,19 +937,7 @@ def _journaled_approval(value: object) -> Approval | None:
         return None
     try:
         intent = str(value["intent"])
-        changes = tuple(
-            ChangeSet(
-                id=str(c["id"]),
-                intent=intent,
-                device=str(c["device"]),
-                edits=tuple(
-                    ConfigEdit(EditOp(e["op"]), tuple(e["path"]), e["old"], e["new"])
-                    for e in c["edits"]
-                ),
-                reason=str(c["reason"]),
-            )
-            for c in value["changes"]
-        )
+        changes = tuple(ChangeSet.from_dict(c) for c in value["changes"] if isinstance(c, Mapping))
         decided = value.get("decided_at")
         explanation = value.get("explanation")
         return Approval(

@@ -900,6 +900,57 @@ class ChangeSet:
             base=base,
         )
 
+    def as_dict(self) -> dict[str, object]:
+        """The change set edit by edit, JSON-ready, without its base configuration (that
+        stays with the controller). Paths stay segment lists: a key value may hold a '/'
+        (``ge-0/0/1``)."""
+        return {
+            "id": self.id,
+            "intent": self.intent,
+            "device": self.device,
+            "reason": self.reason,
+            "edits": [
+                {"op": e.op.value, "path": list(e.path), "old": e.old, "new": e.new}
+                for e in self.edits
+            ],
+        }
+
+    @staticmethod
+    def from_dict(data: Mapping[str, object]) -> ChangeSet:
+        """What :meth:`as_dict` wrote (without a base). A missing text reads as "", a
+        non-list of edits as none.
+
+        Raises:
+            ValueError: an edit's ``op`` is not an :class:`EditOp`.
+        """
+
+        def text(mapping: Mapping[str, object], key: str) -> str:
+            value = mapping.get(key)
+            return "" if value is None else str(value)
+
+        def leaf(value: object) -> str | None:
+            return None if value is None else str(value)
+
+        edits = data.get("edits")
+        return ChangeSet(
+            id=text(data, "id"),
+            intent=text(data, "intent"),
+            device=text(data, "device"),
+            edits=tuple(
+                ConfigEdit(
+                    op=EditOp(text(e, "op")),
+                    path=tuple(str(step) for step in path)
+                    if isinstance(path := e.get("path"), list | tuple)
+                    else (),
+                    old=leaf(e.get("old")),
+                    new=leaf(e.get("new")),
+                )
+                for e in (edits if isinstance(edits, list) else [])
+                if isinstance(e, Mapping)
+            ),
+            reason=text(data, "reason"),
+        )
+
 
 # which kinds of leaves of which devices a plan sets: (device, path steps without list keys)
 PlanShape = tuple[tuple[str, tuple[str, ...]], ...]
