@@ -218,29 +218,42 @@ def _rows(path: Path) -> Iterator[dict[str, str]]:
 # a number (optionally signed or with a fraction) is epoch seconds, as `date +%s`, Prometheus
 # and most exporters write it; anything else must be ISO 8601
 _EPOCH_SECONDS = re.compile(r"^[+-]?\d+(\.\d+)?$")
+# exactly eight digits is ISO 8601's basic-format date (YYYYMMDD), never epoch seconds: as
+# seconds it would be a time between 1970-04-26 and 1973-03-03, which no collected telemetry
+# is, while a compact date is a common way to write a day
+_BASIC_DATE = re.compile(r"^\d{8}$")
+# the years a timestamp may fall in: any wider and a date typed without its 'T'
+# (202401011200, read as seconds: the year 8383) or epoch deciseconds would pass as a time
+_FIRST_YEAR, _LAST_YEAR = 1900, 2200
 
 
 def parse_timestamp(text: str) -> np.datetime64:
     """A sample time: epoch seconds or ISO 8601, as a UTC ``datetime64[s]``.
 
-    An ISO time without an offset is UTC (the format netpilot exports, and NAB's); one with
-    an offset (or ``Z``) is converted to UTC.
+    - Exactly eight digits (``20240101``) is a compact ISO 8601 date, midnight UTC; eight
+      digits that are no calendar date of the years 1900-2200 (``20241301``) are an error,
+      never epoch seconds (which would be a time in 1970-1973: a number meant as one is
+      written with a fraction, ``12345678.0``).
+    - Any other number, optionally signed or with a fraction, is epoch seconds, which must
+      fall in the years 1900-2200.
+    - Anything else is ISO 8601 as :meth:`datetime.fromisoformat` reads it, the extended
+      form (``2024-01-01T12:00:00``) or the compact basic one (``20240101T1200``,
+      ``20240101T120000Z``: a basic date-time needs its ``T``). A time without an offset
+      is UTC (NAB's format, and what most CSV exports write); one with an offset (or
+      ``Z``) is converted to UTC.
 
     Raises:
-        ValueError: empty, neither form, or a number no calendar holds as seconds (epoch
-            milliseconds or nanoseconds, which would otherwise become a year like 55840).
+        ValueError: empty, neither form, eight digits that are no date, or a number outside
+            the years 1900-2200 as seconds (epoch milliseconds or nanoseconds, which would
+            otherwise become a year like 55840, or a basic date-time without its ``T``).
     """
     text = text.strip()
     if not text:
         raise ValueError("empty; expected epoch seconds or an ISO 8601 time")
-    if _EPOCH_SECONDS.match(text):
-        try:
-            when = datetime.fromtimestamp(float(text), tz=UTC)
-        except (OverflowError, OSError, ValueError) as exc:
-            raise ValueError(
-                f"{text} is out of range as epoch seconds (milliseconds or nanoseconds? "
-                "give seconds or an ISO 8601 time)"
-            ) from exc
+    if _BASIC_DATE.match(text):
+        when = _basic_date(text)
+    elif _EPOCH_SECONDS.match(text):
+        when = _epoch_seconds(text)
     else:
         try:
             when = datetime.fromisoformat(text)
@@ -250,6 +263,36 @@ def parse_timestamp(text: str) -> np.datetime64:
             when = when.replace(tzinfo=UTC)
     # numpy's datetime64 has no time zones: a naive UTC value
     return np.datetime64(when.astimezone(UTC).replace(tzinfo=None), "s")
+
+
+def _basic_date(text: str) -> datetime:
+    """Eight digits as a YYYYMMDD date at midnight UTC, or the error saying why not."""
+    seconds = f"as epoch seconds (1970-1973) write it with a fraction, {text}.0"
+    year = int(text[:4])
+    if not _FIRST_YEAR <= year <= _LAST_YEAR:
+        raise ValueError(
+            f"{text} is 8 digits but no YYYYMMDD date (year {year} is outside "
+            f"{_FIRST_YEAR}-{_LAST_YEAR}); {seconds}"
+        )
+    try:
+        return datetime.fromisoformat(text).replace(tzinfo=UTC)
+    except ValueError as exc:
+        raise ValueError(f"{text} is 8 digits but no YYYYMMDD date ({exc}); {seconds}") from exc
+
+
+def _epoch_seconds(text: str) -> datetime:
+    """A number as epoch seconds, or the error saying what it more likely is."""
+    out_of_range = ValueError(
+        f"{text} is out of range as epoch seconds (milliseconds or nanoseconds? a date-time "
+        "without its 'T'? give seconds or an ISO 8601 time, e.g. 20240101T1200)"
+    )
+    try:
+        when = datetime.fromtimestamp(float(text), tz=UTC)
+    except (OverflowError, OSError, ValueError) as exc:
+        raise out_of_range from exc
+    if not _FIRST_YEAR <= when.year <= _LAST_YEAR:
+        raise out_of_range
+    return when
 
 
 def read_telemetry(path: Path, *, column: str = "value", gaps: bool = True) -> Telemetry:

@@ -16,7 +16,13 @@ import pytest
 
 from analytics.registry import ModelSource, active_model, explanation
 from controller import cli
-from controller.models_store import DataFileError, ModelStore, ModelStoreError, read_telemetry
+from controller.models_store import (
+    DataFileError,
+    ModelStore,
+    ModelStoreError,
+    parse_timestamp,
+    read_telemetry,
+)
 from tests.analytics.conftest import dataset
 
 DAY = 48
@@ -272,9 +278,60 @@ def test_a_model_is_trained_from_epoch_second_telemetry(capsys, tmp_path, store)
 
 
 @pytest.mark.parametrize(
+    ("stamp", "when"),
+    [
+        # ISO 8601 basic format: 8 digits are a date (as seconds they were 1970-08-23)
+        ("20240101", "2024-01-01T00:00:00"),
+        ("20240229", "2024-02-29T00:00:00"),
+        ("19000101", "1900-01-01T00:00:00"),
+        ("22001231", "2200-12-31T00:00:00"),
+        ("20240101T120000", "2024-01-01T12:00:00"),
+        ("20240101T1200", "2024-01-01T12:00:00"),
+        ("20240101T120000Z", "2024-01-01T12:00:00"),
+        ("20240101T130000+0100", "2024-01-01T12:00:00"),
+        # any other plain number is epoch seconds; a fraction makes 8 digits seconds too
+        ("1793577600", "2026-11-02T00:00:00"),
+        ("0", "1970-01-01T00:00:00"),
+        ("1234567", "1970-01-15T06:56:07"),
+        ("123456789", "1973-11-29T21:33:09"),
+        ("12345678.0", "1970-05-23T21:21:18"),
+    ],
+)
+def test_a_compact_iso_date_is_the_date_and_other_numbers_are_epoch_seconds(stamp, when):
+    assert parse_timestamp(stamp) == np.datetime64(when)
+
+
+def test_a_telemetry_file_of_compact_dates_is_read_as_those_days(tmp_path):
+    daily = tmp_path / "daily.csv"
+    daily.write_text("timestamp,value\n20240101,1\n20240102,2\n20240103,3\n")
+    assert list(read_telemetry(daily).timestamps) == [
+        np.datetime64("2024-01-01T00:00:00"),
+        np.datetime64("2024-01-02T00:00:00"),
+        np.datetime64("2024-01-03T00:00:00"),
+    ]
+    # 8 digits among epoch seconds are still a date, and so still in time order
+    mixed = tmp_path / "mixed.csv"
+    mixed.write_text("timestamp,value\n1704000000,1\n20240101,2\n1704100000,3\n")
+    assert list(read_telemetry(mixed).timestamps) == [
+        np.datetime64("2023-12-31T05:20:00"),
+        np.datetime64("2024-01-01T00:00:00"),
+        np.datetime64("2024-01-01T09:06:40"),
+    ]
+    # a date before the row before stops at its line (file, line, field), as any time does
+    mixed.write_text("timestamp,value\n1793577600,1\n20261101,2\n")
+    with pytest.raises(DataFileError, match="mixed.csv:3: timestamp: .*not after") as raised:
+        read_telemetry(mixed)
+    assert (raised.value.line, raised.value.field) == (3, "timestamp")
+
+
+@pytest.mark.parametrize(
     ("stamp", "says"),
     [
         ("1793577600000", "out of range as epoch seconds"),  # epoch milliseconds
+        ("202401011200", "out of range as epoch seconds"),  # a date-time without its T
+        ("20241301", "8 digits but no YYYYMMDD date .*month must be in 1..12"),
+        ("20230229", "8 digits but no YYYYMMDD date .*day is out of range"),
+        ("10000000", "8 digits but no YYYYMMDD date .*year 1000 is outside 1900-2200"),
         ("yesterday", "neither epoch seconds nor an ISO 8601 time"),
         ("", "empty"),
     ],
