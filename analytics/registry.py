@@ -53,6 +53,7 @@ __all__ = [
     "MonitorState",
     "PromotionDecision",
     "PromotionRule",
+    "ShadowComparison",
     "TrainingWindow",
     "active_model",
     "apply_health",
@@ -68,6 +69,7 @@ __all__ = [
     "observe",
     "promote",
     "register",
+    "shadow_comparison",
     "training_due",
 ]
 
@@ -408,7 +410,8 @@ class ModelRecord:
         status: ``active`` (the champion answers) or ``fallback`` (the rule baseline does).
         reason: why the status is what it is.
         monitor: the champion's live monitoring.
-        challenger_monitor: the challenger's, on the same samples.
+        challenger_monitor: the challenger's, on the same samples, with the rule baseline's
+            error on them (without a champion, what the challenger is measured against).
         events: the latest lifecycle events, oldest first.
         last_trained: when the latest version was trained.
     """
@@ -535,6 +538,79 @@ def register(record: ModelRecord | None, artifact: ModelArtifact, *, now: dateti
 
 
 @dataclass(frozen=True, slots=True)
+class ShadowComparison:
+    """The challenger's live error in shadow beside the incumbent's, on the same samples.
+
+    Args:
+        version: the challenger's version.
+        incumbent: what the challenger would replace: ``champion v<n>``, or without a
+            champion ``the <baseline> rule``.
+        samples: the live samples the comparison rests on (the fewer of the two monitors').
+        challenger_error: the challenger's live error (EWMA).
+        incumbent_error: the champion's live error, or the rule baseline's on the
+            challenger's samples.
+        gain: the relative error reduction, ``(incumbent - challenger) / incumbent`` (0
+            when the incumbent's error is 0: nothing to reduce).
+    """
+
+    version: int
+    incumbent: str
+    samples: int
+    challenger_error: float
+    incumbent_error: float
+    gain: float
+
+    def as_dict(self) -> dict[str, object]:
+        """Plain data for JSON."""
+        return {
+            "version": self.version,
+            "incumbent": self.incumbent,
+            "samples": self.samples,
+            "challenger_error": self.challenger_error,
+            "incumbent_error": self.incumbent_error,
+            "gain": self.gain,
+        }
+
+
+def shadow_comparison(record: ModelRecord) -> ShadowComparison | None:
+    """How the challenger fares in shadow against what answers without it.
+
+    With a champion, against the champion's live error. Without one the rule baseline
+    answers, and the challenger's monitor holds the rule's error on the same samples
+    (``baseline_error``), so the challenger is measured against the rule.
+
+    Returns:
+        None without a challenger, before it has a monitored sample, or when the
+        incumbent's error was not measured (a ``kpi-anomaly`` model without a champion: its
+        rule has no error on unlabelled telemetry).
+    """
+    shadow = record.challenger_monitor
+    if record.challenger is None or shadow.samples == 0:
+        return None
+    if record.champion is not None:
+        if record.monitor.samples == 0:
+            return None
+        samples = min(record.monitor.samples, shadow.samples)
+        incumbent_error = record.monitor.error
+    elif shadow.baseline_error is not None:
+        samples = shadow.samples
+        incumbent_error = shadow.baseline_error
+    else:
+        return None
+    gain = (incumbent_error - shadow.error) / incumbent_error if incumbent_error > 0 else 0.0
+    return ShadowComparison(
+        record.challenger, _incumbent(record), samples, shadow.error, incumbent_error, gain
+    )
+
+
+def _incumbent(record: ModelRecord) -> str:
+    """What a challenger would replace: the champion, or without one the rule baseline."""
+    if record.champion is None:
+        return f"the {record.kind.baseline} rule"
+    return f"champion v{record.champion}"
+
+
+@dataclass(frozen=True, slots=True)
 class PromotionRule:
     """When a challenger may replace the champion.
 
@@ -638,7 +714,10 @@ def decide_promotion(
     both have ``rule.min_samples``; before that, the two artifacts' validation metrics
     (``kind.metric``) if both were validated on comparable data.
 
-    Without a champion the rule baseline is the incumbent: the challenger is judged by
+    Without a champion the rule baseline is the incumbent. The shadow run then measured
+    the challenger against the rule's live error on the same samples (see
+    :func:`shadow_comparison`): with ``rule.min_samples`` of them, that decides, with the
+    same ``rule.min_gain`` as against a champion. Before that, the challenger is judged by
     :func:`decide_first_champion` semantics on ``challenger_metrics`` (it must beat the rule
     measured on the same data; ``rule.min_gain`` does not apply).
 
@@ -647,16 +726,19 @@ def decide_promotion(
     """
     if record.challenger is None:
         return PromotionDecision(False, "no challenger to promote", "none")
-    if record.champion is None:
+    shadow = shadow_comparison(record)
+    shadow_ready = 0 if shadow is None else shadow.samples
+    if shadow is not None and shadow_ready >= rule.min_samples:
+        champion, challenger, gain = shadow.incumbent_error, shadow.challenger_error, shadow.gain
+        evidence = "shadow"
+        label = (
+            f"live error {challenger:.4g} vs {shadow.incumbent}'s {champion:.4g} "
+            f"on {shadow_ready} samples"
+        )
+    elif record.champion is None:
         if challenger_metrics is None:
             return PromotionDecision(False, "no challenger metrics to compare", "none")
         return _against_rule(record.kind, challenger_metrics)
-    shadow_ready = min(record.monitor.samples, record.challenger_monitor.samples)
-    if shadow_ready >= rule.min_samples:
-        champion, challenger = record.monitor.error, record.challenger_monitor.error
-        gain = (champion - challenger) / champion if champion > 0 else 0.0
-        evidence = "shadow"
-        label = f"live error {challenger:.4g} vs {champion:.4g} on {shadow_ready} samples"
     elif champion_metrics is not None and challenger_metrics is not None:
         metric = record.kind.metric
         if metric not in champion_metrics or metric not in challenger_metrics:
@@ -677,7 +759,7 @@ def decide_promotion(
             "none",
         )
     promote = gain >= rule.min_gain
-    verdict = "promote" if promote else "keep the champion"
+    verdict = "promote" if promote else f"keep {_incumbent(record)}"
     return PromotionDecision(
         promote,
         f"{label}: gain {gain:.1%} (needs {rule.min_gain:.0%}): {verdict}",
@@ -748,8 +830,11 @@ def assess(record: ModelRecord, reference_error: float | None, rule: HealthRule)
         rule: the limits.
 
     Returns:
-        The verdict and its reason (the reason names the measured ratio).
+        The verdict and its reason (the reason names the measured ratio). Without a
+        champion nothing is judged: the rule answers until a version is promoted.
     """
+    if record.champion is None:
+        return Health(False, f"no champion: the {record.kind.baseline} rule answers")
     monitor = record.monitor
     if monitor.samples < rule.min_samples:
         return Health(False, f"monitoring: {monitor.samples} of {rule.min_samples} samples")
@@ -783,8 +868,12 @@ def apply_health(record: ModelRecord, health: Health, *, now: datetime) -> Model
     """Switch to the rule baseline when degraded, back to the champion when recovered.
 
     Returns:
-        The record, with a ``fallback`` or ``recovered`` event when the status changed.
+        The record, with a ``fallback`` or ``recovered`` event when the status changed; a
+        record without a champion unchanged (there is no model to fall back from or recover
+        to: its ``fallback`` says the rule answers until a version is promoted).
     """
+    if record.champion is None:
+        return record
     if health.degraded and record.status is ModelStatus.ACTIVE:
         updated = replace(record, status=ModelStatus.FALLBACK, reason=health.reason)
         return updated.with_event(

@@ -336,17 +336,28 @@ def train_stall(
 
 @dataclass(frozen=True, slots=True)
 class ReplayResult:
-    """What a replay did to a record, and the live errors it measured."""
+    """What a replay did to a record, and the live errors it measured.
+
+    Args:
+        record: the record with its monitors updated.
+        samples: the samples read.
+        scored: the samples scored (the same for every model replayed; a forecast's first
+            day only seeds seasonal-naive, a missing sample scores nothing).
+        champion_error: the champion's live error (None without a champion).
+        baseline_error: the rule baseline's live error on the same samples, where the kind
+            measures one (in the champion's monitor, or without one the challenger's).
+    """
 
     record: ModelRecord
     samples: int
-    champion_error: float
+    scored: int
+    champion_error: float | None
     baseline_error: float | None
 
 
 def replay(
     record: ModelRecord,
-    champion: ModelArtifact,
+    champion: ModelArtifact | None,
     challenger: ModelArtifact | None,
     values: npt.ArrayLike,
 ) -> ReplayResult:
@@ -355,68 +366,97 @@ def replay(
     Load forecasters are judged by the relative error of their forecast at the validated
     horizon, beside seasonal-naive's on the same samples (the first day of the series only
     seeds seasonal-naive); KPI detectors by their alarm rate. The challenger, if any, sees
-    the same samples in shadow.
+    the same samples in shadow. Without a champion (no version has beaten the rule yet) the
+    rule baseline answers and the challenger runs in shadow beside it: its monitor holds
+    its error and the rule's on the same samples, the evidence a promotion is decided on.
 
     Raises:
-        ValueError: a stall model (it is monitored on labelled sessions, not a series), or
-            an artifact whose model does not match its kind.
+        ValueError: neither a champion nor a challenger, a stall model (it is monitored on
+            labelled sessions, not a series), or an artifact whose model does not match its
+            kind.
     """
+    lead = champion or challenger
+    if lead is None:
+        raise ValueError(f"{record.name} has no version to replay (no champion, no challenger)")
     y = np.asarray(values, dtype=float)
-    model = load_model(champion)
+    model = None if champion is None else load_model(champion)
     other = None if challenger is None else load_model(challenger)
     if record.kind is ModelKind.LOAD_FORECAST:
-        if not isinstance(model, HoltWinters) or not isinstance(other, HoltWinters | None):
+        if not isinstance(model, HoltWinters | None) or not isinstance(other, HoltWinters | None):
             raise ValueError("a load-forecast artifact must hold a Holt-Winters forecaster")
-        horizon = int(champion.metrics.get("horizon", 1))
+        # the champion's validated horizon (the challenger's without one): both are judged
+        # at the same horizon, so their errors compare
+        horizon = int(lead.metrics.get("horizon", 1))
         monitor, shadow = _replay_forecast(record, model, other, y, horizon)
     elif record.kind is ModelKind.KPI_ANOMALY:
-        detectors = KpiAnomalyDetector | ContextualAnomalyDetector
-        if not isinstance(model, detectors) or not isinstance(other, detectors | None):
+        detectors = KpiAnomalyDetector | ContextualAnomalyDetector | None
+        if not isinstance(model, detectors) or not isinstance(other, detectors):
             raise ValueError(
                 "a kpi-anomaly artifact must hold a KpiAnomalyDetector or a "
                 "ContextualAnomalyDetector"
             )
         monitor, shadow = record.monitor, record.challenger_monitor
-        for alarm in model.update(y) >= model.threshold:
-            monitor = observe(monitor, error=float(alarm))
+        if model is not None:
+            for alarm in model.update(y) >= model.threshold:
+                monitor = observe(monitor, error=float(alarm))
         if other is not None:
             for alarm in other.update(y) >= other.threshold:
                 shadow = observe(shadow, error=float(alarm))
     else:
         raise ValueError("a stall classifier is monitored on labelled sessions, not a series")
     updated = replace(record, monitor=monitor, challenger_monitor=shadow)
-    return ReplayResult(updated, len(y), monitor.error, monitor.baseline_error)
+    if champion is None:
+        scored = shadow.samples - record.challenger_monitor.samples
+        return ReplayResult(updated, len(y), scored, None, shadow.baseline_error)
+    scored = monitor.samples - record.monitor.samples
+    return ReplayResult(updated, len(y), scored, monitor.error, monitor.baseline_error)
 
 
 def _replay_forecast(
     record: ModelRecord,
-    model: HoltWinters,
+    model: HoltWinters | None,
     other: HoltWinters | None,
     y: FloatArray,
     horizon: int,
 ) -> tuple[MonitorState, MonitorState]:
-    """Monitor the forecast at the validated horizon, beside seasonal-naive's."""
+    """Monitor the forecast at the validated horizon, beside seasonal-naive's.
+
+    ``model`` is the champion, ``other`` the challenger in shadow; either may be absent.
+    A sample is scored for both or for neither, so their monitors rest on the same samples.
+    """
     monitor, shadow = record.monitor, record.challenger_monitor
-    season = model.season_length
-    pending: dict[int, tuple[float, float | None]] = {}  # target index -> forecasts
-    for i, value in enumerate(y):
+    lead = model or other
+    if lead is None:
+        return monitor, shadow
+    season = lead.season_length
+
+    def forecast(forecaster: HoltWinters | None) -> float | None:
         # point forecasts (the upper margin is for provisioning, not for accuracy)
-        pending[i + horizon - 1] = (
-            float(HoltWinters.forecast_at(model, horizon)[0]),
-            None if other is None else float(HoltWinters.forecast_at(other, horizon)[0]),
-        )
-        forecast, shadow_forecast = pending.pop(i, (math.nan, None))
+        if forecaster is None:
+            return None
+        return float(HoltWinters.forecast_at(forecaster, horizon)[0])
+
+    pending: dict[int, tuple[float | None, float | None]] = {}  # target index -> forecasts
+    for i, value in enumerate(y):
+        pending[i + horizon - 1] = (forecast(model), forecast(other))
+        # the first forecasts were made before i=0: nothing targets the first samples
+        targeted = pending.pop(i, None)
         row = np.array([value])
-        model.update(row)
-        if other is not None:
-            other.update(row)
-        # the first day seeds seasonal-naive (and the first forecasts were made before i=0)
-        if i < season or not math.isfinite(value * forecast) or value == 0:
+        for forecaster in (model, other):
+            if forecaster is not None:
+                forecaster.update(row)
+        # the first day seeds seasonal-naive
+        if targeted is None or i < season or not math.isfinite(value) or value == 0:
             continue
+        forecasts = [f for f in targeted if f is not None]
+        if not all(math.isfinite(f) for f in forecasts):
+            continue
+        champion_forecast, shadow_forecast = targeted
         baseline = abs(value - y[i - season]) / abs(value)
-        monitor = observe(
-            monitor, error=abs(value - forecast) / abs(value), baseline_error=baseline
-        )
+        if champion_forecast is not None:
+            monitor = observe(
+                monitor, error=abs(value - champion_forecast) / abs(value), baseline_error=baseline
+            )
         if shadow_forecast is not None:
             shadow = observe(
                 shadow, error=abs(value - shadow_forecast) / abs(value), baseline_error=baseline

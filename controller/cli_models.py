@@ -13,7 +13,8 @@
   unconditionally with ``--force``;
 - ``monitor NAME --data FILE``: replay telemetry through the champion, the challenger and
   the rule baseline, update the live monitors, and fall back to the rule (or recover) as
-  the health rule says.
+  the health rule says. Without a champion the rule answers and the challenger runs in
+  shadow beside it: its live error against the rule's is what ``promote`` then decides on.
 
 The store is a directory of JSON files (controller/models_store.py), ``--store`` (default
 ``.netpilot/models``).
@@ -33,12 +34,14 @@ from analytics.registry import (
     ModelArtifact,
     ModelKind,
     ModelRecord,
+    MonitorState,
     PromotionRule,
     apply_health,
     assess,
     decide_first_champion,
     decide_promotion,
     promote,
+    shadow_comparison,
 )
 from analytics.registry import register as register_version
 from analytics.training import (
@@ -170,6 +173,12 @@ def _version(number: int | None) -> str:
     return "-" if number is None else f"v{number}"
 
 
+def _monitored(monitor: MonitorState, baseline: str) -> str:
+    """One monitor: its samples, its live error and the rule's on the same samples."""
+    rule = "" if monitor.baseline_error is None else f", {baseline} {monitor.baseline_error:.4g}"
+    return f"{monitor.samples} samples, error {monitor.error:.4g}{rule}"
+
+
 def _summary(artifact: ModelArtifact) -> dict[str, object]:
     """An artifact without its (large) learned state."""
     data = artifact.as_dict()
@@ -229,18 +238,26 @@ def _show(args: argparse.Namespace) -> int:
     data: dict[str, object] = {"record": record.as_dict()}
     if artifact is not None:
         data["artifact"] = _summary(artifact)
+    shadow = shadow_comparison(record)
+    data["shadow"] = None if shadow is None else shadow.as_dict()
     lines = [
         f"model {record.name} ({record.kind.value}): {record.status.value}, "
         f"answered by {_answering(record)}",
         f"  reason: {record.reason or '-'}",
         f"  champion {_version(record.champion)}, challenger {_version(record.challenger)}",
-        f"  monitor: {record.monitor.samples} samples, error {record.monitor.error:.4g}"
+        "  monitor: "
         + (
-            ""
-            if record.monitor.baseline_error is None
-            else f", {record.kind.baseline} {record.monitor.baseline_error:.4g}"
+            f"no champion (the {record.kind.baseline} rule answers)"
+            if record.champion is None
+            else _monitored(record.monitor, record.kind.baseline)
         ),
     ]
+    if record.challenger is not None:
+        lines.append(
+            f"  shadow v{record.challenger}: "
+            + _monitored(record.challenger_monitor, record.kind.baseline)
+            + ("" if shadow is None else f", gain {shadow.gain:.1%} over {shadow.incumbent}")
+        )
     if artifact is not None:
         metrics = ", ".join(f"{k}={v:.4g}" for k, v in sorted(artifact.metrics.items()))
         lines.append(f"  v{artifact.version} {artifact.model_type}: {metrics}")
@@ -381,32 +398,43 @@ def _promote(args: argparse.Namespace) -> int:
 def _monitor(args: argparse.Namespace) -> int:
     store = ModelStore(args.store)
     record = _require(store, args.name)
-    if record.champion is None:
+    if record.champion is None and record.challenger is None:
         raise ModelStoreError(
-            f"{args.name} has no champion to monitor; the {record.kind.baseline} rule answers"
-            + (f" ({record.reason})" if record.reason else "")
+            f"{args.name} has no version to monitor; the {record.kind.baseline} rule answers"
         )
     telemetry = read_telemetry(args.data, column=args.column)
-    champion = store.artifact(args.name, record.champion)
+    champion = None if record.champion is None else store.artifact(args.name, record.champion)
     challenger = None if record.challenger is None else store.artifact(args.name, record.challenger)
+    # without a champion the rule answers and the challenger runs in shadow beside it;
+    # assess() and apply_health() then leave the record's status alone
     result = replay(record, champion, challenger, telemetry.values)
-    health = assess(result.record, champion.metrics.get("reference_error"), HealthRule())
+    reference = None if champion is None else champion.metrics.get("reference_error")
+    health = assess(result.record, reference, HealthRule())
     now = datetime.now(UTC)
     updated = apply_health(result.record, health, now=now)
     store.save_record(updated)
     answering = _answering(updated)
-    scored = updated.monitor.samples - record.monitor.samples
+    monitored = updated.monitor if updated.champion is not None else updated.challenger_monitor
+    shadow = shadow_comparison(updated)
+    shadow_text = (
+        ""
+        if shadow is None
+        else f"; v{shadow.version} in shadow: live error {shadow.challenger_error:.4g} vs "
+        f"{shadow.incumbent}'s {shadow.incumbent_error:.4g} on {shadow.samples} samples "
+        f"(gain {shadow.gain:.1%})"
+    )
     _print(
         {
             "samples": result.samples,
-            "scored": scored,
+            "scored": result.scored,
             "health": {"degraded": health.degraded, "reason": health.reason},
+            "shadow": None if shadow is None else shadow.as_dict(),
             "record": updated.as_dict(),
         },
         f"{args.name}: {result.samples} samples read, "
-        f"{scored} scored "
-        f"({updated.monitor.samples} since training; monitoring is cumulative, so a file "
-        f"replayed twice counts twice), {health.reason}; answered by {answering}",
+        f"{result.scored} scored "
+        f"({monitored.samples} since training; monitoring is cumulative, so a file "
+        f"replayed twice counts twice), {health.reason}; answered by {answering}" + shadow_text,
         args.output,
     )
     return EXIT_OK

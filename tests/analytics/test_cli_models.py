@@ -166,6 +166,96 @@ def test_a_first_model_worse_than_the_rule_is_registered_but_the_rule_answers(
     assert "forced by the operator" in record["events"][-1]["reason"]
 
 
+def test_without_a_champion_the_challenger_is_monitored_in_shadow_beside_the_rule(
+    capsys, tmp_path, store
+):
+    data = write_series(tmp_path / "train.csv", repeating_day())
+    run(
+        capsys, "models", "train", "edge-load", "--kind", "load-forecast", "--data", str(data),
+        "--store", str(store), "--output", "json",
+    )  # fmt: skip
+    # after training, noisy days: yesterday (the rule) is a worse guess than the model's
+    later = write_series(tmp_path / "later.csv", load(3, 4), START + timedelta(days=8))
+    code, monitored = run(
+        capsys, "models", "monitor", "edge-load", "--data", str(later), "--store", str(store),
+        "--output", "json",
+    )  # fmt: skip
+    assert code == cli.EXIT_OK
+    assert monitored["scored"] == monitored["samples"] - DAY  # the first day seeds the rule
+    record = monitored["record"]
+    # the rule still answers: no champion, the status and the history are untouched
+    assert (record["champion"], record["challenger"], record["status"]) == (None, 1, "fallback")
+    assert [e["kind"] for e in record["events"]] == ["promotion-refused"]
+    assert record["monitor"]["samples"] == 0
+    assert monitored["health"]["degraded"] is False
+    assert "no champion" in monitored["health"]["reason"]
+    # the challenger's error and the rule's, on the same samples, are in its monitor
+    shadow_monitor = record["challenger_monitor"]
+    assert shadow_monitor["samples"] == monitored["scored"]
+    error, rule_error = shadow_monitor["error"], shadow_monitor["baseline_error"]
+    assert 0 < error < rule_error
+    assert monitored["shadow"] == {
+        "version": 1,
+        "incumbent": "the seasonal-naive rule",
+        "samples": monitored["scored"],
+        "challenger_error": error,
+        "incumbent_error": rule_error,
+        "gain": pytest.approx((rule_error - error) / rule_error),
+    }
+
+    code, shown = run(
+        capsys, "models", "show", "edge-load", "--store", str(store), "--output", "json"
+    )
+    assert shown["record"]["challenger_monitor"] == shadow_monitor
+    assert shown["shadow"] == monitored["shadow"]
+    cli.main(["models", "show", "edge-load", "--store", str(store)])
+    text = capsys.readouterr().out
+    assert "answered by rule baseline 'seasonal-naive'" in text
+    assert "monitor: no champion (the seasonal-naive rule answers)" in text
+    assert (
+        f"shadow v1: {monitored['scored']} samples, error {error:.4g}, seasonal-naive "
+        f"{rule_error:.4g}, gain {monitored['shadow']['gain']:.1%} over the seasonal-naive rule"
+    ) in text
+
+    # the live evidence decides the promotion (the validation alone had refused it)
+    code, promoted = run(
+        capsys, "models", "promote", "edge-load", "--store", str(store), "--output", "json"
+    )
+    assert code == cli.EXIT_OK and promoted["decision"]["evidence"] == "shadow"
+    assert promoted["decision"]["gain"] == pytest.approx(monitored["shadow"]["gain"])
+    record = promoted["record"]
+    assert (record["champion"], record["challenger"], record["status"]) == (1, None, "active")
+    assert record["monitor"] == shadow_monitor  # the shadow record carries over
+    assert "vs the seasonal-naive rule's" in record["events"][-1]["reason"]
+
+
+def test_a_challenger_no_better_than_the_rule_in_shadow_is_not_promoted(capsys, tmp_path, store):
+    data = write_series(tmp_path / "train.csv", repeating_day())
+    run(
+        capsys, "models", "train", "edge-load", "--kind", "load-forecast", "--data", str(data),
+        "--store", str(store), "--output", "json",
+    )  # fmt: skip
+    # the day keeps repeating exactly: yesterday is a perfect forecast, the model is not
+    same = np.tile(100 + 40 * np.sin(2 * np.pi * np.arange(DAY) / DAY), 4)
+    later = write_series(tmp_path / "later.csv", same, START + timedelta(days=8))
+    code, monitored = run(
+        capsys, "models", "monitor", "edge-load", "--data", str(later), "--store", str(store),
+        "--output", "json",
+    )  # fmt: skip
+    assert code == cli.EXIT_OK
+    assert monitored["shadow"]["incumbent_error"] == 0.0
+    assert monitored["shadow"]["challenger_error"] > 0 and monitored["shadow"]["gain"] == 0.0
+    code, refused = run(
+        capsys, "models", "promote", "edge-load", "--store", str(store), "--output", "json"
+    )
+    assert code == cli.EXIT_FAILURE and refused["promoted"] is False
+    assert refused["decision"]["evidence"] == "shadow"
+    assert "keep the seasonal-naive rule" in refused["decision"]["reason"]
+    saved = ModelStore(store).record("edge-load")
+    assert saved is not None and (saved.champion, saved.challenger) == (None, 1)
+    assert active_model(saved, model_confidence=0.95).source is ModelSource.RULE_BASELINE
+
+
 def test_a_first_model_that_beats_the_rule_is_the_champion_and_says_why(capsys, tmp_path, store):
     data = write_series(tmp_path / "load.csv", load(1, 8))
     cli.main(["models", "train", "edge-load", "--kind", "load-forecast", "--data", str(data),

@@ -33,6 +33,7 @@ from analytics.registry import (
     observe,
     promote,
     register,
+    shadow_comparison,
     training_due,
 )
 
@@ -106,6 +107,50 @@ def test_a_refused_first_version_is_promoted_by_evidence_or_by_force():
     # the operator's override: promote() takes the challenger whatever the decision said
     forced = promote(record, now=T0, reason="forced by the operator")
     assert (forced.champion, forced.challenger, forced.status) == (1, None, ModelStatus.ACTIVE)
+
+
+def test_without_a_champion_the_shadow_run_against_the_rule_decides_the_promotion():
+    record = register(None, artifact(1, mape=3.5, naive_mape=3.0), now=T0)  # the rule answers
+    metrics = {"mape": 3.5, "seasonal_naive_mape": 3.0}
+    rule = PromotionRule(min_samples=100, min_gain=0.05)
+    # the challenger's monitor holds its live error and the rule's on the same samples
+    better = replace(record, challenger_monitor=fed(MonitorState(), 0.02, 150, baseline=0.03))
+    comparison = shadow_comparison(better)
+    assert comparison is not None
+    assert (comparison.version, comparison.incumbent, comparison.samples) == (
+        1,
+        "the seasonal-naive rule",
+        150,
+    )
+    assert comparison.gain == pytest.approx(1 / 3)
+    decision = decide_promotion(better, rule, challenger_metrics=metrics)
+    assert decision.promote and decision.evidence == "shadow"
+    assert (decision.champion_score, decision.challenger_score) == pytest.approx((0.03, 0.02))
+    assert "vs the seasonal-naive rule's 0.03 on 150 samples" in decision.reason
+    # live, a gain under min_gain keeps the rule, as it would keep a champion
+    slight = replace(record, challenger_monitor=fed(MonitorState(), 0.0295, 150, baseline=0.03))
+    decision = decide_promotion(slight, rule, challenger_metrics=metrics)
+    assert not decision.promote and decision.evidence == "shadow"
+    assert "keep the seasonal-naive rule" in decision.reason
+    # too few shadow samples: the validation against the rule decides, as before
+    early = replace(record, challenger_monitor=fed(MonitorState(), 0.02, 50, baseline=0.03))
+    decision = decide_promotion(early, rule, challenger_metrics=metrics)
+    assert not decision.promote and decision.evidence == "validation"
+    # a challenger without the rule's error (unlabelled telemetry) has nothing to compare
+    unmeasured = replace(record, challenger_monitor=fed(MonitorState(), 0.02, 150))
+    assert shadow_comparison(unmeasured) is None
+
+
+def test_without_a_champion_health_leaves_the_rule_answering():
+    record = register(None, artifact(1, mape=3.5, naive_mape=3.0), now=T0)
+    assert (record.champion, record.status) == (None, ModelStatus.FALLBACK)
+    shadowed = replace(record, challenger_monitor=fed(MonitorState(), 0.02, 60, baseline=0.03))
+    health = assess(shadowed, None, HealthRule())
+    assert not health.degraded and health.reason == "no champion: the seasonal-naive rule answers"
+    # nothing to recover to: the status, the reason and the history stay as they were
+    assert apply_health(shadowed, health, now=T0) == shadowed
+    assert apply_health(shadowed, Health(False, "within limits"), now=T0) == shadowed
+    assert apply_health(shadowed, Health(True, "worse"), now=T0) == shadowed
 
 
 def test_promotion_needs_measured_gain_from_the_shadow_run():
