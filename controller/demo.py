@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import math
 import os
@@ -18,17 +19,17 @@ import shutil
 import signal
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
+from types import FrameType
 
 import yaml
 
 from controller.app import IntentSetError, build_controller
 from controller.cli import (
     EXIT_OK,
-    install_stop_signals,
     print_summary,
     report_failure,
 )
@@ -187,49 +188,131 @@ def write_controller_config(
 def demo_main(options: DemoOptions) -> int:
     """Run the demo, with the TUI unless headless; print the summary.
 
+    From its first moment to its last, SIGINT, SIGTERM and SIGHUP stop it as ``q`` does
+    (:class:`StopSignals`): the lab stops and a temporary directory's ``secrets/`` goes.
+
     Returns:
         The exit code (``controller.cli.EXIT_OK`` or ``EXIT_FAILURE``).
 
     Raises:
         NetpilotError: a file is invalid (the CLI reports it).
     """
-    _intents_dir(options)  # before the lab starts or the TUI takes the terminal
+    signals = StopSignals()
+    signals.install()  # first: before anything exists that a signal could leave behind
     try:
-        # absolute: see run_demo (a relative --state-dir would be resolved twice)
-        state_dir = (options.state_dir or Path(tempfile.mkdtemp(prefix="netpilot-demo-"))).resolve()
-        state_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        return report_failure(f"state directory: {exc}", options.output)
-    temporary = options.state_dir is None
-    options = replace(options, state_dir=state_dir)
-    try:
-        return _demo(options, state_dir)
+        _intents_dir(options)  # before the lab starts or the TUI takes the terminal
+        try:
+            # absolute: see run_demo (a relative --state-dir would be resolved twice)
+            state_dir = (
+                options.state_dir or Path(tempfile.mkdtemp(prefix="netpilot-demo-"))
+            ).resolve()
+            state_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            return report_failure(f"state directory: {exc}", options.output)
+        temporary = options.state_dir is None
+        options = replace(options, state_dir=state_dir)
+        try:
+            signals.hold("before-lab")
+            return _demo(options, state_dir, signals)
+        finally:
+            if temporary:
+                signals.hold("before-cleanup")
+                # the lab's per-run credentials die with it; the journal and log stay to read
+                shutil.rmtree(state_dir / "secrets", ignore_errors=True)
     finally:
-        if temporary:
-            # the lab's per-run credentials die with it; the journal and log stay to read
-            shutil.rmtree(state_dir / "secrets", ignore_errors=True)
+        signals.restore()
 
 
-def _on_hangup(callback: Callable[[], object]) -> None:
-    """Run ``callback`` when the demo's terminal closes (SIGHUP), in the running loop.
+# what signal.signal takes and gives back (SIG_DFL and SIG_IGN are ints; None: not from Python)
+_SignalHandler = Callable[[int, FrameType | None], object] | int | None
+HOLD_ENV = "NETPILOT_DEMO_HOLD"  # tests: a moment to wait at for a signal (StopSignals.hold)
 
-    SIGHUP's default action kills the process at once, so :func:`demo_main` would never
-    remove the lab's credentials. It is not in ``install_stop_signals``: ``netpilot run``
-    keeps SIGHUP for re-reading its intents, as daemons do.
 
-    The handler first points stdin, stdout and stderr at /dev/null: once the terminal is
-    gone every read of it and every write to it fails (EIO), and the console's output
-    thread dies on the first failed write, after which the app stalls on its full output
-    queue and never gets to the shutdown. It runs as a plain signal handler, not in the
-    event loop, so the terminal is let go of before the next frame is written.
+class StopSignals:
+    """SIGINT, SIGTERM and SIGHUP over the demo's whole life.
+
+    Plain ``signal.signal`` handlers, installed before the state directory, the lab or the
+    console exist and kept until :meth:`restore`, after the credentials are removed. The
+    event loop's own handlers (``loop.add_signal_handler``) left two windows in which a
+    signal's default action killed the process and left the lab's ``secrets/`` behind:
+    before the loop (or the console's worker) had installed them, and after the loop had
+    closed, which resets them to the default action. A signal is recorded; while the demo's
+    event loop runs it calls the callback given to :meth:`forward_to` there (stop the
+    controller, or quit the console as ``q`` does), and one received earlier calls it as
+    soon as the loop is there. The exit is then the clean one: status 0, the summary.
+
+    SIGHUP means the terminal is gone. The handler first points stdin, stdout and stderr at
+    /dev/null: every read of the terminal and every write to it fails (EIO) from then on,
+    and the console's output thread dies on the first failed write, after which the app
+    stalls on its full output queue and never gets to the shutdown. It does so in the
+    handler, not in the event loop, so the terminal is let go of before the next frame.
+    It is not in ``controller.cli.install_stop_signals``: ``netpilot run`` keeps SIGHUP for
+    re-reading its intents, as daemons do.
     """
-    loop = asyncio.get_running_loop()
 
-    def hung_up(_signum: int, _frame: object) -> None:
-        _let_go_of_the_terminal()
-        loop.call_soon_threadsafe(callback)
+    SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
-    signal.signal(signal.SIGHUP, hung_up)
+    def __init__(self) -> None:
+        self.received: signal.Signals | None = None  # the first stop signal
+        self._forward: tuple[asyncio.AbstractEventLoop, Callable[[], object]] | None = None
+        self._previous: dict[signal.Signals, _SignalHandler] = {}
+        self._wake: int | None = None  # the write end of the pipe a hold waits on
+
+    def install(self) -> None:
+        for sig in self.SIGNALS:
+            self._previous[sig] = signal.signal(sig, self._handle)
+
+    def restore(self) -> None:
+        """Put back the handlers there were before :meth:`install`."""
+        for sig, previous in self._previous.items():
+            # None: a handler not installed from Python; the default is the nearest to it
+            signal.signal(sig, signal.SIG_DFL if previous is None else previous)
+        self._previous.clear()
+
+    def _handle(self, signum: int, _frame: FrameType | None) -> None:
+        sig = signal.Signals(signum)
+        if sig is signal.SIGHUP:
+            _let_go_of_the_terminal()
+        if self.received is None:
+            self.received = sig
+        if self._forward is not None:
+            loop, callback = self._forward
+            with contextlib.suppress(RuntimeError):  # the loop closed just now: recorded
+                loop.call_soon_threadsafe(callback)
+        if self._wake is not None:
+            with contextlib.suppress(OSError):
+                os.write(self._wake, b"!")
+
+    @contextlib.contextmanager
+    def forward_to(self, callback: Callable[[], object]) -> Iterator[None]:
+        """In the block, a stop signal calls ``callback`` in the running loop, and so does
+        one received before the block (either may call it twice: stopping is idempotent)."""
+        loop = asyncio.get_running_loop()
+        self._forward = (loop, callback)
+        try:
+            if self.received is not None:
+                loop.call_soon(callback)
+            yield
+        finally:
+            self._forward = None
+
+    def hold(self, point: str) -> None:
+        """A test hook: with ``NETPILOT_DEMO_HOLD=point`` in the environment, say so on
+        stderr and wait here until a stop signal has arrived, so that a test sends it at a
+        moment it knows rather than one it guesses. Points: ``before-lab`` (the state
+        directory exists, nothing runs yet) and ``before-cleanup`` (the lab has stopped and
+        the event loop has closed; ``secrets/`` is still there)."""
+        if os.environ.get(HOLD_ENV) != point:
+            return
+        read_end, self._wake = os.pipe()
+        try:
+            print(f"netpilot: holding at {point} until a stop signal", file=sys.stderr, flush=True)
+            if self.received is None:
+                os.read(read_end, 1)  # the handler writes to the pipe: none is missed
+        finally:
+            write_end, self._wake = self._wake, None  # the handler stops writing first
+            os.close(write_end)
+            os.close(read_end)
 
 
 def _let_go_of_the_terminal() -> None:
@@ -242,14 +325,14 @@ def _let_go_of_the_terminal() -> None:
         os.close(devnull)
 
 
-def _demo(options: DemoOptions, state_dir: Path) -> int:
+def _demo(options: DemoOptions, state_dir: Path, signals: StopSignals) -> int:
     if options.headless:
 
         async def headless() -> dict[str, object]:
             stop = asyncio.Event()
-            install_stop_signals(stop)
-            _on_hangup(stop.set)  # the terminal closing stops the demo as SIGINT/SIGTERM do
-            return await run_demo(options, observers=[LogObserver()], stop=stop)
+            # a signal stops as the duration's end does: changes in flight finish first
+            with signals.forward_to(stop.set):
+                return await run_demo(options, observers=[LogObserver()], stop=stop)
 
         try:
             summary = asyncio.run(headless())
@@ -260,16 +343,12 @@ def _demo(options: DemoOptions, state_dir: Path) -> int:
 
         async def runner(observer: TuiObserver, stop: asyncio.Event) -> dict[str, object]:
             # in the console's loop: a signal quits as the 'q' key does (an operator rollback
-            # in flight ends, then the controller stops); SIGTERM and SIGHUP would otherwise
-            # kill the process before demo_main removes the lab's credentials
+            # in flight ends, then the controller stops)
             def quit_console() -> None:
                 app.call_later(app.action_quit)
 
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(sig, quit_console)
-            _on_hangup(quit_console)
-            return await run_demo(options, observers=[observer], stop=stop)
+            with signals.forward_to(quit_console):
+                return await run_demo(options, observers=[observer], stop=stop)
 
         # the TUI owns the terminal: library logs would tear its screen, so they go to a file
         log_file = state_dir / "netpilot.log"
