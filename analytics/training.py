@@ -445,11 +445,13 @@ def _replay_forecast(
         for forecaster in (model, other):
             if forecaster is not None:
                 forecaster.update(row)
-        # the first day seeds seasonal-naive
-        if targeted is None or i < season or not math.isfinite(value) or value == 0:
+        # the first day seeds seasonal-naive; a missing sample, or one without a value a day
+        # back (the rule's forecast: its NaN would stay in the rule's average for good), is
+        # scored for nobody
+        if targeted is None or i < season or value == 0:
             continue
-        forecasts = [f for f in targeted if f is not None]
-        if not all(math.isfinite(f) for f in forecasts):
+        known = (value, float(y[i - season]), *(f for f in targeted if f is not None))
+        if not all(math.isfinite(v) for v in known):
             continue
         champion_forecast, shadow_forecast = targeted
         baseline = abs(value - y[i - season]) / abs(value)

@@ -7,6 +7,7 @@ written by the test (a daily load at 30-minute samples).
 from __future__ import annotations
 
 import json
+import math
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -314,6 +315,28 @@ def test_a_degraded_model_is_replaced_by_the_rule_baseline(capsys, tmp_path, sto
     )  # fmt: skip
     assert recovered["record"]["status"] == "active"
     assert recovered["record"]["events"][-1]["kind"] == "recovered"
+
+
+def test_a_missing_sample_a_day_back_is_not_scored_against_the_rule(capsys, tmp_path, store):
+    run(
+        capsys, "models", "train", "edge-load", "--kind", "load-forecast", "--data",
+        str(write_series(tmp_path / "train.csv", load(1, 8))), "--store", str(store),
+        "--output", "json",
+    )  # fmt: skip
+    later = write_series(tmp_path / "later.csv", load(3, 4), START + timedelta(days=8))
+    rows = later.read_text().splitlines()
+    rows[6] = rows[6].split(",")[0] + ","  # sample 5 is missing: seasonal-naive's for 5 + DAY
+    later.write_text("\n".join(rows) + "\n")
+    code, monitored = run(
+        capsys, "models", "monitor", "edge-load", "--data", str(later), "--store", str(store),
+        "--output", "json",
+    )  # fmt: skip
+    assert code == cli.EXIT_OK
+    # the rule has no forecast for that sample, so neither is scored on it (it had made the
+    # rule's live error NaN for good, and the worse-than-the-rule check with it)
+    assert monitored["scored"] == monitored["samples"] - DAY - 1
+    monitor = monitored["record"]["monitor"]
+    assert math.isfinite(monitor["baseline_error"]) and math.isfinite(monitor["error"])
 
 
 def test_unknown_models_and_bad_files_are_reported(capsys, tmp_path, store):
