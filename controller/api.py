@@ -19,6 +19,8 @@ framework. Endpoints::
     GET  /v1/changes?limit=N             journaled change transactions, newest first
     GET  /v1/changes/TXN                 one transaction with its timeline
     POST /v1/changes/TXN/rollback        {"force": false} -> the rollback's result
+    GET  /v1/quarantine                  changes the loop holds back, per intent, and why
+    POST /v1/changes/ID/release          {"reason": "..."} -> the loop may propose it again
     GET  /v1/approvals                   plans approve-mode intents are waiting on
     POST /v1/approvals/ID/approve        {"reason": "..."} -> the plan is applied next tick
     POST /v1/approvals/ID/reject         {"reason": "..."} -> the change is quarantined

@@ -459,6 +459,12 @@ class _Api:
                 return error(400, "'force' must be true or false")
             result = await controller.rollback(route[1], force=force)
             return HttpResponse(data={"rollback": result.as_dict()})
+        if len(route) == 3 and route[0] == "changes" and route[2] == "release":
+            reason = request.json().get("reason", "")
+            if not isinstance(reason, str):
+                return error(400, "'reason' must be a string")
+            change, intents = controller.release_quarantine(route[1], reason=reason)
+            return HttpResponse(data={"released": {"change": change, "intents": intents}})
         return error(404, f"no such endpoint POST {request.path}")
 
 
@@ -568,6 +574,15 @@ def _get(controller: Controller, route: list[str], request: HttpRequest) -> Http
                         "explanation": dict(d.explanation),
                     }
                     for name, d in sorted(controller.last_decisions.items())
+                ]
+            }
+        )
+    if route == ["quarantine"]:
+        return HttpResponse(
+            data={
+                "quarantined": [
+                    {"intent": intent, "change": change, "reason": reason}
+                    for intent, change, reason in controller.quarantined()
                 ]
             }
         )

@@ -33,7 +33,7 @@ from controller.model import ChangeStatus
 if TYPE_CHECKING:
     from adapters.base import ConfigSession
     from controller.api_client import ApiClient
-    from controller.journal import ChangeRecord, EventRecord
+    from controller.journal import ChangeRecord, EventRecord, Journal
 
 __all__ = [
     "COMMAND_MODULES",
@@ -253,6 +253,36 @@ def _parser() -> argparse.ArgumentParser:
             "--reason", default="", required=verb == "reject", help="why (kept in the journal)"
         )
         output_option(decide)
+    held = change_commands.add_parser(
+        "quarantined",
+        parents=[common],
+        help="changes the loop holds back (failed, rolled back, rejected) and why",
+        description=(
+            "Read from the journal: every change an intent may not push again, until an "
+            "operator releases it ('netpilot changes release')."
+        ),
+    )
+    _journal_source(held)
+    output_option(held)
+    release = change_commands.add_parser(
+        "release",
+        parents=[common],
+        help="let the loop propose a quarantined change again",
+        description=(
+            "Ends a change's quarantine (after the device or the cause was fixed): its intent "
+            "may propose it again, and an approve-mode intent asks for approval again. "
+            "Through the running daemon when one answers; otherwise written to the journal, "
+            "which a daemon reads when it starts."
+        ),
+    )
+    release.add_argument(
+        "change", help="change id (from 'changes quarantined'), or a transaction of it"
+    )
+    release.add_argument(
+        "--config", type=Path, required=True, help="netpilot.yaml (its daemon and journal)"
+    )
+    release.add_argument("--reason", required=True, help="why (kept in the journal)")
+    output_option(release)
     rollback = change_commands.add_parser(
         "rollback",
         parents=[common],
@@ -620,11 +650,102 @@ def _rollback(args: argparse.Namespace) -> int:
     return EXIT_OK if result.status is ChangeStatus.CONFIRMED else EXIT_FAILURE
 
 
+def _release(args: argparse.Namespace) -> int:
+    """``changes release``: through the daemon when one answers (its loop holds the
+    quarantine in memory); into the journal when none runs (a daemon reads it at start)."""
+    from controller.app import utc_now
+    from controller.config import load_settings
+    from controller.journal import Journal
+    from controller.loop import RELEASE_EVENT, read_quarantine
+
+    settings = load_settings(args.config)
+    if settings.service.token_file.exists():
+        try:
+            client = _daemon_client(args.config)
+            status, body = asyncio.run(
+                client.request(
+                    "POST", f"/v1/changes/{args.change}/release", {"reason": args.reason}
+                )
+            )
+        except ConnectError as exc:
+            print(
+                f"no daemon answered ({exc}): releasing in the journal (a daemon that runs "
+                "without an API holds the change until it restarts)",
+                file=sys.stderr,
+            )
+        else:
+            if status != 200:
+                return _refused(body, args.output)
+            released = body.get("released", {})
+            released = released if isinstance(released, dict) else {}
+            intents = [str(i) for i in released.get("intents", [])]
+            _print_released(str(released.get("change", args.change)), intents, args.output)
+            return EXIT_OK
+    else:
+        # the daemon writes its token when it starts: none has run with this config
+        print(f"no daemon has run with {args.config}: releasing in the journal", file=sys.stderr)
+    if not settings.journal_path.is_file():
+        return report_failure(f"{settings.journal_path}: no such journal", args.output)
+    journal = Journal(settings.journal_path)
+    try:
+        held, _ = read_quarantine(journal)
+        record = journal.change(args.change)  # a transaction id names its change too
+        if record is not None and not any(args.change in c for c in held.values()):
+            args.change = record.change_id
+        intents = sorted(i for i, changes in held.items() if args.change in changes)
+        if not intents:
+            return report_failure(
+                f"change {args.change}: not quarantined (see 'netpilot changes quarantined')",
+                args.output,
+            )
+        for intent in intents:
+            journal.event(
+                RELEASE_EVENT,
+                at=utc_now(),
+                intent=intent,
+                detail={
+                    "change": args.change,
+                    "reason": args.reason,
+                    "was": held[intent][args.change],
+                },
+            )
+    finally:
+        journal.close()
+    _print_released(args.change, intents, args.output)
+    return EXIT_OK
+
+
+def _print_released(change: str, intents: list[str], output: str) -> None:
+    if output == "json":
+        print(json.dumps({"released": {"change": change, "intents": intents}}))
+    else:
+        print(f"{change}: released for {', '.join(intents)}")
+
+
+def _quarantined(journal: Journal, output: str) -> int:
+    """``changes quarantined``: the journal's quarantines less the releases."""
+    from controller.loop import read_quarantine
+
+    held, _ = read_quarantine(journal)
+    rows = [(i, c, r) for i, changes in sorted(held.items()) for c, r in sorted(changes.items())]
+    if output == "json":
+        listed = [{"intent": i, "change": c, "reason": r} for i, c, r in rows]
+        print(json.dumps({"quarantined": listed}))
+        return EXIT_OK
+    for intent, change, reason in rows:
+        print(f"{change}  {intent}: {reason}")
+    if not rows:
+        print("nothing is quarantined: the loop may propose any change")
+    return EXIT_OK
+
+
 def _changes(args: argparse.Namespace) -> int:
     from controller.journal import Journal
 
     if args.changes_command == "rollback":
         return _rollback(args)
+    if args.changes_command == "release":
+        return _release(args)
     if args.changes_command in ("pending", "approve", "reject"):
         return _approvals(args)
     if args.journal is None:
@@ -638,6 +759,8 @@ def _changes(args: argparse.Namespace) -> int:
     journal = Journal(args.journal, read_only=True)
     try:
         # a confirmed change an operator rolled back since is "undone" (as the console says)
+        if args.changes_command == "quarantined":
+            return _quarantined(journal, args.output)
         undone = journal.rolled_back_by()
         if args.changes_command == "list":
             records = journal.changes(limit=args.limit)

@@ -516,6 +516,15 @@ class ConsoleFacade(Protocol):
             ChangeError: no reason given, no such approval, or it is not pending any more.
         """
 
+    async def release(self, change_id: str, reason: str) -> tuple[str, tuple[str, ...]]:
+        """End a change's quarantine: its intent may propose it again (an approve-mode
+        intent asks again). The change id (a transaction of it names it too) released and
+        the intents that held it.
+
+        Raises:
+            ChangeError: no reason given, or no intent holds the change.
+        """
+
     async def models(self) -> ModelsView:
         """The model registry: versions, champion/challenger, accuracy, drift, fallback."""
 
@@ -728,10 +737,10 @@ def approval_from_dict(data: Mapping[str, object]) -> ApprovalView:
     )
 
 
-def _require_reason(approval_id: str, reason: str) -> str:
+def _require_reason(approval_id: str, reason: str, *, what: str = "a rejection") -> str:
     reason = reason.strip()
     if not reason:
-        raise ChangeError(approval_id, "a rejection needs a reason (it is journaled)")
+        raise ChangeError(approval_id, f"{what} needs a reason (it is journaled)")
     return reason
 
 
@@ -1181,7 +1190,8 @@ class InProcessFacade(_Operations):
     While an operator rollback runs, its devices count as busy for the loop (it holds back
     its own changes there, one transaction per device), and a rollback that confirmed
     quarantines the undone change for its intent: the loop does not push the change the
-    operator just took back. Quarantine lasts as long as the controller runs.
+    operator just took back, until an operator releases it (the quarantine is journaled:
+    it outlives a restart).
 
     Args:
         controller: the running controller.
@@ -1319,6 +1329,11 @@ class InProcessFacade(_Operations):
         log.info("operator rejected %s: %s", approval_id, reason)
         return approval_view(approval)
 
+    async def release(self, change_id: str, reason: str) -> tuple[str, tuple[str, ...]]:
+        reason = _require_reason(change_id, reason, what="a release")
+        change, intents = self.controller.release_quarantine(change_id, reason=reason)
+        return change, tuple(intents)
+
 
 # --------------------------------------------------------------------------- remote
 
@@ -1438,6 +1453,22 @@ class RemoteFacade(_Operations):
 
     async def reject(self, approval_id: str, reason: str) -> ApprovalView:
         return await self._decide(approval_id, "reject", _require_reason(approval_id, reason))
+
+    async def release(self, change_id: str, reason: str) -> tuple[str, tuple[str, ...]]:
+        reason = _require_reason(change_id, reason, what="a release")
+        data = await self._track(
+            self.client.call(
+                "POST",
+                _path("changes", change_id, "release"),
+                {"reason": reason},
+                time_limit=self.action_timeout,
+            )
+        )
+        released = data.get("released")
+        intents = released.get("intents") if isinstance(released, Mapping) else None
+        if not isinstance(released, Mapping) or not isinstance(intents, list):
+            raise ApiError(200, f"the daemon sent no release: {data}")
+        return str(released.get("change", change_id)), tuple(str(i) for i in intents)
 
     async def _decide(self, approval_id: str, verb: str, reason: str) -> ApprovalView:
         data = await self._track(

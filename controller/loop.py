@@ -67,6 +67,7 @@ from policies.twin import Twin, probe_pairs
 __all__ = ["Controller", "ControllerObserver", "ObservationSource", "Observers", "TickReport"]
 
 QUARANTINE_EVENT = "quarantine"  # the journal event kind that makes a quarantine durable
+RELEASE_EVENT = "quarantine-released"  # an operator's release of one (read after it)
 ANSWERED_APPROVALS_KEPT = 100  # answered approvals kept in memory (all are journaled)
 
 log = logging.getLogger("netpilot.loop")
@@ -473,8 +474,8 @@ class Controller:
         A plan of the same shape as one the intent is already waiting on, or one an operator
         answered (the same action with this tick's values: a shaping rate follows the load)
         stands on that approval, so the operator is asked once and answers what was shown.
-        A rejection holds for as long as its quarantine does (until a new intent revision or
-        an operator clears it). A plan of another shape supersedes a pending or approved,
+        A rejection holds for as long as its quarantine does (until an operator releases
+        it: :meth:`release_quarantine`). A plan of another shape supersedes a pending or approved,
         not yet applied one: the network moved on.
         """
         approval = self.approvals.get(plan.id)
@@ -612,29 +613,87 @@ class Controller:
 
     def restore_quarantine(self) -> int:
         """Take back the quarantines an earlier run journaled (failed verifications, operator
-        rollbacks and rejections): a restart is not a reason to push them again.
+        rollbacks and rejections) and not released since: a restart is not a reason to push
+        them again.
 
         Returns:
             How many changes are held again.
         """
+        held, rejections = read_quarantine(self.journal)
         restored = 0
-        for event in self.journal.events(kind=QUARANTINE_EVENT, limit=10_000_000):
-            change_id, reason = event.detail.get("change"), event.detail.get("reason")
-            if not isinstance(change_id, str) or not isinstance(reason, str):
-                log.warning("journal event %d: a quarantine without its change", event.seq)
-                continue
-            states = self.states if event.intent in self.states else self._retired_states
-            state = states.get(event.intent) or ReconcileState()
-            states[event.intent] = replace(
-                state, quarantined={**state.quarantined, change_id: reason}
-            )
-            approval = _journaled_approval(event.detail.get("approval"))
-            if approval is not None:
-                self.approvals[approval.id] = approval
-            restored += 1
+        for intent, changes in held.items():
+            states = self.states if intent in self.states else self._retired_states
+            state = states.get(intent) or ReconcileState()
+            states[intent] = replace(state, quarantined={**state.quarantined, **changes})
+            restored += len(changes)
+        self.approvals.update(rejections)
         if restored:
             log.info("holding %d quarantined change(s) from the journal", restored)
         return restored
+
+    def quarantined(self) -> list[tuple[str, str, str]]:
+        """Every change held back: (intent, change id, why), by intent then change; the
+        intents not in the set now included (their quarantine comes back with them)."""
+        return sorted(
+            (intent, change, reason)
+            for states in (self.states, self._retired_states)
+            for intent, state in states.items()
+            for change, reason in state.quarantined.items()
+        )
+
+    def release_quarantine(self, change_id: str, *, reason: str = "") -> tuple[str, list[str]]:
+        """An operator's release of a quarantined change: its intents may propose it again
+        (an approve-mode intent asks for approval again). Journaled, so a restart does not
+        hold it again.
+
+        Args:
+            change_id: the change (its plan id, as ``changes quarantined`` and the
+                decisions name it), or a transaction of it (as ``changes list`` names it).
+            reason: why (kept in the journal).
+
+        Returns:
+            The change id released, and the intents that held it.
+
+        Raises:
+            ChangeError: no intent holds the change.
+        """
+        holding = [
+            (states, intent)
+            for states in (self.states, self._retired_states)
+            for intent, state in states.items()
+            if change_id in state.quarantined
+        ]
+        if not holding:
+            record = self.journal.change(change_id)
+            if record is not None and record.change_id != change_id:
+                return self.release_quarantine(record.change_id, reason=reason)
+            raise ChangeError(change_id, "not quarantined (see 'netpilot changes quarantined')")
+        for states, intent in holding:
+            state = states[intent]
+            was = state.quarantined[change_id]
+            held = {c: r for c, r in state.quarantined.items() if c != change_id}
+            states[intent] = replace(state, quarantined=held)
+            log.info(
+                "quarantine of %s for %s released by an operator: %s",
+                change_id,
+                intent,
+                reason or "no reason given",
+            )
+            self.journal.event(
+                RELEASE_EVENT,
+                at=self.clock(),
+                intent=intent,
+                detail={"change": change_id, "reason": reason, "was": was},
+            )
+        self._forget_rejection(change_id)
+        return change_id, sorted(intent for _, intent in holding)
+
+    def _forget_rejection(self, change_id: str) -> None:
+        """Drop a released change's rejected approval (the journal keeps it), so the plan is
+        asked for again rather than held by the old answer."""
+        approval = self.approvals.get(change_id)
+        if approval is not None and approval.status is ApprovalStatus.REJECTED:
+            del self.approvals[change_id]
 
     async def _transaction(
         self,
@@ -921,6 +980,37 @@ class Controller:
             },
             "ticks": self.ticks,
         }
+
+
+def read_quarantine(journal: Journal) -> tuple[dict[str, dict[str, str]], dict[str, Approval]]:
+    """The quarantines a journal holds: its ``quarantine`` events less the operators'
+    releases after them (in journal order).
+
+    Returns:
+        intent -> change id -> why; and the rejected approvals among them, by id (a
+        rejection holds the same action back while its quarantine does).
+    """
+    events = [
+        *journal.events(kind=QUARANTINE_EVENT, limit=10_000_000),
+        *journal.events(kind=RELEASE_EVENT, limit=10_000_000),
+    ]
+    held: dict[str, dict[str, str]] = {}
+    rejections: dict[str, Approval] = {}
+    for event in sorted(events, key=lambda e: e.seq):
+        change_id, reason = event.detail.get("change"), event.detail.get("reason")
+        if not isinstance(change_id, str) or not isinstance(reason, str):
+            log.warning("journal event %d: a %s without its change", event.seq, event.kind)
+            continue
+        changes = held.setdefault(event.intent, {})
+        if event.kind == RELEASE_EVENT:
+            changes.pop(change_id, None)
+            rejections.pop(change_id, None)
+            continue
+        changes[change_id] = reason
+        approval = _journaled_approval(event.detail.get("approval"))
+        if approval is not None:
+            rejections[approval.id] = approval
+    return {intent: changes for intent, changes in held.items() if changes}, rejections
 
 
 def _approval_record(approval: Approval) -> dict[str, object]:

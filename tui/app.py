@@ -370,6 +370,35 @@ class NetpilotApp(App[dict[str, object]]):
         self.load_changes()
         return result
 
+    @work(exit_on_error=False, group="release")
+    async def release(self, change_id: str, *, intent: str, reason: str) -> bool:
+        """End a change's quarantine through the facade; the outcome goes to the feed and a
+        toast. ``intent``: the intent the operator saw it held for (the feed's row)."""
+        if self.facade is None:
+            self.notify("the controller is not ready yet", severity="warning")
+            return False
+        try:
+            change, intents = await self.facade.release(change_id, reason)
+        except NetpilotError as exc:
+            self.state.operator_action(intent, self.clock(), f"release {change_id} refused: {exc}")
+            self.notify(f"release refused: {exc}", severity="error", markup=False)
+            self.refresh_screen()
+            return False
+        except Exception as exc:  # noqa: BLE001 - the console's boundary: report, keep running
+            self.state.operator_action(intent, self.clock(), f"release {change_id} failed: {exc!r}")
+            self._failed(f"release of {change_id} failed", exc)
+            self.refresh_screen()
+            return False
+        for name in intents:
+            self.state.operator_action(name, self.clock(), f"released {change}: {reason}")
+        self.notify(
+            f"{change}: released for {', '.join(intents)}; the loop may propose it again",
+            markup=False,
+        )
+        self.refresh_screen()
+        self.load_approvals()
+        return True
+
     # ---------------------------------------------------------------- actions
 
     def action_help(self) -> None:
@@ -424,6 +453,11 @@ class NetpilotApp(App[dict[str, object]]):
                 screen.action_roll_back,
             )
             yield SystemCommand(
+                "Release the selected change's quarantine",
+                "The loop may propose it again; asks for a reason (u)",
+                screen.action_release,
+            )
+            yield SystemCommand(
                 "Reload the change list", "Read the journal again (ctrl+r)", screen.action_reload
             )
         if isinstance(screen, ApprovalsScreen):
@@ -436,6 +470,11 @@ class NetpilotApp(App[dict[str, object]]):
                 "Reject the selected plan",
                 "Its change is quarantined for the intent; asks for a reason (x)",
                 screen.action_reject,
+            )
+            yield SystemCommand(
+                "Release the selected rejected plan",
+                "The intent may propose it again and asks again; asks for a reason (u)",
+                screen.action_release,
             )
         if isinstance(screen, ModelsScreen):
             yield SystemCommand(

@@ -656,6 +656,7 @@ class FakeFacade:
         self.timelines: dict[str, tuple[TimelineStep, ...]] = {TXN: TIMELINE}
         self.rollbacks: list[str] = []
         self.decisions: list[tuple[str, bool, str]] = []  # (approval, approved, reason)
+        self.releases: list[tuple[str, str]] = []  # (change, reason)
         self.approval_views: list[ApprovalView] = list(APPROVALS)
         self.store = store  # an intent store (the daemon) or none (the demo)
         self.now = clock_at or at(TICKS) + timedelta(seconds=1)
@@ -722,6 +723,21 @@ class FakeFacade:
         if not reason.strip():
             raise ChangeError(approval_id, "a rejection needs a reason")
         return self._decide(approval_id, approve=False, reason=reason)
+
+    async def release(self, change_id: str, reason: str) -> tuple[str, tuple[str, ...]]:
+        """A rejected approval's change is the one held back here."""
+        self.releases.append((change_id, reason))
+        held = next(
+            (
+                a
+                for a in self.approval_views
+                if a.id == change_id and a.status is ApprovalStatus.REJECTED
+            ),
+            None,
+        )
+        if held is None:
+            raise ChangeError(change_id, "not quarantined")
+        return change_id, (held.intent,)
 
     def _decide(self, approval_id: str, *, approve: bool, reason: str) -> ApprovalView:
         self.decisions.append((approval_id, approve, reason))

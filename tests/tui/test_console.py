@@ -31,7 +31,7 @@ from tests.tui.fixtures import TXN, FakeFacade, feed, settle, synthetic_app
 from tui.app import NetpilotApp, TuiObserver, make_app
 from tui.messages import ChangeFinished, ChangeStarted
 from tui.screens.changes import ChangesScreen
-from tui.screens.dialogs import ConfirmScreen
+from tui.screens.dialogs import ConfirmScreen, ReasonScreen
 from tui.screens.explanation import ExplanationScreen
 from tui.screens.help import HelpScreen
 
@@ -212,6 +212,25 @@ async def test_rollback_asks_first_and_cancel_changes_nothing():
         assert isinstance(app.screen, ChangesScreen) and facade.rollbacks == [TXN]
 
 
+async def test_releasing_a_change_nothing_holds_is_refused_and_said_in_the_feed():
+    facade = FakeFacade()
+    app = synthetic_app(facade)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await feed(app)
+        await pilot.press("4")
+        await settle(app, pilot)
+        await pilot.press("u")
+        await wait_for(pilot, lambda: isinstance(app.screen, ReasonScreen), within=5)
+        await pilot.press(*"fixed", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ChangesScreen), within=5)
+        await settle(app, pilot)
+        (view,) = facade.views
+        assert facade.releases == [(view.change_id, "fixed")]
+        (action,) = [e for e in app.state.feed if e.by_operator]
+        assert action.summary.startswith(f"release {view.change_id} refused:")
+        assert "not quarantined" in action.summary
+
+
 async def test_command_palette_and_help_reach_every_screen():
     app = synthetic_app()
     async with app.run_test(size=(80, 24)) as pilot:
@@ -288,7 +307,7 @@ async def test_quitting_lets_an_operator_rollback_finish_first():
     class SlowFacade(FakeFacade):
         def __init__(self) -> None:
             super().__init__()
-            self.release = asyncio.Event()
+            self.go_on = asyncio.Event()
             self.pending: set[asyncio.Task[object]] = set()
 
         async def rollback(self, txn, *, force=False):
@@ -298,7 +317,7 @@ async def test_quitting_lets_an_operator_rollback_finish_first():
             return await asyncio.shield(task)
 
         async def _slow(self, txn: str) -> ChangeResult:
-            await self.release.wait()
+            await self.go_on.wait()
             return await FakeFacade.rollback(self, txn)
 
         async def drain(self) -> None:
@@ -323,7 +342,7 @@ async def test_quitting_lets_an_operator_rollback_finish_first():
         await pilot.press("q")
         await pilot.pause(0.2)
         assert not stopped.is_set()  # the rollback is still running: the controller stays
-        facade.release.set()
+        facade.go_on.set()
         await wait_for(pilot, stopped.is_set, within=5)
         await wait_for(pilot, lambda: app.summary is not None, within=5)
     assert facade.rollbacks == [TXN]

@@ -443,6 +443,31 @@ async def test_a_rejection_quarantines_the_plan(approving):
     assert "rejected by an operator" in held[pending.id]
 
 
+async def test_a_released_rejection_is_asked_again_from_the_remote_console(approving):
+    remote, controller = approving.remote, approving.controller
+    await approving.ticks(2)
+    (pending,) = await remote.approvals()
+    await remote.reject(pending.id, "r2 is in a maintenance window")
+    status, body = await remote.client.request("GET", "/v1/quarantine")
+    assert status == 200
+    (held,) = body["quarantined"]
+    assert (held["intent"], held["change"]) == ("video-west-east", pending.id)
+    with pytest.raises(ChangeError, match="needs a reason"):
+        await remote.release(pending.id, " ")
+    assert await remote.release(pending.id, "the window is over") == (
+        pending.id,
+        ("video-west-east",),
+    )
+    assert controller.quarantined() == []
+    with pytest.raises(ApiError, match="not quarantined") as refused:
+        await remote.release(pending.id, "twice")
+    assert refused.value.status == 409
+    await approving.ticks(1)
+    asked = [a for a in await remote.approvals() if a.status is ApprovalStatus.PENDING]
+    assert [a.intent for a in asked] == ["video-west-east"]  # asked again, not applied
+    assert await remote.changes() == ()
+
+
 async def test_the_event_feed_reaches_the_remote_console_and_survives_a_lost_daemon(served):
     remote = served.remote
     seen: list[tuple[str, object]] = []

@@ -85,6 +85,31 @@ async def test_a_plan_that_comes_to_wait_takes_the_cursor():
         assert selected is not None and selected.id == arrived.id
 
 
+async def test_a_rejected_plan_is_released_with_a_reason_and_a_pending_one_is_not():
+    facade = FakeFacade()
+    app = synthetic_app(facade)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_approvals(app, pilot)
+        await pilot.press("u")  # the cursor is on the pending plan: nothing is held
+        await settle(app, pilot)
+        assert isinstance(app.screen, ApprovalsScreen) and facade.releases == []
+        select_row(app, "approvals", lambda r: r[3] == "rejected")
+        await settle(app, pilot)
+        await pilot.press("u")
+        await wait_for(pilot, lambda: isinstance(app.screen, ReasonScreen), within=5)
+        assert f"Release plan {SETTLED.id}?" in static_text(app, "dialog-title")
+        await pilot.press("enter")  # no reason: refused in place
+        await settle(app, pilot)
+        assert isinstance(app.screen, ReasonScreen) and facade.releases == []
+        await type_text(pilot, "the window is over")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ApprovalsScreen), within=5)
+        await settle(app, pilot)
+        assert facade.releases == [(SETTLED.id, "the window is over")]
+        (action,) = [e for e in app.state.feed if e.by_operator]
+        assert action.summary == f"released {SETTLED.id}: the window is over"
+
+
 async def test_approve_asks_for_a_reason_and_the_plan_is_approved():
     facade = FakeFacade()
     app = synthetic_app(facade)

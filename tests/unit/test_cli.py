@@ -375,3 +375,59 @@ def test_changes_list_and_show_take_the_config_as_pending_does(capsys, journal_f
         capsys, "changes", "list", "--config", str(config), "--journal", str(journal_file)
     )
     assert code == cli.EXIT_USAGE and "not allowed with" in err
+
+
+def test_changes_quarantined_and_release_work_from_the_journal_without_a_daemon(capsys, tmp_path):
+    path = tmp_path / "journal.sqlite"
+    journal = Journal(path)
+    change = ChangeSet.make(
+        "video",
+        "r2",
+        (ConfigEdit(EditOp.ADD, ("qos", "class[name=video]", "priority"), None, "1"),),
+        "raise video priority",
+    )
+    plan = Plan.single(change)
+    txn = f"{plan.id}-0a0b0c0d"
+    journal.begin_change(txn, plan, at=T0, explanation={})
+    detail = {"change": plan.id, "reason": "verification failed"}
+    journal.event("quarantine", at=T0, intent="video", detail=detail)
+    journal.close()
+    config = tmp_path / "netpilot.yaml"
+    (tmp_path / "inventory.yaml").write_text("devices: []\n")
+    (tmp_path / "intents").mkdir()
+    config.write_text(f"inventory: inventory.yaml\nintents: intents\njournal: {path}\n")
+    code, out, _ = run(capsys, "changes", "quarantined", "--config", str(config))
+    assert code == cli.EXIT_OK
+    assert out.splitlines() == [f"{plan.id}  video: verification failed"]
+    # a transaction of the change names it too; no daemon runs: written to the journal
+    code, out, err = run(
+        capsys,
+        "changes",
+        "release",
+        txn,
+        "--config",
+        str(config),
+        "--reason",
+        "r2 fixed",
+        "--output",
+        "json",
+    )
+    assert code == cli.EXIT_OK
+    assert last_json(out) == {"released": {"change": plan.id, "intents": ["video"]}}
+    code, out, _ = run(capsys, "changes", "quarantined", "--journal", str(path), "--output", "json")
+    assert last_json(out) == {"quarantined": []}
+    code, out, _ = run(capsys, "changes", "quarantined", "--journal", str(path))
+    assert out.splitlines() == ["nothing is quarantined: the loop may propose any change"]
+    journal = Journal(path)
+    try:
+        (released,) = journal.events(kind="quarantine-released")
+        assert (released.intent, released.detail["reason"]) == ("video", "r2 fixed")
+    finally:
+        journal.close()
+    code, out, err = run(
+        capsys, "changes", "release", plan.id, "--config", str(config), "--reason", "again"
+    )
+    assert code == cli.EXIT_FAILURE and f"change {plan.id}: not quarantined" in err
+    # a release needs a reason (it is journaled)
+    code, _, err = run(capsys, "changes", "release", plan.id, "--config", str(config))
+    assert code == cli.EXIT_USAGE and "--reason" in err

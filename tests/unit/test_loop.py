@@ -446,6 +446,68 @@ async def test_a_rejection_holds_the_same_action_after_a_restart(approve_rig, tm
     assert "commit" not in fakes["r2"].calls
 
 
+async def test_a_released_quarantine_lets_the_loop_try_again_after_a_restart_too(
+    rig, tmp_path: Path
+):
+    controller, fakes, clock = rig
+    await ticks(controller, clock, 4, timedelta(seconds=70))
+    ((change_id, why),) = controller.states[INTENT.name].quarantined.items()
+    assert controller.quarantined() == [(INTENT.name, change_id, why)]
+    assert controller.release_quarantine(change_id, reason="r1's probe is fixed") == (
+        change_id,
+        [INTENT.name],
+    )
+    assert controller.quarantined() == []
+    with pytest.raises(ChangeError, match="not quarantined"):
+        controller.release_quarantine(change_id, reason="twice")
+    (event,) = controller.journal.events(kind=loop_module.RELEASE_EVENT)
+    assert (event.intent, event.detail) == (
+        INTENT.name,
+        {"change": change_id, "reason": "r1's probe is fixed", "was": why},
+    )
+    after = restarted(controller, tmp_path / "journal.sqlite")
+    try:
+        assert await after.recover() == []
+        assert after.quarantined() == []  # the release outlives the restart
+        await ticks(after, clock, 3, timedelta(seconds=70))
+        assert fakes["r2"].calls.count("commit") == 2  # pushed again (and it fails again)
+        assert list(after.states[INTENT.name].quarantined) == [change_id]
+    finally:
+        after.journal.close()
+
+
+async def test_a_transaction_id_releases_its_change(rig):
+    controller, _, clock = rig
+    await ticks(controller, clock, 4, timedelta(seconds=70))
+    (change_id,) = controller.states[INTENT.name].quarantined
+    (record,) = controller.journal.changes()
+    assert record.txn != change_id
+    assert controller.release_quarantine(record.txn, reason="fixed") == (change_id, [INTENT.name])
+    with pytest.raises(ChangeError, match="no-such-change: not quarantined"):
+        controller.release_quarantine("no-such-change")
+
+
+async def test_a_released_rejection_is_asked_again(approve_rig, tmp_path: Path):
+    controller, fakes, clock = approve_rig
+    await ticks(controller, clock, 2, timedelta(seconds=10))
+    (approval,) = controller.approvals.values()
+    controller.decide_approval(approval.id, approve=False, reason="not during the match")
+    controller.release_quarantine(approval.id, reason="the match is over")
+    assert approval.id not in controller.approvals  # the old answer no longer holds it back
+    intent = replace(INTENT, mode=IntentMode.APPROVE)
+    asked = controller._act(intent, same_action(approval.proposed, "5"), Outcome(NO_DECISION))
+    assert asked.held is Hold.AWAITING_APPROVAL
+    (pending,) = controller.approvals.values()
+    assert pending.status is ApprovalStatus.PENDING
+    after = restarted(controller, tmp_path / "journal.sqlite")
+    try:
+        assert after.restore_quarantine() == 0
+        assert after.approvals == {}  # the released rejection is not listed as holding again
+    finally:
+        after.journal.close()
+    assert "commit" not in fakes["r2"].calls
+
+
 async def test_answered_approvals_are_forgotten_beyond_a_bound(approve_rig, monkeypatch):
     controller, fakes, clock = approve_rig
     monkeypatch.setattr(loop_module, "ANSWERED_APPROVALS_KEPT", 2)

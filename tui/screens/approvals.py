@@ -12,6 +12,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
 from controller.facade import ApprovalView
+from controller.model import ApprovalStatus
 from tui.explain import edit_text
 from tui.screens.base import ConsoleScreen
 from tui.screens.dialogs import ReasonScreen
@@ -50,12 +51,14 @@ def approval_rows(state: ConsoleState) -> list[Row]:
 
 class ApprovalsScreen(ConsoleScreen):
     """Plans waiting for an operator; the selected one's edits and reasoning; ``a``
-    approves, ``x`` rejects (each asks for a reason; a rejection must have one)."""
+    approves, ``x`` rejects (each asks for a reason; a rejection must have one); ``u``
+    releases a rejected plan's quarantine (the intent may propose it and ask again)."""
 
     MODE = "approvals"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "approve", "Approve"),
         Binding("x", "reject", "Reject"),
+        Binding("u", "release", "Release"),
         Binding("ctrl+r", "reload", "Reload"),
     ]
 
@@ -117,6 +120,39 @@ class ApprovalsScreen(ConsoleScreen):
         """Ask for a reason (required), then reject the selected plan."""
         self._decide(approve=False)
 
+    def action_release(self) -> None:
+        """Ask for a reason (required), then end the selected rejected plan's quarantine."""
+        approval = self.selected_approval()
+        if approval is None:
+            self.notify("no plan selected", severity="warning")
+            return
+        if approval.status is not ApprovalStatus.REJECTED:
+            self.notify(
+                f"{approval.id} is {approval.status.value}: only a rejected plan is held back",
+                severity="warning",
+                markup=False,
+            )
+            return
+        body = Text()
+        body.append(f"{approval.intent} on {', '.join(approval.devices)}\n")
+        body.append(f"rejected: {approval.reason or 'no reason given'}\n")
+        body.append(
+            "\nReleased: the intent may propose this action again, and asks for approval "
+            "again before anything is applied.",
+            style="dim",
+        )
+
+        def answered(reason: str | None) -> None:
+            if reason is not None:
+                self.console.release(approval.id, intent=approval.intent, reason=reason)
+
+        self.app.push_screen(
+            ReasonScreen(
+                f"Release plan {approval.id}?", body, confirm_label="Release", required=True
+            ),
+            answered,
+        )
+
     def _decide(self, *, approve: bool) -> None:
         approval = self.selected_approval()
         if approval is None:
@@ -138,7 +174,7 @@ class ApprovalsScreen(ConsoleScreen):
             "proposes this action, with a confirmed commit verified against the intent."
             if approve
             else "\nRejected: the controller will not apply this action (with these or other "
-            "values) for the intent until its quarantine is cleared.",
+            "values) for the intent until an operator releases it (u).",
             style="dim",
         )
         verb = "Approve" if approve else "Reject"

@@ -15,7 +15,7 @@ from textual.widgets import DataTable, Static
 from controller.facade import ChangeDetail, ChangeView
 from tui.explain import UNSET
 from tui.screens.base import ConsoleScreen
-from tui.screens.dialogs import ConfirmScreen
+from tui.screens.dialogs import ConfirmScreen, ReasonScreen
 from tui.state import ConsoleState
 from tui.widgets.details import change_text
 from tui.widgets.styles import change_status
@@ -60,11 +60,13 @@ def change_rows(state: ConsoleState) -> list[Row]:
 
 
 class ChangesScreen(ConsoleScreen):
-    """The change list; the selected change's diff and timeline; ``r`` rolls it back."""
+    """The change list; the selected change's diff and timeline; ``r`` rolls it back; ``u``
+    releases its quarantine (a failed or undone change the loop holds back)."""
 
     MODE = "changes"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "roll_back", "Roll back"),
+        Binding("u", "release", "Release"),
         Binding("ctrl+r", "reload", "Reload"),
     ]
 
@@ -138,6 +140,34 @@ class ChangesScreen(ConsoleScreen):
     def action_reload(self) -> None:
         """Reload the change list from the journal."""
         self.console.load_changes()
+
+    def action_release(self) -> None:
+        """Ask for a reason (required), then end the selected change's quarantine: the loop
+        may propose it again (the controller refuses if nothing holds it)."""
+        change = self.selected_change()
+        if change is None:
+            self.notify("no change selected", severity="warning")
+            return
+        body = Text()
+        body.append(
+            f"{change.change_id} ({change.txn}: {change.status.value}) for {change.intent}\n"
+        )
+        body.append(
+            "\nReleased: the loop may propose this change again at the intent's next "
+            "violation (fix what made it fail first).",
+            style="dim",
+        )
+
+        def answered(reason: str | None) -> None:
+            if reason is not None:
+                self.console.release(change.change_id, intent=change.intent, reason=reason)
+
+        self.app.push_screen(
+            ReasonScreen(
+                f"Release change {change.change_id}?", body, confirm_label="Release", required=True
+            ),
+            answered,
+        )
 
     def action_roll_back(self) -> None:
         """Ask, then roll the selected change back (a new transaction, all devices or none)."""
