@@ -9,7 +9,8 @@ Around the loop (controller/daemon.py) it adds what a daemon in a lab network ne
   verification (controller/gitops.py);
 - the **local API** (token, UNIX socket or loopback), **Prometheus metrics** and a health
   endpoint;
-- SIGINT/SIGTERM for a graceful stop (changes in flight finish first), and JSON logs.
+- SIGINT/SIGTERM for a graceful stop (changes in flight finish first, an operator's rollback
+  through the API too), and JSON logs.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from pathlib import Path
 from adapters.snmp import v3_user
 from adapters.traps import Notification, TrapReceiver
 from analytics.registry import ModelRecord
-from controller.api import ApiServer, load_or_create_token
+from controller.api import ApiServer, Handler, HttpRequest, HttpResponse, load_or_create_token
 from controller.api_handlers import api_handler, metrics_handler
 from controller.app import IntentSetError, build_controller
 from controller.config import ControllerSettings
@@ -159,6 +160,30 @@ def _is_loopback(address: str) -> bool:
         return address == "localhost"
 
 
+class _RequestsUnderWay:
+    """The API's handler, with the requests under way kept track of.
+
+    A request may be an operator's rollback, a change transaction of its own that
+    ``Controller.drain`` does not wait for: the stop lets it end (as the console does before
+    it stops the controller) before the summary is taken and the NETCONF sessions close.
+    """
+
+    def __init__(self, handler: Handler) -> None:
+        self._handler = handler
+        self._under_way: set[asyncio.Future[HttpResponse]] = set()
+
+    async def __call__(self, request: HttpRequest) -> HttpResponse:
+        task = asyncio.ensure_future(self._handler(request))
+        self._under_way.add(task)
+        task.add_done_callback(self._under_way.discard)
+        return await asyncio.shield(task)  # a client that goes away does not cut it short
+
+    async def drain(self) -> None:
+        """Wait until every request under way has been answered."""
+        while self._under_way:
+            await asyncio.gather(*list(self._under_way), return_exceptions=True)
+
+
 @contextlib.contextmanager
 def _own_journal(journal: Path) -> Iterator[None]:
     """One controller per journal: a second ``run`` with the same config would drive the
@@ -265,10 +290,10 @@ async def _serve(
         }
 
     service = settings.service
-    api = ApiServer(
-        api_handler(controller, reload=reload, revisions=revision_state, model_store=model_store),
-        token=load_or_create_token(service.token_file),
+    requests = _RequestsUnderWay(
+        api_handler(controller, reload=reload, revisions=revision_state, model_store=model_store)
     )
+    api = ApiServer(requests, token=load_or_create_token(service.token_file))
     metrics_server = ApiServer(
         metrics_handler(controller, metrics, interval=settings.loop.interval), token=None
     )
@@ -304,6 +329,10 @@ async def _serve(
             wakeup=wakeup,
             slow_interval=settings.loop.slow_interval,
         )
+        # the loop's changes have ended; an operator's rollback may still be under way: no
+        # new request from here on, and the summary once those under way are answered
+        await api.stop()
+        await requests.drain()
         summary = controller.summary()
         summary["wakeups"] = dict(wakeup.requests)
         summary["api"] = api.address
@@ -317,6 +346,7 @@ async def _serve(
         if traps is not None:
             await traps.close()
         await api.stop()
+        await requests.drain()  # (when the loop failed) before the sessions close under them
         await metrics_server.stop()
         await runtime.close()
         store.close()

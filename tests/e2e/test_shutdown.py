@@ -1,22 +1,40 @@
-"""`netpilot demo` stops cleanly whenever a stop signal arrives: also before its event loop has
-started (while it is starting) and after that loop has closed (while it is cleaning up).
+"""Stopping: at any moment, and with the summary taken once what was under way has ended.
 
-The demo waits at a named moment when ``NETPILOT_DEMO_HOLD`` names it and says so on stderr
+`netpilot demo` stops cleanly whenever a stop signal arrives: also before its event loop has
+started (while it is starting) and after that loop has closed (while it is cleaning up). The
+demo waits at a named moment when ``NETPILOT_DEMO_HOLD`` names it and says so on stderr
 (controller.demo.StopSignals.hold), so a signal is sent exactly there, not after a guessed
 delay. The demo is a subprocess, run as a user runs it, in a temporary state directory
 (``mkdtemp`` honours TMPDIR) whose ``secrets/`` must be gone when it exits.
+
+The summary printed at the end is taken after the changes under way have ended: the loop's
+(the demo, stopped while one is in flight) and an operator's rollback through the API
+(``netpilot run``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
 import subprocess
 import sys
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from controller.api import read_token
+from controller.api_client import ApiClient
+from controller.config import ApplySettings, LoopSettings, load_settings
+from controller.demo import DemoOptions, run_demo, shipped_intents, write_controller_config
+from controller.loop import Controller, TickReport
+from controller.model import ChangeResult, ChangeStatus, Decision
+from controller.service import serve
+from lab.runtime import LabNetwork, write_inventory
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -111,3 +129,155 @@ def test_a_stop_signal_at_any_moment_stops_the_demo_cleanly(
         if (mode, point) == ("headless", "before-lab"):
             # the stop was there before the loop: no tick ran, the lab started and stopped
             assert summary["ticks"] == 0
+
+
+class StopWhenAChangeStarts:
+    """A controller observer that asks the demo to stop (as SIGTERM does) the moment a
+    change transaction starts: no tick comes after the one that decided it, and the change
+    ends while the controller drains."""
+
+    def __init__(self, stop: asyncio.Event) -> None:
+        self.stop = stop
+        self.finished: list[ChangeResult] = []
+
+    def controller_ready(self, controller: Controller) -> None:
+        pass
+
+    def tick_finished(self, report: TickReport) -> None:
+        pass
+
+    def change_started(self, decision: Decision, txn: str) -> None:
+        self.stop.set()
+
+    def change_finished(self, result: ChangeResult) -> None:
+        self.finished.append(result)
+
+
+async def stopped_during_a_change(state_dir: Path) -> tuple[dict[str, object], list[ChangeResult]]:
+    """The demo's summary (what ``netpilot demo`` prints), stopped while a change is in
+    flight; and the changes that ended, as the observers heard them."""
+    stop = asyncio.Event()
+    observer = StopWhenAChangeStarts(stop)
+    options = DemoOptions(
+        headless=True,
+        scenario="evening-peak",
+        state_dir=state_dir,
+        interval=timedelta(seconds=1),
+        duration=timedelta(seconds=60),  # bounds the run should no change ever start
+    )
+    summary = await run_demo(options, observers=[observer], stop=stop)
+    assert stop.is_set(), "no change started within the run"
+    return summary, observer.finished
+
+
+async def test_the_summary_counts_a_change_confirmed_while_draining(tmp_path: Path) -> None:
+    summary, finished = await stopped_during_a_change(tmp_path)
+    assert [result.status for result in finished] == [ChangeStatus.CONFIRMED]
+    changes = summary["changes"]
+    assert isinstance(changes, dict)
+    assert changes["confirmed"] == 1  # counted: the summary is taken after the drain
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the intents' statuses are the last tick's, evaluated before the drain; needs an "
+    "evaluation after it (Controller in controller/loop.py, which this change may not edit)",
+)
+async def test_the_summary_shows_the_intent_as_the_confirmed_change_left_it(
+    tmp_path: Path,
+) -> None:
+    summary, finished = await stopped_during_a_change(tmp_path)
+    assert [result.status for result in finished] == [ChangeStatus.CONFIRMED]
+    intents = summary["intents"]
+    assert isinstance(intents, list)
+    (intent,) = intents
+    # the change was verified (its target met in three samples) before it was confirmed;
+    # the summary still says what the tick before the change saw
+    assert intent["status"] == "fulfilled", intent
+
+
+async def until(check: Callable[[], Awaitable[bool]], what: str, *, within: float = 30.0) -> None:
+    """Poll ``check`` until it holds (bounded): the daemon's state is read, not waited for."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not await check():
+        assert loop.time() < deadline, f"not within {within} s: {what}"
+        await asyncio.sleep(0.05)
+
+
+async def test_the_daemon_summary_waits_for_an_operator_rollback_under_way(
+    lab: LabNetwork, tmp_path: Path
+) -> None:
+    # netpilot run's stop: the loop's changes are drained; an operator's rollback through
+    # the API is a change transaction of its own, and the summary must count it too
+    config = write_controller_config(
+        tmp_path,
+        inventory=write_inventory(lab, tmp_path),
+        intents_dir=shipped_intents(),
+        journal=tmp_path / "journal.sqlite",
+        loop=LoopSettings(interval=timedelta(seconds=1), violation_ticks=2),
+        apply=ApplySettings(
+            confirm_timeout=timedelta(seconds=60),
+            verification_window=timedelta(seconds=3),
+            verification_interval=timedelta(milliseconds=500),
+            required_samples=3,
+        ),
+    )
+    stop = asyncio.Event()
+    served = asyncio.create_task(serve(load_settings(config), stop=stop))
+    socket_path, token_file = tmp_path / "netpilot.sock", tmp_path / "api-token"
+
+    async def api_up() -> bool:
+        assert not served.done(), served
+        return socket_path.exists() and token_file.exists()
+
+    async def api_gone() -> bool:
+        return not socket_path.exists()
+
+    device = ""  # the one made unreachable, to be made reachable again whatever happens
+    try:
+        await until(api_up, "the API is up")
+        client = ApiClient(f"unix:{socket_path}", read_token(token_file))
+
+        async def changes() -> list[dict[str, Any]]:
+            _, body = await client.request("GET", "/v1/changes")
+            listed = body["changes"]
+            assert isinstance(listed, list)
+            return listed
+
+        async def confirmed() -> bool:
+            return any(c["status"] == "confirmed" for c in await changes())
+
+        await until(confirmed, "the loop confirmed a change")
+        (txn,) = [c["txn"] for c in await changes() if c["status"] == "confirmed"]
+        (device,) = [c["device"] for c in await changes() if c["txn"] == txn]
+        # the device holds its replies: the rollback stays under way until it answers again
+        lab.faults.set_unreachable(device, True)
+        rollback = asyncio.create_task(client.request("POST", f"/v1/changes/{txn}/rollback"))
+
+        async def rollback_pending() -> bool:
+            return any(
+                c["status"] == "pending" and c["plan"].get("explanation", {}).get("rollback_of")
+                for c in await changes()
+            )
+
+        await until(rollback_pending, "the rollback is under way")
+        stop.set()  # as SIGTERM does
+        # the API has stopped taking requests: the loop has stopped, and the summary, before
+        # the rollback has ended, would have been taken by now
+        await until(api_gone, "the API has stopped")
+        lab.faults.set_unreachable(device, False)
+        summary = await asyncio.wait_for(served, timeout=60)
+        status, body = await rollback
+    finally:
+        if device:
+            lab.faults.set_unreachable(device, False)
+        stop.set()
+        if not served.done():
+            await asyncio.wait_for(served, timeout=60)
+    assert status == 200, body
+    result = body["rollback"]
+    assert isinstance(result, dict) and result["status"] == "confirmed", result
+    counts = summary["changes"]
+    assert isinstance(counts, dict)
+    assert counts["operator_rollbacks"] == 1
