@@ -227,8 +227,32 @@ async def serve(
         ConfigFileError: the intent source cannot be read at start, or another controller
             runs with the same journal.
     """
-    with _own_journal(settings.journal_path):
-        return await _serve(settings, stop=stop, duration=duration, observers=observers)
+    # from serve's first moment to its last: SIGHUP's default action kills the process, and
+    # a reload (systemctl reload) while the daemon started or stopped did (once the API was
+    # up, leaving its socket behind)
+    loop = asyncio.get_running_loop()
+    hangup = _ReloadOnHangup()
+    loop.add_signal_handler(signal.SIGHUP, hangup)
+    try:
+        with _own_journal(settings.journal_path):
+            return await _serve(
+                settings, stop=stop, duration=duration, observers=observers, hangup=hangup
+            )
+    finally:
+        loop.remove_signal_handler(signal.SIGHUP)
+
+
+class _ReloadOnHangup:
+    """SIGHUP's handler: a poll of the intent source at once, when there is a poller to ask.
+    Before there is, the first poll reads the source anyway; once polling has stopped, the
+    daemon is stopping."""
+
+    def __init__(self) -> None:
+        self.poller: SourcePoller | None = None
+
+    def __call__(self) -> None:
+        if self.poller is not None:
+            self.poller.poke()
 
 
 async def _serve(
@@ -237,6 +261,7 @@ async def _serve(
     stop: asyncio.Event,
     duration: timedelta | None,
     observers: Iterable[ControllerObserver],
+    hangup: _ReloadOnHangup,
 ) -> dict[str, object]:
     _warn_insecure_snmp(settings)
     store = IntentStore(default_store_path(settings.journal_path))
@@ -254,6 +279,7 @@ async def _serve(
     source_poll = SourcePoller(
         manager, source, interval=settings.intents.poll_interval, on_switch=lambda _: None
     )
+    hangup.poller = source_poll
     try:
         await _first_revision(manager, source_poll)
     except BaseException:
@@ -310,7 +336,6 @@ async def _serve(
             await api.start_unix(service.api_socket)
         if service.metrics_listen is not None:
             await metrics_server.start_tcp(*service.metrics_listen)
-        loop.add_signal_handler(signal.SIGHUP, source_poll.poke)
         log.info(
             "API on %s (token in %s)%s; intents from %s, revision %s",
             api.address,
@@ -339,7 +364,7 @@ async def _serve(
         summary["revision"] = manager.active_id
         return summary
     finally:
-        loop.remove_signal_handler(signal.SIGHUP)
+        hangup.poller = None
         stop_polling.set()
         with contextlib.suppress(asyncio.CancelledError):
             await polling

@@ -281,3 +281,81 @@ async def test_the_daemon_summary_waits_for_an_operator_rollback_under_way(
     counts = summary["changes"]
     assert isinstance(counts, dict)
     assert counts["operator_rollbacks"] == 1
+
+
+# `netpilot run`'s own start (controller/cli.py), with the first poll of the intent source
+# held until a line arrives on stdin: a moment of the start-up the test knows
+HELD_DAEMON = """
+import asyncio, sys
+from pathlib import Path
+
+from controller import gitops
+from controller.cli import install_stop_signals, print_summary
+from controller.config import load_settings
+from controller.service import serve
+
+poll = gitops.SourcePoller.poll
+held = []
+
+async def held_poll(self):
+    if not held:
+        held.append(self)
+        print("netpilot: first poll held", file=sys.stderr, flush=True)
+        await asyncio.to_thread(sys.stdin.readline)
+    return await poll(self)
+
+gitops.SourcePoller.poll = held_poll
+
+async def go():
+    stop = asyncio.Event()
+    install_stop_signals(stop)
+    return await serve(load_settings(Path(sys.argv[1])), stop=stop)
+
+print_summary(asyncio.run(go()), "json")
+"""
+
+
+async def test_a_reload_signal_while_the_daemon_starts_does_not_kill_it(
+    lab: LabNetwork, tmp_path: Path
+) -> None:
+    config = write_controller_config(
+        tmp_path,
+        inventory=write_inventory(lab, tmp_path),
+        intents_dir=shipped_intents(),
+        journal=tmp_path / "journal.sqlite",
+        loop=LoopSettings(interval=timedelta(seconds=1), violation_ticks=2),
+        apply=ApplySettings(),
+    )
+    daemon = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        HELD_DAEMON,
+        str(config),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    socket_path = tmp_path / "netpilot.sock"
+
+    async def api_up() -> bool:
+        assert daemon.returncode is None, "the daemon exited"
+        return socket_path.exists()
+
+    try:
+        assert daemon.stdin is not None and daemon.stderr is not None
+        line = await asyncio.wait_for(daemon.stderr.readline(), timeout=60)
+        assert "first poll held" in line.decode(), line
+        daemon.send_signal(signal.SIGHUP)  # systemctl reload, while the daemon starts
+        daemon.stdin.write(b"go on\n")
+        await daemon.stdin.drain()
+        await until(api_up, "the daemon is up")
+        daemon.send_signal(signal.SIGTERM)
+        out, err = await asyncio.wait_for(daemon.communicate(), timeout=60)
+    finally:
+        if daemon.returncode is None:
+            daemon.kill()
+            await daemon.communicate()
+    assert daemon.returncode == 0, err.decode()[-3000:]
+    summary = json.loads(out.decode().splitlines()[-1])
+    assert summary["revision"]  # it started on the intents and stopped as SIGTERM stops it
+    assert not socket_path.exists()
