@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from analytics.watch import Anomaly
 from controller.errors import AuthError, ConnectError, NetpilotError, SourceLocation
 from controller.loop import TickReport
 from controller.model import (
@@ -436,4 +437,5 @@ def decode_tick(data: Mapping[str, object]) -> TickReport:
         stages={
             k: float(v) for k, v in _mapping(data, "stages").items() if isinstance(v, int | float)
         },
+        anomalies=tuple(Anomaly.from_dict(a) for a in _items(data, "anomalies")),
     )

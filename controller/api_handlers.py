@@ -216,6 +216,7 @@ def encode_tick(report: TickReport) -> dict[str, object]:
         "decisions": [encode_decision(d) for d in report.decisions],
         "observations": {name: encode_observation(o) for name, o in report.observations.items()},
         "stages": dict(report.stages),
+        "anomalies": [a.as_dict() for a in report.anomalies],
     }
 
 

@@ -20,6 +20,7 @@ from adapters.base import ConfigSession
 from adapters.netconf import NetconfClient
 from adapters.snmp import SnmpPoller
 from analytics.registry import ModelKind
+from analytics.watch import KpiWatch, season_samples
 from controller.config import ControllerSettings
 from controller.errors import ConfigFileError, IntentError, IntentValidationError
 from controller.journal import Journal
@@ -211,6 +212,7 @@ def build_controller(
         policy_settings=inputs.policy_settings,
         forecast=inputs.forecast,
         stall=inputs.stall,
+        watch=KpiWatch(season_length=season_samples(settings.loop.interval)),
     )
     return ControllerRuntime(
         controller=controller, sensor=sensor, poller=poller, netconf=netconf, journal=journal

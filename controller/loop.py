@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -26,6 +26,7 @@ from typing import Protocol
 
 from adapters.base import ConfigSession
 from analytics.kpi import evaluate_intent, observe_target
+from analytics.watch import Anomaly, KpiKey, KpiWatch
 from controller.apply import VerificationSample, apply_plan, new_txn_id, recover_in_flight
 from controller.config import ApplySettings, LoopClass, LoopSettings
 from controller.errors import ChangeError, ConnectError
@@ -68,6 +69,8 @@ __all__ = ["Controller", "ControllerObserver", "ObservationSource", "Observers",
 
 QUARANTINE_EVENT = "quarantine"  # the journal event kind that makes a quarantine durable
 RELEASE_EVENT = "quarantine-released"  # an operator's release of one (read after it)
+ANOMALY_EVENT = "anomaly"  # a KPI the anomaly watch found surprising
+ANOMALIES_KEPT = 100  # the newest anomalies kept in memory (all are journaled)
 ANSWERED_APPROVALS_KEPT = 100  # answered approvals kept in memory (all are journaled)
 
 log = logging.getLogger("netpilot.loop")
@@ -87,6 +90,8 @@ class TickReport:
     stages: Mapping[str, float] = field(default_factory=dict)
     # the loop class this tick decided (None: every intent, e.g. a woken tick or one loop)
     loop_class: LoopClass | None = None
+    # the intent targets' KPIs the anomaly watch found surprising at this tick
+    anomalies: tuple[Anomaly, ...] = ()
 
 
 class ObservationSource(Protocol):
@@ -162,6 +167,9 @@ class Controller:
         stall: gives the stall model's answer for a tick's observations (e.g.
             :func:`policies.video.stall_answer` with the registry's active classifier);
             None: video-experience intents are monitored only.
+        watch: scores every intent target's KPI each tick (:class:`analytics.watch.KpiWatch`);
+            what it finds is in the tick's report, the journal (``anomaly`` events) and
+            :attr:`anomalies`. None: no anomaly watch.
     """
 
     def __init__(
@@ -181,6 +189,7 @@ class Controller:
         windows: ChangeWindows | None = None,
         forecast: Callable[[World], LoadForecast | None] | None = None,
         stall: Callable[[Mapping[str, Observation]], StallAnswer | None] | None = None,
+        watch: KpiWatch | None = None,
     ) -> None:
         self.intents = tuple(intents)
         self.devices = {d.name: d for d in devices}
@@ -215,6 +224,9 @@ class Controller:
         self.twin_accuracy: list[dict[str, object]] = []
         self.ticks = 0
         self._tasks: set[asyncio.Task[ChangeResult | None]] = set()
+        self.watch = watch
+        self.anomalies: deque[Anomaly] = deque(maxlen=ANOMALIES_KEPT)  # the newest found
+        self.anomaly_count = 0
 
     # ---------------------------------------------------------------- the loop
 
@@ -234,6 +246,7 @@ class Controller:
         self.last_observations = observations
         now = self.clock()
         statuses, decisions = self._decide(observations, now=now, loop_class=loop_class)
+        anomalies = self._watch_kpis(statuses, now)
         report = TickReport(
             number=self.ticks,
             at=started,
@@ -246,9 +259,29 @@ class Controller:
                 "decide": time.perf_counter() - decide_started,
             },
             loop_class=loop_class,
+            anomalies=anomalies,
         )
         self.observers.tick_finished(report)
         return report
+
+    def _watch_kpis(self, statuses: Iterable[IntentStatus], now: datetime) -> tuple[Anomaly, ...]:
+        """Score this tick's KPI of every intent target; journal what is surprising."""
+        if self.watch is None:
+            return ()
+        values = {
+            KpiKey(status.name, target.expectation, target.target.name): target.observed
+            for status in statuses
+            for target in status.targets
+        }
+        found = self.watch.observe(values, now)
+        for anomaly in found:
+            log.debug("%s", anomaly.describe())  # (the observers' logs say it)
+            self.journal.event(
+                ANOMALY_EVENT, at=now, intent=anomaly.key.intent, detail=anomaly.as_dict()
+            )
+        self.anomalies.extend(found)
+        self.anomaly_count += len(found)
+        return found
 
     def _max_age(self) -> timedelta:
         """How old a measurement may be to still count (two ticks, and some slack)."""
@@ -979,6 +1012,7 @@ class Controller:
                 "operator_rollbacks": self.operator_rollbacks[ChangeStatus.CONFIRMED],
             },
             "ticks": self.ticks,
+            "anomalies": self.anomaly_count,
         }
 
 

@@ -59,6 +59,8 @@ class LogObserver:
                 self.log.info("tick %d: %s: observed without errors again", report.number, device)
             self._device_errors[device] = errors
 
+        for anomaly in report.anomalies:
+            self.log.info("tick %d: %s", report.number, anomaly.describe())
         for decision in report.decisions:
             self._held_decision(report.number, decision)
 

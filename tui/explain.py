@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from analytics.watch import Anomaly
 from controller.facade import ChangeView
 from controller.formatting import UNSET, edit_text, unset_text, value_text
 from controller.formatting import number_text as _number
@@ -341,6 +342,8 @@ def explain(entry: FeedEntry, change: ChangeView | None = None) -> tuple[Section
         (Line(f"{entry.at:%Y-%m-%d %H:%M:%S} UTC, {who}, intent {entry.intent}"),)
         + (Line(entry.summary),),
     )
+    if entry.anomaly is not None:
+        return (head, _anomaly(entry.anomaly))
     if decision is None:
         return (head, Section("Outcome", _outcome(entry, change, {})))
     explanation = decision.explanation
@@ -355,6 +358,25 @@ def explain(entry: FeedEntry, change: ChangeView | None = None) -> tuple[Section
     if extra is not None:
         sections.append(extra)
     return tuple(sections)
+
+
+def _anomaly(anomaly: Anomaly) -> Section:
+    """What the anomaly watch saw: the KPI, its jump, how surprising, on how much history."""
+    key = anomaly.key
+    was = f" (was {anomaly.previous:.4g})" if anomaly.previous is not None else ""
+    return Section(
+        "Anomaly",
+        (
+            Line(f"KPI: {key.kpi} of expectation {key.expectation}"),
+            Line(f"observed: {anomaly.value:.4g}{was}"),
+            Line(
+                f"surprise: {anomaly.surprise:.1f} decades (alarm at {anomaly.threshold:g}; "
+                f"about once in {10**anomaly.threshold:,.0f} samples)"
+            ),
+            Line(f"model: the KPI anomaly detector, on {anomaly.samples} samples of this KPI"),
+            Line("no action: an anomaly is reported, the intent's target decides"),
+        ),
+    )
 
 
 def describe_detail(detail: Mapping[str, object], *, width: int = 100) -> str:

@@ -16,6 +16,7 @@ from datetime import datetime
 from enum import Enum
 from typing import TypeVar
 
+from analytics.watch import Anomaly
 from controller.facade import ApprovalView, ChangeView, ControllerSnapshot, DeviceInfo
 from controller.loop import TickReport
 from controller.model import (
@@ -109,7 +110,8 @@ class KpiKey:
 
 @dataclass(frozen=True, slots=True)
 class FeedEntry:
-    """One line of the decision feed: a decision, or an operator's action.
+    """One line of the decision feed: a decision, an operator's action, or an anomaly the
+    loop's watch found in an intent target's KPI.
 
     Attributes:
         seq: stable id in the feed (row key).
@@ -120,6 +122,7 @@ class FeedEntry:
         txn: the transaction that carries it out, once started.
         result: how that transaction ended, once it has.
         by_operator: an operator's action rather than the controller's decision.
+        anomaly: the anomaly, for an anomaly's line.
     """
 
     seq: int
@@ -130,6 +133,7 @@ class FeedEntry:
     txn: str = ""
     result: ChangeResult | None = None
     by_operator: bool = False
+    anomaly: Anomaly | None = None
 
     @property
     def outcome(self) -> str:
@@ -141,6 +145,8 @@ class FeedEntry:
             return self.result.status.value
         if self.txn:
             return "in flight"
+        if self.anomaly is not None:
+            return "anomaly"
         decision = self.decision
         if decision is None:
             return ""
@@ -239,6 +245,16 @@ class ConsoleState:
             self._last_summary[decision.intent] = decision.summary
             self._append(
                 FeedEntry(next(self._seq), decision.at, decision.intent, decision.summary, decision)
+            )
+        for anomaly in report.anomalies:
+            self._append(
+                FeedEntry(
+                    next(self._seq),
+                    anomaly.at,
+                    anomaly.key.intent,
+                    anomaly.describe(),
+                    anomaly=anomaly,
+                )
             )
 
     def _record_histories(self, report: TickReport) -> None:

@@ -15,7 +15,7 @@ import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -23,6 +23,7 @@ import pytest
 
 from adapters.fake import FakeDevice
 from adapters.snmp import SnmpPoller
+from analytics.watch import Anomaly, KpiKey
 from controller.api import ApiServer
 from controller.api_client import (
     ApiClient,
@@ -123,6 +124,11 @@ def test_the_codec_carries_every_value_the_console_renders():
     for tick in (fixtures.PEAK.start, fixtures.TICKS):  # held back by a guard; r3 failing
         report = fixtures.report(tick)
         assert decode_tick(encode_tick(report)) == report
+    anomaly = Anomaly(
+        KpiKey("video", "latency", "latencyMs"), fixtures.T0, 16.25, 8.5, 5.31, 4.0, 301
+    )
+    report = replace(fixtures.report(fixtures.TICKS), anomalies=(anomaly,))
+    assert decode_tick(encode_tick(report)) == report
     for observation in fixtures.observations(fixtures.TICKS).values():
         assert decode_observation(encode_observation(observation)) == observation
     for status in fixtures.statuses(fixtures.TICKS):

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
+from analytics.watch import Anomaly
+from analytics.watch import KpiKey as WatchedKpi
 from controller.model import ChangeStatus, Hold, Observation
 from tests.tui.fixtures import (
     CHANGE,
@@ -276,3 +278,23 @@ def test_status_bar_counts_changes_as_the_exit_summary_does():
     assert line.endswith("1 confirmed, 0 rolled back, 1 undone by operator"), line
     state.set_changes([CHANGE_VIEW])
     assert summary_text(state.summary()).plain.endswith("1 confirmed, 0 rolled back")
+
+
+def test_an_anomaly_gets_a_feed_line_and_its_own_explanation():
+    state = evening()
+    anomaly = Anomaly(
+        WatchedKpi("video", "video-latency", "latencyMs"), at(TICKS), 16.25, 8.5, 5.31, 4.0, 301
+    )
+    state.add_tick(replace(report(TICKS), anomalies=(anomaly,)))
+    entry = state.feed[-1]
+    assert (entry.intent, entry.outcome, entry.anomaly) == ("video", "anomaly", anomaly)
+    assert entry.summary == "anomaly: latencyMs of video is 16.25 (was 8.5), surprise 5.3 decades"
+    head, why = explain(entry)
+    assert why.title == "Anomaly"
+    assert [line.text for line in why.lines] == [
+        "KPI: latencyMs of expectation video-latency",
+        "observed: 16.25 (was 8.5)",
+        "surprise: 5.3 decades (alarm at 4; about once in 10,000 samples)",
+        "model: the KPI anomaly detector, on 301 samples of this KPI",
+        "no action: an anomaly is reported, the intent's target decides",
+    ]

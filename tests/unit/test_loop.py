@@ -15,18 +15,22 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from adapters.base import ConfigSession
 from adapters.fake import FakeDevice
 from adapters.snmp import SnmpPoller
+from analytics.watch import KpiWatch
 from controller import loop as loop_module
 from controller.config import ApplySettings, LoopSettings
 from controller.errors import ChangeError, RpcError
 from controller.journal import Journal
-from controller.loop import Controller
+from controller.loop import Controller, TickReport
 from controller.model import (
     Approval,
     ApprovalStatus,
+    ChangeResult,
     ChangeSet,
     ChangeStatus,
     ClassQueue,
@@ -39,12 +43,14 @@ from controller.model import (
     ExpectationObjects,
     ExpectationType,
     ExpectationVerb,
+    FulfilmentStatus,
     Guards,
     Hold,
     Intent,
     IntentMode,
     NetconfEndpoint,
     NotFulfilledState,
+    Observation,
     PathRef,
     Plan,
     ProbeResult,
@@ -567,3 +573,61 @@ def test_a_journaled_approval_of_a_two_device_plan_reads_back_whole():
     assert [c.edits for c in restored.proposed.changes] == [c.edits for c in changes]
     assert restored.as_dict() == approval.as_dict()
     assert loop_module._journaled_approval({"id": "x"}) is None  # not an approval record
+
+
+class ScriptedProbes:
+    """A sensor whose r1 reports the next scripted latency towards r4 at each tick."""
+
+    def __init__(self, clock: Clock, latencies: list[float]) -> None:
+        self.clock = clock
+        self.latencies = iter(latencies)
+
+    async def collect(self) -> dict[str, Observation]:
+        probe = ProbeResult("r4", VIDEO, next(self.latencies), 0.0)
+        return {"r1": Observation("r1", self.clock(), probes=(probe,))}
+
+    async def observe_state(self, name: str) -> Observation:
+        raise AssertionError("no change is made here")
+
+    async def open_config_session(self, device: Device) -> ConfigSession:
+        raise AssertionError("no change is made here")
+
+
+async def test_a_kpi_that_jumps_is_reported_while_its_target_is_still_met(tmp_path: Path):
+    clock = Clock()
+    rng = np.random.default_rng(7)
+    calm = [float(v) for v in rng.normal(8.0, 0.4, 300)]
+    sensor = ScriptedProbes(clock, [*calm, 16.0, 16.2])
+    seen: list[TickReport] = []
+
+    class Reports:
+        def controller_ready(self, controller: Controller) -> None: ...
+        def tick_finished(self, report: TickReport) -> None:
+            seen.append(report)
+
+        def change_started(self, decision: Decision, txn: str) -> None: ...
+        def change_finished(self, result: ChangeResult) -> None: ...
+
+    controller = Controller(
+        intents=[INTENT],
+        devices=[Device("r1", "127.0.0.1", netconf=NetconfEndpoint(port=1, username="x"))],
+        sensor=sensor,
+        open_config_session=sensor.open_config_session,
+        journal=Journal(tmp_path / "journal.sqlite"),
+        loop_settings=LoopSettings(interval=timedelta(seconds=10)),
+        apply_settings=APPLY,
+        clock=clock,
+        observers=[Reports()],
+        watch=KpiWatch(season_length=None),
+    )
+    try:
+        await ticks(controller, clock, 302, timedelta(seconds=10))
+        found = [(r.number, a) for r in seen for a in r.anomalies]
+        assert [(n, a.key.kpi, a.value) for n, a in found] == [(301, "latencyMs", 16.0)]
+        assert controller.statuses[INTENT.name].status is FulfilmentStatus.FULFILLED
+        (event,) = controller.journal.events(kind=loop_module.ANOMALY_EVENT)
+        assert event.intent == INTENT.name and event.detail == found[0][1].as_dict()
+        assert list(controller.anomalies) == [found[0][1]]
+        assert controller.summary()["anomalies"] == 1
+    finally:
+        controller.journal.close()

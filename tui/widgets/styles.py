@@ -81,6 +81,7 @@ def outcome_text(outcome: str) -> Text:
             "rejected": "red",
             "recommend": "yellow",
             "lost arbitration": "yellow",
+            "anomaly": "magenta",
         }
         return Text(outcome, style=style.get(outcome, "dim"))
 

@@ -1,0 +1,195 @@
+"""The loop's anomaly watch: every intent target's KPI, scored each tick as it is measured.
+
+ANALYZE in the loop (../../shared/DESIGN.md): besides fulfilment (is the target met?), each
+target's observed KPI goes through a :class:`~analytics.anomaly.KpiAnomalyDetector` of its
+own, so a KPI that jumps or drifts away from how it behaved is reported when it happens,
+also while its target is still met (a latency that doubles from 8 to 16 ms under a 30 ms
+target). A report is an :class:`Anomaly`: which KPI, its value, how surprising it was (in
+decades: 4 reads "about once in 10,000 samples") and since when the watch has seen it.
+
+The detector learns online from the first sample: it reports nothing until its calibration
+has seen ``warmup`` samples (100 by default: 100 ticks), and its alert suppression keeps
+one episode from being reported at every tick. Its daily statistic needs a season in
+samples: it is on when the tick is at least a minute (at most 1,440 samples a day; a
+1-second tick would keep 21 days of 86,400 samples per KPI) and off otherwise.
+
+Pure: no IO; time comes in as an argument.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import numpy as np
+
+from analytics.anomaly import KpiAnomalyDetector
+
+__all__ = ["Anomaly", "KpiKey", "KpiWatch", "season_samples"]
+
+MAX_SEASON_SAMPLES = 1440  # a daily statistic at most at one sample a minute
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class KpiKey:
+    """One watched KPI: an intent's target within one of its expectations."""
+
+    intent: str
+    expectation: str
+    kpi: str
+
+    def __str__(self) -> str:
+        return f"{self.intent}/{self.expectation}/{self.kpi}"
+
+
+@dataclass(frozen=True, slots=True)
+class Anomaly:
+    """A KPI the watch found surprising at a tick.
+
+    Args:
+        key: the KPI.
+        at: the tick's time.
+        value: the KPI's value then.
+        previous: its value at the tick before (None: none was measured).
+        surprise: how surprising, in decades (``-log10`` of the calibrated tail
+            probability, corrected for the statistics combined).
+        threshold: the watch's alarm level (the surprise reached it).
+        samples: samples of this KPI the watch had seen, this one included.
+    """
+
+    key: KpiKey
+    at: datetime
+    value: float
+    previous: float | None
+    surprise: float
+    threshold: float
+    samples: int
+
+    def describe(self) -> str:
+        """One line, as the log and the console's feed say it."""
+        was = f" (was {self.previous:.4g})" if self.previous is not None else ""
+        return (
+            f"anomaly: {self.key.kpi} of {self.key.intent} is {self.value:.4g}{was}, "
+            f"surprise {self.surprise:.1f} decades"
+        )
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "intent": self.key.intent,
+            "expectation": self.key.expectation,
+            "kpi": self.key.kpi,
+            "at": self.at.isoformat(),
+            "value": self.value,
+            "previous": self.previous,
+            "surprise": self.surprise,
+            "threshold": self.threshold,
+            "samples": self.samples,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> Anomaly:
+        """The inverse of :meth:`as_dict` (raises KeyError/TypeError/ValueError if malformed)."""
+        previous = data.get("previous")
+        return cls(
+            key=KpiKey(str(data["intent"]), str(data["expectation"]), str(data["kpi"])),
+            at=datetime.fromisoformat(str(data["at"])),
+            value=_number(data["value"]),
+            previous=None if previous is None else _number(previous),
+            surprise=_number(data["surprise"]),
+            threshold=_number(data["threshold"]),
+            samples=int(_number(data["samples"])),
+        )
+
+
+def _number(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"expected a number, got {value!r}")
+    return float(value)
+
+
+def season_samples(interval: timedelta) -> int | None:
+    """Samples per day at a tick ``interval``, when the daily statistic is affordable."""
+    seconds = interval.total_seconds()
+    if seconds <= 0:
+        return None
+    per_day = round(86_400 / seconds)
+    return per_day if 2 <= per_day <= MAX_SEASON_SAMPLES else None
+
+
+@dataclass(slots=True)
+class _Watched:
+    detector: KpiAnomalyDetector
+    previous: float | None = None
+    samples: int = 0
+
+
+class KpiWatch:
+    """A detector per KPI, fed one tick at a time.
+
+    KPIs come and go with the intents: a new one gets a fresh detector, one no longer
+    measured is forgotten (an intent back later starts learning anew).
+
+    Args:
+        season_length: samples per day for the daily statistic (None: off; see
+            :func:`season_samples`).
+        threshold: the alarm level, in decades.
+        warmup: samples a KPI's calibration sees before it reports.
+    """
+
+    def __init__(
+        self, *, season_length: int | None = None, threshold: float = 4.0, warmup: int = 100
+    ) -> None:
+        self.season_length = season_length
+        self.threshold = threshold
+        self.warmup = warmup
+        self._watched: dict[KpiKey, _Watched] = {}
+
+    @property
+    def keys(self) -> tuple[KpiKey, ...]:
+        """The KPIs watched now, in order."""
+        return tuple(sorted(self._watched))
+
+    def samples(self, key: KpiKey) -> int:
+        """Samples of a KPI seen so far (0: not watched)."""
+        watched = self._watched.get(key)
+        return watched.samples if watched is not None else 0
+
+    def observe(self, values: Mapping[KpiKey, float | None], now: datetime) -> tuple[Anomaly, ...]:
+        """One tick's KPI values (None or NaN: not measured this tick); the anomalies found.
+
+        Returns:
+            The KPIs whose surprise reached the threshold at this tick, in key order.
+        """
+        for gone in self._watched.keys() - values.keys():
+            del self._watched[gone]
+        found: list[Anomaly] = []
+        for key in sorted(values):
+            value = values[key]
+            watched = self._watched.get(key)
+            if watched is None:
+                detector = KpiAnomalyDetector(
+                    season_length=self.season_length, threshold=self.threshold, warmup=self.warmup
+                ).fit([], series=1)
+                watched = self._watched[key] = _Watched(detector)
+            measured = value is not None and math.isfinite(value)
+            sample = float(value) if value is not None and measured else math.nan
+            (surprise,) = watched.detector.step(np.array([sample]))
+            if not measured:
+                continue  # a missing sample scores 0 and is learned as a repeat
+            watched.samples += 1
+            if surprise >= self.threshold:
+                found.append(
+                    Anomaly(
+                        key=key,
+                        at=now,
+                        value=sample,
+                        previous=watched.previous,
+                        surprise=round(float(surprise), 2),
+                        threshold=self.threshold,
+                        samples=watched.samples,
+                    )
+                )
+            watched.previous = sample
+        return tuple(found)
