@@ -179,8 +179,8 @@ class KpiDetector(str, Enum):
     - ``surprise``: :class:`~analytics.anomaly.KpiAnomalyDetector` (vectorised over series,
       about 5 us per sample; the score is a surprise in decades).
     - ``cad-ose``: :class:`~analytics.cad.ContextualAnomalyDetector` (NAB 69.9 with NAB's
-      whole-file value range; compiled, a memory per series: 11 us per sample averaged over
-      NAB, 76-176 us on a noisy series whose memory keeps growing, over the 10 us goal;
+      whole-file value range; compiled, a memory per series: 5.2 us per sample averaged over
+      NAB, 43-110 us on noisy series whose memory keeps growing, over the 10 us goal;
       the score is in [0, 1]). See docs/benchmarks/models.md.
     """
 

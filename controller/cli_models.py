@@ -94,7 +94,7 @@ def register(groups: CommandGroups) -> None:
         default=KpiDetector.SURPRISE.value,
         choices=[d.value for d in KpiDetector],
         help="kpi-anomaly only: surprise (~5 us per sample, vectorised over series) or cad-ose "
-        "(NAB 70.9 with the range check; compiled, ~11 us per sample over NAB, more on noisy "
+        "(NAB 70.9 with the range check; compiled, ~5 us per sample over NAB, more on noisy "
         "series whose memory keeps growing) (default: %(default)s)",
     )
     train.add_argument(
