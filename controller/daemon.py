@@ -188,4 +188,18 @@ async def run_loop(
         await waker
         async with ticking:  # let a tick that is under way finish before the scheduler goes
             scheduler.shutdown(wait=False)
-        await controller.drain()
+        await _drain(controller)
+
+
+async def _drain(controller: Controller) -> None:
+    """Wait for the changes in flight to end; if any did, evaluate the intents once more:
+    their statuses are the last tick's, taken while those changes were verified, and what
+    the caller reads next (the summary) must see them in effect."""
+    ended = sum(controller.changes.values())
+    await controller.drain()
+    if sum(controller.changes.values()) == ended:
+        return
+    try:
+        await controller.evaluate()
+    except NetpilotError as exc:  # a stop does not fail on it: the last tick's statuses stand
+        log.warning("could not evaluate the intents after the last changes: %s", exc)

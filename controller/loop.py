@@ -325,32 +325,18 @@ class Controller:
         loop_class: LoopClass | None = None,
     ) -> tuple[tuple[IntentStatus, ...], tuple[Decision, ...]]:
         """Evaluate every intent, decide for all of them at once, act on what passed."""
-        max_age = self._max_age()
         world = self._world(observations, now)
-        measured = measure(world)
-        statuses: dict[str, IntentStatus] = {}
+        statuses = self._evaluate(world)
         for intent in self.intents:
+            status = statuses[intent.name]
             if intent.admin_state is AdminState.DEACTIVATED:
-                status = IntentStatus(
-                    intent.name,
-                    FulfilmentStatus.NOT_FULFILLED,
-                    NotFulfilledState.SUSPENDED,
-                    (),
-                    ("deactivated by the operator",),
-                    now,
-                )
                 self._set_status(status)
-                statuses[intent.name] = status
                 continue
-            status = evaluate_intent(
-                intent, observations, now=now, max_age=max_age, measured=measured.get(intent.name)
-            )
             violated = status.state is NotFulfilledState.DEGRADED
             state = self.states[intent.name]
             self.states[intent.name] = replace(
                 state, consecutive_violations=state.consecutive_violations + 1 if violated else 0
             )
-            statuses[intent.name] = status
         self._record_accuracy(statuses, now)
         world = replace(world, statuses=statuses, states=dict(self.states))
         deciding = [i for i in world.intents if loop_class is None or LoopClass.of(i) is loop_class]
@@ -364,6 +350,47 @@ class Controller:
             statuses[intent.name] = status
             decisions.append(decision)
         return tuple(statuses[i.name] for i in self.intents), tuple(decisions)
+
+    def _evaluate(self, world: World) -> dict[str, IntentStatus]:
+        """Every intent's fulfilment in ``world`` (a deactivated one: suspended)."""
+        measured = measure(world)
+        statuses: dict[str, IntentStatus] = {}
+        for intent in self.intents:
+            if intent.admin_state is AdminState.DEACTIVATED:
+                statuses[intent.name] = IntentStatus(
+                    intent.name,
+                    FulfilmentStatus.NOT_FULFILLED,
+                    NotFulfilledState.SUSPENDED,
+                    (),
+                    ("deactivated by the operator",),
+                    world.now,
+                )
+                continue
+            statuses[intent.name] = evaluate_intent(
+                intent,
+                world.observations,
+                now=world.now,
+                max_age=self._max_age(),
+                measured=measured.get(intent.name),
+            )
+        return statuses
+
+    async def evaluate(self) -> tuple[IntentStatus, ...]:
+        """Sense and evaluate every intent, deciding and changing nothing: the statuses as
+        the network is now. After :meth:`drain`, for the summary: a change that ended since
+        the last tick is seen in effect, not as "being verified"."""
+        observations = await self.sensor.collect()
+        self.last_observations = observations
+        statuses = self._evaluate(self._world(observations, self.clock()))
+        for intent in self.intents:
+            status = statuses[intent.name]
+            in_flight = self.states[intent.name].in_flight
+            if in_flight:  # (called without a drain) say so, as a tick does
+                status = replace(
+                    status, reasons=(*status.reasons, f"change {in_flight} is being verified")
+                )
+            self._set_status(status)
+        return tuple(self.statuses[i.name] for i in self.intents)
 
     def _conclude(
         self, intent: Intent, status: IntentStatus, outcome: Outcome

@@ -178,11 +178,6 @@ async def test_the_summary_counts_a_change_confirmed_while_draining(tmp_path: Pa
     assert changes["confirmed"] == 1  # counted: the summary is taken after the drain
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the intents' statuses are the last tick's, evaluated before the drain; needs an "
-    "evaluation after it (Controller in controller/loop.py, which this change may not edit)",
-)
 async def test_the_summary_shows_the_intent_as_the_confirmed_change_left_it(
     tmp_path: Path,
 ) -> None:
