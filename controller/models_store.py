@@ -210,9 +210,20 @@ def _open_text(path: Path) -> io.TextIOBase:
         raise ModelStoreError(f"{path}: {exc}") from exc
 
 
-def _rows(path: Path) -> Iterator[dict[str, str]]:
+def _rows(path: Path) -> Iterator[dict[str, str | None]]:
+    """The rows of a CSV as dicts; a short row's missing cells are None (csv fills them so)."""
     with _open_text(path) as stream:
         yield from csv.DictReader(stream)
+
+
+def _cell(path: Path, row: dict[str, str | None], line: int, column: str) -> str:
+    """One cell of a CSV row; a missing column or cell (a short row) names what is missing."""
+    if column not in row:
+        raise ModelStoreError(f"{path}: no column {column!r}")
+    cell = row[column]
+    if cell is None:  # csv fills a short row's missing cells with None
+        raise DataFileError(str(path), "missing (short row)", line=line, field=column)
+    return cell
 
 
 # a number (optionally signed or with a fraction) is epoch seconds, as `date +%s`, Prometheus
@@ -320,22 +331,22 @@ def read_telemetry(path: Path, *, column: str = "value", gaps: bool = True) -> T
                     f"no column {field!r} (need 'timestamp' and {column!r})",
                     field=field,
                 )
-            if row[field] is None:  # csv fills a short row's missing cells with None
-                raise DataFileError(str(path), "missing (short row)", line=line, field=field)
+        stamp_cell = _cell(path, row, line, "timestamp")
+        value_cell = _cell(path, row, line, column)
         try:
-            stamp = parse_timestamp(row["timestamp"])
+            stamp = parse_timestamp(stamp_cell)
         except ValueError as exc:
             raise DataFileError(str(path), str(exc), line=line, field="timestamp") from exc
         if stamps and stamp <= stamps[-1]:
             raise DataFileError(
                 str(path),
-                f"{row['timestamp']!r} is not after the row before ({stamps[-1]} UTC): "
+                f"{stamp_cell!r} is not after the row before ({stamps[-1]} UTC): "
                 "samples must be in increasing time, each once",
                 line=line,
                 field="timestamp",
             )
         stamps.append(stamp)
-        values.append(_sample(path, row[column], line=line, field=column, gaps=gaps))
+        values.append(_sample(path, value_cell, line=line, field=column, gaps=gaps))
     if len(values) < 2:
         raise ModelStoreError(f"{path}: need at least two samples")
     return Telemetry(np.array(stamps, dtype="datetime64[s]"), np.array(values, dtype=float))
@@ -369,16 +380,33 @@ def _sample(path: Path, cell: str, *, line: int, field: str, gaps: bool) -> floa
 _STREAMS = ("133", "134", "135", "136", "160")
 
 
-def _number(path: Path, row: dict[str, str], line: int, column: str) -> float:
+def _number(path: Path, row: dict[str, str | None], line: int, column: str) -> float:
     """One numeric cell of a sessions CSV row; a bad one names its line and column."""
-    if column not in row:
-        raise ModelStoreError(f"{path}: no column {column!r}")
+    cell = _cell(path, row, line, column)
     try:
-        return float(row[column])
-    except (TypeError, ValueError):
+        return float(cell)
+    except ValueError:
         raise DataFileError(
-            str(path), f"{row[column]!r} is not a number", line=line, field=column
+            str(path), f"{cell!r} is not a number", line=line, field=column
         ) from None
+
+
+_LABELS = {"true": True, "false": False}
+
+
+def _label(path: Path, row: dict[str, str | None], line: int, column: str) -> bool:
+    """A session's stall label, ``True`` or ``False`` as the dataset writes it.
+
+    Anything else is an error at its line: read as "not stalled" it would train the
+    classifier on a wrong label without a word.
+    """
+    cell = _cell(path, row, line, column)
+    label = _LABELS.get(cell.strip().lower())
+    if label is None:
+        raise DataFileError(
+            str(path), f"{cell!r} is no stall label (True or False)", line=line, field=column
+        )
+    return label
 
 
 def read_sessions(path: Path) -> Sessions:
@@ -391,7 +419,8 @@ def read_sessions(path: Path) -> Sessions:
 
     Raises:
         ModelStoreError: a missing file or column.
-        DataFileError: a cell that is not a number (with its line and column).
+        DataFileError: a cell that is missing (a short row), not a number, or a label that
+            is neither ``True`` nor ``False`` (with its line and column).
     """
     flows: list[FlowSummary] = []
     stalled: list[bool] = []
@@ -412,11 +441,8 @@ def read_sessions(path: Path) -> Sessions:
                 streams=streams,
             )
         )
-        for column in ("pl_buffering_boolean", "yt_id"):
-            if column not in row:
-                raise ModelStoreError(f"{path}: no column {column!r}")
-        stalled.append(row["pl_buffering_boolean"].strip() == "True")
-        videos.append(row["yt_id"])
+        stalled.append(_label(path, row, line, "pl_buffering_boolean"))
+        videos.append(_cell(path, row, line, "yt_id"))
     if not flows:
         raise ModelStoreError(f"{path}: no sessions")
     return Sessions(tuple(flows), np.array(stalled, dtype=bool), tuple(videos))

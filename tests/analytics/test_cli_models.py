@@ -22,6 +22,7 @@ from controller.models_store import (
     ModelStore,
     ModelStoreError,
     parse_timestamp,
+    read_sessions,
     read_telemetry,
 )
 from tests.analytics.conftest import dataset
@@ -543,3 +544,70 @@ def test_a_repeated_or_earlier_timestamp_names_its_line(tmp_path):
     # an empty cell is a gap where the model takes gaps (an anomaly detector)
     path.write_text("timestamp,value\n1700000000,1\n1700000300,\n1700000600,3\n")
     assert np.isnan(read_telemetry(path).values[1])
+
+
+SESSION_NUMBERS = (
+    "net_avg_shaping_rate",
+    "net_dl_total",
+    "pl_avg_req_size",
+    "pl_avg_req_size_sec",
+    *(
+        f"pl_avg_req_itag{stream}_{unit}"
+        for stream in ("133", "134", "135", "136", "160")
+        for unit in ("size", "sec")
+    ),
+)
+SESSION_COLUMNS = (*SESSION_NUMBERS, "pl_buffering_boolean", "yt_id")
+
+
+def session_row(stalled: bool, video: str) -> list[str]:
+    """One session of the youtube-sieber CSV: a 2 Mbit/s flow of 4-second chunks."""
+    numbers = {"net_avg_shaping_rate": "2000000", "net_dl_total": "30000000"}
+    cells = [
+        numbers.get(column, "1000" if column.endswith("size") else "4")
+        for column in SESSION_NUMBERS
+    ]
+    return [*cells, str(stalled), video]
+
+
+@pytest.mark.parametrize(
+    ("cut", "field"),
+    [
+        (1, "yt_id"),
+        (2, "pl_buffering_boolean"),  # was AttributeError: 'NoneType' has no attribute 'strip'
+        (4, "pl_avg_req_itag160_size"),  # was "None is not a number"
+    ],
+)
+def test_a_short_session_row_names_file_line_and_field(capsys, tmp_path, store, cut, field):
+    path = tmp_path / "sessions.csv"
+    rows = [list(SESSION_COLUMNS), session_row(True, "a1"), session_row(False, "b2")]
+    rows.append(session_row(False, "c3")[:-cut])  # line 4 lost its last cells
+    path.write_text("\n".join(",".join(row) for row in rows) + "\n")
+    with pytest.raises(DataFileError, match=f"sessions.csv:4: {field}: missing") as raised:
+        read_sessions(path)
+    assert (raised.value.path, raised.value.line, raised.value.field) == (str(path), 4, field)
+    code, error = run(
+        capsys, "models", "train", "video-stall", "--kind", "stall", "--data", str(path),
+        "--store", str(store), "--output", "json",
+    )  # fmt: skip
+    assert code == cli.EXIT_FAILURE
+    assert (error["error"]["file"], error["error"]["line"], error["error"]["field"]) == (
+        str(path),
+        4,
+        field,
+    )
+    assert ModelStore(store).names() == []  # nothing trained or saved
+
+
+def test_a_whole_sessions_file_is_read_with_its_labels_and_videos(tmp_path):
+    path = tmp_path / "sessions.csv"
+    rows = [list(SESSION_COLUMNS), session_row(True, "a1"), session_row(False, "b2")]
+    path.write_text("\n".join(",".join(row) for row in rows) + "\n")
+    sessions = read_sessions(path)
+    assert list(sessions.stalled) == [True, False] and sessions.videos == ("a1", "b2")
+    assert sessions.flows[0].throughput_bps == 2_000_000 and len(sessions.flows[0].streams) == 5
+    # a label that is neither True nor False is no label (it was read as "not stalled")
+    rows.append([*session_row(True, "c3")[:-2], "1", "c3"])
+    path.write_text("\n".join(",".join(row) for row in rows) + "\n")
+    with pytest.raises(DataFileError, match="sessions.csv:4: pl_buffering_boolean: '1' is no"):
+        read_sessions(path)
