@@ -894,7 +894,9 @@ def print_summary(summary: dict[str, object], output: str) -> None:
     changes = summary.get("changes")
     if isinstance(changes, dict):
         counts = ", ".join(f"{kind.replace('_', ' ')} {n}" for kind, n in changes.items())
-        print(f"changes: {counts}; ticks: {summary.get('ticks')}")
+        anomalies = summary.get("anomalies")
+        found = f"; anomalies: {anomalies}" if isinstance(anomalies, int) else ""
+        print(f"changes: {counts}; ticks: {summary.get('ticks')}{found}")
     if "journal" in summary:
         journal = summary["journal"]
         print(f"journal: {journal}  (netpilot changes list --journal {journal})")

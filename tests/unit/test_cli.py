@@ -281,6 +281,7 @@ SUMMARY = {
     ],
     "changes": {"confirmed": 1, "rolled_back": 0},
     "ticks": 14,
+    "anomalies": 2,
     "journal": "/tmp/j.sqlite",
 }
 
@@ -292,7 +293,7 @@ def test_the_summary_printer_is_shared_and_readable(capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines == [
         "intent video-west-east: fulfilled (latencyMs=12.3)",
-        "changes: confirmed 1, rolled back 0; ticks: 14",
+        "changes: confirmed 1, rolled back 0; ticks: 14; anomalies: 2",
         "journal: /tmp/j.sqlite  (netpilot changes list --journal /tmp/j.sqlite)",
     ]
     cli.print_summary(SUMMARY, "json")
