@@ -38,6 +38,7 @@ from controller.daemon import run_loop
 from controller.errors import ConfigFileError, NetpilotError
 from controller.loop import ControllerObserver
 from controller.observers import LogObserver
+from lab.launcher import let_go_of_the_terminal
 from lab.runtime import LabNetwork, write_inventory
 from lab.scenarios import get_scenario
 from lab.topology import DEFAULT_TOPOLOGY_PATH, TOPOLOGIES_DIR, default_lab, topology_names
@@ -272,7 +273,7 @@ class StopSignals:
     def _handle(self, signum: int, _frame: FrameType | None) -> None:
         sig = signal.Signals(signum)
         if sig is signal.SIGHUP:
-            _let_go_of_the_terminal()
+            let_go_of_the_terminal()
         if self.received is None:
             self.received = sig
         if self._forward is not None:
@@ -313,16 +314,6 @@ class StopSignals:
             write_end, self._wake = self._wake, None  # the handler stops writing first
             os.close(write_end)
             os.close(read_end)
-
-
-def _let_go_of_the_terminal() -> None:
-    """Reads see end-of-file and writes succeed into nothing, from now on."""
-    devnull = os.open(os.devnull, os.O_RDWR)
-    try:
-        for stream in (0, 1, 2):
-            os.dup2(devnull, stream)
-    finally:
-        os.close(devnull)
 
 
 def _demo(options: DemoOptions, state_dir: Path, signals: StopSignals) -> int:

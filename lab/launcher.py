@@ -259,7 +259,7 @@ def run_lab(
     *,
     on_ready: Callable[[LabNetwork, Path], Awaitable[None] | None] | None = None,
 ) -> int:
-    """``lab up`` for a command line: SIGINT/SIGTERM stop it; prints the final status.
+    """``lab up`` for a command line: SIGINT/SIGTERM/SIGHUP stop it; prints the final status.
 
     Returns:
         0 on a normal stop, 1 when the lab could not start (the error on stderr, and in
@@ -271,6 +271,14 @@ def run_lab(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+
+        def hung_up() -> None:
+            # the terminal closed: stop as on SIGTERM (control socket and state cleaned up),
+            # and let the final status go nowhere instead of failing on the dead terminal
+            let_go_of_the_terminal()
+            stop.set()
+
+        loop.add_signal_handler(signal.SIGHUP, hung_up)
         return await serve_lab(options, stop=stop, on_ready=on_ready)
 
     try:
@@ -286,6 +294,17 @@ def run_lab(
     else:
         print("lab stopped: " + format_status(final))
     return EXIT_OK
+
+
+def let_go_of_the_terminal() -> None:
+    """Point stdin, stdout and stderr at /dev/null: after a hangup, reads see end-of-file
+    and writes succeed into nothing (``lab up`` and ``netpilot demo`` on SIGHUP)."""
+    devnull = os.open(os.devnull, os.O_RDWR)
+    try:
+        for stream in (0, 1, 2):
+            os.dup2(devnull, stream)
+    finally:
+        os.close(devnull)
 
 
 def lab_status(state_dir: Path) -> dict[str, object]:

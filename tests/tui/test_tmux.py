@@ -201,3 +201,15 @@ def test_closing_the_terminal_ends_the_demo_and_its_credentials_go(tmux, tmp_pat
     assert ended(tmux.command_pid, within=30), "the demo did not end after its terminal closed"
     assert not (state / "secrets").exists()
     assert (state / "journal.sqlite").is_file()  # the journal stays to read
+
+
+def test_closing_the_terminal_stops_lab_up_and_its_control_socket_goes(tmux, tmp_path):
+    state = tmp_path / "lab"
+    command = [str(NETPILOT), "lab", "up", "--state-dir", str(state), "--topology", "four-router"]
+    tmux.start(command, width=80, height=24)
+    wait_screen(tmux, lambda s: "control" in s, within=40)
+    control = next(state.glob("*.sock"))
+    # a closed window or a dropped SSH session: SIGHUP, then every write to the terminal fails
+    tmux.run("kill-server", check=False)
+    assert ended(tmux.command_pid, within=30), "lab up did not end after its terminal closed"
+    assert not control.exists()
