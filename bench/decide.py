@@ -42,6 +42,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
 
 
 async def _run(n_devices: int, n_intents: int, n_interfaces: int, ticks: int) -> dict[str, object]:
+    from analytics.watch import KpiWatch, season_samples
     from controller.config import ApplySettings, LoopSettings
     from controller.journal import Journal
     from controller.loop import Controller
@@ -143,6 +144,8 @@ async def _run(n_devices: int, n_intents: int, n_interfaces: int, ticks: int) ->
             loop_settings=LoopSettings(interval=timedelta(seconds=10), violation_ticks=2),
             apply_settings=ApplySettings(),
             clock=clock,
+            # as the daemon's (controller/app.py): every target's KPI is scored each tick
+            watch=KpiWatch(season_length=season_samples(timedelta(seconds=10))),
         )
         await controller.tick()  # warm-up
         decide: list[float] = []
