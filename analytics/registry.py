@@ -61,6 +61,7 @@ __all__ = [
     "classifier_confidence",
     "decide_first_champion",
     "decide_promotion",
+    "decide_version_promotion",
     "detection_confidence",
     "drift_score",
     "explanation",
@@ -68,6 +69,7 @@ __all__ = [
     "load_model",
     "observe",
     "promote",
+    "refuse_promotion",
     "register",
     "shadow_comparison",
     "training_due",
@@ -750,7 +752,8 @@ def decide_promotion(
         gain = (champion - challenger) / champion if champion > 0 else 0.0
         evidence = "validation"
         label = (
-            f"validation {metric}: challenger vs champion, error {challenger:.4g} vs {champion:.4g}"
+            f"validation {metric}: v{record.challenger} vs champion v{record.champion}, "
+            f"error {challenger:.4g} vs {champion:.4g}"
         )
     else:
         return PromotionDecision(
@@ -770,25 +773,101 @@ def decide_promotion(
     )
 
 
-def promote(record: ModelRecord, *, now: datetime, reason: str) -> ModelRecord:
-    """Make the challenger the champion (its shadow monitoring carries over).
+def decide_version_promotion(
+    record: ModelRecord,
+    version: int,
+    rule: PromotionRule,
+    *,
+    champion_metrics: Mapping[str, float] | None = None,
+    version_metrics: Mapping[str, float] | None = None,
+) -> PromotionDecision:
+    """Promote ``version``, the challenger or another stored version, only on its evidence.
+
+    The challenger is judged by :func:`decide_promotion`. Another version (an older one an
+    operator names, e.g. to go back to it) has run in no shadow: only the challenger does,
+    and registering it as one would replace the challenger and restart its shadow run. So
+    its evidence is what :func:`decide_promotion` takes from a challenger before its shadow
+    run has ``rule.min_samples``: its validation metric against the champion's (with
+    ``rule.min_gain``) or, without a champion, against the rule's measured on the same data.
+    The reason says it is not the challenger.
+
+    Args:
+        record: the model's record (not changed).
+        version: the version to promote.
+        rule: the promotion rule.
+        champion_metrics: the champion artifact's metrics, if there is a champion.
+        version_metrics: ``version``'s artifact's metrics.
+
+    Returns:
+        The decision; never to promote the champion itself.
+    """
+    if version == record.champion:
+        return PromotionDecision(False, f"v{version} is already the champion", "none")
+    if version == record.challenger:
+        return decide_promotion(
+            record, rule, champion_metrics=champion_metrics, challenger_metrics=version_metrics
+        )
+    # judged as a challenger with no shadow sample would be; the record is left as it is
+    candidate = replace(record, challenger=version, challenger_monitor=MonitorState())
+    decision = decide_promotion(
+        candidate, rule, champion_metrics=champion_metrics, challenger_metrics=version_metrics
+    )
+    challenger = "none is" if record.challenger is None else f"v{record.challenger} is"
+    return replace(
+        decision,
+        reason=f"v{version} is not the challenger ({challenger}), so no shadow run measured "
+        f"it: {decision.reason}",
+    )
+
+
+def promote(
+    record: ModelRecord, *, now: datetime, reason: str, version: int | None = None
+) -> ModelRecord:
+    """Make the challenger, or another stored ``version``, the champion.
+
+    The challenger's shadow monitoring carries over. Another version (e.g. a rollback to an
+    older one) starts its monitoring afresh; the challenger, if any, stays, and its shadow
+    run restarts against the new champion (the one it had been measured against is gone).
 
     Raises:
-        ValueError: there is no challenger.
+        ValueError: no version given and no challenger, or the version is the champion.
     """
-    if record.challenger is None:
+    version = record.challenger if version is None else version
+    if version is None:
         raise ValueError(f"{record.name} has no challenger")
-    version = record.challenger
-    updated = replace(
-        record,
-        champion=version,
-        challenger=None,
-        status=ModelStatus.ACTIVE,
-        reason=f"version {version} promoted",
-        monitor=record.challenger_monitor,
-        challenger_monitor=MonitorState(),
-    )
+    if version == record.champion:
+        raise ValueError(f"{record.name} v{version} is already the champion")
+    if version == record.challenger:
+        updated = replace(
+            record,
+            champion=version,
+            challenger=None,
+            status=ModelStatus.ACTIVE,
+            reason=f"version {version} promoted",
+            monitor=record.challenger_monitor,
+            challenger_monitor=MonitorState(),
+        )
+    else:
+        updated = replace(
+            record,
+            champion=version,
+            status=ModelStatus.ACTIVE,
+            reason=f"version {version} promoted",
+            monitor=MonitorState(),
+            challenger_monitor=MonitorState(),
+        )
     return updated.with_event(ModelEvent(now, EventKind.PROMOTED, version, reason))
+
+
+def refuse_promotion(
+    record: ModelRecord, version: int, *, now: datetime, reason: str
+) -> ModelRecord:
+    """Record that ``version`` was not promoted, and why; nothing else changes.
+
+    The champion, the challenger, their monitoring, the status and its reason stay as they
+    were: a refusal is history, not a transition.
+    """
+    return record.with_event(ModelEvent(now, EventKind.PROMOTION_REFUSED, version, reason))
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,9 @@
   runs in shadow;
 - ``promote NAME``: make the challenger (or ``--version``) the champion when the measured
   gain clears the rule (without a champion: when it beats the rule baseline), or
-  unconditionally with ``--force``;
+  unconditionally with ``--force``; a version that is not the challenger has no shadow run
+  and is judged on its validation metric; a refusal changes nothing in the record but a
+  ``promotion-refused`` event;
 - ``monitor NAME --data FILE``: replay telemetry through the champion, the challenger and
   the rule baseline, update the live monitors, and fall back to the rule (or recover) as
   the health rule says. Without a champion the rule answers and the challenger runs in
@@ -39,8 +41,9 @@ from analytics.registry import (
     apply_health,
     assess,
     decide_first_champion,
-    decide_promotion,
+    decide_version_promotion,
     promote,
+    refuse_promotion,
     shadow_comparison,
 )
 from analytics.registry import register as register_version
@@ -350,36 +353,31 @@ def _train(args: argparse.Namespace) -> int:
 def _promote(args: argparse.Namespace) -> int:
     store = ModelStore(args.store)
     record = _require(store, args.name)
-    now = datetime.now(UTC)
-    if args.version is not None and args.version != record.challenger:
-        if args.version == record.champion:
-            raise ModelStoreError(f"v{args.version} is already the champion")
-        record = register_version(record, store.artifact(args.name, args.version), now=now)
-        if record.champion == args.version:  # no champion before, and it beats the rule
-            store.save_record(record)
-            _print(
-                {"promoted": True, "decision": None, "record": record.as_dict()},
-                f"{args.name}: v{record.champion} is the champion ({record.reason})",
-                args.output,
-            )
-            return EXIT_OK
-    if record.challenger is None:
+    version = record.challenger if args.version is None else args.version
+    if version is None:
         raise ModelStoreError(f"{args.name} has no challenger to promote")
-    decision = decide_promotion(
+    if version == record.champion:
+        raise ModelStoreError(f"v{version} is already the champion")
+    # a version that is not the challenger is judged on its own evidence, and the record
+    # is only changed by the outcome: it was re-registered as the challenger first, which
+    # replaced the challenger and its shadow run even when the promotion was then refused
+    decision = decide_version_promotion(
         record,
+        version,
         PromotionRule(min_gain=args.min_gain),
         champion_metrics=None
         if record.champion is None
         else store.artifact(args.name, record.champion).metrics,
-        challenger_metrics=store.artifact(args.name, record.challenger).metrics,
+        version_metrics=store.artifact(args.name, version).metrics,
     )
+    now = datetime.now(UTC)
     if decision.promote or args.force:
         reason = (
             decision.reason
             if decision.promote
             else f"forced by the operator; the promotion rule alone says: {decision.reason}"
         )
-        record = promote(record, now=now, reason=reason)
+        record = promote(record, now=now, reason=reason, version=version)
         store.save_record(record)
         _print(
             {"promoted": True, "decision": decision.as_dict(), "record": record.as_dict()},
@@ -387,10 +385,20 @@ def _promote(args: argparse.Namespace) -> int:
             args.output,
         )
         return EXIT_OK
+    record = refuse_promotion(record, version, now=now, reason=decision.reason)
     store.save_record(record)
     if args.output == "json":
-        print(json.dumps({"promoted": False, "decision": decision.as_dict()}))
-    print(f"netpilot: {args.name}: not promoted: {decision.reason}", file=sys.stderr)
+        print(
+            json.dumps(
+                {"promoted": False, "decision": decision.as_dict(), "record": record.as_dict()}
+            )
+        )
+    named = "" if args.version is None else f" --version {version}"
+    print(
+        f"netpilot: {args.name}: v{version} not promoted: {decision.reason} "
+        f"(netpilot models promote {args.name}{named} --force overrides)",
+        file=sys.stderr,
+    )
     return EXIT_FAILURE
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -97,6 +98,7 @@ def test_train_list_show_and_promote(capsys, tmp_path, store):
     assert [e["kind"] for e in shown["record"]["events"]] == [
         "registered",
         "challenger",
+        "promotion-refused",  # the refusal above, with its reason
         "promoted",
     ]
 
@@ -256,6 +258,141 @@ def test_a_challenger_no_better_than_the_rule_in_shadow_is_not_promoted(capsys, 
     saved = ModelStore(store).record("edge-load")
     assert saved is not None and (saved.champion, saved.challenger) == (None, 1)
     assert active_model(saved, model_confidence=0.95).source is ModelSource.RULE_BASELINE
+
+
+def train_version(capsys, store: Path, data: Path) -> dict[str, Any]:
+    code, trained = run(
+        capsys, "models", "train", "edge-load", "--kind", "load-forecast", "--data", str(data),
+        "--store", str(store), "--output", "json",
+    )  # fmt: skip
+    assert code == cli.EXIT_OK
+    return trained
+
+
+def noisy_load(seed: int, days: int = 8, noise: float = 8.0):
+    """A daily load with more noise than :func:`load`'s: a model of it validates worse."""
+    t = np.arange(days * DAY)
+    return (
+        100
+        + 40 * np.sin(2 * np.pi * t / DAY)
+        + np.random.default_rng(seed).normal(0, noise, len(t))
+    )
+
+
+def test_a_refused_promotion_changes_nothing_but_its_event(capsys, tmp_path, store):
+    data = write_series(tmp_path / "load.csv", load(1, 8))
+    for _ in range(3):  # v1 the champion; v3 replaced v2 as the challenger
+        train_version(capsys, store, data)
+    later = write_series(tmp_path / "later.csv", load(3, 4), START + timedelta(days=8))
+    run(
+        capsys, "models", "monitor", "edge-load", "--data", str(later), "--store", str(store),
+        "--output", "json",
+    )  # fmt: skip
+    before = ModelStore(store).record("edge-load")
+    assert before is not None and (before.champion, before.challenger) == (1, 3)
+    assert before.challenger_monitor.samples > 0  # v3's shadow run
+
+    # v2 is no challenger: judged on its own evidence, its validation against v1's (the
+    # same data, the same model: no gain), and refused; v3 and its shadow run stay
+    code = cli.main(["models", "promote", "edge-load", "--version", "2", "--store", str(store)])
+    assert code == cli.EXIT_FAILURE
+    err = capsys.readouterr().err
+    after = ModelStore(store).record("edge-load")
+    assert after is not None
+    assert replace(after, events=after.events[:-1]) == before  # nothing else changed
+    refusal = after.events[-1]
+    assert (refusal.kind.value, refusal.version) == ("promotion-refused", 2)
+    assert "v2 is not the challenger (v3 is)" in refusal.reason
+    assert "edge-load: v2 not promoted: v2 is not the challenger (v3 is)" in err
+    assert "validation mape: v2 vs champion v1" in err and "keep champion v1" in err
+
+    # the challenger's refusal is recorded the same way
+    code, refused = run(
+        capsys, "models", "promote", "edge-load", "--store", str(store), "--output", "json"
+    )
+    assert code == cli.EXIT_FAILURE and refused["promoted"] is False
+    again = ModelStore(store).record("edge-load")
+    assert again is not None and refused["record"] == again.as_dict()
+    assert [(e.kind.value, e.version) for e in again.events[-2:]] == [
+        ("promotion-refused", 2),
+        ("promotion-refused", 3),
+    ]
+    assert refused["decision"]["reason"] == again.events[-1].reason
+    assert replace(again, events=again.events[:-2]) == before
+
+    # --force makes v2 the champion anyway (a rollback); v3 keeps running in shadow, its
+    # run restarted against the new champion
+    code, forced = run(
+        capsys, "models", "promote", "edge-load", "--version", "2", "--force",
+        "--store", str(store), "--output", "json",
+    )  # fmt: skip
+    assert code == cli.EXIT_OK and forced["promoted"] is True
+    record = forced["record"]
+    assert (record["champion"], record["challenger"], record["status"]) == (2, 3, "active")
+    assert record["monitor"]["samples"] == 0 and record["challenger_monitor"]["samples"] == 0
+    assert (record["events"][-1]["kind"], record["events"][-1]["version"]) == ("promoted", 2)
+    assert "forced by the operator" in record["events"][-1]["reason"]
+
+
+def test_a_version_other_than_the_challenger_is_promoted_on_its_validation(capsys, tmp_path, store):
+    # v1 validated on a noisy load, v2 on a steady one (a lower error), v3 noisy again
+    assert (
+        train_version(capsys, store, write_series(tmp_path / "a.csv", noisy_load(1)))["role"]
+        == "champion"
+    )
+    steady = train_version(capsys, store, write_series(tmp_path / "b.csv", load(1, 8)))
+    train_version(capsys, store, write_series(tmp_path / "c.csv", noisy_load(2)))
+    code, promoted = run(
+        capsys, "models", "promote", "edge-load", "--version", "2", "--store", str(store),
+        "--output", "json",
+    )  # fmt: skip
+    assert code == cli.EXIT_OK and promoted["promoted"] is True
+    decision = promoted["decision"]
+    assert decision["evidence"] == "validation" and decision["gain"] >= 0.05
+    assert decision["challenger_score"] == steady["artifact"]["metrics"]["mape"]
+    record = promoted["record"]
+    # the challenger was not replaced by v2 on the way: it stays, in shadow of v2
+    assert (record["champion"], record["challenger"], record["status"]) == (2, 3, "active")
+    assert [(e["kind"], e["version"]) for e in record["events"][-2:]] == [
+        ("challenger", 3),
+        ("promoted", 2),
+    ]
+    saved = ModelStore(store).record("edge-load")
+    assert saved is not None and saved.as_dict() == record
+
+    # the champion is no version to promote; an unknown version names the known ones
+    code, error = run(
+        capsys, "models", "promote", "edge-load", "--version", "2", "--store", str(store),
+        "--output", "json",
+    )  # fmt: skip
+    assert code == cli.EXIT_FAILURE and "v2 is already the champion" in error["error"]["message"]
+    code, error = run(
+        capsys, "models", "promote", "edge-load", "--version", "9", "--store", str(store),
+        "--output", "json",
+    )  # fmt: skip
+    assert (
+        code == cli.EXIT_FAILURE and "no version 9 (versions: 1, 2, 3)" in error["error"]["message"]
+    )
+    saved = ModelStore(store).record("edge-load")
+    assert saved is not None and saved.as_dict() == record
+
+
+def test_without_a_champion_a_named_version_is_judged_against_the_rule(capsys, tmp_path, store):
+    data = write_series(tmp_path / "load.csv", repeating_day())
+    train_version(capsys, store, data)
+    train_version(capsys, store, data)  # v2 replaced v1 as the challenger to the rule
+    before = ModelStore(store).record("edge-load")
+    assert before is not None and (before.champion, before.challenger) == (None, 2)
+    code, refused = run(
+        capsys, "models", "promote", "edge-load", "--version", "1", "--store", str(store),
+        "--output", "json",
+    )  # fmt: skip
+    assert code == cli.EXIT_FAILURE and refused["promoted"] is False
+    assert "v1 is not the challenger (v2 is)" in refused["decision"]["reason"]
+    assert "does not beat the rule" in refused["decision"]["reason"]
+    after = ModelStore(store).record("edge-load")
+    assert after is not None and replace(after, events=after.events[:-1]) == before
+    assert (after.events[-1].kind.value, after.events[-1].version) == ("promotion-refused", 1)
 
 
 def test_a_first_model_that_beats_the_rule_is_the_champion_and_says_why(capsys, tmp_path, store):

@@ -14,6 +14,7 @@ from analytics.registry import (
     Health,
     HealthRule,
     ModelArtifact,
+    ModelEvent,
     ModelKind,
     ModelRecord,
     ModelSource,
@@ -26,12 +27,14 @@ from analytics.registry import (
     assess,
     classifier_confidence,
     decide_promotion,
+    decide_version_promotion,
     detection_confidence,
     drift_score,
     explanation,
     load_model,
     observe,
     promote,
+    refuse_promotion,
     register,
     shadow_comparison,
     training_due,
@@ -179,6 +182,65 @@ def test_without_shadow_evidence_validation_metrics_decide():
         record, PromotionRule(), champion_metrics={"mape": 2.0}, challenger_metrics={"mape": 1.5}
     )
     assert decision.promote and decision.evidence == "validation"
+
+
+def test_a_version_other_than_the_challenger_is_judged_on_its_validation_alone():
+    record = register(register(None, artifact(1, mape=2.0), now=T0), artifact(3, 1.9), now=T0)
+    # the challenger v3 has a shadow run; v2 (trained, then replaced as the challenger) none
+    record = replace(
+        record,
+        monitor=fed(MonitorState(), 0.02, 150),
+        challenger_monitor=fed(MonitorState(), 0.01, 150),
+    )
+    rule = PromotionRule(min_samples=100, min_gain=0.05)
+    better = decide_version_promotion(
+        record, 2, rule, champion_metrics={"mape": 2.0}, version_metrics={"mape": 1.5}
+    )
+    assert better.promote and better.evidence == "validation"
+    assert better.reason.startswith("v2 is not the challenger (v3 is), so no shadow run")
+    assert "validation mape: v2 vs champion v1" in better.reason
+    slight = decide_version_promotion(
+        record, 2, rule, champion_metrics={"mape": 2.0}, version_metrics={"mape": 1.95}
+    )
+    assert not slight.promote and "keep champion v1" in slight.reason
+    # the challenger is judged on its shadow run, as decide_promotion judges it
+    shadowed = decide_version_promotion(
+        record, 3, rule, champion_metrics={"mape": 2.0}, version_metrics={"mape": 1.9}
+    )
+    assert shadowed == decide_promotion(
+        record, rule, champion_metrics={"mape": 2.0}, challenger_metrics={"mape": 1.9}
+    )
+    assert shadowed.evidence == "shadow"
+    assert not decide_version_promotion(record, 1, rule).promote  # the champion itself
+    # without a champion, against the rule measured on the same data
+    ruled = register(None, artifact(1, mape=3.5, naive_mape=3.0), now=T0)
+    ruled = register(ruled, artifact(2, mape=3.4, naive_mape=3.0), now=T0)
+    assert (ruled.champion, ruled.challenger) == (None, 2)
+    beats = decide_version_promotion(
+        ruled, 1, rule, version_metrics={"mape": 2.5, "seasonal_naive_mape": 3.0}
+    )
+    assert beats.promote and "v1 is not the challenger (v2 is)" in beats.reason
+    assert "beats the rule" in beats.reason
+
+
+def test_promoting_another_version_keeps_the_challenger_and_a_refusal_keeps_everything():
+    record = register(register(None, artifact(1), now=T0), artifact(3), now=T0)
+    record = replace(
+        record,
+        monitor=fed(MonitorState(), 0.02, 150),
+        challenger_monitor=fed(MonitorState(), 0.019, 150),
+    )
+    refused = refuse_promotion(record, 2, now=T0, reason="no gain")
+    assert replace(refused, events=record.events) == record
+    assert refused.events[-1] == ModelEvent(T0, EventKind.PROMOTION_REFUSED, 2, "no gain")
+    # a rollback to v2: it answers, monitored afresh; v3 stays in shadow, measured anew
+    # against v2 (the champion it was measured against is gone)
+    rolled = promote(record, now=T0, reason="rollback", version=2)
+    assert (rolled.champion, rolled.challenger, rolled.status) == (2, 3, ModelStatus.ACTIVE)
+    assert rolled.monitor == MonitorState() and rolled.challenger_monitor == MonitorState()
+    assert (rolled.events[-1].kind, rolled.events[-1].version) == (EventKind.PROMOTED, 2)
+    with pytest.raises(ValueError, match="already the champion"):
+        promote(record, now=T0, reason="again", version=1)
 
 
 def test_a_degraded_champion_falls_back_to_the_rule_and_recovers_with_hysteresis():
