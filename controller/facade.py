@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 from urllib.parse import quote
 
-from analytics.registry import ModelRecord, ModelStatus
+from analytics.registry import ModelRecord, ModelStatus, ShadowComparison, shadow_comparison
 from controller.api_client import (
     ApiClient,
     ApiError,
@@ -318,6 +318,17 @@ class ModelView:
         if version is None:
             return None
         return version.metrics.get(self.record.kind.metric)
+
+    @property
+    def shadow(self) -> ShadowComparison | None:
+        """The challenger's live error against the incumbent's (the champion's, or without
+        one the rule's), as ``netpilot models show`` gives it.
+
+        Derived from the record, whose challenger monitor carries the rule's error on the
+        same samples, so the view read from the files and the one decoded from the API
+        (the same record) give the same comparison.
+        """
+        return shadow_comparison(self.record)
 
 
 @dataclass(frozen=True, slots=True)

@@ -453,6 +453,10 @@ APPROVALS = (
     ),
 )
 
+WAN_REFUSED = (
+    "v1 is not the champion: validation mape 3.41 vs the seasonal-naive rule's 2.97 on the "
+    "same data: does not beat the rule, which answers"
+)
 MODELS = ModelsView(
     store=".netpilot/models",
     models=(
@@ -524,6 +528,33 @@ MODELS = ModelsView(
                     {"f1": 0.83},
                     ("throughput", "chunk_interval"),
                     4120,
+                ),
+            ),
+        ),
+        # no champion: v1 lost to the rule on validation and runs in shadow beside it
+        ModelView(
+            ModelRecord(
+                name="wan-load",
+                kind=ModelKind.LOAD_FORECAST,
+                challenger=1,
+                status=ModelStatus.FALLBACK,
+                reason=WAN_REFUSED,
+                challenger_monitor=MonitorState(
+                    samples=144, error=0.0168, baseline_error=0.0217, drift=0.3
+                ),
+                events=(
+                    ModelEvent(T0 - timedelta(days=2), EventKind.PROMOTION_REFUSED, 1, WAN_REFUSED),
+                ),
+                last_trained=T0 - timedelta(days=2),
+            ),
+            (
+                ModelVersion(
+                    1,
+                    "QuantileForecaster",
+                    T0 - timedelta(days=2),
+                    {"mape": 3.41, "seasonal_naive_mape": 2.97, "reference_error": 0.0341},
+                    ("load",),
+                    2016,
                 ),
             ),
         ),

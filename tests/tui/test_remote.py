@@ -23,6 +23,15 @@ import pytest
 
 from adapters.fake import FakeDevice
 from adapters.snmp import SnmpPoller
+from analytics.forecast import SeasonalNaive
+from analytics.registry import (
+    ModelArtifact,
+    ModelKind,
+    MonitorState,
+    TrainingWindow,
+    register,
+    shadow_comparison,
+)
 from analytics.watch import Anomaly, KpiKey
 from controller.api import ApiServer
 from controller.api_client import (
@@ -74,6 +83,7 @@ from controller.model import (
     TargetCondition,
     TrafficClass,
 )
+from controller.models_store import ModelStore
 from controller.sense import Sensor
 from tests.tui import fixtures
 
@@ -527,6 +537,32 @@ async def test_models_and_revisions_read_the_same_stores_both_ways(served, tmp_p
     empty = await remote.models()
     assert empty.models == () and not empty.in_use and empty == await local.models()
     assert "does not use these models" in empty.usage
+    # a model without a champion: the Models screen shows its challenger's shadow run
+    # against the rule, from the record the API carries (the challenger's monitor holds
+    # the rule's error), so the remote console shows what the local one does
+    shadowed = ModelStore(served.models)
+    version = ModelArtifact(
+        name="wan-load",
+        version=1,
+        kind=ModelKind.LOAD_FORECAST,
+        model=SeasonalNaive(season_length=4).fit([1.0, 2.0, 3.0, 4.0]).to_dict(),
+        features=("load",),
+        training_window=TrainingWindow(fixtures.T0 - timedelta(days=7), fixtures.T0, 2016),
+        metrics={"mape": 3.41, "seasonal_naive_mape": 2.97, "reference_error": 0.0341},
+        created_at=fixtures.T0,
+    )
+    shadowed.save_artifact(version)
+    record = replace(
+        register(None, version, now=fixtures.T0),
+        challenger_monitor=MonitorState(samples=144, error=0.0168, baseline_error=0.0217),
+    )
+    shadowed.save_record(record)
+    models = await remote.models()
+    assert models == await local.models()
+    (model,) = models.models
+    assert (model.record.champion, model.record.challenger) == (None, 1)
+    assert model.shadow is not None and model.shadow == shadow_comparison(record)
+    assert model.shadow.incumbent == "the seasonal-naive rule"
     assert await remote.revisions() is None and await local.revisions() is None
     assert await remote.intent_history("video-west-east") is None
     # three revisions of a directory: two admitted (the second conflicts), one refused

@@ -12,10 +12,12 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from textual.widgets import DataTable, Input, TabbedContent
 
+from analytics.registry import shadow_comparison
 from controller.model import ApprovalStatus
-from tests.tui.fixtures import APPROVALS, FakeFacade, feed, settle, synthetic_app
+from tests.tui.fixtures import APPROVALS, MODELS, FakeFacade, feed, settle, synthetic_app
 from tests.tui.test_console import rows, select_row, static_text, wait_for
 from tui.screens.approvals import ApprovalsScreen
 from tui.screens.dialogs import ReasonScreen
@@ -191,8 +193,8 @@ async def test_models_show_who_answers_accuracy_drift_and_fallback():
         await pilot.press("7")
         await settle(app, pilot)
         assert isinstance(app.screen, ModelsScreen)
-        await wait_for(pilot, lambda: len(rows(app, "models")) == 2, within=5)
-        edge, stall = rows(app, "models")
+        await wait_for(pilot, lambda: len(rows(app, "models")) == 3, within=5)
+        edge, stall, _ = rows(app, "models")
         assert edge == ["edge-load", "load-forecast", "v1", "v2", "active", "mape 7.31", "0.4σ"]
         assert stall[:5] == ["video-stall", "stall", "rule", "-", "fallback"]
         assert stall[6] == "5.2σ"
@@ -200,12 +202,44 @@ async def test_models_show_who_answers_accuracy_drift_and_fallback():
         detail = static_text(app, "model-detail-text")
         assert "v1      7.31  champion" in detail and "v2      6.12  challenger" in detail
         assert "challenger 312 samples, live error 0.069" in detail
+        # the challenger's shadow run against the champion, as `netpilot models show` says
+        assert "shadow v2  live error 0.069 vs champion v1's 0.081" in detail
+        assert "on 312 samples: gain 14.8% over champion v1" in detail
         assert "✔ the champion answers" in detail
         select_row(app, "models", lambda r: r[0] == "video-stall")
         await settle(app, pilot)
         detail = static_text(app, "model-detail-text")
         assert "✘ the rule throughput-rule answers instead of the model" in detail
         assert "inputs drifted 5.2 sigma" in detail
+
+
+async def test_a_model_without_a_champion_shows_the_rule_answering_and_the_shadow_run():
+    app = synthetic_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await feed(app)
+        await pilot.press("7")
+        await settle(app, pilot)
+        await wait_for(pilot, lambda: len(rows(app, "models")) == 3, within=5)
+        wan = rows(app, "models")[2]
+        assert wan == ["wan-load", "load-forecast", "rule", "v1", "fallback", "-", "-"]
+        select_row(app, "models", lambda r: r[0] == "wan-load")
+        await settle(app, pilot)
+        detail = static_text(app, "model-detail-text")
+        assert "answered by rule seasonal-naive" in detail
+        # no champion to monitor (it had a "champion  no live samples yet" line): the rule
+        # answers, and v1's shadow run is measured against the rule's error
+        assert "champion   none: the seasonal-naive rule answers" in detail
+        assert "no live samples yet" not in detail
+        assert "challenger 144 samples, live error 0.0168" in detail
+        shadow = shadow_comparison(MODELS.models[2].record)
+        assert shadow is not None and shadow.gain == pytest.approx(0.2258, abs=1e-4)
+        assert "shadow v1  live error 0.0168 vs the seasonal-naive rule's 0.0217" in detail
+        assert "on 144 samples: gain 22.6% over the seasonal-naive rule" in detail
+        # no model fell back: none was promoted yet
+        assert "✘ no champion: the seasonal-naive rule answers until a version is promoted" in (
+            detail
+        )
+        assert "instead of the model" not in detail
 
 
 async def test_intents_show_source_history_and_revisions():

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from rich.text import Text
 
-from analytics.registry import ModelStatus, MonitorState
+from analytics.registry import ModelStatus, MonitorState, ShadowComparison
 from controller.facade import (
     ApprovalView,
     IntentRevision,
@@ -109,6 +109,22 @@ def _monitor(
     return [first, second]
 
 
+def _shadow(text: Text, shadow: ShadowComparison | None) -> None:
+    """The challenger's shadow run against the incumbent, in two short lines (80 columns)."""
+    if shadow is None:
+        return
+    head = f"  {f'shadow v{shadow.version}':<11}"
+    text.append(
+        f"{head}live error {shadow.challenger_error:.3g} vs {shadow.incumbent}'s "
+        f"{shadow.incumbent_error:.3g}\n"
+    )
+    text.append(f"  {'':<11}on {shadow.samples} samples: ")
+    text.append(
+        f"gain {shadow.gain:.1%} over {shadow.incumbent}\n",
+        style="green" if shadow.gain > 0 else "yellow",
+    )
+
+
 def model_text(model: ModelView | None) -> Text:
     """One model: who answers, accuracy per version, live monitoring, fallback, events."""
     if model is None:
@@ -144,17 +160,27 @@ def model_text(model: ModelView | None) -> Text:
         text.append(f"{role:<11}", style="cyan" if role else "")
         text.append(f"{version.training_samples} samples, trained {trained}\n", style="dim")
     _heading(text, "Monitoring")
-    champion = model.version(record.champion)
-    reference = champion.metrics.get("reference_error") if champion else None
-    lines = _monitor("champion", record.monitor, reference, kind.baseline)
+    if record.champion is None:
+        # nothing is monitored as the champion: the rule answers (netpilot models show too)
+        lines = [f"  {'champion':<11}none: the {kind.baseline} rule answers"]
+    else:
+        champion = model.version(record.champion)
+        reference = champion.metrics.get("reference_error") if champion else None
+        lines = _monitor("champion", record.monitor, reference, kind.baseline)
     if record.challenger is not None:
         challenger = model.version(record.challenger)
         shadow = challenger.metrics.get("reference_error") if challenger else None
         lines += _monitor("challenger", record.challenger_monitor, shadow, kind.baseline)
     for line in lines:
         text.append(f"{line}\n")
+    _shadow(text, model.shadow)
     _heading(text, "Fallback")
-    if fallback:
+    if record.champion is None:
+        text.append(
+            f"  ✘ no champion: the {kind.baseline} rule answers until a version is promoted\n",
+            style="red",
+        )
+    elif fallback:
         text.append(f"  ✘ the rule {kind.baseline} answers instead of the model\n", style="red")
     else:
         text.append(
