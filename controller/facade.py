@@ -45,6 +45,7 @@ from controller.api_client import (
     parse_time,
 )
 from controller.errors import ChangeError, ConfigFileError, NetpilotError
+from controller.formatting import edit_text
 from controller.intent_store import IntentStore, default_store_path
 from controller.journal import ChangeRecord, EventRecord, Journal, undone_changes
 from controller.loop import Controller, TickReport
@@ -153,10 +154,8 @@ class DeviceEdit:
     new: str | None
 
     def describe(self) -> str:
-        """``qos/class[name=video]/priority: 0 -> 6``."""
-        old = "-" if self.old is None else self.old
-        new = "-" if self.new is None else self.new
-        return f"{self.path}: {old} -> {new}"
+        """``qos/class[name=video]/priority: 0 -> 6``; an absent leaf is ``(unset)``."""
+        return edit_text(self.path, self.old, self.new)
 
 
 @dataclass(frozen=True, slots=True)

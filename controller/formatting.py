@@ -13,7 +13,8 @@ from collections.abc import Mapping
 
 __all__ = ["UNSET", "edit_text", "number_text", "unset_text", "value_text"]
 
-# a leaf the configuration does not hold (the controller's ``describe`` writes "-")
+# a leaf the configuration does not hold (``ConfigEdit.describe`` writes it so; journals and
+# explanations written before 2026-11-29 hold "-", which :func:`unset_text` reads)
 UNSET = "(unset)"
 _OLD_UNSET = re.compile(r"(: )-( -> )")
 _NEW_UNSET = re.compile(r"( -> )-(?=$|;|,)")
@@ -25,8 +26,8 @@ def edit_text(path: str, old: str | None, new: str | None) -> str:
 
 
 def unset_text(text: str) -> str:
-    """Edits a policy or the journal wrote with ``describe`` (``path: - -> 1``) as
-    :func:`edit_text` writes them (``path: (unset) -> 1``)."""
+    """Edits an older journal or explanation holds as ``path: - -> 1`` (``describe``'s
+    spelling before 2026-11-29) as :func:`edit_text` writes them (``path: (unset) -> 1``)."""
     return _NEW_UNSET.sub(rf"\g<1>{UNSET}", _OLD_UNSET.sub(rf"\g<1>{UNSET}\g<2>", text))
 
 

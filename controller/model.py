@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from enum import Enum
 
 from controller.errors import SourceLocation
+from controller.formatting import edit_text
 
 __all__ = [
     "AdminState",
@@ -853,10 +854,8 @@ class ConfigEdit:
     new: str | None
 
     def describe(self) -> str:
-        """``qos/class[name=video]/priority: 0 -> 6``."""
-        return f"{'/'.join(self.path)}: {self.old if self.old is not None else '-'} -> " + (
-            self.new if self.new is not None else "-"
-        )
+        """``qos/class[name=video]/priority: 0 -> 6``; an absent leaf is ``(unset)``."""
+        return edit_text("/".join(self.path), self.old, self.new)
 
 
 @dataclass(frozen=True, slots=True)

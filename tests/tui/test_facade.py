@@ -176,7 +176,7 @@ async def test_snapshot_and_changes_show_the_live_controller(rig):
     assert set(snapshot.observations) == {"r1", "r2"} and snapshot.in_flight == {}
     (view,) = await facade.changes()
     assert (view.txn, view.status, view.devices) == (txn, ChangeStatus.CONFIRMED, ("r2",))
-    assert [e.describe() for e in view.edits] == ["qos/class[name=video]/priority: - -> 1"]
+    assert [e.describe() for e in view.edits] == ["qos/class[name=video]/priority: (unset) -> 1"]
     assert view.explanation["chosen"] == view.change_id and view.can_roll_back
     detail = await facade.change(txn)
     assert detail is not None

@@ -427,7 +427,7 @@ async def test_approve_and_reject_from_the_remote_console(approving):
     await approving.ticks(2)
     (pending,) = await remote.approvals()
     assert pending.status is ApprovalStatus.PENDING and pending.devices == ("r2",)
-    assert [e.describe() for e in pending.edits] == ["qos/class[name=video]/priority: - -> 1"]
+    assert [e.describe() for e in pending.edits] == ["qos/class[name=video]/priority: (unset) -> 1"]
     assert pending.explanation["target"] == "latencyMs lessThan 30"
     assert (await approving.local.approvals()) == (pending,)
     # a rejection without a reason is refused before it reaches the daemon

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from datetime import timedelta
 
 import pytest
@@ -23,6 +24,7 @@ class SlowController:
         self.drained = False
         self.recovered = False
         self.enough = asyncio.Event()
+        self.changes: Counter[str] = Counter()  # (none ends while draining here)
 
     async def tick(self) -> None:
         self.running += 1
