@@ -658,6 +658,10 @@ def _release(args: argparse.Namespace) -> int:
     from controller.journal import Journal
     from controller.loop import RELEASE_EVENT, read_quarantine
 
+    if not args.reason.strip():
+        return report_failure(
+            f"change {args.change}: a release needs a reason (it is journaled)", args.output
+        )
     settings = load_settings(args.config)
     if settings.service.token_file.exists():
         try:
@@ -705,7 +709,7 @@ def _release(args: argparse.Namespace) -> int:
                 intent=intent,
                 detail={
                     "change": args.change,
-                    "reason": args.reason,
+                    "reason": args.reason.strip(),
                     "was": held[intent][args.change],
                 },
             )

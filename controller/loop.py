@@ -538,16 +538,21 @@ class Controller:
         it: :meth:`release_quarantine`). A plan of another shape supersedes a pending or approved,
         not yet applied one: the network moved on.
         """
-        approval = self.approvals.get(plan.id)
-        if approval is not None:
-            return approval
         quarantined = self.states[intent.name].quarantined
-        for other in self.approvals.values():
-            if other.intent != intent.name or other.proposed.shape != plan.shape:
-                continue
-            if other.status in (ApprovalStatus.PENDING, ApprovalStatus.APPROVED) or (
+
+        def holds(other: Approval) -> bool:
+            """Still the answer to stand on: waiting, approved and not yet applied, or a
+            rejection whose quarantine holds (one applied, superseded or released is not:
+            the same plan proposed again is asked again)."""
+            return other.status in (ApprovalStatus.PENDING, ApprovalStatus.APPROVED) or (
                 other.status is ApprovalStatus.REJECTED and other.id in quarantined
-            ):
+            )
+
+        approval = self.approvals.get(plan.id)
+        if approval is not None and holds(approval):
+            return approval
+        for other in self.approvals.values():
+            if other.intent == intent.name and other.proposed.shape == plan.shape and holds(other):
                 return other
         # another action now: what the intent waited on, or was approved and not yet
         # applied, is stale (an approval is not to be applied hours later, unasked)
@@ -620,8 +625,12 @@ class Controller:
         action is held back while it is.
 
         Raises:
-            ChangeError: no such approval, or it is not pending any more.
+            ChangeError: a rejection without a reason, no such approval, or it is not
+                pending any more.
         """
+        reason = reason.strip()
+        if not approve and not reason:
+            raise ChangeError(approval_id, "a rejection needs a reason (it is journaled)")
         approval = self.approvals.get(approval_id)
         if approval is None:
             raise ChangeError(approval_id, "no such approval")
@@ -666,6 +675,14 @@ class Controller:
             self.states[intent] = replace(
                 state, quarantined={**state.quarantined, change_id: reason}
             )
+        log.info(
+            "change %s quarantined for %s: %s (netpilot changes release %s lets it be "
+            "proposed again)",
+            change_id,
+            intent,
+            reason,
+            change_id,
+        )
         detail: dict[str, object] = {"change": change_id, "reason": reason}
         if rejected is not None:
             detail["approval"] = _approval_record(rejected)
@@ -715,8 +732,11 @@ class Controller:
             The change id released, and the intents that held it.
 
         Raises:
-            ChangeError: no intent holds the change.
+            ChangeError: no reason given, or no intent holds the change.
         """
+        reason = reason.strip()
+        if not reason:
+            raise ChangeError(change_id, "a release needs a reason (it is journaled)")
         holding = [
             (states, intent)
             for states in (self.states, self._retired_states)
@@ -745,15 +765,7 @@ class Controller:
                 intent=intent,
                 detail={"change": change_id, "reason": reason, "was": was},
             )
-        self._forget_rejection(change_id)
         return change_id, sorted(intent for _, intent in holding)
-
-    def _forget_rejection(self, change_id: str) -> None:
-        """Drop a released change's rejected approval (the journal keeps it), so the plan is
-        asked for again rather than held by the old answer."""
-        approval = self.approvals.get(change_id)
-        if approval is not None and approval.status is ApprovalStatus.REJECTED:
-            del self.approvals[change_id]
 
     async def _transaction(
         self,

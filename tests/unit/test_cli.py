@@ -432,3 +432,7 @@ def test_changes_quarantined_and_release_work_from_the_journal_without_a_daemon(
     # a release needs a reason (it is journaled)
     code, _, err = run(capsys, "changes", "release", plan.id, "--config", str(config))
     assert code == cli.EXIT_USAGE and "--reason" in err
+    code, _, err = run(
+        capsys, "changes", "release", plan.id, "--config", str(config), "--reason", " "
+    )
+    assert code == cli.EXIT_FAILURE and "a release needs a reason" in err

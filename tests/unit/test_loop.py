@@ -490,7 +490,7 @@ async def test_a_transaction_id_releases_its_change(rig):
     assert record.txn != change_id
     assert controller.release_quarantine(record.txn, reason="fixed") == (change_id, [INTENT.name])
     with pytest.raises(ChangeError, match="no-such-change: not quarantined"):
-        controller.release_quarantine("no-such-change")
+        controller.release_quarantine("no-such-change", reason="fixed")
 
 
 async def test_a_released_rejection_is_asked_again(approve_rig, tmp_path: Path):
@@ -498,12 +498,15 @@ async def test_a_released_rejection_is_asked_again(approve_rig, tmp_path: Path):
     await ticks(controller, clock, 2, timedelta(seconds=10))
     (approval,) = controller.approvals.values()
     controller.decide_approval(approval.id, approve=False, reason="not during the match")
+    with pytest.raises(ChangeError, match="a release needs a reason"):
+        controller.release_quarantine(approval.id, reason="  ")
     controller.release_quarantine(approval.id, reason="the match is over")
-    assert approval.id not in controller.approvals  # the old answer no longer holds it back
+    # listed as answered, but no longer an answer that holds the action back
+    assert controller.approvals[approval.id].status is ApprovalStatus.REJECTED
     intent = replace(INTENT, mode=IntentMode.APPROVE)
     asked = controller._act(intent, same_action(approval.proposed, "5"), Outcome(NO_DECISION))
     assert asked.held is Hold.AWAITING_APPROVAL
-    (pending,) = controller.approvals.values()
+    (pending,) = [a for a in controller.approvals.values() if a.id != approval.id]
     assert pending.status is ApprovalStatus.PENDING
     after = restarted(controller, tmp_path / "journal.sqlite")
     try:
@@ -512,6 +515,38 @@ async def test_a_released_rejection_is_asked_again(approve_rig, tmp_path: Path):
     finally:
         after.journal.close()
     assert "commit" not in fakes["r2"].calls
+
+
+async def test_an_applied_plan_released_after_its_failure_is_asked_again_and_approvable(
+    approve_rig,
+):
+    controller, fakes, clock = approve_rig
+    await ticks(controller, clock, 2, timedelta(seconds=10))
+    (approval,) = controller.approvals.values()
+    controller.decide_approval(approval.id, approve=True, reason="change window")
+    await ticks(controller, clock, 1, timedelta(seconds=70))
+    assert controller.approvals[approval.id].status is ApprovalStatus.APPLIED
+    assert list(controller.states[INTENT.name].quarantined) == [approval.id]  # r1 never improves
+    controller.release_quarantine(approval.id, reason="r1's probe is fixed")
+    intent = replace(INTENT, mode=IntentMode.APPROVE)
+    again = Decision(
+        intent=INTENT.name, at=NOW, summary="again", expectation="video-latency"
+    ).with_plan(approval.proposed)
+    asked = controller._act(intent, again, Outcome(NO_DECISION))
+    # the same plan again: a new question, not the applied answer (which no one can answer)
+    assert asked.held is Hold.AWAITING_APPROVAL
+    assert controller.approvals[approval.id].status is ApprovalStatus.PENDING
+    approved = controller.decide_approval(approval.id, approve=True, reason="once more")
+    assert approved.status is ApprovalStatus.APPROVED
+
+
+async def test_a_rejection_needs_a_reason(approve_rig):
+    controller, _, clock = approve_rig
+    await ticks(controller, clock, 2, timedelta(seconds=10))
+    (approval,) = controller.approvals.values()
+    with pytest.raises(ChangeError, match="a rejection needs a reason"):
+        controller.decide_approval(approval.id, approve=False, reason=" ")
+    assert controller.approvals[approval.id].status is ApprovalStatus.PENDING
 
 
 async def test_answered_approvals_are_forgotten_beyond_a_bound(approve_rig, monkeypatch):

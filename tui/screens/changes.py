@@ -148,10 +148,9 @@ class ChangesScreen(ConsoleScreen):
         if change is None:
             self.notify("no change selected", severity="warning")
             return
+        status = "undone" if change.rolled_back_by else change.status.value  # as listed
         body = Text()
-        body.append(
-            f"{change.change_id} ({change.txn}: {change.status.value}) for {change.intent}\n"
-        )
+        body.append(f"{change.change_id} ({change.txn}: {status}) for {change.intent}\n")
         body.append(
             "\nReleased: the loop may propose this change again at the intent's next "
             "violation (fix what made it fail first).",
@@ -199,7 +198,8 @@ class ChangesScreen(ConsoleScreen):
             body.append(f"{edit.old if edit.old is not None else UNSET}\n", style="green")
         body.append(
             "\nA new confirmed-commit transaction returns every device to its configuration "
-            "before the change. The controller will not push this change again.",
+            "before the change. The controller will not push this change again until an "
+            "operator releases it (u).",
             style="dim",
         )
 
