@@ -1,4 +1,4 @@
-"""``netpilot intents validate | schema | get | describe | diff | apply | plan``.
+"""``netpilot intents validate | schema | get | describe | diff | apply | plan | anomalies``.
 
 Exit codes: 0 ok, 1 invalid (or refused, or with ``--strict`` not clean), 2 usage. Every
 command takes ``--output json`` and then prints one JSON object as the last stdout line.
@@ -63,7 +63,8 @@ class _UsageError(Exception):
 def register(groups: CommandGroups) -> None:
     """Add ``netpilot intents`` and its subcommands."""
     commands = groups.group(
-        "intents", "intent files: validate, schema, get, describe, diff, apply, plan"
+        "intents",
+        "intent files: validate, schema, get, describe, diff, apply, plan; anomalies",
     )
     validate = groups.command(
         commands,
@@ -150,6 +151,58 @@ def register(groups: CommandGroups) -> None:
     _store_options(plan)
     _inventory_options(plan, config=False)
     _strict_option(plan)
+
+    anomalies = groups.command(
+        commands,
+        "anomalies",
+        "the anomalies the loop's watch found in the intents' KPIs (from the journal)",
+        _handler(_anomalies),
+    )
+    anomalies.add_argument("name", nargs="?", default=None, help="one intent's only")
+    source = anomalies.add_mutually_exclusive_group(required=True)
+    source.add_argument("--journal", type=Path, help="journal SQLite file")
+    source.add_argument("--config", type=Path, help="netpilot.yaml (read for its journal)")
+    anomalies.add_argument(
+        "--limit", type=int, default=50, help="the newest anomalies to list (default: 50)"
+    )
+
+
+def _anomalies(args: argparse.Namespace) -> int:
+    """``intents anomalies``: the journal's ``anomaly`` events, oldest of the newest first."""
+    from analytics.watch import Anomaly
+    from controller.journal import Journal
+    from controller.loop import ANOMALY_EVENT
+
+    if args.limit < 1:
+        raise _UsageError("--limit must be at least 1")
+    path = args.journal
+    if path is None:
+        from controller.config import load_settings
+
+        path = load_settings(args.config).journal_path
+    if not path.is_file():
+        return report_failure(f"{path}: no such journal", args.output)
+    journal = Journal(path, read_only=True)  # never writes to what it is pointed at
+    try:
+        events = journal.events(kind=ANOMALY_EVENT, limit=10_000_000)
+    finally:
+        journal.close()
+    found: list[Anomaly] = []
+    for event in events:
+        if args.name is not None and event.intent != args.name:
+            continue
+        try:
+            found.append(Anomaly.from_dict(event.detail))
+        except (KeyError, TypeError, ValueError):
+            continue  # an event of another shape: not this command's to interpret
+    shown = found[-args.limit :]
+    lines = [f"{a.at.isoformat()}  {a.describe()}" for a in shown] or [
+        "no anomaly in the journal"
+        + (f" for {args.name}" if args.name else "")
+        + " (the watch reports after 100 samples of a KPI)"
+    ]
+    _emit(args, {"anomalies": [a.as_dict() for a in shown]}, lines)
+    return EXIT_OK
 
 
 def _inventory_options(parser: argparse.ArgumentParser, *, config: bool = True) -> None:

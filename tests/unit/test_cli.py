@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 import controller.demo
+from analytics.watch import Anomaly, KpiKey
 from controller import cli
 from controller.journal import Journal
 from controller.model import ChangeResult, ChangeSet, ChangeStatus, ConfigEdit, EditOp, Plan
@@ -436,3 +437,31 @@ def test_changes_quarantined_and_release_work_from_the_journal_without_a_daemon(
         capsys, "changes", "release", plan.id, "--config", str(config), "--reason", " "
     )
     assert code == cli.EXIT_FAILURE and "a release needs a reason" in err
+
+
+def test_intents_anomalies_lists_the_journals_newest_per_intent(capsys, tmp_path):
+    path = tmp_path / "journal.sqlite"
+    journal = Journal(path)
+    found = [
+        Anomaly(KpiKey(intent, "latency", "latencyMs"), T0, value, 8.0, 4.5, 4.0, 150 + n)
+        for n, (intent, value) in enumerate((("video", 16.0), ("voice", 30.0), ("video", 3.0)))
+    ]
+    for anomaly in found:
+        journal.event("anomaly", at=T0, intent=anomaly.key.intent, detail=anomaly.as_dict())
+    journal.close()
+    code, out, _ = run(capsys, "intents", "anomalies", "video", "--journal", str(path))
+    assert code == cli.EXIT_OK
+    assert out.splitlines() == [
+        f"{T0.isoformat()}  anomaly: latencyMs of video is 16 (was 8), surprise 4.5 decades",
+        f"{T0.isoformat()}  anomaly: latencyMs of video is 3 (was 8), surprise 4.5 decades",
+    ]
+    code, out, _ = run(
+        capsys, "intents", "anomalies", "--journal", str(path), "--limit", "1", "--output", "json"
+    )
+    assert last_json(out) == {"anomalies": [found[2].as_dict()]}
+    code, out, _ = run(capsys, "intents", "anomalies", "energy", "--journal", str(path))
+    assert out.splitlines() == [
+        "no anomaly in the journal for energy (the watch reports after 100 samples of a KPI)"
+    ]
+    code, _, err = run(capsys, "intents", "anomalies", "--journal", str(tmp_path / "none"))
+    assert code == cli.EXIT_FAILURE and "no such journal" in err
