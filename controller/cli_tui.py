@@ -29,7 +29,7 @@ from pathlib import Path
 from controller.api import read_token
 from controller.api_client import ApiClient
 from controller.cli import EXIT_OK, CommandGroups, report_failure
-from controller.errors import ConfigFileError, NetpilotError
+from controller.errors import ConfigFileError, ConnectError, NetpilotError
 from controller.facade import RemoteFacade
 
 __all__ = ["daemon_address", "register"]
@@ -112,7 +112,8 @@ def _tui(args: argparse.Namespace) -> int:
             connect=args.connect, token_file=args.token_file, config=args.config
         )
         if address.startswith("unix:") and not Path(address[5:]).exists():
-            raise ConfigFileError(
+            # not a config error: the address is fine, the daemon is not up (retry later)
+            raise ConnectError(
                 address, "no daemon listens there: the socket does not exist (is netpilot run up?)"
             )
         client = ApiClient(address, read_token(token_file))

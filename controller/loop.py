@@ -492,7 +492,7 @@ class Controller:
                 return replace(
                     decision.with_plan(None),
                     summary=f"{approval.summary}: awaiting approval {approval.id} "
-                    "(netpilot changes approve)",
+                    "(netpilot changes approve, or the console's Approvals)",
                     held=Hold.AWAITING_APPROVAL,
                 )
             # what the operator approved, not this tick's values of the same action (the

@@ -306,6 +306,7 @@ def test_tui_connect_to_a_socket_that_does_not_exist_says_so(capsys, tmp_path):
     error = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["error"]
     assert code == cli.EXIT_FAILURE
     assert "no daemon listens there" in error["message"]
+    assert (error["type"], error["retryable"]) == ("ConnectError", True)
 
 
 def test_every_command_has_a_description_in_its_help(capsys):

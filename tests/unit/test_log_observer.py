@@ -53,7 +53,10 @@ def test_a_held_plan_is_logged_once_and_a_failed_change_as_a_warning(
         decision = Decision(intent="video", at=T0, summary=summary, held=held)
         return replace(_tick(number), decisions=(decision,))
 
-    waiting = "shape bulk to {} Mbit/s: awaiting approval chg-1 (netpilot changes approve)"
+    waiting = (
+        "shape bulk to {} Mbit/s: awaiting approval chg-1 "
+        "(netpilot changes approve, or the console's Approvals)"
+    )
     recommend = "recommend: boost 8 subscribers (confidence 0.61)"
     with caplog.at_level(logging.INFO, logger="netpilot.test"):
         observer.tick_finished(tick(1, waiting.format(62), Hold.AWAITING_APPROVAL))
