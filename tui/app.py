@@ -37,6 +37,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
+from rich.text import Text
 from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
@@ -59,6 +60,7 @@ from tui.screens.base import LiveView
 from tui.screens.changes import ChangesScreen
 from tui.screens.decisions import DecisionsScreen
 from tui.screens.devices import DevicesScreen
+from tui.screens.dialogs import ReasonScreen
 from tui.screens.help import HelpScreen, help_text
 from tui.screens.intents import IntentsScreen
 from tui.screens.models import ModelsScreen
@@ -369,6 +371,18 @@ class NetpilotApp(App[dict[str, object]]):
         )
         self.load_changes()
         return result
+
+    def ask_release(self, change_id: str, *, intent: str, title: str, body: Text) -> None:
+        """Ask for a reason (required), then release ``change_id``'s quarantine (the
+        Changes and Approvals screens' ``u``)."""
+
+        def answered(reason: str | None) -> None:
+            if reason is not None:
+                self.release(change_id, intent=intent, reason=reason)
+
+        self.push_screen(
+            ReasonScreen(title, body, confirm_label="Release", required=True), answered
+        )
 
     @work(exit_on_error=False, group="release")
     async def release(self, change_id: str, *, intent: str, reason: str) -> bool:

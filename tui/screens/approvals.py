@@ -141,16 +141,8 @@ class ApprovalsScreen(ConsoleScreen):
             "again before anything is applied.",
             style="dim",
         )
-
-        def answered(reason: str | None) -> None:
-            if reason is not None:
-                self.console.release(approval.id, intent=approval.intent, reason=reason)
-
-        self.app.push_screen(
-            ReasonScreen(
-                f"Release plan {approval.id}?", body, confirm_label="Release", required=True
-            ),
-            answered,
+        self.console.ask_release(
+            approval.id, intent=approval.intent, title=f"Release plan {approval.id}?", body=body
         )
 
     def _decide(self, *, approve: bool) -> None:

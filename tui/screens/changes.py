@@ -15,7 +15,7 @@ from textual.widgets import DataTable, Static
 from controller.facade import ChangeDetail, ChangeView
 from tui.explain import UNSET
 from tui.screens.base import ConsoleScreen
-from tui.screens.dialogs import ConfirmScreen, ReasonScreen
+from tui.screens.dialogs import ConfirmScreen
 from tui.state import ConsoleState
 from tui.widgets.details import change_text
 from tui.widgets.styles import change_status
@@ -156,16 +156,11 @@ class ChangesScreen(ConsoleScreen):
             "violation (fix what made it fail first).",
             style="dim",
         )
-
-        def answered(reason: str | None) -> None:
-            if reason is not None:
-                self.console.release(change.change_id, intent=change.intent, reason=reason)
-
-        self.app.push_screen(
-            ReasonScreen(
-                f"Release change {change.change_id}?", body, confirm_label="Release", required=True
-            ),
-            answered,
+        self.console.ask_release(
+            change.change_id,
+            intent=change.intent,
+            title=f"Release change {change.change_id}?",
+            body=body,
         )
 
     def action_roll_back(self) -> None:
