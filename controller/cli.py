@@ -42,6 +42,7 @@ __all__ = [
     "EXIT_OK",
     "EXIT_USAGE",
     "install_stop_signals",
+    "journal_source_options",
     "main",
     "output_option",
     "print_summary",
@@ -223,7 +224,7 @@ def _parser() -> argparse.ArgumentParser:
     listing = change_commands.add_parser(
         "list", parents=[common], help="recent changes, newest first"
     )
-    _journal_source(listing)
+    journal_source_options(listing)
     listing.add_argument(
         "--limit", type=_positive_int, default=50, help="newest changes to list (default: 50)"
     )
@@ -232,7 +233,7 @@ def _parser() -> argparse.ArgumentParser:
         "show", parents=[common], help="one change: plan, explanation, timeline"
     )
     show.add_argument("txn", help="transaction id (from 'changes list')")
-    _journal_source(show)
+    journal_source_options(show)
     output_option(show)
     pending = change_commands.add_parser(
         "pending",
@@ -262,7 +263,7 @@ def _parser() -> argparse.ArgumentParser:
             "operator releases it ('netpilot changes release')."
         ),
     )
-    _journal_source(held)
+    journal_source_options(held)
     output_option(held)
     release = change_commands.add_parser(
         "release",
@@ -306,7 +307,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _journal_source(parser: argparse.ArgumentParser) -> None:
+def journal_source_options(parser: argparse.ArgumentParser) -> None:
     """``--journal FILE`` or ``--config netpilot.yaml`` (its journal), as the other
     ``changes`` commands take the config."""
     source = parser.add_mutually_exclusive_group(required=True)

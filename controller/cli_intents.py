@@ -27,7 +27,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from controller.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CommandGroups, report_failure
+from controller.cli import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    EXIT_USAGE,
+    CommandGroups,
+    journal_source_options,
+    report_failure,
+)
 from controller.formatting import unset_text
 from controller.model import (
     AdminState,
@@ -159,9 +166,7 @@ def register(groups: CommandGroups) -> None:
         _handler(_anomalies),
     )
     anomalies.add_argument("name", nargs="?", default=None, help="one intent's only")
-    source = anomalies.add_mutually_exclusive_group(required=True)
-    source.add_argument("--journal", type=Path, help="journal SQLite file")
-    source.add_argument("--config", type=Path, help="netpilot.yaml (read for its journal)")
+    journal_source_options(anomalies)
     anomalies.add_argument(
         "--limit", type=int, default=50, help="the newest anomalies to list (default: 50)"
     )
