@@ -754,10 +754,7 @@ class Controller:
             held = {c: r for c, r in state.quarantined.items() if c != change_id}
             states[intent] = replace(state, quarantined=held)
             log.info(
-                "quarantine of %s for %s released by an operator: %s",
-                change_id,
-                intent,
-                reason or "no reason given",
+                "quarantine of %s for %s released by an operator: %s", change_id, intent, reason
             )
             self.journal.event(
                 RELEASE_EVENT,
