@@ -5,7 +5,7 @@ target's observed KPI goes through a :class:`~analytics.anomaly.KpiAnomalyDetect
 own, so a KPI that jumps or drifts away from how it behaved is reported when it happens,
 also while its target is still met (a latency that doubles from 8 to 16 ms under a 30 ms
 target). A report is an :class:`Anomaly`: which KPI, its value, how surprising it was (in
-decades: 4 reads "about once in 10,000 samples") and since when the watch has seen it.
+decades: 4 reads "about once in 10,000 samples") and on how many samples of the KPI.
 
 The detector learns online from the first sample: it reports nothing until its calibration
 has seen ``warmup`` samples (100 by default: 100 ticks), and its alert suppression keeps
@@ -34,7 +34,7 @@ MAX_SEASON_SAMPLES = 1440  # a daily statistic at most at one sample a minute
 
 @dataclass(frozen=True, slots=True, order=True)
 class KpiKey:
-    """One watched KPI: an intent's target within one of its expectations."""
+    """One intent target's KPI series (the watch's key; the console's charts too)."""
 
     intent: str
     expectation: str

@@ -16,7 +16,7 @@ from datetime import datetime
 from enum import Enum
 from typing import TypeVar
 
-from analytics.watch import Anomaly
+from analytics.watch import Anomaly, KpiKey  # one intent target's series (charts, watch)
 from controller.facade import ApprovalView, ChangeView, ControllerSnapshot, DeviceInfo
 from controller.loop import TickReport
 from controller.model import (
@@ -97,15 +97,6 @@ def spark(values: Sequence[float], width: int, *, floor: float = 0.0) -> str:
         return _BARS[0] * len(tail)
     last = len(_BARS) - 1
     return "".join(_BARS[min(last, max(0, round(v / top * last)))] for v in tail)
-
-
-@dataclass(frozen=True, slots=True)
-class KpiKey:
-    """One intent target's series."""
-
-    intent: str
-    expectation: str
-    target: str
 
 
 @dataclass(frozen=True, slots=True)

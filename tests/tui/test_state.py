@@ -6,7 +6,6 @@ from dataclasses import replace
 from datetime import timedelta
 
 from analytics.watch import Anomaly
-from analytics.watch import KpiKey as WatchedKpi
 from controller.model import ChangeStatus, Hold, Observation
 from tests.tui.fixtures import (
     CHANGE,
@@ -283,7 +282,7 @@ def test_status_bar_counts_changes_as_the_exit_summary_does():
 def test_an_anomaly_gets_a_feed_line_and_its_own_explanation():
     state = evening()
     anomaly = Anomaly(
-        WatchedKpi("video", "video-latency", "latencyMs"), at(TICKS), 16.25, 8.5, 5.31, 4.0, 301
+        KpiKey("video", "video-latency", "latencyMs"), at(TICKS), 16.25, 8.5, 5.31, 4.0, 301
     )
     state.add_tick(replace(report(TICKS), anomalies=(anomaly,)))
     entry = state.feed[-1]

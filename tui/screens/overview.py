@@ -26,7 +26,7 @@ _SEP = "\x1f"  # joins an intent, expectation and target into one row key
 
 
 def _row_key(key: KpiKey) -> str:
-    return _SEP.join((key.intent, key.expectation, key.target))
+    return _SEP.join((key.intent, key.expectation, key.kpi))
 
 
 def _kpi_key(row_key: str) -> KpiKey | None:
@@ -164,8 +164,7 @@ class OverviewScreen(ConsoleScreen):
             (
                 t
                 for t in targets
-                if not key.target
-                or (t.expectation == key.expectation and t.target.name == key.target)
+                if not key.kpi or (t.expectation == key.expectation and t.target.name == key.kpi)
             ),
             None,
         )
