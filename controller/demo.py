@@ -38,6 +38,7 @@ from controller.daemon import run_loop
 from controller.errors import ConfigFileError, NetpilotError
 from controller.loop import ControllerObserver
 from controller.observers import LogObserver
+from lab.control import CONTROL_SOCKET, ControlServer
 from lab.launcher import let_go_of_the_terminal
 from lab.runtime import LabNetwork, write_inventory
 from lab.scenarios import get_scenario
@@ -100,7 +101,11 @@ async def run_demo(
     state_dir = (options.state_dir or Path(tempfile.mkdtemp(prefix="netpilot-demo-"))).resolve()
     lab = LabNetwork(default_lab(), scenario, seed=options.seed, speed=options.speed)
     await lab.start(state_dir)
+    # the lab's control socket, as `lab up` has it: `netpilot lab status|fault --state-dir`
+    # reach the demo's lab too (a fault injected while the loop runs)
+    control = ControlServer(lab, state_dir / CONTROL_SOCKET)
     try:
+        await control.start()
         config_path = write_controller_config(
             state_dir,
             inventory=write_inventory(lab, state_dir),
@@ -114,11 +119,13 @@ async def run_demo(
         runtime = build_controller(settings, observers=observers)
         try:
             log.info(
-                "lab up: %d devices, scenario %s at x%g; journal %s",
+                "lab up: %d devices, scenario %s at x%g; journal %s; faults: netpilot lab "
+                "fault --state-dir %s ...",
                 len(lab.devices),
                 scenario.name,
                 lab.speed,
                 settings.journal_path,
+                state_dir,
             )
             await run_loop(
                 runtime.controller, interval=options.interval, stop=stop, duration=options.duration
@@ -130,6 +137,7 @@ async def run_demo(
         summary["journal"] = str(settings.journal_path)
         return summary
     finally:
+        await control.stop()
         await lab.stop()
 
 
