@@ -1,8 +1,9 @@
 """The loop's anomaly watch: every intent target's KPI, scored each tick as it is measured.
 
 ANALYZE in the loop (../../shared/DESIGN.md): besides fulfilment (is the target met?), each
-target's observed KPI goes through a :class:`~analytics.anomaly.KpiAnomalyDetector` of its
-own, so a KPI that jumps or drifts away from how it behaved is reported when it happens,
+target's observed KPI is a series of a :class:`~analytics.anomaly.KpiAnomalyDetector`
+(batched: the KPIs that came together share one), so a KPI that jumps or drifts away from
+how it behaved is reported when it happens,
 also while its target is still met (a latency that doubles from 8 to 16 ms under a 30 ms
 target). A report is an :class:`Anomaly`: which KPI, its value, how surprising it was (in
 decades: 4 reads "about once in 10,000 samples") and on how many samples of the KPI.
@@ -120,16 +121,31 @@ def season_samples(interval: timedelta) -> int | None:
 
 @dataclass(slots=True)
 class _Watched:
-    detector: KpiAnomalyDetector
+    """One KPI: where its column is, what it was, how many samples it has had."""
+
+    block: _Block
+    column: int
     previous: float | None = None
     samples: int = 0
 
 
-class KpiWatch:
-    """A detector per KPI, fed one tick at a time.
+@dataclass(slots=True)
+class _Block:
+    """KPIs that came together, stepped as the columns of one detector (one numpy pass per
+    tick for all of them: the detector's cost per series falls as series are added)."""
 
-    KPIs come and go with the intents: a new one gets a fresh detector, one no longer
-    measured is forgotten (an intent back later starts learning anew).
+    keys: tuple[KpiKey, ...]
+    detector: KpiAnomalyDetector
+    live: int  # columns whose KPI is watched now (the others are fed NaN)
+
+
+class KpiWatch:
+    """Detectors for the intents' KPIs, fed one tick at a time.
+
+    The KPIs that appear at one tick (at start: all of them) share one detector, a column
+    each. KPIs come and go with the intents: new ones get a new detector of their own, one
+    no longer measured is forgotten (its column is fed NaN, a missing sample, until every
+    KPI of its detector is gone; an intent back later starts learning anew).
 
     Args:
         season_length: samples per day for the daily statistic (None: off; see
@@ -145,11 +161,17 @@ class KpiWatch:
         self.threshold = threshold
         self.warmup = warmup
         self._watched: dict[KpiKey, _Watched] = {}
+        self._blocks: list[_Block] = []
 
     @property
     def keys(self) -> tuple[KpiKey, ...]:
         """The KPIs watched now, in order."""
         return tuple(sorted(self._watched))
+
+    @property
+    def detectors(self) -> int:
+        """How many detectors step the KPIs (one per group that came together)."""
+        return len(self._blocks)
 
     def samples(self, key: KpiKey) -> int:
         """Samples of a KPI seen so far (0: not watched)."""
@@ -163,33 +185,48 @@ class KpiWatch:
             The KPIs whose surprise reached the threshold at this tick, in key order.
         """
         for gone in self._watched.keys() - values.keys():
-            del self._watched[gone]
+            self._watched.pop(gone).block.live -= 1
+        self._blocks = [b for b in self._blocks if b.live > 0]
+        new = sorted(values.keys() - self._watched.keys())
+        if new:
+            detector = KpiAnomalyDetector(
+                season_length=self.season_length, threshold=self.threshold, warmup=self.warmup
+            ).fit([], series=len(new))
+            block = _Block(tuple(new), detector, live=len(new))
+            self._blocks.append(block)
+            for column, key in enumerate(new):
+                self._watched[key] = _Watched(block, column)
         found: list[Anomaly] = []
-        for key in sorted(values):
-            value = values[key]
-            watched = self._watched.get(key)
-            if watched is None:
-                detector = KpiAnomalyDetector(
-                    season_length=self.season_length, threshold=self.threshold, warmup=self.warmup
-                ).fit([], series=1)
-                watched = self._watched[key] = _Watched(detector)
-            measured = value is not None and math.isfinite(value)
-            sample = float(value) if value is not None and measured else math.nan
-            (surprise,) = watched.detector.step(np.array([sample]))
-            if not measured:
-                continue  # a missing sample scores 0 and is learned as a repeat
-            watched.samples += 1
-            if surprise >= self.threshold:
-                found.append(
-                    Anomaly(
-                        key=key,
-                        at=now,
-                        value=sample,
-                        previous=watched.previous,
-                        surprise=round(float(surprise), 2),
-                        threshold=self.threshold,
-                        samples=watched.samples,
+        for block in self._blocks:
+            # this block's columns of KPIs watched now (a KPI that went and came back has a
+            # column in a newer block; its old one is fed NaN with the gone ones)
+            mine = {
+                column: self._watched[key]
+                for column, key in enumerate(block.keys)
+                if key in self._watched and self._watched[key].block is block
+            }
+            row = np.full(len(block.keys), math.nan)
+            for column in mine:
+                value = values[block.keys[column]]
+                if value is not None and math.isfinite(value):
+                    row[column] = value
+            surprises = block.detector.step(row)
+            for column, watched in mine.items():
+                key, sample = block.keys[column], float(row[column])
+                if math.isnan(sample):
+                    continue  # missing: scores 0 and is learned as a repeat
+                watched.samples += 1
+                if surprises[column] >= self.threshold:
+                    found.append(
+                        Anomaly(
+                            key=key,
+                            at=now,
+                            value=sample,
+                            previous=watched.previous,
+                            surprise=round(float(surprises[column]), 2),
+                            threshold=self.threshold,
+                            samples=watched.samples,
+                        )
                     )
-                )
-            watched.previous = sample
-        return tuple(found)
+                watched.previous = sample
+        return tuple(sorted(found, key=lambda a: a.key))

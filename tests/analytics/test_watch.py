@@ -65,3 +65,19 @@ def test_the_daily_statistic_is_on_only_where_a_day_of_samples_is_affordable():
     assert season_samples(timedelta(minutes=1)) == 1440
     assert season_samples(timedelta(seconds=10)) is None
     assert season_samples(timedelta(0)) is None
+
+
+def test_kpis_that_come_together_share_one_detector_and_one_that_returns_learns_anew():
+    watch = KpiWatch()
+    calm = noisy(5, 200)
+    feed(watch, [{LATENCY: v, UTIL: 0.3} for v in calm])
+    assert watch.detectors == 1 and watch.samples(LATENCY) == 200
+    watch.observe({UTIL: 0.3}, T0)  # the video intent went away
+    assert watch.keys == (UTIL,) and watch.detectors == 1
+    watch.observe({UTIL: 0.3, LATENCY: 8.0}, T0)  # and came back: a column of its own
+    assert watch.detectors == 2 and watch.samples(LATENCY) == 1
+    # counted once per tick, though its old column still exists
+    watch.observe({UTIL: 0.3, LATENCY: 8.1}, T0)
+    assert watch.samples(LATENCY) == 2 and watch.samples(UTIL) == 203
+    watch.observe({LATENCY: 8.2}, T0)  # the first detector's last KPI gone: it goes
+    assert watch.detectors == 1
