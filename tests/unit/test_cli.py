@@ -363,11 +363,17 @@ def test_the_exit_summary_names_the_expectation_when_an_intent_has_several(capsy
     assert lines[1] == "intent video: fulfilled (powerReductionRatio=0)"
 
 
-def test_changes_list_and_show_take_the_config_as_pending_does(capsys, journal_file, tmp_path):
+def config_for(journal: Path, tmp_path: Path) -> Path:
+    """A netpilot.yaml whose journal is ``journal`` (no device, no intent, no daemon)."""
     config = tmp_path / "netpilot.yaml"
     (tmp_path / "inventory.yaml").write_text("devices: []\n")
     (tmp_path / "intents").mkdir()
-    config.write_text(f"inventory: inventory.yaml\nintents: intents\njournal: {journal_file}\n")
+    config.write_text(f"inventory: inventory.yaml\nintents: intents\njournal: {journal}\n")
+    return config
+
+
+def test_changes_list_and_show_take_the_config_as_pending_does(capsys, journal_file, tmp_path):
+    config = config_for(journal_file, tmp_path)
     code, out, _ = run(capsys, "changes", "list", "--config", str(config), "--output", "json")
     assert code == cli.EXIT_OK
     assert [c["txn"] for c in last_json(out)["changes"]] == ["txn-1"]
@@ -380,28 +386,21 @@ def test_changes_list_and_show_take_the_config_as_pending_does(capsys, journal_f
     assert code == cli.EXIT_USAGE and "not allowed with" in err
 
 
-def test_changes_quarantined_and_release_work_from_the_journal_without_a_daemon(capsys, tmp_path):
-    path = tmp_path / "journal.sqlite"
+def test_changes_quarantined_and_release_work_from_the_journal_without_a_daemon(
+    capsys, journal_file, tmp_path
+):
+    path, txn = journal_file, "txn-1"
     journal = Journal(path)
-    change = ChangeSet.make(
-        "video",
-        "r2",
-        (ConfigEdit(EditOp.ADD, ("qos", "class[name=video]", "priority"), None, "1"),),
-        "raise video priority",
-    )
-    plan = Plan.single(change)
-    txn = f"{plan.id}-0a0b0c0d"
-    journal.begin_change(txn, plan, at=T0, explanation={})
-    detail = {"change": plan.id, "reason": "verification failed"}
+    record = journal.change(txn)
+    assert record is not None
+    change_id = record.change_id  # what a quarantine holds; txn-1 is a transaction of it
+    detail = {"change": change_id, "reason": "verification failed"}
     journal.event("quarantine", at=T0, intent="video", detail=detail)
     journal.close()
-    config = tmp_path / "netpilot.yaml"
-    (tmp_path / "inventory.yaml").write_text("devices: []\n")
-    (tmp_path / "intents").mkdir()
-    config.write_text(f"inventory: inventory.yaml\nintents: intents\njournal: {path}\n")
+    config = config_for(path, tmp_path)
     code, out, _ = run(capsys, "changes", "quarantined", "--config", str(config))
     assert code == cli.EXIT_OK
-    assert out.splitlines() == [f"{plan.id}  video: verification failed"]
+    assert out.splitlines() == [f"{change_id}  video: verification failed"]
     # a transaction of the change names it too; no daemon runs: written to the journal
     code, out, err = run(
         capsys,
@@ -416,7 +415,7 @@ def test_changes_quarantined_and_release_work_from_the_journal_without_a_daemon(
         "json",
     )
     assert code == cli.EXIT_OK
-    assert last_json(out) == {"released": {"change": plan.id, "intents": ["video"]}}
+    assert last_json(out) == {"released": {"change": change_id, "intents": ["video"]}}
     code, out, _ = run(capsys, "changes", "quarantined", "--journal", str(path), "--output", "json")
     assert last_json(out) == {"quarantined": []}
     code, out, _ = run(capsys, "changes", "quarantined", "--journal", str(path))
@@ -428,14 +427,14 @@ def test_changes_quarantined_and_release_work_from_the_journal_without_a_daemon(
     finally:
         journal.close()
     code, out, err = run(
-        capsys, "changes", "release", plan.id, "--config", str(config), "--reason", "again"
+        capsys, "changes", "release", change_id, "--config", str(config), "--reason", "again"
     )
-    assert code == cli.EXIT_FAILURE and f"change {plan.id}: not quarantined" in err
+    assert code == cli.EXIT_FAILURE and f"change {change_id}: not quarantined" in err
     # a release needs a reason (it is journaled)
-    code, _, err = run(capsys, "changes", "release", plan.id, "--config", str(config))
+    code, _, err = run(capsys, "changes", "release", change_id, "--config", str(config))
     assert code == cli.EXIT_USAGE and "--reason" in err
     code, _, err = run(
-        capsys, "changes", "release", plan.id, "--config", str(config), "--reason", " "
+        capsys, "changes", "release", change_id, "--config", str(config), "--reason", " "
     )
     assert code == cli.EXIT_FAILURE and "a release needs a reason" in err
 
