@@ -1444,15 +1444,15 @@ class RemoteFacade(_Operations):
 
     # ---------------------------------------------------------------- acting
 
-    async def rollback(self, txn: str, *, force: bool = False) -> ChangeResult:
-        data = await self._track(
-            self.client.call(
-                "POST",
-                _path("changes", txn, "rollback"),
-                {"force": force},
-                time_limit=self.action_timeout,
-            )
+    async def _action(self, body: dict[str, object], *route: str) -> dict[str, Any]:
+        """POST an operator's action to the daemon (tracked, so the console's quit waits
+        for it; bounded by the action timeout); its answer."""
+        return await self._track(
+            self.client.call("POST", _path(*route), body, time_limit=self.action_timeout)
         )
+
+    async def rollback(self, txn: str, *, force: bool = False) -> ChangeResult:
+        data = await self._action({"force": force}, "changes", txn, "rollback")
         result = data.get("rollback")
         if not isinstance(result, Mapping):
             raise ApiError(200, f"the daemon sent no rollback result: {data}")
@@ -1466,14 +1466,7 @@ class RemoteFacade(_Operations):
 
     async def release(self, change_id: str, reason: str) -> tuple[str, tuple[str, ...]]:
         reason = _require_reason(change_id, reason, what="a release")
-        data = await self._track(
-            self.client.call(
-                "POST",
-                _path("changes", change_id, "release"),
-                {"reason": reason},
-                time_limit=self.action_timeout,
-            )
-        )
+        data = await self._action({"reason": reason}, "changes", change_id, "release")
         released = data.get("released")
         intents = released.get("intents") if isinstance(released, Mapping) else None
         if not isinstance(released, Mapping) or not isinstance(intents, list):
@@ -1481,14 +1474,7 @@ class RemoteFacade(_Operations):
         return str(released.get("change", change_id)), tuple(str(i) for i in intents)
 
     async def _decide(self, approval_id: str, verb: str, reason: str) -> ApprovalView:
-        data = await self._track(
-            self.client.call(
-                "POST",
-                _path("approvals", approval_id, verb),
-                {"reason": reason},
-                time_limit=self.action_timeout,
-            )
-        )
+        data = await self._action({"reason": reason}, "approvals", approval_id, verb)
         approval = data.get("approval")
         if not isinstance(approval, Mapping):
             raise ApiError(200, f"the daemon sent no approval: {data}")
