@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+from tests.e2e.demo_process import NETPILOT, running_demo
 
-NETPILOT = Path(sys.executable).parent / "netpilot"
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def test_headless_demo_detects_and_fixes_the_evening_peak(tmp_path):
@@ -152,22 +150,7 @@ def lab_up_line(process: subprocess.Popen[str], log: Path | None, *, within: flo
 def test_a_signal_ends_the_demo_cleanly_and_its_credentials_go(tmp_path, mode, sig):
     # a demo in a temporary directory (no --state-dir): mkdtemp honours TMPDIR
     temporary = tmp_path / "tmp"
-    temporary.mkdir()
-    process = subprocess.Popen(
-        [
-            str(NETPILOT),
-            "demo",
-            "--output",
-            "json",
-            *(["--headless"] if mode == "headless" else []),
-        ],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "TMPDIR": str(temporary)},
-    )
-    try:
+    with running_demo(temporary, headless=mode == "headless") as process:
         if mode == "headless":
             line = lab_up_line(process, None)
         else:
@@ -183,10 +166,6 @@ def test_a_signal_ends_the_demo_cleanly_and_its_credentials_go(tmp_path, mode, s
         assert (state / "secrets").is_dir()
         process.send_signal(sig)
         out, err = process.communicate(timeout=90)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
     assert process.returncode == 0, err[-3000:]
     if sig == signal.SIGHUP:
         # a hangup means the terminal is gone: the demo lets go of it (stdout and stderr to

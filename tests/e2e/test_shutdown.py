@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -35,10 +34,9 @@ from controller.loop import Controller, TickReport
 from controller.model import ChangeResult, ChangeStatus, Decision
 from controller.service import serve
 from lab.runtime import LabNetwork, write_inventory
+from tests.e2e.demo_process import running_demo
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-NETPILOT = Path(sys.executable).parent / "netpilot"
 
 
 def descendants(pid: int) -> set[int]:
@@ -85,24 +83,13 @@ def test_a_stop_signal_at_any_moment_stops_the_demo_cleanly(
     tmp_path: Path, mode: str, point: str, sig: signal.Signals
 ) -> None:
     temporary = tmp_path / "tmp"
-    temporary.mkdir()
-    process = subprocess.Popen(
-        [
-            str(NETPILOT),
-            "demo",
-            "--output",
-            "json",
-            *(["--headless"] if mode == "headless" else []),
-            # to be cleaning up, the run must end by itself first
-            *(["--duration", "2"] if point == "before-cleanup" else []),
-        ],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "TMPDIR": str(temporary), "NETPILOT_DEMO_HOLD": point},
-    )
-    try:
+    with running_demo(
+        temporary,
+        headless=mode == "headless",
+        # to be cleaning up, the run must end by itself first
+        args=["--duration", "2"] if point == "before-cleanup" else [],
+        env={"NETPILOT_DEMO_HOLD": point},
+    ) as process:
         wait_for_hold(process, point)
         (state,) = temporary.glob("netpilot-demo-*")
         if point == "before-cleanup":
@@ -110,10 +97,6 @@ def test_a_stop_signal_at_any_moment_stops_the_demo_cleanly(
         children = descendants(process.pid)
         process.send_signal(sig)
         out, err = process.communicate(timeout=90)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
     # not killed by the signal: the demo's own clean exit
     assert process.returncode == 0, err[-3000:]
     assert not {pid for pid in children if Path(f"/proc/{pid}").exists()}
