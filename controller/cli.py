@@ -579,22 +579,20 @@ def _approvals(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _daemon_rollback(
-    args: argparse.Namespace, token_file: Path
+def _ask_daemon(
+    config: Path, token_file: Path, path: str, body: dict[str, object], *, otherwise: str
 ) -> tuple[int, dict[str, Any]] | None:
-    """The daemon's answer to ``changes rollback``; None (and a note) when none answers."""
+    """The running daemon's answer to ``POST path``; None when none answers, after saying
+    so on stderr and what is done ``otherwise``."""
     if not token_file.exists():
         # the daemon writes its token when it starts: none has run with this config
-        print(f"no daemon has run with {args.config} (no {token_file}): ", end="", file=sys.stderr)
+        print(f"no daemon has run with {config} (no {token_file}): ", end="", file=sys.stderr)
     else:
         try:
-            client = _daemon_client(args.config)
-            return asyncio.run(
-                client.request("POST", f"/v1/changes/{args.txn}/rollback", {"force": args.force})
-            )
+            return asyncio.run(_daemon_client(config).request("POST", path, body))
         except ConnectError as exc:
             print(f"no daemon answered ({exc}): ", end="", file=sys.stderr)
-    print("rolling back directly on the devices", file=sys.stderr)
+    print(otherwise, file=sys.stderr)
     return None
 
 
@@ -609,7 +607,13 @@ def _rollback(args: argparse.Namespace) -> int:
     from controller.rollback import rollback_change
 
     settings = load_settings(args.config)
-    answer = _daemon_rollback(args, settings.service.token_file)
+    answer = _ask_daemon(
+        args.config,
+        settings.service.token_file,
+        f"/v1/changes/{args.txn}/rollback",
+        {"force": args.force},
+        otherwise="rolling back directly on the devices",
+    )
     if answer is not None:
         status, body = answer
         if status != 200:
@@ -664,31 +668,23 @@ def _release(args: argparse.Namespace) -> int:
             f"change {args.change}: a release needs a reason (it is journaled)", args.output
         )
     settings = load_settings(args.config)
-    if settings.service.token_file.exists():
-        try:
-            client = _daemon_client(args.config)
-            status, body = asyncio.run(
-                client.request(
-                    "POST", f"/v1/changes/{args.change}/release", {"reason": args.reason}
-                )
-            )
-        except ConnectError as exc:
-            print(
-                f"no daemon answered ({exc}): releasing in the journal (a daemon that runs "
-                "without an API holds the change until it restarts)",
-                file=sys.stderr,
-            )
-        else:
-            if status != 200:
-                return _refused(body, args.output)
-            released = body.get("released", {})
-            released = released if isinstance(released, dict) else {}
-            intents = [str(i) for i in released.get("intents", [])]
-            _print_released(str(released.get("change", args.change)), intents, args.output)
-            return EXIT_OK
-    else:
-        # the daemon writes its token when it starts: none has run with this config
-        print(f"no daemon has run with {args.config}: releasing in the journal", file=sys.stderr)
+    answer = _ask_daemon(
+        args.config,
+        settings.service.token_file,
+        f"/v1/changes/{args.change}/release",
+        {"reason": args.reason},
+        otherwise="releasing in the journal (a daemon that runs without an API holds the "
+        "change until it restarts)",
+    )
+    if answer is not None:
+        status, body = answer
+        if status != 200:
+            return _refused(body, args.output)
+        released = body.get("released", {})
+        released = released if isinstance(released, dict) else {}
+        intents = [str(i) for i in released.get("intents", [])]
+        _print_released(str(released.get("change", args.change)), intents, args.output)
+        return EXIT_OK
     if not settings.journal_path.is_file():
         return report_failure(f"{settings.journal_path}: no such journal", args.output)
     journal = Journal(settings.journal_path)
